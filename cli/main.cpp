@@ -1,0 +1,78 @@
+// The `switchsim` executable: parses arguments with CLI11, dispatches to the
+// chosen subcommand, and turns errors into messages and exit statuses:
+//   0  success;  2  bad input (one line on stderr naming the field);
+//   1  unexpected failure (a bug: please report it).
+
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/command_registry.hpp"
+#include "common/errors.hpp"
+#include "common/version.hpp"
+
+namespace switchsim::cli {
+
+std::vector<CommandEntry>& registered_commands() {
+  static std::vector<CommandEntry> commands;
+  return commands;
+}
+
+bool register_command(CommandEntry entry) {
+  registered_commands().push_back(std::move(entry));
+  return true;
+}
+
+}  // namespace switchsim::cli
+
+int main(int argc, char** argv) {
+  using namespace switchsim;
+  CLI::App app{"switchsim: simulate and plan Mixture-of-Experts training on TPU and GPU meshes"};
+  app.set_version_flag("--version", std::string("switchsim ") + kVersion);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  auto& commands = cli::registered_commands();
+  std::sort(commands.begin(), commands.end(),
+            [](const auto& a, const auto& b) { return a.order != b.order ? a.order < b.order : a.name < b.name; });
+  std::map<CLI::App*, cli::CommandAction> actions;
+  for (const auto& command : commands) {
+    CLI::App* sub = app.add_subcommand(command.name);
+    actions[sub] = command.add(*sub);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "switchsim: error: " << e.what() << "\n";
+    return 2;
+  }
+
+  try {
+    for (auto* sub : app.get_subcommands()) {
+      return actions.at(sub)();
+    }
+  } catch (const InputError& e) {
+    std::cerr << "switchsim: error: " << e.field() << ": " << e.reason() << "\n";
+    return 2;
+  } catch (const UnavailableError& e) {
+    std::cerr << "switchsim: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "switchsim: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "switchsim: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

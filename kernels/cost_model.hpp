@@ -1,0 +1,70 @@
+#pragma once
+// How long one compute op takes on one device. Two implementations: a roofline
+// from the device catalog (roofline_cost_model.hpp) and a model calibrated from
+// a measured profile (calibrated_cost_model.hpp). This header depends on
+// nothing but the standard library, so sim/ and workloads/ can use it.
+
+#include <cstdint>
+#include <string>
+
+namespace switchsim::kernels {
+
+enum class OpKind : std::uint8_t {
+  matmul,          // (m,k) x (k,n), `batch` independent copies
+  batched_matmul,  // expert FFN: `batch` experts, each (m,k) x (k,n)
+  router,          // logits (tokens x d_model x experts) + fp32 softmax + top-k
+  dispatch,        // scatter tokens into (E, C, d_model) buffers: bytes moved
+  combine,         // gather expert outputs back, weighted by the gate: bytes moved
+  attention,       // softmax(QK^T)V for `batch` heads: m = query len, n = key len, k = d_kv
+  elementwise,     // bytes read + written
+  optimizer,       // parameter update: bytes read + written
+};
+
+[[nodiscard]] const char* to_string(OpKind kind);
+
+enum class Precision : std::uint8_t { bf16, fp32 };
+
+struct OpShape {
+  OpKind kind = OpKind::matmul;
+  std::int64_t batch = 1;
+  std::int64_t m = 0;
+  std::int64_t n = 0;
+  std::int64_t k = 0;
+  std::int64_t bytes = 0;  // for memory-bound kinds: bytes read + written
+  Precision precision = Precision::bf16;
+
+  // Floating-point operations (a multiply-add counts as 2).
+  [[nodiscard]] double flops() const;
+  // Bytes the op must at least move through memory.
+  [[nodiscard]] double min_bytes() const;
+};
+
+struct Prediction {
+  double seconds = 0.0;
+  // One standard deviation, relative (0.1 = +-10%). Roofline predictions carry
+  // a fixed, documented uncertainty; calibrated ones carry the spread of the
+  // measurements they interpolate, larger outside the measured range.
+  double relative_uncertainty = 0.0;
+};
+
+class CostModel {
+ public:
+  virtual ~CostModel() = default;
+  [[nodiscard]] virtual Prediction predict(const OpShape& op) const = 0;
+  // "roofline:h100" or "profile:data/profiles/h200-....json"
+  [[nodiscard]] virtual std::string name() const = 0;
+};
+
+// What a roofline needs to know about one device (filled from the catalog by
+// the caller, so kernels/ does not depend on topology/).
+struct DeviceCeilings {
+  std::string device_kind;
+  double matrix_flops_per_s = 0.0;  // peak bf16 dense, per device
+  double vector_flops_per_s = 0.0;  // peak fp32 non-matrix, per device
+  double memory_Bps = 0.0;          // HBM bandwidth, per device
+  double matrix_efficiency = 0.7;   // achievable fraction for large matrix products
+  double memory_efficiency = 0.8;   // achievable fraction of memory bandwidth
+  double launch_overhead_s = 5e-6;  // fixed cost per op
+};
+
+}  // namespace switchsim::kernels

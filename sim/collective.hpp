@@ -1,0 +1,83 @@
+#pragma once
+// Collectives on the flow-level network. A collective algorithm turns
+// (participants, bytes) into point-to-point transfers with dependencies; the
+// network model runs them; the result is the simulated completion time.
+//
+// Byte semantics follow nccl-tests: `bytes_per_device` is each device's
+// buffer. In an all-to-all each device sends bytes/n to every participant
+// (itself included, which costs nothing); algbw = bytes / time and
+// busbw = algbw * factor with factor (n-1)/n for all-to-all, all-gather and
+// reduce-scatter, and 2(n-1)/n for all-reduce.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "topology/mesh.hpp"
+
+namespace switchsim::sim {
+
+enum class CollectiveOp : std::uint8_t { all_to_all, all_reduce, all_gather, reduce_scatter };
+enum class CollectiveAlgorithm : std::uint8_t {
+  automatic,     // the best fit for the mesh and op
+  direct,        // all-to-all: every pair at once
+  pairwise,      // all-to-all: n-1 rounds, round r pairs i with i xor r (or i+r mod n)
+  hierarchical,  // all-to-all: intra-node, then inter-node (GPU clusters)
+  torus_dims,    // all-to-all: dimension by dimension over the torus
+  ring,          // all-reduce, all-gather, reduce-scatter
+  torus_2d,      // all-reduce: reduce-scatter along rows, all-reduce along columns, all-gather along rows
+  tree,          // all-reduce: binary tree reduce + broadcast
+};
+
+[[nodiscard]] const char* to_string(CollectiveOp op);
+[[nodiscard]] const char* to_string(CollectiveAlgorithm algorithm);
+// Parse from the CLI spelling ("all-to-all", "torus-dims"); InputError on unknown.
+[[nodiscard]] CollectiveOp parse_collective_op(const std::string& text);
+[[nodiscard]] CollectiveAlgorithm parse_collective_algorithm(const std::string& text);
+
+// Row-major n x n bytes: at(i, j) is what participant i sends to participant j.
+struct ByteMatrix {
+  std::int32_t n = 0;
+  std::vector<double> bytes;
+  [[nodiscard]] double at(std::int32_t i, std::int32_t j) const { return bytes[static_cast<std::size_t>(i) * n + j]; }
+};
+
+struct CollectiveRequest {
+  CollectiveOp op = CollectiveOp::all_to_all;
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;
+  std::vector<topology::VertexId> participants;  // device ids; empty = every device of the mesh
+  double bytes_per_device = 0.0;                 // nccl-tests buffer size
+  std::optional<ByteMatrix> matrix;              // all-to-all only: explicit (non-uniform) bytes
+  bool record_trace = false;                     // keep per-transfer timings for a trace
+};
+
+// One point-to-point transfer as the simulation ran it (only with record_trace).
+struct TransferRecord {
+  topology::VertexId src = 0;
+  topology::VertexId dst = 0;
+  double bytes = 0.0;
+  double start_s = 0.0;
+  double end_s = 0.0;
+};
+
+struct CollectiveResult {
+  CollectiveOp op = CollectiveOp::all_to_all;
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;  // the one that ran
+  std::int32_t devices = 0;
+  double bytes_per_device = 0.0;
+  double time_s = 0.0;
+  double algbw_Bps = 0.0;
+  double busbw_Bps = 0.0;
+  std::int64_t flows = 0;   // point-to-point flows simulated
+  std::int64_t events = 0;  // network events processed
+  double wall_s = 0.0;      // host time the simulation took
+  std::vector<TransferRecord> transfers;
+};
+
+// Runs one collective alone on the mesh's network. Throws InputError for bad
+// requests (bytes <= 0, participants not in the mesh, an algorithm that does
+// not apply to the mesh).
+[[nodiscard]] CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request);
+
+}  // namespace switchsim::sim
