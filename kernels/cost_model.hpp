@@ -33,9 +33,22 @@ struct OpShape {
   std::int64_t bytes = 0;  // for memory-bound kinds: bytes read + written
   Precision precision = Precision::bf16;
 
-  // Floating-point operations (a multiply-add counts as 2).
+  // Floating-point operations (a multiply-add counts as 2):
+  //   matmul, batched_matmul: 2*batch*m*n*k
+  //   router (m tokens, k = d_model, n = experts): batch*(2*m*n*k + 5*m*n)
+  //          (logits, then exp/sum/divide/compare for the softmax and top-k)
+  //   attention (m queries, n keys, k = d_kv, per head): batch*(4*m*n*k + 5*m*n)
+  //   dispatch, combine, elementwise, optimizer: 0 (they are memory-bound)
   [[nodiscard]] double flops() const;
-  // Bytes the op must at least move through memory.
+  // Bytes the op must at least move through memory. `bytes` when it is set
+  // (> 0), for every kind; otherwise, with e = 2 (bf16) or 4 (fp32) bytes:
+  //   matmul, batched_matmul: batch*(m*k + k*n + m*n)*e
+  //   router: batch*(m*k*e + k*n*e + m*n*4)   (fp32 probabilities out)
+  //   attention: batch*(2*m*k + 2*n*k)*e      (Q, K, V in, output out)
+  //   dispatch, combine, elementwise, optimizer: 0 without `bytes`
+  // Convention for the Switch layer (kernels/switch_layer.hpp, switch_layer_ops):
+  //   dispatch bytes = 2 * E*C*d_model*e (read the token rows, write the padded
+  //   (E, C, d_model) buffer), combine bytes = (E*C*d_model + tokens*d_model)*e.
   [[nodiscard]] double min_bytes() const;
 };
 
