@@ -4,6 +4,7 @@
 // read the structure to choose algorithms and to map logical axes onto
 // physical dimensions.
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +37,20 @@ class Router {
   // The equal-cost paths (ECMP set) from device `src` to device `dst`: at least
   // one when src != dst, none when src == dst. Traffic is spread evenly over them.
   [[nodiscard]] virtual std::span<const Path> paths(VertexId src, VertexId dst) const = 0;
+
+  // Bulk routing without caching (an all-to-all over 2048 TPU cores asks for
+  // 4 million pairs; storing every path would take ~300 MB). `path_count` is
+  // the size of the ECMP set; `append_path` appends the links of path `choice`
+  // (0 <= choice < path_count) to `out`. Same paths, same order as `paths`.
+  // The defaults go through `paths`; the torus router computes them
+  // arithmetically (dimension-order routing) without touching the cache.
+  [[nodiscard]] virtual std::int32_t path_count(VertexId src, VertexId dst) const {
+    return static_cast<std::int32_t>(paths(src, dst).size());
+  }
+  virtual void append_path(VertexId src, VertexId dst, std::int32_t choice, Path& out) const {
+    const Path& p = paths(src, dst)[static_cast<std::size_t>(choice)];
+    out.insert(out.end(), p.begin(), p.end());
+  }
 };
 
 struct Mesh {

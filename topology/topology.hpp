@@ -26,6 +26,10 @@ enum class LinkKind : std::uint8_t { ici, on_chip, nvlink, nic, fabric };
 
 [[nodiscard]] const char* to_string(LinkKind kind);
 [[nodiscard]] const char* to_string(VertexKind kind);
+// The inverse of to_string; false when `text` names no kind.
+[[nodiscard]] bool parse_link_kind(const std::string& text, LinkKind& kind);
+[[nodiscard]] bool parse_vertex_kind(const std::string& text, VertexKind& kind);
+inline constexpr int kNumLinkKinds = 5;
 
 struct Vertex {
   VertexKind kind = VertexKind::device;
@@ -40,6 +44,14 @@ struct Link {
   double latency_s = 0.0;      // propagation + switching latency of this hop
   double efficiency = 1.0;     // achievable fraction of line rate (catalog)
   LinkKind kind = LinkKind::ici;
+};
+
+// The figures of one kind of link, per direction (builders take these from the
+// device catalog).
+struct LinkSpec {
+  double bandwidth_Bps = 0.0;
+  double latency_s = 0.0;
+  double efficiency = 1.0;
 };
 
 // A routed path: the links a transfer crosses, in order from source to destination.
@@ -67,8 +79,13 @@ class Topology {
 
   // Must be called once all vertices and links are added: checks that devices
   // come first, builds the CSR adjacency. Throws InputError("mesh", ...) for an
-  // empty or disconnected graph.
+  // empty or disconnected graph (every device must reach every other device
+  // along directed links).
   void finalize();
+  [[nodiscard]] bool finalized() const { return !out_offsets_.empty(); }
+
+  // One line: "32 devices, 16 switches, 192 directed links".
+  [[nodiscard]] std::string to_string() const;
 
  private:
   std::vector<Vertex> vertices_;

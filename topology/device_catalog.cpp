@@ -1,0 +1,105 @@
+#include "topology/device_catalog.hpp"
+
+#include <fmt/format.h>
+
+#include "common/data_path.hpp"
+#include "common/errors.hpp"
+
+namespace switchsim::topology {
+
+const LinkKindSpec& DeviceSpec::link_kind(LinkKind link) const {
+  const auto& entry = link_kinds[static_cast<std::size_t>(link)];
+  if (!entry) {
+    throw InputError("device_kind", fmt::format("device '{}' has no '{}' links in the catalog", kind,
+                                                to_string(link)));
+  }
+  return *entry;
+}
+
+namespace {
+
+double figure(const json& obj, const std::string& key, const std::string& where, std::string* source = nullptr) {
+  const json& f = require(obj, key, where);
+  const double v = require_number(f, "value", where + "." + key);
+  if (v < 0.0) throw InputError(where + "." + key + ".value", "must be >= 0");
+  const std::string s = require_string(f, "source", where + "." + key);
+  if (s.empty()) throw InputError(where + "." + key + ".source", "must not be empty");
+  if (source != nullptr) *source = s;
+  return v;
+}
+
+}  // namespace
+
+std::vector<DeviceSpec> parse_device_catalog(const json& doc) {
+  const json& list = require(doc, "devices", "devices.json");
+  if (!list.is_array()) throw InputError("devices.json.devices", "must be an array");
+  std::vector<DeviceSpec> specs;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string where = fmt::format("devices.json.devices[{}]", i);
+    const json& e = list[i];
+    DeviceSpec s;
+    s.kind = require_string(e, "kind", where);
+    s.description = require_string(e, "description", where);
+    s.cores_per_chip = static_cast<int>(require_integer(e, "devices_per_chip", where));
+    s.tensorcores_per_chip = static_cast<int>(require_integer(e, "tensorcores_per_chip", where));
+    if (s.cores_per_chip < 1) throw InputError(where + ".devices_per_chip", "must be >= 1");
+    const json& chip = require(e, "chip", where);
+    s.chip_peak_bf16_flops = figure(chip, "peak_bf16_flops", where + ".chip");
+    s.chip_peak_fp32_flops = figure(chip, "peak_fp32_flops", where + ".chip");
+    s.chip_memory_bytes = figure(chip, "memory_bytes", where + ".chip");
+    s.chip_memory_Bps = figure(chip, "memory_Bps", where + ".chip");
+    const double per = s.cores_per_chip;
+    s.peak_bf16_flops = s.chip_peak_bf16_flops / per;
+    s.peak_fp32_flops = s.chip_peak_fp32_flops / per;
+    s.memory_bytes = s.chip_memory_bytes / per;
+    s.memory_Bps = s.chip_memory_Bps / per;
+    const json& links = require(e, "links", where);
+    if (!links.is_object()) throw InputError(where + ".links", "must be an object");
+    for (const auto& [name, l] : links.items()) {
+      const std::string lw = where + ".links." + name;
+      LinkKind kind{};
+      if (!parse_link_kind(name, kind)) throw InputError(lw, "unknown link kind");
+      LinkKindSpec ls;
+      ls.links_per_chip = static_cast<int>(require_integer(l, "links_per_chip", lw));
+      ls.figures.bandwidth_Bps = figure(l, "bandwidth_Bps", lw, &ls.bandwidth_source);
+      ls.figures.latency_s = figure(l, "latency_s", lw, &ls.latency_source);
+      ls.figures.efficiency = figure(l, "efficiency", lw, &ls.efficiency_source);
+      if (!(ls.figures.bandwidth_Bps > 0.0)) throw InputError(lw + ".bandwidth_Bps", "must be positive");
+      if (!(ls.figures.efficiency > 0.0 && ls.figures.efficiency <= 1.0)) {
+        throw InputError(lw + ".efficiency", "must be in (0, 1]");
+      }
+      s.link_kinds[static_cast<std::size_t>(kind)] = ls;
+    }
+    s.catalog_entry = e;
+    for (const DeviceSpec& other : specs) {
+      if (other.kind == s.kind) throw InputError(where + ".kind", "duplicate kind '" + s.kind + "'");
+    }
+    specs.push_back(std::move(s));
+  }
+  return specs;
+}
+
+namespace {
+
+const std::vector<DeviceSpec>& catalog() {
+  static const std::vector<DeviceSpec> specs =
+      parse_device_catalog(read_json_file(data_file("devices.json"), "devices.json"));
+  return specs;
+}
+
+}  // namespace
+
+const DeviceSpec& device_spec(const std::string& kind) {
+  for (const DeviceSpec& s : catalog()) {
+    if (s.kind == kind) return s;
+  }
+  throw InputError("device_kind", fmt::format("unknown device '{}' (known: {})", kind, fmt::join(device_kinds(), ", ")));
+}
+
+std::vector<std::string> device_kinds() {
+  std::vector<std::string> kinds;
+  for (const DeviceSpec& s : catalog()) kinds.push_back(s.kind);
+  return kinds;
+}
+
+}  // namespace switchsim::topology

@@ -1,0 +1,61 @@
+#pragma once
+// The device catalog (data/devices.json): compute, memory and link figures of
+// each device kind, each with its source. A *device* holds one shard of the
+// model: a GPU, a TPU v3 TensorCore (2 per chip) or a TPU v4 megacore (1 per
+// chip). Per-device figures = per-chip figures / cores_per_chip.
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json_io.hpp"
+#include "topology/topology.hpp"
+
+namespace switchsim::topology {
+
+struct LinkKindSpec {
+  LinkSpec figures;  // per link, per direction
+  int links_per_chip = 0;
+  std::string bandwidth_source;
+  std::string latency_source;
+  std::string efficiency_source;
+};
+
+struct DeviceSpec {
+  std::string kind;  // "tpuv3", "h100", ...
+  std::string description;
+  int cores_per_chip = 1;        // devices per chip (TPU v3: 2; TPU v4 megacore: 1; GPU: 1)
+  int tensorcores_per_chip = 1;  // physical cores (informational; TPU v4: 2)
+
+  // Per device.
+  double peak_bf16_flops = 0.0;
+  double peak_fp32_flops = 0.0;
+  double memory_bytes = 0.0;
+  double memory_Bps = 0.0;
+  // Per chip.
+  double chip_peak_bf16_flops = 0.0;
+  double chip_peak_fp32_flops = 0.0;
+  double chip_memory_bytes = 0.0;
+  double chip_memory_Bps = 0.0;
+
+  std::array<std::optional<LinkKindSpec>, kNumLinkKinds> link_kinds;
+
+  [[nodiscard]] bool has_link(LinkKind link) const { return link_kinds[static_cast<std::size_t>(link)].has_value(); }
+  // Throws InputError("device_kind", ...) when this device has no such link.
+  [[nodiscard]] const LinkKindSpec& link_kind(LinkKind link) const;
+  [[nodiscard]] const LinkSpec& link(LinkKind link) const { return link_kind(link).figures; }
+
+  json catalog_entry;  // the entry as written in devices.json, sources included
+};
+
+// The spec of a device kind; InputError("device_kind", ...) when unknown. The
+// catalog is read once (thread-safe) and lives for the program's lifetime.
+[[nodiscard]] const DeviceSpec& device_spec(const std::string& kind);
+// Every kind in catalog order.
+[[nodiscard]] std::vector<std::string> device_kinds();
+
+// Parses a catalog document (exposed for tests). Errors name the field.
+[[nodiscard]] std::vector<DeviceSpec> parse_device_catalog(const json& doc);
+
+}  // namespace switchsim::topology

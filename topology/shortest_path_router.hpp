@@ -1,0 +1,26 @@
+#pragma once
+// Shortest-path router with ECMP for switched fabrics and custom meshes.
+//
+// Link cost = latency in picoseconds (rounded) + 1, so the lowest-latency
+// paths win and, among equal latencies, the fewest hops; integer costs make
+// "equal cost" exact. Dijkstra (Boost.Graph) from the source gives each
+// vertex's distance; the equal-cost paths are the source-to-destination walks
+// of the shortest-path DAG, enumerated depth-first in link order and capped at
+// `max_paths` (8 by default). Transit vertices: switches and chip routers
+// always; devices only when `devices_forward` (custom meshes without switches).
+//
+// Paths are computed per source on first request (all destinations at once)
+// and cached; queries are thread-safe.
+
+#include <memory>
+
+#include "topology/mesh.hpp"
+
+namespace switchsim::topology {
+
+inline constexpr int kMaxEcmpPaths = 8;
+
+[[nodiscard]] std::unique_ptr<Router> make_shortest_path_router(const Topology& topology, bool devices_forward,
+                                                                int max_paths = kMaxEcmpPaths);
+
+}  // namespace switchsim::topology
