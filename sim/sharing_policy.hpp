@@ -1,0 +1,95 @@
+#pragma once
+// How active flows share the links of the network: the solver half of the
+// network model (flow_network.hpp is the model half). Policies are swappable
+// without touching the collectives.
+//
+// Problem. Links l have capacity c_l (bytes/s, = line rate * efficiency).
+// Active flows f have a path P_f (a set of links) and a multiplicity m_f >= 1
+// (a class of m_f identical flows that all get the same rate r_f; each of them
+// puts r_f on every link of P_f). Feasible rates satisfy, for every link,
+//     sum_{f : l in P_f} m_f r_f <= c_l .
+//
+// Max-min fairness (MaxMinSharing). The feasible allocation in which no flow's
+// rate can be raised without lowering the rate of a flow that already has a
+// rate no larger. Equivalent characterisation used by the tests: every flow f
+// has a *bottleneck* link l in P_f that is saturated (sum m r = c_l) and on
+// which r_f is the largest rate. Computed by progressive filling:
+//     U = all flows (unfrozen); for each link: C_l = c_l, N_l = sum_{f in U, l in P_f} m_f
+//     repeat while U is not empty:
+//         s* = min_{l : N_l > 0} C_l / N_l              (the next water level)
+//         for every link l with N_l > 0 and C_l / N_l <= s* (1 + kLevelTolerance):
+//             for every f in U with l in P_f: r_f = s*, remove f from U,
+//                 and for every k in P_f: C_k -= m_f s*, N_k -= m_f
+// Each flow is frozen once and each frozen flow touches its path once, so one
+// solve costs O(sum_f |P_f| + levels * links). Giving every frozen flow the
+// current minimum level s* keeps every link feasible (s* <= C_l / N_l for every
+// link). kLevelTolerance merges levels that differ only by rounding noise
+// (symmetric links whose capacities were decremented in different orders): a
+// flow may get up to 1e-9 (relative) less than its exact max-min share.
+//
+// Congestion-unaware bound (UncongestedSharing). Every flow gets the smallest
+// capacity on its path, as if it were alone: r_f = min_{l in P_f} c_l. Links
+// may be oversubscribed; collective times computed with it are lower bounds
+// (latency + serialisation only), useful to see how much contention costs.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "topology/topology.hpp"
+
+namespace switchsim::sim {
+
+using FlowId = std::int32_t;
+
+// Read-only view of the active flows the solver must rate.
+struct SharingProblem {
+  std::span<const double> capacity_Bps;            // per link
+  std::span<const FlowId> active;                  // flows to rate
+  std::span<const std::int64_t> path_offset;       // per flow: its links are path_links[off[f] .. off[f+1])
+  std::span<const topology::LinkId> path_links;
+  std::span<const double> multiplicity;            // per flow, m_f
+};
+
+class SharingPolicy {
+ public:
+  virtual ~SharingPolicy() = default;
+  [[nodiscard]] virtual const char* name() const = 0;
+  // Writes rate_Bps[f] for every f in problem.active (entries of other flows are untouched).
+  virtual void solve(const SharingProblem& problem, std::span<double> rate_Bps) = 0;
+};
+
+enum class SharingKind : std::uint8_t { max_min, uncongested };
+[[nodiscard]] const char* to_string(SharingKind kind);
+[[nodiscard]] std::unique_ptr<SharingPolicy> make_sharing_policy(SharingKind kind);
+
+inline constexpr double kLevelTolerance = 1e-9;
+
+class MaxMinSharing final : public SharingPolicy {
+ public:
+  [[nodiscard]] const char* name() const override { return "max-min"; }
+  void solve(const SharingProblem& problem, std::span<double> rate_Bps) override;
+  // Water levels used by the last solve (for statistics and tests).
+  [[nodiscard]] std::int64_t last_levels() const { return last_levels_; }
+
+ private:
+  // Scratch reused between solves (flat arrays; no allocation once warm).
+  std::vector<double> remaining_;         // C_l
+  std::vector<double> unfrozen_;          // N_l
+  std::vector<std::int64_t> link_start_;  // CSR link -> active flows
+  std::vector<FlowId> link_flows_;
+  std::vector<std::uint8_t> frozen_;      // per flow id
+  std::vector<topology::LinkId> live_links_;
+  std::vector<topology::LinkId> saturated_;
+  std::int64_t last_levels_ = 0;
+};
+
+class UncongestedSharing final : public SharingPolicy {
+ public:
+  [[nodiscard]] const char* name() const override { return "uncongested"; }
+  void solve(const SharingProblem& problem, std::span<double> rate_Bps) override;
+};
+
+}  // namespace switchsim::sim

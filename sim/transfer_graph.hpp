@@ -1,0 +1,51 @@
+#pragma once
+// Point-to-point transfers with dependencies: what a collective algorithm
+// generates and the transfer simulation runs. A transfer is issued when every
+// transfer it depends on has been delivered (at the latest delivery time), and
+// is delivered when its bytes have drained through the network plus its fixed
+// latency (transfer_simulation.hpp).
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "topology/topology.hpp"
+
+namespace switchsim::sim {
+
+using TransferId = std::int32_t;
+
+class TransferGraph {
+ public:
+  // `step` labels the transfer for traces (round, phase); it does not affect timing.
+  TransferId add(topology::VertexId src, topology::VertexId dst, double bytes,
+                 std::span<const TransferId> depends_on = {}, std::int32_t step = 0);
+  void reserve(std::size_t transfers, std::size_t dependencies = 0);
+
+  [[nodiscard]] std::int32_t size() const { return static_cast<std::int32_t>(src_.size()); }
+  [[nodiscard]] topology::VertexId src(TransferId t) const { return src_[static_cast<std::size_t>(t)]; }
+  [[nodiscard]] topology::VertexId dst(TransferId t) const { return dst_[static_cast<std::size_t>(t)]; }
+  [[nodiscard]] double bytes(TransferId t) const { return bytes_[static_cast<std::size_t>(t)]; }
+  [[nodiscard]] std::int32_t step(TransferId t) const { return step_[static_cast<std::size_t>(t)]; }
+  [[nodiscard]] std::int32_t num_dependencies(TransferId t) const { return dep_count_[static_cast<std::size_t>(t)]; }
+  [[nodiscard]] std::int64_t num_edges() const { return static_cast<std::int64_t>(edges_.size()); }
+  [[nodiscard]] double total_bytes() const;
+
+  // Transfers that wait on `t` (CSR, built on first call after the last add).
+  [[nodiscard]] std::span<const TransferId> dependents(TransferId t) const;
+
+ private:
+  void build_dependents() const;
+  std::vector<topology::VertexId> src_;
+  std::vector<topology::VertexId> dst_;
+  std::vector<double> bytes_;
+  std::vector<std::int32_t> step_;
+  std::vector<std::int32_t> dep_count_;
+  std::vector<std::pair<TransferId, TransferId>> edges_;  // (dependency, dependent)
+  mutable std::vector<std::int64_t> dependents_offset_;
+  mutable std::vector<TransferId> dependents_;
+  mutable bool built_ = false;
+};
+
+}  // namespace switchsim::sim

@@ -1,0 +1,186 @@
+#include "sim/transfer_simulation.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/errors.hpp"
+#include "sim/event_queue.hpp"
+#include "sim/flow_network.hpp"
+
+namespace switchsim::sim {
+
+double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
+                      const NetworkOptions& options) {
+  double overhead = 0.0;
+  double hops = 0.0;
+  for (const auto l : path) {
+    const auto& link = links[static_cast<std::size_t>(l)];
+    hops += link.latency_s;
+    const auto kind = static_cast<std::size_t>(link.kind);
+    if (kind < kNumLinkKinds) overhead = std::max(overhead, options.message_overhead_s[kind]);
+  }
+  return overhead + hops;
+}
+
+namespace {
+
+class TransferRun {
+ public:
+  TransferRun(const TransferGraph& graph, std::span<const topology::Link> links, const topology::Router& router,
+              const NetworkOptions& options)
+      : graph_(graph),
+        links_(links),
+        router_(router),
+        options_(options),
+        network_(links, make_sharing_policy(options.sharing)) {
+    const auto n = static_cast<std::size_t>(graph.size());
+    times_.issue_s.assign(n, 0.0);
+    times_.done_s.assign(n, 0.0);
+    pending_deps_.resize(n);
+    subflows_left_.assign(n, 0);
+    for (std::size_t t = 0; t < n; ++t) pending_deps_[t] = graph.num_dependencies(static_cast<TransferId>(t));
+    network_.reserve(n, 0);
+    flow_owner_.reserve(n);
+    flow_latency_s_.reserve(n);
+  }
+
+  TransferTimes run() {
+    const TransferId n = graph_.size();
+    now_s_ = 0.0;
+    for (TransferId t = 0; t < n; ++t) {
+      if (pending_deps_[static_cast<std::size_t>(t)] == 0) issue(t);
+    }
+    drain_ready();
+    bool changed = true;
+    std::vector<FlowId> finished;
+    std::vector<std::pair<double, FlowId>> by_latency;
+    while (true) {
+      if (changed && (queue_.empty() || queue_.top().time_s > now_s_)) {
+        network_.update_rates();
+        changed = false;
+      }
+      const double tq = queue_.empty() ? std::numeric_limits<double>::infinity() : queue_.top().time_s;
+      const double td = changed ? std::numeric_limits<double>::infinity() : network_.next_completion_s();
+      if (tq == std::numeric_limits<double>::infinity() && td == std::numeric_limits<double>::infinity()) break;
+      ++times_.events;
+      if (td <= tq) {
+        // A drain batch: flows leave the network; their deliveries are queued
+        // one event per distinct delivery time.
+        now_s_ = td;
+        network_.advance_to(td);
+        finished.clear();
+        network_.collect_finished(finished);
+        by_latency.clear();
+        for (const FlowId f : finished) by_latency.emplace_back(flow_latency_s_[static_cast<std::size_t>(f)], f);
+        std::sort(by_latency.begin(), by_latency.end());
+        for (std::size_t i = 0; i < by_latency.size();) {
+          std::size_t j = i;
+          auto& batch = new_batch();
+          while (j < by_latency.size() && by_latency[j].first == by_latency[i].first) batch.push_back(by_latency[j++].second);
+          queue_.push(td + by_latency[i].first, current_batch_);
+          i = j;
+        }
+        changed = true;
+      } else {
+        // Delivery batches at tq (all of them: one event, one rate update).
+        now_s_ = tq;
+        network_.advance_to(tq);
+        while (!queue_.empty() && queue_.top().time_s == tq) {
+          const auto e = queue_.pop();
+          auto& batch = batches_[static_cast<std::size_t>(e.payload)];
+          for (const FlowId f : batch) {
+            const TransferId t = flow_owner_[static_cast<std::size_t>(f)];
+            if (--subflows_left_[static_cast<std::size_t>(t)] == 0) ready_.push_back(t);
+          }
+          std::vector<FlowId>().swap(batch);
+          free_batches_.push_back(e.payload);
+        }
+        const auto flows_before = network_.num_flows();
+        drain_ready();
+        changed = changed || network_.num_flows() != flows_before;
+      }
+    }
+    SWITCHSIM_ASSERT(network_.active().empty(), "flows left in the network at the end");
+    for (TransferId t = 0; t < n; ++t) {
+      SWITCHSIM_ASSERT(pending_deps_[static_cast<std::size_t>(t)] == 0, "dependency cycle: transfer never issued");
+      times_.makespan_s = std::max(times_.makespan_s, times_.done_s[static_cast<std::size_t>(t)]);
+    }
+    times_.flows = network_.num_flows();
+    times_.rate_updates = network_.rate_updates();
+    times_.bytes_truncated = network_.truncated_bytes();
+    return std::move(times_);
+  }
+
+ private:
+  std::vector<FlowId>& new_batch() {
+    if (!free_batches_.empty()) {
+      current_batch_ = free_batches_.back();
+      free_batches_.pop_back();
+    } else {
+      current_batch_ = static_cast<std::int64_t>(batches_.size());
+      batches_.emplace_back();
+    }
+    return batches_[static_cast<std::size_t>(current_batch_)];
+  }
+
+  // Issues transfer t at now: sub-flows into the network, or delivered at once.
+  void issue(TransferId t) {
+    const auto ti = static_cast<std::size_t>(t);
+    times_.issue_s[ti] = now_s_;
+    const auto src = graph_.src(t);
+    const auto dst = graph_.dst(t);
+    const double bytes = graph_.bytes(t);
+    if (src == dst || bytes <= 0.0) {
+      ready_.push_back(t);
+      return;
+    }
+    const auto paths = router_.paths(src, dst);
+    SWITCHSIM_ASSERT(!paths.empty(), "router gave no path between two devices");
+    const double share = bytes / static_cast<double>(paths.size());
+    for (const auto& path : paths) {
+      network_.add_flow(path, share);
+      flow_owner_.push_back(t);
+      flow_latency_s_.push_back(path_latency_s(links_, path, options_));
+    }
+    subflows_left_[ti] = static_cast<std::int32_t>(paths.size());
+    times_.bytes_sent += bytes;
+  }
+
+  // Delivers every transfer in ready_ at now and issues what that unblocks.
+  void drain_ready() {
+    while (!ready_.empty()) {
+      const TransferId t = ready_.back();
+      ready_.pop_back();
+      times_.done_s[static_cast<std::size_t>(t)] = now_s_;
+      for (const TransferId d : graph_.dependents(t)) {
+        if (--pending_deps_[static_cast<std::size_t>(d)] == 0) issue(d);
+      }
+    }
+  }
+
+  const TransferGraph& graph_;
+  std::span<const topology::Link> links_;
+  const topology::Router& router_;
+  const NetworkOptions& options_;
+  FlowNetwork network_;
+  EventQueue queue_;
+  TransferTimes times_;
+  std::vector<std::int32_t> pending_deps_;
+  std::vector<std::int32_t> subflows_left_;
+  std::vector<TransferId> flow_owner_;
+  std::vector<double> flow_latency_s_;
+  std::vector<TransferId> ready_;
+  std::vector<std::vector<FlowId>> batches_;
+  std::vector<std::int64_t> free_batches_;
+  std::int64_t current_batch_ = 0;
+  double now_s_ = 0.0;
+};
+
+}  // namespace
+
+TransferTimes simulate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,
+                                 const topology::Router& router, const NetworkOptions& options) {
+  return TransferRun(graph, links, router, options).run();
+}
+
+}  // namespace switchsim::sim

@@ -1,0 +1,67 @@
+#pragma once
+// Runs a TransferGraph on the flow-level network: the narrow interface between
+// collectives and the network (collectives only generate transfers).
+//
+// Timing of one transfer t from src to dst with B bytes:
+//   issue_s(t)   = max over its dependencies d of done_s(d)   (0 without any)
+//   The router's equal-cost path set {P_1..P_k} (ECMP) splits it evenly into k
+//   sub-flows of B/k bytes, which enter the network at issue_s(t) and drain at
+//   the rates the sharing policy gives them (flow_network.hpp).
+//   done_s(t)    = max over sub-flows i of ( drain_s(i) + latency(P_i) ), with
+//   latency(P)   = message_overhead(P) + sum_{l in P} latency_s(l)
+//   message_overhead(P) = max over the link kinds on P of the per-kind
+//                         software overhead (NetworkOptions).
+// The fixed latency is added after the drain: it delays dependants but holds
+// no bandwidth. A single transfer alone on one link therefore takes exactly
+//   overhead + latency_s + B / (bandwidth_Bps * efficiency).
+// A transfer to itself or of 0 bytes is delivered at its issue time.
+//
+// Events: a drain batch (all flows finishing at one instant) or a delivery
+// batch (all sub-flows whose drain + latency fall at one instant) is one event
+// and costs one rate update; transfers issued by one event enter together.
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/sharing_policy.hpp"
+#include "sim/transfer_graph.hpp"
+#include "topology/mesh.hpp"
+#include "topology/topology.hpp"
+
+namespace switchsim::sim {
+
+inline constexpr std::size_t kNumLinkKinds = 5;  // topology::LinkKind values
+
+// Per-message software overhead by link kind (seconds), indexed by LinkKind:
+// ici, on_chip, nvlink, nic, fabric. These are ASSUMED figures of the right
+// order (TPU ICI DMA setup ~1 us; NCCL's per-message cost over NVLink ~2 us and
+// over InfiniBand ~5 us), not measurements; override them per request.
+inline constexpr std::array<double, kNumLinkKinds> kDefaultMessageOverhead_s = {1.0e-6, 0.5e-6, 2.0e-6, 5.0e-6,
+                                                                                5.0e-6};
+
+struct NetworkOptions {
+  SharingKind sharing = SharingKind::max_min;
+  std::array<double, kNumLinkKinds> message_overhead_s = kDefaultMessageOverhead_s;
+};
+
+struct TransferTimes {
+  std::vector<double> issue_s;  // per transfer
+  std::vector<double> done_s;   // per transfer
+  double makespan_s = 0.0;      // max done_s (0 for an empty graph)
+  std::int64_t flows = 0;       // sub-flows simulated
+  std::int64_t events = 0;      // drain and delivery batches processed
+  std::int64_t rate_updates = 0;
+  double bytes_sent = 0.0;       // sum of bytes put into flows
+  double bytes_truncated = 0.0;  // residual bytes dropped by completion batching (flow_network.hpp)
+};
+
+// Latency of one path (overhead + hop latencies) under `options`.
+[[nodiscard]] double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
+                                    const NetworkOptions& options);
+
+[[nodiscard]] TransferTimes simulate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,
+                                               const topology::Router& router, const NetworkOptions& options = {});
+
+}  // namespace switchsim::sim
