@@ -1,0 +1,157 @@
+#include "workloads/layout.hpp"
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+#include "workloads/model.hpp"
+
+namespace switchsim::workloads {
+namespace {
+
+const char* axis_name(Axis a) { return a == Axis::mp ? "mp" : a == Axis::ep ? "ep" : "rep"; }
+
+std::int64_t parse_count(const std::string& value, const std::string& field) {
+  if (value.empty() || value.size() > 12 || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    throw InputError(field, "must be a positive integer (got '" + value + "')");
+  }
+  const std::int64_t v = std::stoll(value);
+  if (v <= 0) throw InputError(field, "must be a positive integer (got '" + value + "')");
+  return v;
+}
+
+}  // namespace
+
+std::int32_t Layout::device(std::int64_t rep, std::int64_t e, std::int64_t m) const {
+  std::int64_t id = 0;
+  std::int64_t stride = 1;
+  for (Axis a : order) {
+    const std::int64_t coord = a == Axis::mp ? m : a == Axis::ep ? e : rep;
+    const std::int64_t size = a == Axis::mp ? mp : a == Axis::ep ? ep : replicas();
+    id += coord * stride;
+    stride *= size;
+  }
+  return static_cast<std::int32_t>(id);
+}
+
+std::vector<std::vector<std::int32_t>> Layout::mp_groups() const {
+  std::vector<std::vector<std::int32_t>> out;
+  for (std::int64_t r = 0; r < replicas(); ++r)
+    for (std::int64_t e = 0; e < ep; ++e) {
+      auto& g = out.emplace_back();
+      for (std::int64_t m = 0; m < mp; ++m) g.push_back(device(r, e, m));
+    }
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> Layout::ep_groups() const {
+  std::vector<std::vector<std::int32_t>> out;
+  for (std::int64_t r = 0; r < replicas(); ++r)
+    for (std::int64_t m = 0; m < mp; ++m) {
+      auto& g = out.emplace_back();
+      for (std::int64_t e = 0; e < ep; ++e) g.push_back(device(r, e, m));
+    }
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> Layout::dp_groups() const {
+  std::vector<std::vector<std::int32_t>> out;
+  for (std::int64_t m = 0; m < mp; ++m) {
+    auto& g = out.emplace_back();
+    for (std::int64_t r = 0; r < replicas(); ++r)
+      for (std::int64_t e = 0; e < ep; ++e) g.push_back(device(r, e, m));
+  }
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> Layout::expert_replica_groups() const {
+  std::vector<std::vector<std::int32_t>> out;
+  for (std::int64_t e = 0; e < ep; ++e)
+    for (std::int64_t m = 0; m < mp; ++m) {
+      auto& g = out.emplace_back();
+      for (std::int64_t r = 0; r < replicas(); ++r) g.push_back(device(r, e, m));
+    }
+  return out;
+}
+
+std::string Layout::to_string() const {
+  return "dp=" + std::to_string(dp) + ",ep=" + std::to_string(ep) + ",mp=" + std::to_string(mp) + ",order=" +
+         axis_name(order[0]) + "." + axis_name(order[1]) + "." + axis_name(order[2]);
+}
+
+Layout parse_layout(const std::string& text, const std::string& field) {
+  Layout layout;
+  bool have_dp = false;
+  std::size_t pos = 0;
+  std::vector<std::string> seen;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    pos = comma + 1;
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) throw InputError(field, "'" + item + "' is not KEY=VALUE (e.g. dp=32,ep=32,mp=1)");
+    const std::string key = item.substr(0, eq);
+    const std::string value = item.substr(eq + 1);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) throw InputError(field + "." + key, "given twice");
+    seen.push_back(key);
+    if (key == "dp") {
+      layout.dp = parse_count(value, field + ".dp");
+      have_dp = true;
+    } else if (key == "ep") {
+      layout.ep = parse_count(value, field + ".ep");
+    } else if (key == "mp") {
+      layout.mp = parse_count(value, field + ".mp");
+    } else if (key == "order") {
+      std::array<Axis, 3> order{};
+      std::size_t p = 0;
+      for (int i = 0; i < 3; ++i) {
+        const std::size_t dot = std::min(value.find('.', p), value.size());
+        const std::string name = value.substr(p, dot - p);
+        p = dot + 1;
+        if (name == "mp") order[static_cast<std::size_t>(i)] = Axis::mp;
+        else if (name == "ep") order[static_cast<std::size_t>(i)] = Axis::ep;
+        else if (name == "rep") order[static_cast<std::size_t>(i)] = Axis::rep;
+        else throw InputError(field + ".order", "must list mp, ep, rep separated by '.', innermost first (got '" + value + "')");
+      }
+      if (p <= value.size() || order[0] == order[1] || order[0] == order[2] || order[1] == order[2]) {
+        throw InputError(field + ".order", "must list each of mp, ep, rep once (got '" + value + "')");
+      }
+      layout.order = order;
+    } else {
+      throw InputError(field, "unknown key '" + key + "' (dp, ep, mp, order)");
+    }
+    if (comma == text.size()) break;
+  }
+  if (!have_dp) throw InputError(field + ".dp", "missing (e.g. dp=32,ep=32,mp=1)");
+  if (layout.dp % layout.ep != 0) {
+    throw InputError(field + ".ep", "ep=" + std::to_string(layout.ep) + " does not divide dp=" + std::to_string(layout.dp));
+  }
+  return layout;
+}
+
+void validate_layout(const Layout& layout, const Model& model, std::int64_t devices, const std::string& field) {
+  if (layout.dp * layout.mp != devices) {
+    throw InputError(field, "dp x mp = " + std::to_string(layout.dp) + " x " + std::to_string(layout.mp) + " = " +
+                                std::to_string(layout.dp * layout.mp) + " but the mesh has " + std::to_string(devices) +
+                                " devices");
+  }
+  if (layout.dp % layout.ep != 0) {
+    throw InputError(field + ".ep", "ep=" + std::to_string(layout.ep) + " does not divide dp=" + std::to_string(layout.dp));
+  }
+  if (model.is_moe()) {
+    if (model.experts % layout.ep != 0) {
+      throw InputError(field + ".ep", "ep=" + std::to_string(layout.ep) + " does not divide the " +
+                                          std::to_string(model.experts) + " experts of " + model.name);
+    }
+  } else if (layout.ep != 1) {
+    throw InputError(field + ".ep", model.name + " has no experts: ep must be 1");
+  }
+  if (model.heads % layout.mp != 0) {
+    throw InputError(field + ".mp", "mp=" + std::to_string(layout.mp) + " does not divide the " +
+                                        std::to_string(model.heads) + " heads");
+  }
+  if (model.d_ff % layout.mp != 0) {
+    throw InputError(field + ".mp", "mp=" + std::to_string(layout.mp) + " does not divide d_ff=" + std::to_string(model.d_ff));
+  }
+}
+
+}  // namespace switchsim::workloads

@@ -1,0 +1,57 @@
+#pragma once
+// Seeded random numbers that are the same on every platform.
+//
+// std::mt19937_64's output sequence is fixed by the C++ standard, but the
+// std::*_distribution classes are implementation-defined (libstdc++, libc++
+// and MSVC give different numbers for the same engine). So the distributions
+// here are written out:
+//   uniform01     (x >> 11) * 2^-53 : the top 53 bits of one engine output, in [0, 1)
+//   normal        Box-Muller from two uniforms (u1 in (0, 1]); uses the cached second value
+//   gamma(a)      Marsaglia-Tsang (2000) for a >= 1; for a < 1: gamma(a + 1) * U^(1/a)
+//   dirichlet(a)  independent gamma(a_i), normalized
+//   categorical   Vose's alias method, tables built in a fixed order
+// The only platform dependence left is the last bit of libm's log/sqrt/cos/pow,
+// which IEEE 754 does not pin down for all of them; glibc, musl and macOS agree
+// on the inputs seen in practice.
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace switchsim::workloads {
+
+__extension__ typedef unsigned __int128 Uint128;  // GCC/Clang extension, silenced for -Wpedantic
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : engine_(seed) {}
+
+  [[nodiscard]] double uniform01() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  // Uniform integer in [0, n): the 64-bit product's high word (Lemire), no modulo bias worth counting for n << 2^64.
+  [[nodiscard]] std::uint64_t below(std::uint64_t n) {
+    return static_cast<std::uint64_t>((static_cast<Uint128>(engine_()) * n) >> 64);
+  }
+  [[nodiscard]] double normal();
+  [[nodiscard]] double gamma(double shape);
+  [[nodiscard]] std::vector<double> dirichlet(const std::vector<double>& alpha);
+
+ private:
+  std::mt19937_64 engine_;
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
+
+// Draws from a fixed discrete distribution in O(1) (Vose's alias method).
+class AliasTable {
+ public:
+  explicit AliasTable(const std::vector<double>& weights);
+  [[nodiscard]] std::int64_t sample(Rng& rng) const;
+  [[nodiscard]] std::int64_t size() const { return static_cast<std::int64_t>(prob_.size()); }
+
+ private:
+  std::vector<double> prob_;
+  std::vector<std::int64_t> alias_;
+};
+
+}  // namespace switchsim::workloads

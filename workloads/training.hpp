@@ -1,0 +1,62 @@
+#pragma once
+// The training setup of one step.
+//
+//   batch_tokens   encoder input tokens per global batch (paper: 2^20 = 2048 sequences of 512);
+//                  sequences = batch_tokens / input_length, each with target_length decoder tokens.
+//   micro_batches  forward/backward passes per step; gradients accumulate, one all-reduce per step.
+//   group_tokens   routing group size; 0 = one device's local batch per micro-batch (the paper's
+//                  tokens_per_core). Decoder layers route the matching decoder tokens: the same
+//                  number of groups per device, each of local_decoder_tokens / groups tokens.
+//   precision      bf16: activations, matrix products and all-to-alls in bfloat16, the router in
+//                  float32 (selective precision); fp32: everything in float32.
+//   optimizer      adafactor (paper; factored second moments, no first moment, fp32 parameters and
+//                  gradients) or adam (GPU practice: bf16 parameters and gradients, fp32 master copy
+//                  and two fp32 moments).
+//   rematerialize  keep only each layer's input for the backward pass and recompute the rest
+//                  (costs one more forward pass of compute).
+
+#include <cstdint>
+#include <string>
+
+namespace switchsim::workloads {
+
+struct Model;
+struct Layout;
+
+enum class Optimizer : std::uint8_t { adafactor, adam };
+enum class Precision : std::uint8_t { bf16, fp32 };
+
+[[nodiscard]] const char* to_string(Optimizer o);
+[[nodiscard]] const char* to_string(Precision p);
+[[nodiscard]] Optimizer parse_optimizer(const std::string& text, const std::string& field = "--optimizer");
+[[nodiscard]] Precision parse_precision(const std::string& text, const std::string& field = "--precision");
+
+struct TrainingSetup {
+  std::int64_t batch_tokens = std::int64_t{1} << 20;
+  std::int64_t micro_batches = 1;
+  std::int64_t group_tokens = 0;  // 0: local tokens per device and micro-batch
+  Precision precision = Precision::bf16;
+  Optimizer optimizer = Optimizer::adafactor;
+  bool rematerialize = false;
+
+  [[nodiscard]] double activation_bytes() const { return precision == Precision::bf16 ? 2.0 : 4.0; }
+};
+
+// What the setup means for one layout: sizes every later stage uses.
+struct StepShape {
+  std::int64_t sequences = 0;                  // global
+  std::int64_t local_sequences = 0;            // per data-parallel replica and micro-batch
+  std::int64_t local_tokens = 0;               // encoder tokens per device and micro-batch
+  std::int64_t local_decoder_tokens = 0;
+  std::int64_t groups_per_device = 1;          // routing groups per device and micro-batch
+  std::int64_t group_tokens = 0;               // encoder routing group size G
+  std::int64_t decoder_group_tokens = 0;       // decoder routing group size
+};
+
+// Checks the setup and derives the shape. InputError names the field:
+//   --batch-tokens     not a multiple of input_length, or the sequences do not divide over dp x micro-batches
+//   --micro-batches    <= 0
+//   --group-tokens     not dividing the local tokens
+[[nodiscard]] StepShape derive_step_shape(const TrainingSetup& setup, const Model& model, const Layout& layout);
+
+}  // namespace switchsim::workloads
