@@ -7,13 +7,27 @@
 // buffer. In an all-to-all each device sends bytes/n to every participant
 // (itself included, which costs nothing); algbw = bytes / time and
 // busbw = algbw * factor with factor (n-1)/n for all-to-all, all-gather and
-// reduce-scatter, and 2(n-1)/n for all-reduce.
+// reduce-scatter, and 2(n-1)/n for all-reduce. As in nccl-tests, for
+// all-gather `bytes` is the gathered (output) buffer and for reduce-scatter the
+// input buffer: each device contributes / keeps bytes/n.
+// With an explicit all-to-all matrix, bytes_per_device may be 0: the largest
+// row sum (the busiest sender's buffer) is then reported as bytes_per_device.
+//
+// Participant subsets: direct, pairwise, ring and tree work on any subset (in
+// the order given: it is the ring order). hierarchical needs a GPU cluster and
+// the same number of participants on every node used. torus_dims and torus_2d
+// need a torus mesh and a subset that is a product grid (the same set of cores
+// on every chip of a product of coordinate sets per dimension); otherwise they
+// are an InputError. `automatic`: all-to-all -> direct; all-reduce -> torus_2d
+// on a product grid of a torus with rows and columns >= 2, else ring;
+// all-gather and reduce-scatter -> ring.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "sim/transfer_simulation.hpp"
 #include "topology/mesh.hpp"
 
 namespace switchsim::sim {
@@ -50,6 +64,7 @@ struct CollectiveRequest {
   double bytes_per_device = 0.0;                 // nccl-tests buffer size
   std::optional<ByteMatrix> matrix;              // all-to-all only: explicit (non-uniform) bytes
   bool record_trace = false;                     // keep per-transfer timings for a trace
+  NetworkOptions network;                        // sharing policy and message overheads
 };
 
 // One point-to-point transfer as the simulation ran it (only with record_trace).
@@ -72,6 +87,7 @@ struct CollectiveResult {
   std::int64_t flows = 0;   // point-to-point flows simulated
   std::int64_t events = 0;  // network events processed
   double wall_s = 0.0;      // host time the simulation took
+  std::int64_t rate_updates = 0;  // max-min solves
   std::vector<TransferRecord> transfers;
 };
 

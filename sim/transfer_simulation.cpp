@@ -134,15 +134,18 @@ class TransferRun {
       ready_.push_back(t);
       return;
     }
-    const auto paths = router_.paths(src, dst);
-    SWITCHSIM_ASSERT(!paths.empty(), "router gave no path between two devices");
-    const double share = bytes / static_cast<double>(paths.size());
-    for (const auto& path : paths) {
-      network_.add_flow(path, share);
+    // Bulk routing API: no per-pair path cache (4M pairs on a 2048-core torus).
+    const std::int32_t k = router_.path_count(src, dst);
+    SWITCHSIM_ASSERT(k > 0, "router gave no path between two devices");
+    const double share = bytes / static_cast<double>(k);
+    for (std::int32_t c = 0; c < k; ++c) {
+      scratch_path_.clear();
+      router_.append_path(src, dst, c, scratch_path_);
+      network_.add_flow(scratch_path_, share);
       flow_owner_.push_back(t);
-      flow_latency_s_.push_back(path_latency_s(links_, path, options_));
+      flow_latency_s_.push_back(path_latency_s(links_, scratch_path_, options_));
     }
-    subflows_left_[ti] = static_cast<std::int32_t>(paths.size());
+    subflows_left_[ti] = k;
     times_.bytes_sent += bytes;
   }
 
@@ -170,6 +173,7 @@ class TransferRun {
   std::vector<TransferId> flow_owner_;
   std::vector<double> flow_latency_s_;
   std::vector<TransferId> ready_;
+  topology::Path scratch_path_;
   std::vector<std::vector<FlowId>> batches_;
   std::vector<std::int64_t> free_batches_;
   std::int64_t current_batch_ = 0;

@@ -1,0 +1,263 @@
+#include "sim/collective.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "common/errors.hpp"
+#include "sim/collective_algorithms.hpp"
+#include "sim/participants.hpp"
+#include "sim/transfer_graph.hpp"
+
+namespace switchsim::sim {
+
+const char* to_string(CollectiveOp op) {
+  switch (op) {
+    case CollectiveOp::all_to_all: return "all-to-all";
+    case CollectiveOp::all_reduce: return "all-reduce";
+    case CollectiveOp::all_gather: return "all-gather";
+    case CollectiveOp::reduce_scatter: return "reduce-scatter";
+  }
+  return "?";
+}
+
+const char* to_string(CollectiveAlgorithm algorithm) {
+  switch (algorithm) {
+    case CollectiveAlgorithm::automatic: return "auto";
+    case CollectiveAlgorithm::direct: return "direct";
+    case CollectiveAlgorithm::pairwise: return "pairwise";
+    case CollectiveAlgorithm::hierarchical: return "hierarchical";
+    case CollectiveAlgorithm::torus_dims: return "torus-dims";
+    case CollectiveAlgorithm::ring: return "ring";
+    case CollectiveAlgorithm::torus_2d: return "torus-2d";
+    case CollectiveAlgorithm::tree: return "tree";
+  }
+  return "?";
+}
+
+CollectiveOp parse_collective_op(const std::string& text) {
+  for (auto op : {CollectiveOp::all_to_all, CollectiveOp::all_reduce, CollectiveOp::all_gather,
+                  CollectiveOp::reduce_scatter}) {
+    if (text == to_string(op)) return op;
+  }
+  throw InputError("--op", "unknown collective '" + text + "' (all-to-all, all-reduce, all-gather, reduce-scatter)");
+}
+
+CollectiveAlgorithm parse_collective_algorithm(const std::string& text) {
+  if (text == "automatic") return CollectiveAlgorithm::automatic;
+  for (auto a : {CollectiveAlgorithm::automatic, CollectiveAlgorithm::direct, CollectiveAlgorithm::pairwise,
+                 CollectiveAlgorithm::hierarchical, CollectiveAlgorithm::torus_dims, CollectiveAlgorithm::ring,
+                 CollectiveAlgorithm::torus_2d, CollectiveAlgorithm::tree}) {
+    if (text == to_string(a)) return a;
+  }
+  throw InputError("--algorithm", "unknown algorithm '" + text +
+                                      "' (auto, direct, pairwise, hierarchical, torus-dims, ring, torus-2d, tree)");
+}
+
+namespace {
+
+using topology::VertexId;
+
+// The participants as a product grid over (core, torus dims), or nothing.
+std::optional<ParticipantGrid> torus_grid(const topology::Mesh& mesh, std::span<const VertexId> devices) {
+  if (mesh.structure.family != topology::MeshFamily::torus) return std::nullopt;
+  const auto n = devices.size();
+  const bool cores = mesh.structure.cores_per_chip > 1;
+  // Raw coordinates: [core,] x0, x1, ...
+  std::vector<std::vector<int>> raw(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cores) raw[i].push_back(mesh.core_index(devices[i]));
+    const auto c = mesh.torus_coordinates(devices[i]);
+    raw[i].insert(raw[i].end(), c.begin(), c.end());
+  }
+  const std::size_t D = raw.empty() ? 0 : raw[0].size();
+  // Distinct values per dimension; drop dimensions with a single value.
+  ParticipantGrid grid;
+  std::vector<std::vector<int>> values(D);
+  for (std::size_t k = 0; k < D; ++k) {
+    for (std::size_t i = 0; i < n; ++i) values[k].push_back(raw[i][k]);
+    std::sort(values[k].begin(), values[k].end());
+    values[k].erase(std::unique(values[k].begin(), values[k].end()), values[k].end());
+  }
+  std::vector<std::size_t> kept;
+  std::int64_t product = 1;
+  int row_dims = 0;
+  for (std::size_t k = 0; k < D; ++k) {
+    if (values[k].size() <= 1) continue;
+    kept.push_back(k);
+    grid.sizes.push_back(static_cast<int>(values[k].size()));
+    product *= static_cast<std::int64_t>(values[k].size());
+    // Rows: the core dimension and the first torus dimension.
+    if (k < (cores ? 2u : 1u)) ++row_dims;
+  }
+  if (product != static_cast<std::int64_t>(n)) return std::nullopt;
+  grid.row_dims = std::max(row_dims, 1);
+  grid.at.assign(n, -1);
+  grid.coords.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const std::size_t k : kept) {
+      const auto pos = std::lower_bound(values[k].begin(), values[k].end(), raw[i][k]) - values[k].begin();
+      grid.coords[i].push_back(static_cast<int>(pos));
+    }
+    const auto lin = static_cast<std::size_t>(grid.linear(grid.coords[i]));
+    if (grid.at[lin] != -1) return std::nullopt;
+    grid.at[lin] = static_cast<std::int32_t>(i);
+  }
+  return grid;
+}
+
+[[noreturn]] void not_applicable(CollectiveAlgorithm a, CollectiveOp op, const std::string& why) {
+  throw InputError("--algorithm", std::string(to_string(a)) + " does not apply to " + to_string(op) + ": " + why);
+}
+
+double bus_factor(CollectiveOp op, std::int32_t n) {
+  if (n <= 1) return 0.0;
+  const double f = static_cast<double>(n - 1) / static_cast<double>(n);
+  return op == CollectiveOp::all_reduce ? 2.0 * f : f;
+}
+
+}  // namespace
+
+CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const std::int32_t num_devices = mesh.topology.num_devices();
+  std::vector<VertexId> devices = request.participants;
+  if (devices.empty()) {
+    devices.resize(static_cast<std::size_t>(num_devices));
+    std::iota(devices.begin(), devices.end(), 0);
+  }
+  validate_participants(devices, num_devices);
+  const auto n = static_cast<std::int32_t>(devices.size());
+  const CollectiveOp op = request.op;
+
+  // Bytes.
+  double bytes = request.bytes_per_device;
+  if (!std::isfinite(bytes) || bytes < 0.0 || (bytes == 0.0 && !request.matrix)) {
+    throw InputError("--bytes", "must be a positive number of bytes");
+  }
+  ByteMatrix matrix;
+  if (op == CollectiveOp::all_to_all) {
+    if (request.matrix) {
+      matrix = *request.matrix;
+      if (matrix.n != n || matrix.bytes.size() != static_cast<std::size_t>(n) * static_cast<std::size_t>(n)) {
+        throw InputError("matrix", "must be " + std::to_string(n) + " x " + std::to_string(n) +
+                                       " (one row and column per participant)");
+      }
+      double max_row = 0.0;
+      for (std::int32_t i = 0; i < n; ++i) {
+        double row = 0.0;
+        for (std::int32_t j = 0; j < n; ++j) {
+          const double b = matrix.at(i, j);
+          if (!std::isfinite(b) || b < 0.0) throw InputError("matrix", "entries must be finite and >= 0");
+          row += b;
+        }
+        max_row = std::max(max_row, row);
+      }
+      if (bytes == 0.0) bytes = max_row;
+    } else {
+      matrix.n = n;
+      matrix.bytes.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), bytes / n);
+    }
+  } else if (request.matrix) {
+    throw InputError("matrix", "a byte matrix applies to all-to-all only");
+  }
+
+  // Algorithm.
+  CollectiveAlgorithm algorithm = request.algorithm;
+  std::optional<ParticipantGrid> grid;
+  const bool is_torus = mesh.structure.family == topology::MeshFamily::torus;
+  if (is_torus) grid = torus_grid(mesh, devices);
+  auto grid_rows_cols_ok = [&] {
+    if (!grid) return false;
+    std::int64_t R = 1;
+    for (int k = 0; k < grid->row_dims && k < static_cast<int>(grid->sizes.size()); ++k) R *= grid->sizes[static_cast<std::size_t>(k)];
+    return static_cast<int>(grid->sizes.size()) > grid->row_dims && R >= 2 && n / R >= 2;
+  };
+  if (algorithm == CollectiveAlgorithm::automatic) {
+    if (op == CollectiveOp::all_to_all) {
+      algorithm = CollectiveAlgorithm::direct;
+    } else if (op == CollectiveOp::all_reduce && grid_rows_cols_ok()) {
+      algorithm = CollectiveAlgorithm::torus_2d;
+    } else {
+      algorithm = CollectiveAlgorithm::ring;
+    }
+  }
+  const bool a2a = op == CollectiveOp::all_to_all;
+  switch (algorithm) {
+    case CollectiveAlgorithm::direct:
+    case CollectiveAlgorithm::pairwise:
+      if (!a2a) not_applicable(algorithm, op, "it is an all-to-all algorithm");
+      break;
+    case CollectiveAlgorithm::hierarchical:
+      if (!a2a) not_applicable(algorithm, op, "it is an all-to-all algorithm");
+      if (mesh.structure.family != topology::MeshFamily::gpu_cluster) {
+        not_applicable(algorithm, op, "mesh '" + mesh.name + "' is not a GPU cluster");
+      }
+      break;
+    case CollectiveAlgorithm::torus_dims:
+      if (!a2a) not_applicable(algorithm, op, "it is an all-to-all algorithm");
+      if (!is_torus) not_applicable(algorithm, op, "mesh '" + mesh.name + "' is not a torus");
+      if (!grid) not_applicable(algorithm, op, "the participants do not form a product grid of the torus");
+      break;
+    case CollectiveAlgorithm::ring:
+      if (a2a) not_applicable(algorithm, op, "use direct, pairwise, hierarchical or torus-dims");
+      break;
+    case CollectiveAlgorithm::tree:
+      if (op != CollectiveOp::all_reduce) not_applicable(algorithm, op, "tree is an all-reduce algorithm");
+      break;
+    case CollectiveAlgorithm::torus_2d:
+      if (op != CollectiveOp::all_reduce) not_applicable(algorithm, op, "torus-2d is an all-reduce algorithm");
+      if (!is_torus) not_applicable(algorithm, op, "mesh '" + mesh.name + "' is not a torus");
+      if (!grid_rows_cols_ok()) {
+        not_applicable(algorithm, op, "the participants do not form a product grid with rows and columns of >= 2");
+      }
+      break;
+    case CollectiveAlgorithm::automatic: break;
+  }
+
+  // Generate.
+  TransferGraph graph;
+  switch (algorithm) {
+    case CollectiveAlgorithm::direct: generate_all_to_all_direct(matrix, devices, graph); break;
+    case CollectiveAlgorithm::pairwise: generate_all_to_all_pairwise(matrix, devices, graph); break;
+    case CollectiveAlgorithm::hierarchical: {
+      std::vector<int> node(devices.size());
+      for (std::size_t i = 0; i < devices.size(); ++i) node[i] = mesh.node_of(devices[i]);
+      generate_all_to_all_hierarchical(matrix, devices, node, graph);
+      break;
+    }
+    case CollectiveAlgorithm::torus_dims: generate_all_to_all_grid(matrix, devices, *grid, graph); break;
+    case CollectiveAlgorithm::ring: generate_ring(op, bytes, devices, graph); break;
+    case CollectiveAlgorithm::tree: generate_tree_all_reduce(bytes, devices, graph); break;
+    case CollectiveAlgorithm::torus_2d: generate_torus_2d_all_reduce(bytes, devices, *grid, graph); break;
+    case CollectiveAlgorithm::automatic: break;
+  }
+
+  // Simulate.
+  const TransferTimes times = simulate_transfers(graph, mesh.topology.links(), *mesh.router, request.network);
+
+  CollectiveResult result;
+  result.op = op;
+  result.algorithm = algorithm;
+  result.devices = n;
+  result.bytes_per_device = bytes;
+  result.time_s = times.makespan_s;
+  result.algbw_Bps = times.makespan_s > 0.0 ? bytes / times.makespan_s : 0.0;
+  result.busbw_Bps = result.algbw_Bps * bus_factor(op, n);
+  result.flows = times.flows;
+  result.events = times.events;
+  result.rate_updates = times.rate_updates;
+  if (request.record_trace) {
+    result.transfers.reserve(static_cast<std::size_t>(graph.size()));
+    for (TransferId t = 0; t < graph.size(); ++t) {
+      result.transfers.push_back(TransferRecord{graph.src(t), graph.dst(t), graph.bytes(t),
+                                                times.issue_s[static_cast<std::size_t>(t)],
+                                                times.done_s[static_cast<std::size_t>(t)]});
+    }
+  }
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return result;
+}
+
+}  // namespace switchsim::sim

@@ -1,0 +1,243 @@
+#include "sim/collective_algorithms.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "common/errors.hpp"
+
+namespace switchsim::sim {
+
+namespace {
+using topology::VertexId;
+std::size_t idx(std::int64_t i) { return static_cast<std::size_t>(i); }
+}  // namespace
+
+std::int64_t ParticipantGrid::linear(std::span<const int> c) const {
+  std::int64_t lin = 0;
+  std::int64_t stride = 1;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    lin += c[k] * stride;
+    stride *= sizes[k];
+  }
+  return lin;
+}
+
+void generate_all_to_all_direct(const ByteMatrix& m, std::span<const VertexId> devices, TransferGraph& g) {
+  const std::int32_t n = m.n;
+  g.reserve(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+  for (std::int32_t i = 0; i < n; ++i) {
+    for (std::int32_t j = 0; j < n; ++j) {
+      if (i != j && m.at(i, j) > 0.0) g.add(devices[idx(i)], devices[idx(j)], m.at(i, j));
+    }
+  }
+}
+
+void generate_all_to_all_pairwise(const ByteMatrix& m, std::span<const VertexId> devices, TransferGraph& g) {
+  const std::int32_t n = m.n;
+  const bool power_of_two = (n & (n - 1)) == 0;
+  // send_of[i]: i's transfer of the previous round; recv_of[i]: the one into i.
+  std::vector<TransferId> send_of(idx(n), -1), recv_of(idx(n), -1);
+  std::vector<TransferId> new_send(idx(n), -1), new_recv(idx(n), -1);
+  for (std::int32_t r = 1; r < n; ++r) {
+    for (std::int32_t i = 0; i < n; ++i) {
+      const std::int32_t j = power_of_two ? (i ^ r) : (i + r) % n;
+      std::vector<TransferId> deps;
+      if (send_of[idx(i)] >= 0) deps.push_back(send_of[idx(i)]);
+      if (recv_of[idx(i)] >= 0) deps.push_back(recv_of[idx(i)]);
+      const TransferId t = g.add(devices[idx(i)], devices[idx(j)], m.at(i, j), deps, r);
+      new_send[idx(i)] = t;
+      new_recv[idx(j)] = t;
+    }
+    send_of.swap(new_send);
+    recv_of.swap(new_recv);
+  }
+}
+
+void generate_all_to_all_hierarchical(const ByteMatrix& m, std::span<const VertexId> devices,
+                                      std::span<const int> group_of, TransferGraph& g) {
+  const std::int32_t n = m.n;
+  // Groups in order of first appearance; local rank = order within the group.
+  std::map<int, int> group_index;
+  std::vector<int> grp(idx(n)), local(idx(n));
+  std::vector<std::vector<std::int32_t>> members;
+  for (std::int32_t i = 0; i < n; ++i) {
+    auto [it, inserted] = group_index.emplace(group_of[idx(i)], static_cast<int>(members.size()));
+    if (inserted) members.emplace_back();
+    grp[idx(i)] = it->second;
+    local[idx(i)] = static_cast<int>(members[idx(it->second)].size());
+    members[idx(it->second)].push_back(i);
+  }
+  const auto groups = static_cast<int>(members.size());
+  const auto per = static_cast<int>(members[0].size());
+  for (const auto& mem : members) {
+    if (static_cast<int>(mem.size()) != per) {
+      throw InputError("--algorithm", "hierarchical all-to-all needs the same number of participants on every node");
+    }
+  }
+  // Phase 1: (u,a) -> (u,b) carries sum_v M((u,a),(v,b)).
+  std::vector<std::vector<TransferId>> received(idx(n));
+  for (int u = 0; u < groups; ++u) {
+    for (int a = 0; a < per; ++a) {
+      for (int b = 0; b < per; ++b) {
+        if (a == b) continue;
+        const std::int32_t src = members[idx(u)][idx(a)];
+        const std::int32_t dst = members[idx(u)][idx(b)];
+        double bytes = 0.0;
+        for (int v = 0; v < groups; ++v) bytes += m.at(src, members[idx(v)][idx(b)]);
+        if (bytes <= 0.0) continue;
+        received[idx(dst)].push_back(g.add(devices[idx(src)], devices[idx(dst)], bytes, {}, 1));
+      }
+    }
+  }
+  // Phase 2: (u,b) -> (v,b) carries sum_a M((u,a),(v,b)), after (u,b)'s phase-1 receives.
+  for (int u = 0; u < groups; ++u) {
+    for (int b = 0; b < per; ++b) {
+      const std::int32_t src = members[idx(u)][idx(b)];
+      for (int v = 0; v < groups; ++v) {
+        if (v == u) continue;
+        const std::int32_t dst = members[idx(v)][idx(b)];
+        double bytes = 0.0;
+        for (int a = 0; a < per; ++a) bytes += m.at(members[idx(u)][idx(a)], dst);
+        if (bytes <= 0.0) continue;
+        g.add(devices[idx(src)], devices[idx(dst)], bytes, received[idx(src)], 2);
+      }
+    }
+  }
+}
+
+void generate_all_to_all_grid(const ByteMatrix& m, std::span<const VertexId> devices, const ParticipantGrid& grid,
+                              TransferGraph& g) {
+  const std::int32_t n = m.n;
+  const auto dims = grid.sizes.size();
+  std::vector<std::vector<TransferId>> received(idx(n));  // everything received so far
+  std::vector<int> h(dims);
+  for (std::size_t k = 0; k < dims; ++k) {
+    const int sk = grid.sizes[k];
+    if (sk <= 1) continue;
+    // bytes[a * sk + v]: what node a sends along dimension k to coordinate v.
+    std::vector<double> bytes(idx(n) * idx(sk), 0.0);
+    for (std::int32_t s = 0; s < n; ++s) {
+      const auto& cs = grid.coords[idx(s)];
+      for (std::int32_t y = 0; y < n; ++y) {
+        const double b = m.at(s, y);
+        if (s == y || b <= 0.0) continue;
+        const auto& cy = grid.coords[idx(y)];
+        if (cs[k] == cy[k]) continue;
+        for (std::size_t q = 0; q < dims; ++q) h[q] = q < k ? cy[q] : cs[q];
+        const std::int32_t a = grid.at[idx(grid.linear(h))];
+        bytes[idx(a) * idx(sk) + idx(cy[k])] += b;
+      }
+    }
+    std::vector<std::vector<TransferId>> now_received(idx(n));
+    for (std::int32_t a = 0; a < n; ++a) {
+      for (int v = 0; v < sk; ++v) {
+        const double b = bytes[idx(a) * idx(sk) + idx(v)];
+        if (b <= 0.0) continue;
+        std::vector<int> c = grid.coords[idx(a)];
+        c[k] = v;
+        const std::int32_t dst = grid.at[idx(grid.linear(c))];
+        const TransferId t =
+            g.add(devices[idx(a)], devices[idx(dst)], b, received[idx(a)], static_cast<std::int32_t>(k) + 1);
+        now_received[idx(dst)].push_back(t);
+      }
+    }
+    for (std::int32_t a = 0; a < n; ++a) {
+      auto& r = received[idx(a)];
+      r.insert(r.end(), now_received[idx(a)].begin(), now_received[idx(a)].end());
+    }
+  }
+}
+
+std::vector<std::vector<TransferId>> generate_ring_steps(std::span<const std::int32_t> members,
+                                                         std::span<const VertexId> devices, int steps,
+                                                         double chunk_bytes,
+                                                         const std::vector<std::vector<TransferId>>& entry,
+                                                         std::int32_t step_label, TransferGraph& g) {
+  const auto r = members.size();
+  if (r < 2 || steps <= 0) return entry;
+  std::vector<TransferId> prev_send(r, -1), cur_send(r, -1);
+  std::vector<TransferId> deps;
+  for (int k = 0; k < steps; ++k) {
+    for (std::size_t j = 0; j < r; ++j) {
+      deps.clear();
+      if (k == 0) {
+        deps = entry[j];
+      } else {
+        deps.push_back(prev_send[j]);              // own previous send
+        deps.push_back(prev_send[(j + r - 1) % r]);  // previous receive from j-1
+      }
+      cur_send[j] = g.add(devices[idx(members[j])], devices[idx(members[(j + 1) % r])], chunk_bytes, deps,
+                          step_label + k);
+    }
+    prev_send.swap(cur_send);
+  }
+  std::vector<std::vector<TransferId>> exit(r);
+  for (std::size_t j = 0; j < r; ++j) exit[j] = {prev_send[j], prev_send[(j + r - 1) % r]};
+  return exit;
+}
+
+void generate_ring(CollectiveOp op, double bytes, std::span<const VertexId> devices, TransferGraph& g) {
+  const auto n = static_cast<std::int32_t>(devices.size());
+  std::vector<std::int32_t> members(idx(n));
+  for (std::int32_t i = 0; i < n; ++i) members[idx(i)] = i;
+  const int steps = op == CollectiveOp::all_reduce ? 2 * (n - 1) : n - 1;
+  (void)generate_ring_steps(members, devices, steps, bytes / n, std::vector<std::vector<TransferId>>(idx(n)), 1, g);
+}
+
+void generate_tree_all_reduce(double bytes, std::span<const VertexId> devices, TransferGraph& g) {
+  const auto n = static_cast<std::int32_t>(devices.size());
+  if (n < 2) return;
+  // Reduce: node i sends to its parent once its children's sends arrived.
+  // Children of i: 2i+1, 2i+2. Process from the leaves up (descending index).
+  std::vector<TransferId> up(idx(n), -1);
+  std::vector<std::vector<TransferId>> from_children(idx(n));
+  for (std::int32_t i = n - 1; i >= 1; --i) {
+    const std::int32_t parent = (i - 1) / 2;
+    up[idx(i)] = g.add(devices[idx(i)], devices[idx(parent)], bytes, from_children[idx(i)], 1);
+    from_children[idx(parent)].push_back(up[idx(i)]);
+  }
+  // Broadcast: the root starts after all its children's reduce sends; node i
+  // forwards after the broadcast into i arrived.
+  std::vector<TransferId> down(idx(n), -1);
+  for (std::int32_t i = 1; i < n; ++i) {
+    const std::int32_t parent = (i - 1) / 2;
+    std::vector<TransferId> deps;
+    if (parent == 0) {
+      deps = from_children[0];
+    } else {
+      deps.push_back(down[idx(parent)]);
+    }
+    down[idx(i)] = g.add(devices[idx(parent)], devices[idx(i)], bytes, deps, 2);
+  }
+}
+
+void generate_torus_2d_all_reduce(double bytes, std::span<const VertexId> devices, const ParticipantGrid& grid,
+                                  TransferGraph& g) {
+  const auto n = static_cast<std::int32_t>(devices.size());
+  std::int64_t R = 1;
+  for (int k = 0; k < grid.row_dims; ++k) R *= grid.sizes[idx(k)];
+  const std::int64_t C = static_cast<std::int64_t>(n) / R;
+  SWITCHSIM_ASSERT(R >= 2 && C >= 2, "torus_2d needs rows and columns of at least 2");
+  // Row id and column id of each participant: linear index = row_pos + R * col_pos.
+  std::vector<std::vector<std::int32_t>> rows(idx(C)), cols(idx(R));
+  for (std::int64_t lin = 0; lin < static_cast<std::int64_t>(n); ++lin) {
+    const std::int32_t p = grid.at[idx(lin)];
+    rows[idx(lin / R)].push_back(p);
+    cols[idx(lin % R)].push_back(p);
+  }
+  std::vector<std::vector<TransferId>> state(idx(n));  // per participant: what it waits for
+  auto run_rings = [&](const std::vector<std::vector<std::int32_t>>& rings, int steps, double chunk, int label) {
+    for (const auto& ring : rings) {
+      std::vector<std::vector<TransferId>> entry(ring.size());
+      for (std::size_t j = 0; j < ring.size(); ++j) entry[j] = state[idx(ring[j])];
+      auto exit = generate_ring_steps(ring, devices, steps, chunk, entry, label, g);
+      for (std::size_t j = 0; j < ring.size(); ++j) state[idx(ring[j])] = std::move(exit[j]);
+    }
+  };
+  const double shard = bytes / static_cast<double>(R);
+  run_rings(rows, static_cast<int>(R - 1), shard, 1);                                           // reduce-scatter
+  run_rings(cols, static_cast<int>(2 * (C - 1)), shard / static_cast<double>(C), 1000);         // all-reduce
+  run_rings(rows, static_cast<int>(R - 1), shard, 2000);                                        // all-gather
+}
+
+}  // namespace switchsim::sim
