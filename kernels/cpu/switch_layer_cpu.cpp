@@ -1,0 +1,186 @@
+#include "kernels/cpu/switch_layer_cpu.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "common/errors.hpp"
+#include "kernels/cpu/parallel.hpp"
+
+namespace switchsim::kernels::cpu {
+
+namespace {
+int blas_int(std::int64_t v) {
+  SWITCHSIM_ASSERT(v >= 0 && v <= std::numeric_limits<int>::max(), "matrix dimension exceeds BLAS int");
+  return static_cast<int>(v);
+}
+std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
+}  // namespace
+
+void route(const SwitchLayerConfig& c, const float* x, const float* router_w, std::vector<float>& probs,
+           RouterOutput& out) {
+  const std::int64_t T = c.tokens, E = c.experts, d = c.d_model, k = c.top_k;
+  probs.resize(sz(T * E));
+  // logits (T, E) = x (T, d) . Wr (d, E), fp32
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(T), blas_int(E), blas_int(d), 1.0f, x,
+              blas_int(d), router_w, blas_int(E), 0.0f, probs.data(), blas_int(E));
+  out.expert.resize(sz(T * k));
+  out.gate.resize(sz(T * k));
+  const int chunks = chunk_count(T, 256);
+  // Per chunk: argmax counts and probability sums, combined in chunk order.
+  std::vector<std::vector<double>> prob_sum(sz(chunks), std::vector<double>(sz(E), 0.0));
+  std::vector<std::vector<std::int64_t>> argmax_count(sz(chunks), std::vector<std::int64_t>(sz(E), 0));
+  parallel_chunks(T, 256, chunks, [&](int chunk, std::int64_t begin, std::int64_t end) {
+    auto& psum = prob_sum[sz(chunk)];
+    auto& counts = argmax_count[sz(chunk)];
+    for (std::int64_t t = begin; t < end; ++t) {
+      float* p = probs.data() + t * E;
+      float max_logit = p[0];
+      for (std::int64_t e = 1; e < E; ++e) max_logit = std::max(max_logit, p[e]);
+      float sum = 0.0f;
+      for (std::int64_t e = 0; e < E; ++e) {
+        p[e] = std::exp(p[e] - max_logit);
+        sum += p[e];
+      }
+      const float inv = 1.0f / sum;
+      for (std::int64_t e = 0; e < E; ++e) {
+        p[e] *= inv;
+        psum[sz(e)] += p[e];
+      }
+      // top-k by repeated selection; strict '>' keeps the lower index on ties.
+      for (std::int64_t j = 0; j < k; ++j) {
+        std::int32_t best = -1;
+        float best_p = -1.0f;
+        for (std::int64_t e = 0; e < E; ++e) {
+          bool taken = false;
+          for (std::int64_t i = 0; i < j; ++i) taken = taken || out.expert[sz(t * k + i)] == e;
+          if (!taken && p[e] > best_p) {
+            best_p = p[e];
+            best = static_cast<std::int32_t>(e);
+          }
+        }
+        out.expert[sz(t * k + j)] = best;
+        out.gate[sz(t * k + j)] = best_p;
+      }
+      ++counts[sz(out.expert[sz(t * k)])];
+    }
+  });
+  out.fraction_routed.assign(sz(E), 0.0);
+  out.mean_probability.assign(sz(E), 0.0);
+  for (int chunk = 0; chunk < chunks; ++chunk) {
+    for (std::int64_t e = 0; e < E; ++e) {
+      out.fraction_routed[sz(e)] += static_cast<double>(argmax_count[sz(chunk)][sz(e)]);
+      out.mean_probability[sz(e)] += prob_sum[sz(chunk)][sz(e)];
+    }
+  }
+  double dot = 0.0;
+  for (std::int64_t e = 0; e < E; ++e) {
+    out.fraction_routed[sz(e)] /= static_cast<double>(T);
+    out.mean_probability[sz(e)] /= static_cast<double>(T);
+    dot += out.fraction_routed[sz(e)] * out.mean_probability[sz(e)];
+  }
+  out.aux_loss = c.aux_loss_alpha * static_cast<double>(E) * dot;
+}
+
+void assign_capacity(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, CapacityAssignment& out) {
+  const std::int64_t T = c.tokens, E = c.experts, k = c.top_k, G = c.group_tokens(), C = c.capacity();
+  const std::int64_t groups = c.groups(), S = c.slots_per_expert();
+  if (static_cast<std::int64_t>(expert.size()) != T * k) throw InputError("routing", "expert must have tokens*top_k entries");
+  out.capacity = C;
+  out.slot.assign(sz(T * k), -1);
+  out.row_source.assign(sz(E * S), -1);
+  out.expert_load.assign(sz(groups * E), 0);
+  for (const std::int32_t e : expert) {
+    if (e < 0 || e >= E) throw InputError("routing", "expert index " + std::to_string(e) + " out of range");
+  }
+  std::vector<std::int64_t> dropped_per_group(sz(groups), 0);
+  parallel_for(groups, 1, [&](std::int64_t g_begin, std::int64_t g_end) {
+    for (std::int64_t g = g_begin; g < g_end; ++g) {
+      std::int32_t* load = out.expert_load.data() + g * E;  // running cumulative count per expert
+      for (std::int64_t j = 0; j < k; ++j) {                // rank-major priority
+        for (std::int64_t t = g * G; t < (g + 1) * G; ++t) {
+          const std::int32_t e = expert[sz(t * k + j)];
+          const std::int64_t position = load[e]++;
+          if (position < C) {
+            const auto row = static_cast<std::int32_t>(g * C + position);
+            out.slot[sz(t * k + j)] = row;
+            out.row_source[sz(e * S + row)] = static_cast<std::int32_t>(t);
+          } else {
+            ++dropped_per_group[sz(g)];
+          }
+        }
+      }
+    }
+  });
+  out.dropped = 0;
+  for (auto v : dropped_per_group) out.dropped += v;
+}
+
+void dispatch(const SwitchLayerConfig& c, const float* x, const CapacityAssignment& a, std::vector<float>& buffer) {
+  const std::int64_t d = c.d_model, rows = c.experts * c.slots_per_expert();
+  buffer.resize(sz(rows * d));
+  parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      float* dst = buffer.data() + r * d;
+      const std::int32_t t = a.row_source[sz(r)];
+      if (t < 0) {
+        std::memset(dst, 0, sz(d) * sizeof(float));
+      } else {
+        std::memcpy(dst, x + static_cast<std::int64_t>(t) * d, sz(d) * sizeof(float));
+      }
+    }
+  });
+}
+
+void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const std::vector<float>& in,
+                std::vector<float>& hidden, std::vector<float>& gate_hidden, std::vector<float>& out) {
+  const std::int64_t E = c.experts, S = c.slots_per_expert(), d = c.d_model, f = c.d_ff;
+  const bool geglu = c.activation == Activation::geglu;
+  hidden.resize(sz(E * S * f));
+  if (geglu) gate_hidden.resize(sz(E * S * f));
+  out.resize(sz(E * S * d));
+  for (std::int64_t e = 0; e < E; ++e) {
+    const float* x_e = in.data() + e * S * d;  // (S, d)
+    float* h_e = hidden.data() + e * S * f;    // (S, f)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(f), blas_int(d), 1.0f, x_e,
+                blas_int(d), w.wi.data() + e * d * f, blas_int(f), 0.0f, h_e, blas_int(f));
+    if (geglu) {
+      float* g_e = gate_hidden.data() + e * S * f;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(f), blas_int(d), 1.0f, x_e,
+                  blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, g_e, blas_int(f));
+      parallel_for(S * f, 1 << 15, [&](std::int64_t b, std::int64_t en) {
+        for (std::int64_t i = b; i < en; ++i) h_e[i] = gelu_tanh(h_e[i]) * g_e[i];
+      });
+    } else {
+      parallel_for(S * f, 1 << 15, [&](std::int64_t b, std::int64_t en) {
+        for (std::int64_t i = b; i < en; ++i) h_e[i] = std::max(h_e[i], 0.0f);
+      });
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(d), blas_int(f), 1.0f, h_e,
+                blas_int(f), w.wo.data() + e * f * d, blas_int(d), 0.0f, out.data() + e * S * d, blas_int(d));
+  }
+}
+
+void combine(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, const std::vector<float>& gate,
+             const CapacityAssignment& a, const std::vector<float>& expert_out, std::vector<float>& y) {
+  const std::int64_t T = c.tokens, d = c.d_model, k = c.top_k, S = c.slots_per_expert();
+  y.resize(sz(T * d));
+  parallel_for(T, 64, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) {
+      float* dst = y.data() + t * d;
+      std::fill(dst, dst + d, 0.0f);
+      for (std::int64_t j = 0; j < k; ++j) {
+        const std::int32_t row = a.slot[sz(t * k + j)];
+        if (row < 0) continue;  // dropped: zero expert output
+        const float g = gate[sz(t * k + j)];
+        const float* src = expert_out.data() + (static_cast<std::int64_t>(expert[sz(t * k + j)]) * S + row) * d;
+        for (std::int64_t i = 0; i < d; ++i) dst[i] += g * src[i];
+      }
+    }
+  });
+}
+
+}  // namespace switchsim::kernels::cpu

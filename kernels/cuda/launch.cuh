@@ -1,0 +1,56 @@
+#pragma once
+// Launch functions of the CUDA backend's own kernels. Each checks its size
+// assumptions and the last CUDA error, and throws on failure. Shapes are
+// row-major; T tokens, E experts, k = top_k, G tokens per group, C capacity,
+// S = groups * C rows per expert buffer.
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace switchsim::kernels::cuda {
+
+using bf16 = __nv_bfloat16;
+
+// x (T, d) bf16, wr (d, E) fp32 -> logits (T, E) fp32, fp32 accumulation.
+void launch_router_logits(const bf16* x, const float* wr, float* logits, std::int64_t T, std::int64_t d,
+                          std::int64_t E, cudaStream_t stream);
+// probs (T, E): logits in, softmax probabilities out (in place);
+// expert (T, k), gate (T, k): top-k, best first, ties to the lower index.
+void launch_softmax_topk(float* probs, std::int32_t* expert, float* gate, std::int64_t T, std::int64_t E,
+                         std::int64_t k, cudaStream_t stream);
+// Deterministic per-expert reductions: prob_sum (E) = sum_t probs[t, e],
+// argmax_count (E) = #{t : expert[t, 0] == e}. partial_sum/partial_count are
+// scratch of router_stats_partials(T) * E entries.
+[[nodiscard]] std::int64_t router_stats_partials(std::int64_t T);
+void launch_router_stats(const float* probs, const std::int32_t* expert, std::int64_t T, std::int64_t E,
+                         std::int64_t k, double* partial_sum, std::int32_t* partial_count, double* prob_sum,
+                         std::int32_t* argmax_count, cudaStream_t stream);
+
+// Capacity assignment (see capacity.cu). chunk_counts: scratch of
+// capacity_scratch_entries(T/G groups, G, k, E) int32.
+[[nodiscard]] std::int64_t capacity_scratch_entries(std::int64_t groups, std::int64_t G, std::int64_t k,
+                                                    std::int64_t E);
+void launch_assign_capacity(const std::int32_t* expert, std::int64_t T, std::int64_t k, std::int64_t G,
+                            std::int64_t E, std::int64_t C, std::int32_t* chunk_counts, std::int32_t* slot,
+                            std::int32_t* row_source, std::int32_t* expert_load, cudaStream_t stream);
+
+// x (T, d) -> buffer (E*S, d): row r gets x[row_source[r]] or zeros.
+void launch_dispatch(const bf16* x, const std::int32_t* row_source, bf16* buffer, std::int64_t rows, std::int64_t d,
+                     cudaStream_t stream);
+// y[t] = sum_j gate[t,j] * expert_out[expert[t,j] * S + slot[t,j]] over kept j; (T, d) bf16 out.
+void launch_combine(const bf16* expert_out, const std::int32_t* expert, const float* gate, const std::int32_t* slot,
+                    bf16* y, std::int64_t T, std::int64_t k, std::int64_t S, std::int64_t d, cudaStream_t stream);
+
+// h = relu(h) in place, or h = gelu(h) * g (geglu), n elements.
+void launch_relu(bf16* h, std::int64_t n, cudaStream_t stream);
+void launch_geglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream);
+
+// fp32 host values -> bf16 device (round to nearest even), n elements.
+void launch_float_to_bf16(const float* src, bf16* dst, std::int64_t n, cudaStream_t stream);
+void launch_bf16_to_float(const bf16* src, float* dst, std::int64_t n, cudaStream_t stream);
+// An empty kernel, for the launch overhead.
+void launch_empty(cudaStream_t stream);
+
+}  // namespace switchsim::kernels::cuda
