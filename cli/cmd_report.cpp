@@ -1,0 +1,61 @@
+// `switchsim report RESULT.json... --out DIR`: an HTML page and a Markdown
+// file with charts from the JSON of recommend, capacity, simulate, collective
+// and validate. Every input is read and checked before anything is drawn or
+// written; charts are drawn by gnuplot.
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/command_registry.hpp"
+#include "common/errors.hpp"
+#include "reports/gnuplot.hpp"
+#include "reports/report.hpp"
+#include "reports/result.hpp"
+
+namespace switchsim::cli {
+namespace {
+
+struct ReportFlags {
+  std::vector<std::string> inputs;
+  std::string out;
+  std::string title = "switchsim report";
+};
+
+CommandAction add_report_command(CLI::App& app) {
+  auto flags = std::make_shared<ReportFlags>();
+  app.description("Write DIR/report.html (self-contained) and DIR/report.md (charts beside it) from result JSON");
+  app.add_option("results", flags->inputs, "Result JSON files of recommend, capacity, simulate, collective, validate")
+      ->required();
+  app.add_option("--out", flags->out, "Folder for report.html, report.md and charts/ (created if missing)")->required();
+  app.add_option("--title", flags->title, "Title of the report");
+  return [flags]() -> int {
+    std::vector<reports::LoadedResult> results;
+    results.reserve(flags->inputs.size());
+    for (const std::string& input : flags->inputs) results.push_back(reports::load_result(input));
+    if (flags->out.empty()) throw InputError("--out", "must name a folder");
+
+    const std::filesystem::path gnuplot = reports::find_gnuplot();
+    reports::TempDir work(std::filesystem::temp_directory_path(), "switchsim-report-");
+    const auto render = [&](const reports::Chart& chart) { return reports::render_svg(chart, gnuplot, work.path()); };
+    reports::ReportOptions options;
+    options.title = flags->title;
+    const reports::ReportDocument document = reports::build_report(results, render, options);
+    reports::write_report(document, flags->out);
+
+    const std::filesystem::path dir(flags->out);
+    std::cout << fmt::format("wrote {} and {} ({} chart{})\n", (dir / "report.html").string(),
+                             (dir / "report.md").string(), document.charts.size(),
+                             document.charts.size() == 1 ? "" : "s");
+    return 0;
+  };
+}
+
+const bool registered = register_command({"report", 80, &add_report_command});
+
+}  // namespace
+}  // namespace switchsim::cli

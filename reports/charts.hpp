@@ -1,0 +1,60 @@
+#pragma once
+// Charts as gnuplot programs. Each builder turns a result view into a Chart:
+// data files plus a gnuplot script that reads them by name and draws on the
+// terminal the renderer sets (gnuplot.hpp). Building a chart never runs
+// gnuplot, so charts can be checked without it.
+//
+// No string from a result JSON reaches a script unquoted: labels pass through
+// gnuplot_label() (no quotes, no backslashes) and the terminal is set with
+// `noenhanced`, so '_' or '^' in a layout name is drawn as written.
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reports/result.hpp"
+
+namespace switchsim::reports {
+
+struct Chart {
+  std::string name;   // file stem, [a-z0-9-] only: "capacity-tradeoff-1"
+  std::string title;  // caption and alt text
+  std::string script; // gnuplot commands; the renderer prepends terminal and output
+  std::vector<std::pair<std::string, std::string>> data_files;  // (file name, contents)
+  int width_px = 860;
+  int height_px = 460;
+};
+
+// Capacity factor (x) against tokens per second (left axis) and drop
+// fraction in percent (right axis), with the spread over seeds as error bars.
+[[nodiscard]] Chart capacity_chart(const CapacityView& view, const std::string& name, const std::string& context);
+
+// Pareto front: tokens per second (x) against drop fraction in percent (y);
+// point size grows with memory per device, labelled in GiB. Ranked
+// recommendations that are not on the front are drawn grey behind it.
+// Returns nothing when there is no point to draw.
+[[nodiscard]] std::optional<Chart> pareto_chart(const RecommendView& view, const std::string& name, const std::string& context);
+
+// One stacked bar per layout: the step-time breakdown in milliseconds, one
+// colour per part (parts in first-seen order). Nothing when no entry has a breakdown.
+struct LabelledBreakdown {
+  std::string label;
+  Breakdown parts;
+};
+[[nodiscard]] std::optional<Chart> breakdown_chart(const std::vector<LabelledBreakdown>& bars, const std::string& name,
+                                                   const std::string& context);
+
+// Bytes each source device (row) sends to each destination (column) during a
+// step, in MiB. Meshes above `max_cells` devices per side are summed into
+// blocks of ceil(n / max_cells) devices so the picture stays readable.
+[[nodiscard]] Chart traffic_heatmap(const TrafficMatrix& matrix, const std::string& name, const std::string& context,
+                                    std::int64_t max_cells = 256);
+
+// Measured (x) against predicted (y) seconds, log-log, one colour per kernel,
+// the y = x line and bands of +-10% and +-25%; error bars from the
+// prediction's relative uncertainty when the cases carry one.
+[[nodiscard]] std::optional<Chart> validation_chart(const ValidateView& view, const std::string& name,
+                                                    const std::string& context);
+
+}  // namespace switchsim::reports

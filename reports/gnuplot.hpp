@@ -1,0 +1,42 @@
+#pragma once
+// Runs gnuplot as a child process on a chart's script (charts.hpp) and returns
+// the SVG it drew. The chart's data files and the script are written to a
+// private work folder; gnuplot runs there with stdin from /dev/null, its
+// messages captured to a log that an error quotes.
+
+#include <filesystem>
+#include <string>
+
+#include "reports/charts.hpp"
+
+namespace switchsim::reports {
+
+// The gnuplot executable: $SWITCHSIM_GNUPLOT if set, else `gnuplot` on PATH.
+// Throws UnavailableError (exit 2 at the CLI) when there is none, saying how
+// to install it.
+[[nodiscard]] std::filesystem::path find_gnuplot();
+
+// Draws `chart` with gnuplot's svg terminal inside `work_dir` (which must
+// exist; a subfolder per chart is used) and returns the SVG text. Throws
+// std::runtime_error quoting gnuplot's messages when it fails: the scripts are
+// ours, so a failure is a bug, not bad input.
+[[nodiscard]] std::string render_svg(const Chart& chart, const std::filesystem::path& gnuplot,
+                                     const std::filesystem::path& work_dir);
+
+// A temporary folder removed (with its contents) when the object goes away.
+class TempDir {
+ public:
+  // Creates `<parent>/<prefix>XXXXXX`. Throws InputError("--out", ...) when it cannot.
+  TempDir(const std::filesystem::path& parent, const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  // Keeps the folder (after it was renamed into place).
+  void release() noexcept { path_.clear(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace switchsim::reports
