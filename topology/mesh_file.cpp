@@ -109,7 +109,12 @@ Mesh mesh_from_json(const json& doc, const std::string& name) {
   } catch (const InputError& e) {
     throw InputError("mesh.links", e.reason());
   }
-  mesh.router = make_shortest_path_router(mesh.topology, /*devices_forward=*/!has_switches);
+  bool devices_forward = !has_switches;
+  if (doc.contains("devices_forward")) {
+    if (!doc["devices_forward"].is_boolean()) throw InputError("mesh.devices_forward", "must be true or false");
+    devices_forward = doc["devices_forward"].get<bool>();
+  }
+  mesh.router = make_shortest_path_router(mesh.topology, devices_forward);
   return mesh;
 }
 

@@ -11,8 +11,9 @@
 // nic, fabric. `efficiency` defaults to the catalog figure of the device for
 // that link kind (1.0 when the catalog has none); `duplex` (default true) adds
 // both directions. Devices get ids in file order, before all other vertices.
-// Routing: shortest paths with ECMP; devices forward traffic only when the
-// mesh has no switch or router vertices.
+// Routing: shortest paths with ECMP. Devices forward traffic (act as routers)
+// when "devices_forward" is true; its default is true exactly when the mesh
+// has no switch or chip_router vertices.
 
 #include <string>
 

@@ -1,0 +1,72 @@
+#include <catch2/catch.hpp>
+
+#include "common/errors.hpp"
+#include "topology/device_catalog.hpp"
+
+using namespace switchsim::topology;
+
+TEST_CASE("catalog holds the five devices", "[catalog]") {
+  const auto kinds = device_kinds();
+  CHECK(kinds == std::vector<std::string>{"tpuv3", "tpuv4", "a100", "h100", "h200"});
+}
+
+TEST_CASE("TPU v3 per-device figures are half a chip", "[catalog]") {
+  const DeviceSpec& d = device_spec("tpuv3");
+  CHECK(d.cores_per_chip == 2);
+  CHECK(d.chip_peak_bf16_flops == 123e12);
+  CHECK(d.peak_bf16_flops == Approx(61.5e12));          // 123 / 2
+  CHECK(d.memory_bytes == Approx(16.0 * (1ULL << 30)));  // 32 GiB / 2
+  CHECK(d.memory_Bps == Approx(450e9));                  // 900 / 2
+  CHECK(d.link(LinkKind::ici).bandwidth_Bps == 100e9);
+  CHECK(d.link_kind(LinkKind::ici).links_per_chip == 4);
+  CHECK_FALSE(d.has_link(LinkKind::nvlink));
+  CHECK_THROWS_AS(d.link(LinkKind::nvlink), switchsim::InputError);
+}
+
+TEST_CASE("TPU v4 megacore is one device per chip", "[catalog]") {
+  const DeviceSpec& d = device_spec("tpuv4");
+  CHECK(d.cores_per_chip == 1);
+  CHECK(d.peak_bf16_flops == 275e12);
+  CHECK(d.link(LinkKind::ici).bandwidth_Bps == 45e9);
+  CHECK(d.link_kind(LinkKind::ici).links_per_chip == 6);
+}
+
+TEST_CASE("GPU link figures are per direction", "[catalog]") {
+  CHECK(device_spec("a100").link(LinkKind::nvlink).bandwidth_Bps == 300e9);  // 600 GB/s total
+  CHECK(device_spec("h100").link(LinkKind::nvlink).bandwidth_Bps == 450e9);  // 900 GB/s total
+  CHECK(device_spec("h100").link(LinkKind::nic).bandwidth_Bps == 50e9);      // 400 Gb/s
+  CHECK(device_spec("a100").link(LinkKind::nic).bandwidth_Bps == 25e9);      // 200 Gb/s
+  CHECK(device_spec("h200").memory_Bps == 4800e9);
+  CHECK(device_spec("h100").peak_fp32_flops == 67e12);
+}
+
+TEST_CASE("every catalog figure names its source", "[catalog]") {
+  for (const auto& kind : device_kinds()) {
+    const DeviceSpec& d = device_spec(kind);
+    for (const auto& ls : d.link_kinds) {
+      if (!ls) continue;
+      CHECK_FALSE(ls->bandwidth_source.empty());
+      CHECK_FALSE(ls->latency_source.empty());
+      CHECK_FALSE(ls->efficiency_source.empty());
+    }
+  }
+}
+
+TEST_CASE("unknown device kind and bad catalog entries name the field", "[catalog][errors]") {
+  try {
+    (void)device_spec("tpuv9");
+    FAIL("no error");
+  } catch (const switchsim::InputError& e) {
+    CHECK(e.field() == "device_kind");
+  }
+  switchsim::json doc = {{"devices", switchsim::json::array()}};
+  switchsim::json entry = device_spec("h100").catalog_entry;
+  entry["chip"]["memory_Bps"].erase("source");
+  doc["devices"].push_back(entry);
+  try {
+    (void)parse_device_catalog(doc);
+    FAIL("no error");
+  } catch (const switchsim::InputError& e) {
+    CHECK(e.field() == "devices.json.devices[0].chip.memory_Bps.source");
+  }
+}
