@@ -30,6 +30,7 @@
 #include <span>
 #include <vector>
 
+#include "sim/huge_page_allocator.hpp"
 #include "sim/sharing_policy.hpp"
 #include "topology/topology.hpp"
 
@@ -78,14 +79,14 @@ class FlowNetwork {
   std::unique_ptr<SharingPolicy> policy_;
   std::vector<double> capacity_Bps_;
   // Per flow.
-  std::vector<double> bytes_;
-  std::vector<double> remaining_;  // as of last_update_s_
-  std::vector<double> rate_Bps_;
-  std::vector<double> finish_s_;
-  std::vector<double> multiplicity_;
-  std::vector<std::int64_t> path_offset_{0};
-  std::vector<topology::LinkId> path_links_;
-  std::vector<FlowId> active_;
+  BigVector<double> bytes_;
+  BigVector<double> remaining_;  // as of last_update_s_
+  BigVector<double> rate_Bps_;
+  BigVector<double> finish_s_;
+  BigVector<double> multiplicity_;
+  BigVector<std::int64_t> path_offset_{0};
+  BigVector<topology::LinkId> path_links_;
+  BigVector<FlowId> active_;
   double now_s_ = 0.0;
   double last_update_s_ = 0.0;
   double next_completion_s_ = std::numeric_limits<double>::infinity();

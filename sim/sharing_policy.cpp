@@ -45,7 +45,10 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
     }
   }
   for (std::size_t l = 0; l < num_links; ++l) link_start_[l + 1] += link_start_[l];
-  link_flows_.resize(static_cast<std::size_t>(link_start_[num_links]));
+  // Grow only: resize() of a larger buffer would rewrite (memset) it every solve.
+  if (link_flows_.size() < static_cast<std::size_t>(link_start_[num_links])) {
+    link_flows_.resize(static_cast<std::size_t>(link_start_[num_links]));
+  }
   // Pass 2: fill link -> flows (link_start_ is used as a cursor, then restored).
   for (const FlowId f : p.active) {
     const auto b = p.path_offset[static_cast<std::size_t>(f)];

@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/huge_page_allocator.hpp"
 #include "topology/topology.hpp"
 
 namespace switchsim::sim {
@@ -79,8 +80,8 @@ class MaxMinSharing final : public SharingPolicy {
   std::vector<double> remaining_;         // C_l
   std::vector<double> unfrozen_;          // N_l
   std::vector<std::int64_t> link_start_;  // CSR link -> active flows
-  std::vector<FlowId> link_flows_;
-  std::vector<std::uint8_t> frozen_;      // per flow id
+  BigVector<FlowId> link_flows_;
+  BigVector<std::uint8_t> frozen_;      // per flow id
   std::vector<topology::LinkId> live_links_;
   std::vector<topology::LinkId> saturated_;
   std::int64_t last_levels_ = 0;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/huge_page_allocator.hpp"
 #include "topology/topology.hpp"
 
 namespace switchsim::sim {
@@ -37,11 +38,11 @@ class TransferGraph {
 
  private:
   void build_dependents() const;
-  std::vector<topology::VertexId> src_;
-  std::vector<topology::VertexId> dst_;
-  std::vector<double> bytes_;
-  std::vector<std::int32_t> step_;
-  std::vector<std::int32_t> dep_count_;
+  BigVector<topology::VertexId> src_;
+  BigVector<topology::VertexId> dst_;
+  BigVector<double> bytes_;
+  BigVector<std::int32_t> step_;
+  BigVector<std::int32_t> dep_count_;
   std::vector<std::pair<TransferId, TransferId>> edges_;  // (dependency, dependent)
   mutable std::vector<std::int64_t> dependents_offset_;
   mutable std::vector<TransferId> dependents_;

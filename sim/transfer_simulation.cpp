@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 #include "common/errors.hpp"
 #include "sim/event_queue.hpp"
@@ -39,9 +40,7 @@ class TransferRun {
     pending_deps_.resize(n);
     subflows_left_.assign(n, 0);
     for (std::size_t t = 0; t < n; ++t) pending_deps_[t] = graph.num_dependencies(static_cast<TransferId>(t));
-    network_.reserve(n, 0);
-    flow_owner_.reserve(n);
-    flow_latency_s_.reserve(n);
+    reserve_from_sample();
   }
 
   TransferTimes run() {
@@ -53,7 +52,7 @@ class TransferRun {
     drain_ready();
     bool changed = true;
     std::vector<FlowId> finished;
-    std::vector<std::pair<double, FlowId>> by_latency;
+    std::map<double, std::int64_t> by_latency;
     while (true) {
       if (changed && (queue_.empty() || queue_.top().time_s > now_s_)) {
         network_.update_rates();
@@ -70,16 +69,19 @@ class TransferRun {
         network_.advance_to(td);
         finished.clear();
         network_.collect_finished(finished);
+        // Few distinct latencies (path lengths): bucket through a small map;
+        // within a bucket flows stay in flow-id order (deterministic).
         by_latency.clear();
-        for (const FlowId f : finished) by_latency.emplace_back(flow_latency_s_[static_cast<std::size_t>(f)], f);
-        std::sort(by_latency.begin(), by_latency.end());
-        for (std::size_t i = 0; i < by_latency.size();) {
-          std::size_t j = i;
-          auto& batch = new_batch();
-          while (j < by_latency.size() && by_latency[j].first == by_latency[i].first) batch.push_back(by_latency[j++].second);
-          queue_.push(td + by_latency[i].first, current_batch_);
-          i = j;
+        for (const FlowId f : finished) {
+          const double lat = flow_latency_s_[static_cast<std::size_t>(f)];
+          auto it = by_latency.find(lat);
+          if (it == by_latency.end()) {
+            new_batch();
+            it = by_latency.emplace(lat, current_batch_).first;
+          }
+          batches_[static_cast<std::size_t>(it->second)].push_back(f);
         }
+        for (const auto& [lat, batch] : by_latency) queue_.push(td + lat, batch);
         changed = true;
       } else {
         // Delivery batches at tq (all of them: one event, one rate update).
@@ -121,6 +123,31 @@ class TransferRun {
       batches_.emplace_back();
     }
     return batches_[static_cast<std::size_t>(current_batch_)];
+  }
+
+  // Reserves the flow arrays from a sample of the transfers' paths: growing
+  // vectors of hundreds of MB by doubling costs more than the simulation.
+  void reserve_from_sample() {
+    const TransferId n = graph_.size();
+    if (n == 0) return;
+    const TransferId samples = std::min<TransferId>(n, 256);
+    double flows = 0.0, links = 0.0;
+    for (TransferId i = 0; i < samples; ++i) {
+      const auto t = static_cast<TransferId>(static_cast<std::int64_t>(i) * n / samples);
+      if (graph_.src(t) == graph_.dst(t) || graph_.bytes(t) <= 0.0) continue;
+      const std::int32_t k = router_.path_count(graph_.src(t), graph_.dst(t));
+      flows += k;
+      for (std::int32_t c = 0; c < k; ++c) {
+        scratch_path_.clear();
+        router_.append_path(graph_.src(t), graph_.dst(t), c, scratch_path_);
+        links += static_cast<double>(scratch_path_.size());
+      }
+    }
+    const double scale = 1.05 * static_cast<double>(n) / static_cast<double>(samples);
+    const auto est_flows = static_cast<std::size_t>(flows * scale) + 16;
+    network_.reserve(est_flows, static_cast<std::size_t>(links * scale) + 64);
+    flow_owner_.reserve(est_flows);
+    flow_latency_s_.reserve(est_flows);
   }
 
   // Issues transfer t at now: sub-flows into the network, or delivered at once.
@@ -168,10 +195,10 @@ class TransferRun {
   FlowNetwork network_;
   EventQueue queue_;
   TransferTimes times_;
-  std::vector<std::int32_t> pending_deps_;
-  std::vector<std::int32_t> subflows_left_;
-  std::vector<TransferId> flow_owner_;
-  std::vector<double> flow_latency_s_;
+  BigVector<std::int32_t> pending_deps_;
+  BigVector<std::int32_t> subflows_left_;
+  BigVector<TransferId> flow_owner_;
+  BigVector<double> flow_latency_s_;
   std::vector<TransferId> ready_;
   topology::Path scratch_path_;
   std::vector<std::vector<FlowId>> batches_;

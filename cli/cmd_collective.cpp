@@ -1,0 +1,162 @@
+// `switchsim collective --mesh M --op OP --bytes N [--algorithm A]
+//  [--participants LIST] [--sharing max-min|uncongested] [--json] [--out F] [--trace FILE]`:
+// one collective simulated alone on the mesh's flow-level network.
+//
+// --bytes: the nccl-tests buffer size per device; a number with an optional
+//   suffix K, M, G (powers of 1000) or KiB, MiB, GiB (powers of 1024).
+// --participants: device ids, e.g. `0-15,32,40-47` (sim/participants.hpp);
+//   default every device of the mesh.
+// --trace: Chrome/Perfetto JSON with one track per participating device; each
+//   transfer is an interval on its sender's track (issue to delivery). Above
+//   200,000 transfers, the transfers of one sender and one step are merged
+//   into one interval (the file would otherwise be hundreds of MB).
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/command_registry.hpp"
+#include "cli/output.hpp"
+#include "common/errors.hpp"
+#include "sim/chrome_trace.hpp"
+#include "sim/collective.hpp"
+#include "sim/participants.hpp"
+#include "topology/mesh_catalog.hpp"
+
+namespace switchsim::cli {
+namespace {
+
+struct Options {
+  std::string mesh;
+  std::string op;
+  std::string bytes;
+  std::string algorithm = "auto";
+  std::string participants;
+  std::string sharing = "max-min";
+  std::string trace;
+  OutputOptions output;
+};
+
+double parse_bytes(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0.0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw InputError("--bytes", "'" + text + "' is not a number");
+  }
+  const std::string suffix = text.substr(used);
+  static const std::map<std::string, double> scale = {{"", 1.0},         {"B", 1.0},          {"K", 1e3},
+                                                      {"M", 1e6},        {"G", 1e9},          {"KB", 1e3},
+                                                      {"MB", 1e6},       {"GB", 1e9},         {"KiB", 1024.0},
+                                                      {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+  auto it = scale.find(suffix);
+  if (it == scale.end()) throw InputError("--bytes", "unknown unit '" + suffix + "' (K, M, G, KiB, MiB, GiB)");
+  value *= it->second;
+  if (!std::isfinite(value) || value <= 0.0) throw InputError("--bytes", "must be a positive finite size");
+  return value;
+}
+
+void write_trace(const std::string& path, const sim::CollectiveResult& r, const std::vector<topology::VertexId>& devices,
+                 const topology::Mesh& mesh) {
+  sim::TraceWriter trace;
+  std::map<topology::VertexId, sim::TrackId> track;
+  for (const auto d : devices) track[d] = trace.add_track(mesh.topology.vertex(d).name, "devices");
+  const std::string name = fmt::format("{} ({})", sim::to_string(r.op), sim::to_string(r.algorithm));
+  if (r.transfers.size() <= 200000) {
+    for (const auto& t : r.transfers) {
+      trace.add_complete(track.at(t.src), "network", fmt::format("send to {}", mesh.topology.vertex(t.dst).name),
+                         t.start_s, t.end_s - t.start_s, {{"bytes", t.bytes}, {"collective", name}});
+    }
+  } else {
+    // Merge per sender: one interval from its first issue to its last delivery.
+    struct Span {
+      double start = 1e300, end = 0.0, bytes = 0.0;
+      long count = 0;
+    };
+    std::map<topology::VertexId, Span> spans;
+    for (const auto& t : r.transfers) {
+      auto& s = spans[t.src];
+      s.start = std::min(s.start, t.start_s);
+      s.end = std::max(s.end, t.end_s);
+      s.bytes += t.bytes;
+      ++s.count;
+    }
+    for (const auto& [d, s] : spans) {
+      trace.add_complete(track.at(d), "network", "sends (merged)", s.start, s.end - s.start,
+                         {{"bytes", s.bytes}, {"transfers", s.count}, {"collective", name}});
+    }
+  }
+  trace.write(path);
+}
+
+CommandAction add_collective_command(CLI::App& app) {
+  auto opt = std::make_shared<Options>();
+  app.description("Simulate one collective on a mesh (flow-level, max-min fair network)");
+  app.add_option("--mesh", opt->mesh, "Mesh name (switchsim list meshes) or JSON file")->required();
+  app.add_option("--op", opt->op, "all-to-all | all-reduce | all-gather | reduce-scatter")->required();
+  app.add_option("--bytes", opt->bytes, "Buffer size per device (nccl-tests semantics), e.g. 8MiB")->required();
+  app.add_option("--algorithm", opt->algorithm,
+                 "auto | direct | pairwise | hierarchical | torus-dims | ring | torus-2d | tree");
+  app.add_option("--participants", opt->participants, "Device ids, e.g. 0-15,32,40-47 (default: all)");
+  app.add_option("--sharing", opt->sharing, "Link sharing: max-min (default) or uncongested (a lower bound)");
+  app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one track per device)");
+  add_output_flags(app, opt->output);
+  return [opt]() -> int {
+    sim::CollectiveRequest request;
+    request.op = sim::parse_collective_op(opt->op);
+    request.algorithm = sim::parse_collective_algorithm(opt->algorithm);
+    request.bytes_per_device = parse_bytes(opt->bytes);
+    if (opt->sharing == "max-min") {
+      request.network.sharing = sim::SharingKind::max_min;
+    } else if (opt->sharing == "uncongested") {
+      request.network.sharing = sim::SharingKind::uncongested;
+    } else {
+      throw InputError("--sharing", "unknown policy '" + opt->sharing + "' (max-min, uncongested)");
+    }
+    if (!opt->participants.empty()) request.participants = sim::parse_participants(opt->participants);
+    request.record_trace = !opt->trace.empty();
+    const topology::Mesh mesh = topology::build_mesh(opt->mesh);
+    const sim::CollectiveResult r = sim::simulate_collective(mesh, request);
+
+    std::vector<topology::VertexId> devices = request.participants;
+    if (devices.empty()) {
+      for (topology::VertexId d = 0; d < mesh.topology.num_devices(); ++d) devices.push_back(d);
+    }
+    if (!opt->trace.empty()) write_trace(opt->trace, r, devices, mesh);
+
+    json result;
+    result["schema_version"] = kSchemaVersion;
+    result["mesh"] = opt->mesh;
+    result["op"] = sim::to_string(r.op);
+    result["algorithm"] = sim::to_string(r.algorithm);
+    result["sharing"] = sim::to_string(request.network.sharing);
+    result["devices"] = r.devices;
+    result["participants"] = opt->participants.empty() ? json("all") : json(opt->participants);
+    result["bytes"] = r.bytes_per_device;
+    result["time_s"] = r.time_s;
+    result["algbw_Bps"] = r.algbw_Bps;
+    result["busbw_Bps"] = r.busbw_Bps;
+    result["flows"] = r.flows;
+    result["events"] = r.events;
+    result["rate_updates"] = r.rate_updates;
+    result["wall_s"] = r.wall_s;
+    result["provenance"] = provenance();
+    const std::string human = fmt::format(
+        "{} on {} ({} devices, {}): {:.6g} bytes per device\n"
+        "  time {:.6g} us, algbw {:.4g} GB/s, busbw {:.4g} GB/s\n"
+        "  {} flows, {} events, {} rate updates, {:.3g} s wall\n",
+        sim::to_string(r.op), opt->mesh, r.devices, sim::to_string(r.algorithm), r.bytes_per_device, r.time_s * 1e6,
+        r.algbw_Bps / 1e9, r.busbw_Bps / 1e9, r.flows, r.events, r.rate_updates, r.wall_s);
+    emit(opt->output, result, human);
+    return 0;
+  };
+}
+
+const bool registered = register_command({"collective", 30, &add_collective_command});
+
+}  // namespace
+}  // namespace switchsim::cli
