@@ -1,0 +1,48 @@
+// `switchsim capacity --model M --mesh M --layout L --factors 0.5,1.0,1.25,1.5,2.0 [--samples N]
+//  [step flags as for simulate] [--json] [--out F]`:
+// the capacity-factor trade-off: one row per factor, mean and spread over N routing seeds.
+
+#include <memory>
+
+#include "cli/command_registry.hpp"
+#include "cli/output.hpp"
+#include "common/errors.hpp"
+#include "workloads/simulate.hpp"
+#include "workloads/step_request.hpp"
+
+namespace switchsim::cli {
+
+void add_step_request_flags(CLI::App& app, workloads::StepRequest& q);  // cmd_simulate.cpp
+
+namespace {
+
+struct Options {
+  workloads::StepRequest request;
+  std::string factors = "0.5,1.0,1.25,1.5,2.0";
+  std::int64_t samples = 3;
+  OutputOptions output;
+};
+
+CommandAction add_capacity_command(CLI::App& app) {
+  auto opt = std::make_shared<Options>();
+  app.description("Capacity-factor trade-off: step time, tokens/s and drop fraction per factor");
+  add_step_request_flags(app, opt->request);
+  app.add_option("--factors", opt->factors, "Comma-separated capacity factors (default 0.5,1.0,1.25,1.5,2.0)");
+  app.add_option("--samples", opt->samples, "Routing seeds per factor (default 3)");
+  add_output_flags(app, opt->output);
+  return [opt]() -> int {
+    const std::vector<double> factors = workloads::parse_factors(opt->factors, "--factors");
+    if (opt->samples <= 0) throw InputError("--samples", "must be positive");
+    opt->request.capacity_factor = factors.front();
+    workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
+    const auto rows = workloads::capacity_sweep(step.model, *step.mesh, step.layout, step.options, factors,
+                                                opt->samples, *step.cost);
+    emit(opt->output, workloads::to_json(rows), workloads::to_text(rows));
+    return 0;
+  };
+}
+
+const bool registered = register_command({"capacity", 41, &add_capacity_command});
+
+}  // namespace
+}  // namespace switchsim::cli

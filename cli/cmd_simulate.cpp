@@ -1,0 +1,70 @@
+// `switchsim simulate --model M --mesh M --layout L --capacity-factor F [--routing R]
+//  [--mode capacity|dropless] [--batch-tokens N] [--micro-batches N] [--group-tokens N]
+//  [--precision bf16|fp32] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
+//  [--json] [--out F] [--trace FILE [--trace-devices N]]`:
+// one simulated training step (workloads/simulate.hpp).
+
+#include <memory>
+
+#include "cli/command_registry.hpp"
+#include "cli/output.hpp"
+#include "sim/chrome_trace.hpp"
+#include "workloads/simulate.hpp"
+#include "workloads/step_request.hpp"
+
+namespace switchsim::cli {
+namespace {
+
+struct Options {
+  workloads::StepRequest request;
+  std::string trace;
+  std::int32_t trace_devices = 64;
+  OutputOptions output;
+};
+
+}  // namespace
+
+void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
+  app.add_option("--model", q.model, "Model name (switchsim list models) or JSON file")->required();
+  app.add_option("--mesh", q.mesh, "Mesh name (switchsim list meshes) or JSON file")->required();
+  app.add_option("--layout", q.layout, "dp=N,ep=N,mp=N[,order=mp.ep.rep] (default: dp = devices, largest ep)");
+  app.add_option("--routing", q.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
+  app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
+  app.add_option("--batch-tokens", q.batch_tokens, "Encoder tokens per global batch (default 1048576)");
+  app.add_option("--micro-batches", q.micro_batches, "Micro-batches per step (default 1)");
+  app.add_option("--group-tokens", q.group_tokens, "Routing group size (default: local tokens per device)");
+  app.add_option("--precision", q.precision, "bf16 (fp32 router, default) | fp32");
+  app.add_option("--optimizer", q.optimizer, "adafactor (default) | adam");
+  app.add_flag("--remat", q.rematerialize, "Rematerialize activations in the backward pass");
+  app.add_option("--seed", q.seed, "Routing seed (default 0)");
+  app.add_option("--profile", q.profile, "Calibration profile (default: roofline of the mesh's device)");
+}
+
+namespace {
+
+CommandAction add_simulate_command(CLI::App& app) {
+  auto opt = std::make_shared<Options>();
+  app.description("Simulate one training step: time, breakdown, tokens/s, drop fraction, memory");
+  add_step_request_flags(app, opt->request);
+  app.add_option("--capacity-factor", opt->request.capacity_factor, "Capacity factor (default 1.0)");
+  app.add_option("--trace", opt->trace, "Write a Perfetto trace (compute and communication track per device)");
+  app.add_option("--trace-devices", opt->trace_devices, "Devices in the trace (default 64)");
+  add_output_flags(app, opt->output);
+  return [opt]() -> int {
+    workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
+    sim::TraceWriter trace;
+    if (!opt->trace.empty()) {
+      step.options.trace = &trace;
+      step.options.trace_max_devices = opt->trace_devices;
+    }
+    const workloads::StepResult r = workloads::simulate_step(step.model, *step.mesh, step.layout, step.options, *step.cost);
+    if (!opt->trace.empty()) trace.write(opt->trace);
+    emit(opt->output, workloads::to_json(r), workloads::to_text(r));
+    return 0;
+  };
+}
+
+const bool registered = register_command({"simulate", 40, &add_simulate_command});
+
+}  // namespace
+}  // namespace switchsim::cli

@@ -1,0 +1,118 @@
+#include "workloads/memory.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace switchsim::workloads {
+
+std::string MemoryEstimate::explain(const std::string& device_kind) const {
+  constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "needs %.2f GiB per device (parameters %.2f, gradients %.2f, optimizer %.2f, activations %.2f of which "
+                "capacity buffers %.2f) but a %s device has %.2f GiB",
+                total_bytes() / GiB, parameters_bytes / GiB, gradients_bytes / GiB, optimizer_bytes / GiB,
+                activations_bytes / GiB, capacity_buffers_bytes / GiB, device_kind.c_str(), device_memory_bytes / GiB);
+  return buf;
+}
+
+MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const TrainingSetup& setup,
+                               const StepShape& shape, double received_enc, double received_dec,
+                               double device_memory_bytes) {
+  MemoryEstimate r;
+  r.device_memory_bytes = device_memory_bytes;
+  const ParamCount p = count_params(m);
+  const double mp = static_cast<double>(layout.mp);
+  const double ep = static_cast<double>(layout.ep);
+  const double local_params = p.non_expert() / mp + p.experts / (ep * mp);
+  const bool adam = setup.optimizer == Optimizer::adam;
+  r.parameters_bytes = local_params * (adam ? 2.0 : 4.0);
+  r.gradients_bytes = local_params * (adam ? 2.0 : 4.0);
+  if (adam) {
+    r.optimizer_bytes = local_params * 12.0;
+  } else {
+    // Factored second moments: (rows + cols) floats per weight matrix.
+    const double d = static_cast<double>(m.d_model);
+    const double inner = static_cast<double>(m.inner_dim()) / mp;
+    const double dff = static_cast<double>(m.d_ff) / mp;
+    const double nm = static_cast<double>(m.ffn_matrices());
+    double floats = 0.0;
+    const double attn_blocks = static_cast<double>(m.encoder_layers + 2 * m.decoder_layers);
+    floats += attn_blocks * 4.0 * (d + inner);
+    for (int stack = 0; stack < 2; ++stack) {
+      const std::int64_t layers = stack == 0 ? m.encoder_layers : m.decoder_layers;
+      for (std::int64_t i = 0; i < layers; ++i) {
+        if (m.is_switch_layer(i)) {
+          floats += static_cast<double>(m.experts) / ep * nm * (d + dff) + (d + static_cast<double>(m.experts));
+        } else {
+          floats += nm * (d + dff);
+        }
+      }
+    }
+    floats += static_cast<double>(m.vocab) / mp + d;
+    r.optimizer_bytes = floats * 4.0;
+  }
+
+  // Activations per micro-batch (only one micro-batch's activations live at a time).
+  const double a = setup.activation_bytes();
+  const double d = static_cast<double>(m.d_model);
+  const double inner = static_cast<double>(m.inner_dim()) / mp;
+  const double heads = static_cast<double>(m.heads) / mp;
+  const double dff = static_cast<double>(m.d_ff) / mp;
+  const double nm = static_cast<double>(m.ffn_matrices());
+  const double Lin = static_cast<double>(m.input_length);
+  const double Ltg = static_cast<double>(m.target_length);
+  const double T_enc = static_cast<double>(shape.local_tokens);
+  const double T_dec = static_cast<double>(shape.local_decoder_tokens);
+  auto attn = [&](double tokens, double keys) { return tokens * (2.0 * d + 4.0 * inner + 2.0 * heads * keys) * a; };
+  auto dense_ffn = [&](double tokens) { return tokens * (2.0 * d + nm * dff) * a; };
+  auto switch_ffn = [&](double tokens, double received, double& buffers) {
+    const double buf = received * (d + nm * dff + d) * a;
+    buffers += buf;
+    return tokens * 2.0 * d * a + tokens * static_cast<double>(m.experts) * 4.0 + buf;
+  };
+  double total = 0.0;
+  double largest = 0.0;
+  double buffers = 0.0;
+  for (int stack = 0; stack < 2; ++stack) {
+    const bool dec = stack == 1;
+    const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
+    const double T = dec ? T_dec : T_enc;
+    for (std::int64_t i = 0; i < layers; ++i) {
+      double layer = attn(T, dec ? Ltg : Lin);
+      if (dec) layer += attn(T, Lin);
+      double layer_buffers = 0.0;
+      layer += m.is_switch_layer(i) ? switch_ffn(T, dec ? received_dec : received_enc, layer_buffers) : dense_ffn(T);
+      largest = std::max(largest, layer);
+      if (setup.rematerialize) {
+        total += T * d * a;
+      } else {
+        total += layer;
+        buffers += layer_buffers;
+      }
+      if (setup.rematerialize) buffers = std::max(buffers, layer_buffers);
+    }
+  }
+  // Logits of the LM head (fp32 for the loss), vocab sharded over mp.
+  const double logits = T_dec * static_cast<double>(m.vocab) / mp * 4.0;
+  total += logits;
+  if (setup.rematerialize) total += largest;
+  r.activations_bytes = total;
+  r.capacity_buffers_bytes = buffers;
+  return r;
+}
+
+json to_json(const MemoryEstimate& m) {
+  json j;
+  j["parameters_bytes"] = m.parameters_bytes;
+  j["gradients_bytes"] = m.gradients_bytes;
+  j["optimizer_bytes"] = m.optimizer_bytes;
+  j["activations_bytes"] = m.activations_bytes;
+  j["capacity_buffers_bytes"] = m.capacity_buffers_bytes;
+  j["total_bytes"] = m.total_bytes();
+  j["device_memory_bytes"] = m.device_memory_bytes;
+  j["fits"] = m.fits();
+  return j;
+}
+
+}  // namespace switchsim::workloads

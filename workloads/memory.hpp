@@ -1,0 +1,57 @@
+#pragma once
+// Memory per device for one layout (DESIGN.md 2.7). Bytes, per device:
+//
+//   parameters   non-expert params / mp  +  expert params / (ep * mp)
+//                (each device holds E/ep experts, each sharded over mp on d_ff;
+//                attention, dense FFN, embeddings sharded over mp)
+//   precision    adafactor: fp32 parameters (4 B) and fp32 gradients (4 B), factored
+//                second moments: (rows + cols) fp32 per weight matrix, no first moment;
+//                adam: bf16 parameters (2 B) and gradients (2 B), fp32 master copy and
+//                two fp32 moments (12 B) = 16 B per parameter.
+//   activations  kept for the backward pass, per layer, per local token (elements, then x2 B bf16):
+//                attention block   2 d + 4 inner/mp + 2 (heads/mp) L_k   (norm and projection inputs,
+//                                  Q K V and context, scores and probabilities)
+//                dense FFN         2 d + (n_mats) d_ff/mp                 (inputs, pre-activations, product)
+//                Switch FFN        2 d + fp32 router probabilities (4 B x E per token)
+//                                  + capacity buffers per received slot: dispatched input d,
+//                                    hidden (n_mats) d_ff/mp, expert output d
+//                with rematerialization only each layer's input (d per token) is kept, plus
+//                the working set of the largest single layer.
+//   Capacity buffers hold received slots: capacity mode E/ep experts x ep sources x groups x C
+//   (padded); dropless the busiest device's actual received assignments.
+//   A device's memory is the catalog's per-device figure; `fits` compares the total with it.
+
+#include <cstdint>
+#include <string>
+
+#include "common/json_io.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/model.hpp"
+#include "workloads/training.hpp"
+
+namespace switchsim::workloads {
+
+struct MemoryEstimate {
+  double parameters_bytes = 0.0;
+  double gradients_bytes = 0.0;
+  double optimizer_bytes = 0.0;
+  double activations_bytes = 0.0;
+  double capacity_buffers_bytes = 0.0;  // part of activations_bytes
+  double device_memory_bytes = 0.0;
+  [[nodiscard]] double total_bytes() const {
+    return parameters_bytes + gradients_bytes + optimizer_bytes + activations_bytes;
+  }
+  [[nodiscard]] bool fits() const { return total_bytes() <= device_memory_bytes; }
+  // "needs 21.3 GiB per device (parameters 6.1, gradients 6.1, optimizer 0.1, activations 9.0) but a tpuv3 device has 16.0 GiB"
+  [[nodiscard]] std::string explain(const std::string& device_kind) const;
+};
+
+// received_slots_encoder / _decoder: slots each device's experts process per Switch layer and
+// micro-batch (capacity: padded count; dropless: the busiest device's load).
+[[nodiscard]] MemoryEstimate estimate_memory(const Model& model, const Layout& layout, const TrainingSetup& setup,
+                                             const StepShape& shape, double received_slots_encoder,
+                                             double received_slots_decoder, double device_memory_bytes);
+
+[[nodiscard]] json to_json(const MemoryEstimate& m);
+
+}  // namespace switchsim::workloads

@@ -1,0 +1,281 @@
+#include "workloads/simulate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "common/errors.hpp"
+#include "sim/step_executor.hpp"
+#include "topology/device_catalog.hpp"
+#include "workloads/step_builder.hpp"
+
+namespace switchsim::workloads {
+
+StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const Layout& layout,
+                         const StepOptions& options, const kernels::CostModel& cost) {
+  const std::int32_t devices = mesh.topology.num_devices();
+  validate_layout(layout, model, devices);
+  if (!(options.capacity_factor > 0.0) || !std::isfinite(options.capacity_factor)) {
+    throw InputError("--capacity-factor", "must be a positive number");
+  }
+  if (model.is_moe()) check_routing_for_model(options.routing, model.experts);
+  const StepShape shape = derive_step_shape(options.training, model, layout);
+
+  RoutingOptions ro;
+  ro.capacity_factor = options.capacity_factor;
+  ro.spec = options.routing;
+  ro.mode = options.mode;
+  ro.seed = options.seed;
+  const BuiltStep built = build_step(model, layout, options.training, shape, ro, devices);
+
+  std::unique_ptr<sim::CollectiveCache> own_cache;
+  sim::CollectiveCache* cache = options.cache;
+  if (cache == nullptr) {
+    own_cache = std::make_unique<sim::CollectiveCache>(mesh);
+    cache = own_cache.get();
+  }
+  SWITCHSIM_ASSERT(&cache->mesh() == &mesh, "collective cache belongs to another mesh");
+  const std::int64_t sims_before = cache->simulations();
+  const sim::StepSchedule schedule = sim::execute_step(built.graph, cost, *cache);
+  if (options.trace != nullptr) sim::add_step_to_trace(built.graph, schedule, *options.trace, options.trace_max_devices);
+
+  StepResult r;
+  r.model = model.name;
+  r.mesh = mesh.name;
+  r.device_kind = mesh.device_kind;
+  r.devices = devices;
+  r.layout = layout.to_string();
+  r.capacity_factor = options.capacity_factor;
+  r.mode = to_string(options.mode);
+  r.routing = options.routing.text;
+  r.seed = options.seed;
+  r.training = options.training;
+  r.shape = shape;
+  r.expert_capacity = built.encoder_capacity;
+  r.decoder_expert_capacity = built.decoder_capacity;
+  r.step_time_s = schedule.step_time_s;
+  r.tokens_per_s = static_cast<double>(options.training.batch_tokens) / schedule.step_time_s;
+  r.examples_per_s = static_cast<double>(shape.sequences) / schedule.step_time_s;
+  r.drop_fraction = built.drops.fraction();
+  r.encoder_drop_fraction = built.encoder_drops.fraction();
+  r.decoder_drop_fraction = built.decoder_drops.fraction();
+  r.max_expert_load_ratio = built.max_expert_load_ratio;
+  r.memory = estimate_memory(model, layout, options.training, shape, built.encoder_received_slots,
+                             built.decoder_received_slots, topology::device_spec(mesh.device_kind).memory_bytes);
+  r.breakdown = schedule.critical_path;
+  r.compute_lower_bound_s = schedule.compute_busy_max_s;
+  r.ops = built.graph.num_ops();
+  r.collective_simulations = cache->simulations() - sims_before;
+  r.cost_model = cost.name();
+  r.params = count_params(model).total();
+  return r;
+}
+
+namespace {
+Spread spread_of(const std::vector<double>& xs) {
+  Spread s;
+  if (xs.empty()) return s;
+  s.min = *std::min_element(xs.begin(), xs.end());
+  s.max = *std::max_element(xs.begin(), xs.end());
+  double sum = 0.0;
+  for (double x : xs) sum += x;
+  s.mean = sum / static_cast<double>(xs.size());
+  if (xs.size() > 1) {
+    double ss = 0.0;
+    for (double x : xs) ss += (x - s.mean) * (x - s.mean);
+    s.stddev = std::sqrt(ss / static_cast<double>(xs.size() - 1));
+  }
+  return s;
+}
+
+json spread_json(const Spread& s) { return json{{"mean", s.mean}, {"min", s.min}, {"max", s.max}, {"stddev", s.stddev}}; }
+}  // namespace
+
+std::vector<CapacityRow> capacity_sweep(const Model& model, const topology::Mesh& mesh, const Layout& layout,
+                                        const StepOptions& options, const std::vector<double>& factors,
+                                        std::int64_t samples, const kernels::CostModel& cost) {
+  if (samples <= 0) throw InputError("--samples", "must be positive");
+  if (factors.empty()) throw InputError("--factors", "needs at least one capacity factor");
+  sim::CollectiveCache local(mesh);
+  StepOptions o = options;
+  o.trace = nullptr;
+  if (o.cache == nullptr) o.cache = &local;
+  std::vector<CapacityRow> rows;
+  for (double f : factors) {
+    CapacityRow row;
+    row.capacity_factor = f;
+    row.samples = samples;
+    std::vector<double> t, tps, eps, drop;
+    for (std::int64_t s = 0; s < samples; ++s) {
+      o.capacity_factor = f;
+      o.seed = options.seed + static_cast<std::uint64_t>(s);
+      StepResult r = simulate_step(model, mesh, layout, o, cost);
+      t.push_back(r.step_time_s);
+      tps.push_back(r.tokens_per_s);
+      eps.push_back(r.examples_per_s);
+      drop.push_back(r.drop_fraction);
+      if (s == 0) row.first = std::move(r);
+    }
+    row.step_time_s = spread_of(t);
+    row.tokens_per_s = spread_of(tps);
+    row.examples_per_s = spread_of(eps);
+    row.drop_fraction = spread_of(drop);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<double> parse_factors(const std::string& text, const std::string& field) {
+  std::vector<double> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    std::size_t used = 0;
+    double x = 0.0;
+    try {
+      x = std::stod(item, &used);
+    } catch (const std::exception&) {
+      throw InputError(field, "'" + item + "' is not a number");
+    }
+    if (used != item.size() || !std::isfinite(x)) throw InputError(field, "'" + item + "' is not a number");
+    if (!(x > 0.0)) throw InputError(field, "capacity factors must be positive (got " + item + ")");
+    out.push_back(x);
+    if (comma == text.size()) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+json to_json(const StepResult& r) {
+  json j;
+  j["schema_version"] = kSchemaVersion;
+  j["kind"] = "step";
+  j["model"] = r.model;
+  j["mesh"] = r.mesh;
+  j["device_kind"] = r.device_kind;
+  j["devices"] = r.devices;
+  j["layout"] = r.layout;
+  j["capacity_factor"] = r.capacity_factor;
+  j["mode"] = r.mode;
+  j["routing"] = r.routing;
+  j["seed"] = r.seed;
+  j["batch_tokens"] = r.training.batch_tokens;
+  j["sequences"] = r.shape.sequences;
+  j["micro_batches"] = r.training.micro_batches;
+  j["precision"] = to_string(r.training.precision);
+  j["optimizer"] = to_string(r.training.optimizer);
+  j["rematerialize"] = r.training.rematerialize;
+  j["group_tokens"] = r.shape.group_tokens;
+  j["decoder_group_tokens"] = r.shape.decoder_group_tokens;
+  j["groups_per_device"] = r.shape.groups_per_device;
+  j["expert_capacity"] = r.expert_capacity;
+  j["decoder_expert_capacity"] = r.decoder_expert_capacity;
+  j["step_time_s"] = r.step_time_s;
+  j["tokens_per_s"] = r.tokens_per_s;
+  j["examples_per_s"] = r.examples_per_s;
+  j["drop_fraction"] = r.drop_fraction;
+  j["encoder_drop_fraction"] = r.encoder_drop_fraction;
+  j["decoder_drop_fraction"] = r.decoder_drop_fraction;
+  j["max_expert_load_ratio"] = r.max_expert_load_ratio;
+  j["memory_per_device_bytes"] = r.memory.total_bytes();
+  j["fits_memory"] = r.memory.fits();
+  j["memory"] = to_json(r.memory);
+  if (!r.memory.fits()) j["rejected"] = r.memory.explain(r.device_kind);
+  j["breakdown"] = {{"compute_s", r.breakdown.compute_s},
+                    {"all_to_all_s", r.breakdown.all_to_all_s},
+                    {"all_reduce_s", r.breakdown.all_reduce_s},
+                    {"other_communication_s", r.breakdown.other_communication_s},
+                    {"idle_s", r.breakdown.idle_s}};
+  j["compute_lower_bound_s"] = r.compute_lower_bound_s;
+  j["params"] = r.params;
+  j["ops"] = r.ops;
+  json prov = provenance();
+  prov["cost_model"] = r.cost_model;
+  prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
+  j["provenance"] = prov;
+  return j;
+}
+
+json to_json(const std::vector<CapacityRow>& rows) {
+  json j;
+  j["schema_version"] = kSchemaVersion;
+  j["kind"] = "capacity";
+  if (!rows.empty()) {
+    const StepResult& f = rows.front().first;
+    j["model"] = f.model;
+    j["mesh"] = f.mesh;
+    j["layout"] = f.layout;
+    j["mode"] = f.mode;
+    j["routing"] = f.routing;
+    j["seed"] = f.seed;
+    j["samples"] = rows.front().samples;
+  }
+  json arr = json::array();
+  for (const CapacityRow& row : rows) {
+    json r = to_json(row.first);
+    r.erase("schema_version");
+    r.erase("provenance");
+    r["samples"] = row.samples;
+    r["step_time_s"] = row.step_time_s.mean;
+    r["tokens_per_s"] = row.tokens_per_s.mean;
+    r["examples_per_s"] = row.examples_per_s.mean;
+    r["drop_fraction"] = row.drop_fraction.mean;
+    r["spread"] = {{"step_time_s", spread_json(row.step_time_s)},
+                   {"tokens_per_s", spread_json(row.tokens_per_s)},
+                   {"examples_per_s", spread_json(row.examples_per_s)},
+                   {"drop_fraction", spread_json(row.drop_fraction)}};
+    arr.push_back(std::move(r));
+  }
+  j["rows"] = std::move(arr);
+  json prov = provenance();
+  if (!rows.empty()) prov["cost_model"] = rows.front().first.cost_model;
+  j["provenance"] = prov;
+  return j;
+}
+
+std::string to_text(const StepResult& r) {
+  constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
+  char buf[2048];
+  std::snprintf(buf, sizeof buf,
+                "%s on %s (%d devices), layout %s\n"
+                "capacity factor %g (%s mode, routing %s, seed %llu): group %lld tokens, expert capacity %lld "
+                "(decoder %lld)\n"
+                "step time      %.6g s   tokens/s %.6g   examples/s %.6g\n"
+                "drop fraction  %.4g%% (encoder %.4g%%, decoder %.4g%%)\n"
+                "critical path  compute %.4g s, all-to-all %.4g s, all-reduce %.4g s, idle %.4g s\n"
+                "memory         %.2f GiB of %.2f GiB per device%s\n"
+                "cost model     %s; %d ops\n",
+                r.model.c_str(), r.mesh.c_str(), r.devices, r.layout.c_str(), r.capacity_factor, r.mode.c_str(),
+                r.routing.c_str(), static_cast<unsigned long long>(r.seed), static_cast<long long>(r.shape.group_tokens),
+                static_cast<long long>(r.expert_capacity), static_cast<long long>(r.decoder_expert_capacity),
+                r.step_time_s, r.tokens_per_s, r.examples_per_s, 100.0 * r.drop_fraction,
+                100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction, r.breakdown.compute_s,
+                r.breakdown.all_to_all_s, r.breakdown.all_reduce_s, r.breakdown.idle_s,
+                r.memory.total_bytes() / GiB, r.memory.device_memory_bytes / GiB,
+                r.memory.fits() ? "" : "  DOES NOT FIT", r.cost_model.c_str(), r.ops);
+  std::string s = buf;
+  if (!r.memory.fits()) s += "rejected: " + r.memory.explain(r.device_kind) + "\n";
+  return s;
+}
+
+std::string to_text(const std::vector<CapacityRow>& rows) {
+  std::string s;
+  if (rows.empty()) return s;
+  const StepResult& f = rows.front().first;
+  s += f.model + " on " + f.mesh + ", layout " + f.layout + ", " + f.mode + " mode, routing " + f.routing + ", " +
+       std::to_string(rows.front().samples) + " seed(s)\n";
+  s += "  factor  capacity  step_time_s (min..max)          tokens/s      drop %  (min..max)        fits\n";
+  for (const CapacityRow& row : rows) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "  %6.3g  %8lld  %.6g (%.6g..%.6g)  %.6g  %.4g (%.4g..%.4g)  %s\n", row.capacity_factor,
+                  static_cast<long long>(row.first.expert_capacity), row.step_time_s.mean, row.step_time_s.min,
+                  row.step_time_s.max, row.tokens_per_s.mean, 100.0 * row.drop_fraction.mean,
+                  100.0 * row.drop_fraction.min, 100.0 * row.drop_fraction.max, row.first.memory.fits() ? "yes" : "no");
+    s += buf;
+  }
+  return s;
+}
+
+}  // namespace switchsim::workloads

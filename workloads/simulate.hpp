@@ -1,0 +1,99 @@
+#pragma once
+// The library entry points: one simulated training step, and the
+// capacity-factor trade-off. Thread-safe (no shared mutable state; a
+// CollectiveCache passed in is itself thread-safe) and silent (no printing).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/json_io.hpp"
+#include "kernels/cost_model.hpp"
+#include "sim/chrome_trace.hpp"
+#include "sim/step_executor.hpp"
+#include "topology/mesh.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/memory.hpp"
+#include "workloads/model.hpp"
+#include "workloads/routing.hpp"
+#include "workloads/training.hpp"
+
+namespace switchsim::workloads {
+
+struct StepOptions {
+  TrainingSetup training;
+  double capacity_factor = 1.0;
+  RoutingSpec routing;  // default uniform
+  ExecutionMode mode = ExecutionMode::capacity;
+  std::uint64_t seed = 0;
+  sim::TraceWriter* trace = nullptr;       // when set, the step is added to it
+  std::int32_t trace_max_devices = 64;     // tracks for at most this many devices
+  sim::CollectiveCache* cache = nullptr;   // optional shared memo (must belong to the mesh)
+};
+
+struct StepResult {
+  std::string model;
+  std::string mesh;
+  std::string device_kind;
+  std::int32_t devices = 0;
+  std::string layout;
+  double capacity_factor = 0.0;
+  std::string mode;
+  std::string routing;
+  std::uint64_t seed = 0;
+  TrainingSetup training;
+  StepShape shape;
+  std::int64_t expert_capacity = 0;          // encoder groups
+  std::int64_t decoder_expert_capacity = 0;  // decoder groups
+  double step_time_s = 0.0;
+  double tokens_per_s = 0.0;     // encoder input tokens (the paper's "tokens per batch") per second
+  double examples_per_s = 0.0;   // sequences per second
+  double drop_fraction = 0.0;    // over all Switch layers, encoder and decoder
+  double encoder_drop_fraction = 0.0;
+  double decoder_drop_fraction = 0.0;
+  double max_expert_load_ratio = 0.0;
+  MemoryEstimate memory;
+  sim::CriticalPathBreakdown breakdown;
+  double compute_lower_bound_s = 0.0;  // busiest device's total compute time
+  std::int32_t ops = 0;
+  std::int64_t collective_simulations = 0;
+  std::string cost_model;
+  double params = 0.0;
+};
+
+// Validates everything (InputError naming the field), builds the op graph, runs it.
+[[nodiscard]] StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const Layout& layout,
+                                       const StepOptions& options, const kernels::CostModel& cost);
+
+struct Spread {
+  double mean = 0.0;
+  double min = 0.0;
+  double max = 0.0;
+  double stddev = 0.0;  // sample standard deviation (0 for one sample)
+};
+
+struct CapacityRow {
+  double capacity_factor = 0.0;
+  StepResult first;  // the run with the first seed (all fields)
+  Spread step_time_s;
+  Spread tokens_per_s;
+  Spread examples_per_s;
+  Spread drop_fraction;
+  std::int64_t samples = 0;
+};
+
+// One row per factor, each the statistics over `samples` seeds (options.seed, +1, ...).
+[[nodiscard]] std::vector<CapacityRow> capacity_sweep(const Model& model, const topology::Mesh& mesh,
+                                                      const Layout& layout, const StepOptions& options,
+                                                      const std::vector<double>& factors, std::int64_t samples,
+                                                      const kernels::CostModel& cost);
+
+// Parses "0.5,1.0,1.25"; InputError(field) on junk or a factor <= 0.
+[[nodiscard]] std::vector<double> parse_factors(const std::string& text, const std::string& field = "--factors");
+
+[[nodiscard]] json to_json(const StepResult& r);
+[[nodiscard]] json to_json(const std::vector<CapacityRow>& rows);
+[[nodiscard]] std::string to_text(const StepResult& r);
+[[nodiscard]] std::string to_text(const std::vector<CapacityRow>& rows);
+
+}  // namespace switchsim::workloads

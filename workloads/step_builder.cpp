@@ -1,0 +1,386 @@
+#include "workloads/step_builder.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/errors.hpp"
+
+namespace switchsim::workloads {
+namespace {
+
+using kernels::OpKind;
+using kernels::OpShape;
+using sim::ByteMatrix;
+using sim::CollectiveOp;
+using sim::OpId;
+
+enum class Backward : std::uint8_t { weighted, doubled, same };
+
+// One forward op of a layer, replayed for the backward pass.
+struct Item {
+  bool collective = false;
+  std::string name;
+  OpShape shape;
+  std::vector<OpShape> member_shapes;
+  Backward backward = Backward::same;
+  sim::PartitionId partition = 0;
+  CollectiveOp op = CollectiveOp::all_reduce;
+  double bytes = 0.0;
+  std::vector<std::shared_ptr<const ByteMatrix>> matrices;      // forward
+  std::vector<std::shared_ptr<const ByteMatrix>> matrices_bwd;  // backward (transposes)
+};
+
+struct Layer {
+  std::string name;
+  std::vector<Item> items;
+};
+
+OpShape matmul(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch = 1,
+               OpKind kind = OpKind::matmul) {
+  OpShape s;
+  s.kind = kind;
+  s.batch = batch;
+  s.m = m;
+  s.k = k;
+  s.n = n;
+  return s;
+}
+
+OpShape memory_op(OpKind kind, double bytes) {
+  OpShape s;
+  s.kind = kind;
+  s.bytes = static_cast<std::int64_t>(bytes);
+  return s;
+}
+
+Item compute(std::string name, const OpShape& shape, Backward backward) {
+  Item it;
+  it.name = std::move(name);
+  it.shape = shape;
+  it.backward = backward;
+  return it;
+}
+
+Item collective(std::string name, sim::PartitionId partition, CollectiveOp op, double bytes) {
+  Item it;
+  it.collective = true;
+  it.name = std::move(name);
+  it.partition = partition;
+  it.op = op;
+  it.bytes = bytes;
+  return it;
+}
+
+class Emitter {
+ public:
+  explicit Emitter(sim::OpGraph& graph) : g_(graph), all_(graph.add_all_devices()) {}
+
+  OpId emit(const Item& it, const std::string& layer, const std::string& suffix, bool backward,
+            std::int64_t batch_mult, std::vector<OpId> deps) {
+    OpId id = 0;
+    if (it.collective) {
+      id = g_.add_collective(layer + "." + it.name + suffix, layer, it.partition, it.op, it.bytes, std::move(deps));
+      g_.op(id).matrices = backward ? it.matrices_bwd : it.matrices;
+    } else {
+      OpShape s = it.shape;
+      s.batch *= batch_mult;
+      id = g_.add_compute(layer + "." + it.name + suffix, layer, all_, s, std::move(deps));
+      if (!it.member_shapes.empty()) {
+        auto& ms = g_.op(id).member_shapes;
+        ms = it.member_shapes;
+        for (auto& x : ms) x.batch *= batch_mult;
+      }
+      last_compute_ = id;
+    }
+    return id;
+  }
+
+  void forward(const Layer& layer) {
+    for (const Item& it : layer.items) chain_ = emit(it, layer.name, ".fwd", false, 1, chain_deps());
+  }
+
+  void backward(const Layer& layer) {
+    for (auto it = layer.items.rbegin(); it != layer.items.rend(); ++it) {
+      if (it->collective) {
+        chain_ = emit(*it, layer.name, ".bwd", true, 1, chain_deps());
+      } else if (it->backward == Backward::weighted) {
+        const std::vector<OpId> deps = chain_deps();
+        const OpId dgrad = emit(*it, layer.name, ".dgrad", true, 1, deps);
+        (void)emit(*it, layer.name, ".wgrad", true, 1, deps);
+        chain_ = dgrad;
+      } else {
+        chain_ = emit(*it, layer.name, ".bwd", true, it->backward == Backward::doubled ? 2 : 1, chain_deps());
+      }
+    }
+  }
+
+  [[nodiscard]] std::vector<OpId> chain_deps() const { return chain_ >= 0 ? std::vector<OpId>{chain_} : std::vector<OpId>{}; }
+  [[nodiscard]] std::vector<OpId> all_done() const {
+    std::vector<OpId> d = chain_deps();
+    if (last_compute_ >= 0 && last_compute_ != chain_) d.push_back(last_compute_);
+    return d;
+  }
+  OpId& chain() { return chain_; }
+  [[nodiscard]] sim::DeviceSetId all() const { return all_; }
+
+ private:
+  sim::OpGraph& g_;
+  sim::DeviceSetId all_;
+  OpId chain_ = -1;
+  OpId last_compute_ = -1;
+};
+
+// Routing of one Switch layer in one micro-batch.
+struct LayerRouting {
+  DropStats drops;
+  std::vector<double> received;  // per (rep * ep + e): processed assignments arriving at that ep index
+  std::vector<std::vector<double>> tokens;  // dropless: per rep, ep x ep processed assignments i -> j
+};
+
+LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, std::int64_t groups,
+                         std::int64_t capacity, const RoutingOptions& ro, std::uint64_t stream) {
+  LayerRouting r;
+  const std::int64_t E = m.experts;
+  const std::int64_t ep = layout.ep;
+  const std::int64_t reps = layout.replicas();
+  const std::int64_t per_dev = E / ep;
+  const bool dropless = ro.mode == ExecutionMode::dropless;
+  Rng rng(derive_seed(ro.seed, stream));
+  RoutingSampler sampler(ro.spec, E, m.top_k, rng);
+  r.received.assign(static_cast<std::size_t>(reps * ep), 0.0);
+  if (dropless) r.tokens.assign(static_cast<std::size_t>(reps), std::vector<double>(static_cast<std::size_t>(ep * ep), 0.0));
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(E));
+  std::vector<std::int64_t> processed(static_cast<std::size_t>(E));
+  for (std::int64_t rep = 0; rep < reps; ++rep) {
+    for (std::int64_t i = 0; i < ep; ++i) {
+      for (std::int64_t q = 0; q < groups; ++q) {
+        std::fill(counts.begin(), counts.end(), 0);
+        sampler.sample_group(rng, G, (rep * ep + i) * groups + q, counts.data());
+        const std::int64_t dropped = apply_capacity(counts.data(), E, capacity, ro.mode, processed.data());
+        r.drops.assignments += static_cast<double>(m.top_k * G);
+        r.drops.dropped += static_cast<double>(dropped);
+        for (std::int64_t e = 0; e < E; ++e) {
+          const std::int64_t j = e / per_dev;
+          r.received[static_cast<std::size_t>(rep * ep + j)] += static_cast<double>(processed[static_cast<std::size_t>(e)]);
+          if (dropless) r.tokens[static_cast<std::size_t>(rep)][static_cast<std::size_t>(i * ep + j)] +=
+              static_cast<double>(processed[static_cast<std::size_t>(e)]);
+        }
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& setup, const StepShape& shape,
+                     const RoutingOptions& ro, std::int32_t num_devices) {
+  SWITCHSIM_ASSERT(layout.devices() == num_devices, "layout validated against the mesh first");
+  BuiltStep out;
+  out.graph = sim::OpGraph(num_devices);
+  sim::OpGraph& g = out.graph;
+  Emitter em(g);
+
+  const double a = setup.activation_bytes();
+  const std::int64_t d = m.d_model;
+  const std::int64_t mp = layout.mp;
+  const std::int64_t inner = m.inner_dim() / mp;
+  const std::int64_t heads = m.heads / mp;
+  const std::int64_t dff = m.d_ff / mp;
+  const std::int64_t nm = m.ffn_matrices();
+  const std::int64_t seqs = shape.local_sequences;
+  const std::int64_t T_enc = shape.local_tokens;
+  const std::int64_t T_dec = shape.local_decoder_tokens;
+  const std::int64_t groups = shape.groups_per_device;
+  const std::int64_t E = m.experts;
+  const bool moe = m.is_moe();
+  const bool dropless = ro.mode == ExecutionMode::dropless;
+
+  const sim::PartitionId mp_part = mp > 1 ? g.add_partition(layout.mp_groups()) : -1;
+  const sim::PartitionId ep_part = moe && layout.ep > 1 ? g.add_partition(layout.ep_groups()) : -1;
+
+  if (moe) {
+    out.encoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, shape.group_tokens, E);
+    out.decoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, shape.decoder_group_tokens, E);
+  }
+
+  // Inverse of layout.device(): coordinates of each device id.
+  std::vector<std::int64_t> rep_of(static_cast<std::size_t>(num_devices));
+  std::vector<std::int64_t> ep_of(static_cast<std::size_t>(num_devices));
+  for (std::int64_t r = 0; r < layout.replicas(); ++r)
+    for (std::int64_t e = 0; e < layout.ep; ++e)
+      for (std::int64_t k = 0; k < mp; ++k) {
+        const auto id = static_cast<std::size_t>(layout.device(r, e, k));
+        rep_of[id] = r;
+        ep_of[id] = e;
+      }
+
+  auto mp_reduce = [&](std::vector<Item>& items, const std::string& name, double tokens) {
+    if (mp > 1) items.push_back(collective(name, mp_part, CollectiveOp::all_reduce, tokens * static_cast<double>(d) * a));
+  };
+  auto attention_block = [&](std::vector<Item>& items, const std::string& p, std::int64_t T, std::int64_t Lq,
+                             std::int64_t Lk, bool cross) {
+    items.push_back(compute(p + ".norm", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a), Backward::same));
+    if (cross) {
+      items.push_back(compute(p + ".q", matmul(T, d, inner), Backward::weighted));
+      items.push_back(compute(p + ".kv", matmul(seqs * m.input_length, d, 2 * inner), Backward::weighted));
+    } else {
+      items.push_back(compute(p + ".qkv", matmul(T, d, 3 * inner), Backward::weighted));
+    }
+    items.push_back(compute(p + ".attention", matmul(Lq, m.d_kv, Lk, seqs * heads, OpKind::attention), Backward::doubled));
+    items.push_back(compute(p + ".out", matmul(T, inner, d), Backward::weighted));
+    mp_reduce(items, p + ".allreduce", static_cast<double>(T));
+    items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
+  };
+  auto dense_ffn = [&](std::vector<Item>& items, const std::string& p, std::int64_t T) {
+    items.push_back(compute(p + ".norm", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a), Backward::same));
+    items.push_back(compute(p + ".wi", matmul(T, d, (nm - 1) * dff), Backward::weighted));
+    items.push_back(compute(p + ".act", memory_op(OpKind::elementwise, static_cast<double>(nm * T * dff) * a), Backward::same));
+    items.push_back(compute(p + ".wo", matmul(T, dff, d), Backward::weighted));
+    mp_reduce(items, p + ".allreduce", static_cast<double>(T));
+    items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
+  };
+  auto switch_ffn = [&](std::vector<Item>& items, const std::string& p, std::int64_t T, std::int64_t G,
+                        std::int64_t C, std::uint64_t stream, bool decoder) {
+    LayerRouting lr = route_layer(m, layout, G, groups, C, ro, stream);
+    (decoder ? out.decoder_drops : out.encoder_drops).assignments += lr.drops.assignments;
+    (decoder ? out.decoder_drops : out.encoder_drops).dropped += lr.drops.dropped;
+    const double padded = static_cast<double>(E * groups * C);  // slots per device, capacity mode
+    const double busiest = *std::max_element(lr.received.begin(), lr.received.end());
+    double mean = 0.0;
+    for (double x : lr.received) mean += x;
+    mean /= static_cast<double>(lr.received.size());
+    if (mean > 0.0) out.max_expert_load_ratio = std::max(out.max_expert_load_ratio, busiest / mean);
+    double& recv_slot = decoder ? out.decoder_received_slots : out.encoder_received_slots;
+    recv_slot = std::max(recv_slot, dropless ? busiest : padded);
+
+    items.push_back(compute(p + ".norm", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a), Backward::same));
+    OpShape router = matmul(T, d, E, 1, OpKind::router);
+    router.precision = kernels::Precision::fp32;
+    items.push_back(compute(p + ".router", router, Backward::weighted));
+    const double sent_slots = dropless ? static_cast<double>(m.top_k * T) : padded;
+    items.push_back(compute(p + ".dispatch", memory_op(OpKind::dispatch, (static_cast<double>(T) + sent_slots) * static_cast<double>(d) * a), Backward::same));
+    Item a2a;
+    if (ep_part >= 0) {
+      a2a = collective(p + ".dispatch_a2a", ep_part, CollectiveOp::all_to_all,
+                       dropless ? 0.0 : padded * static_cast<double>(d) * a);
+      if (dropless) {
+        const std::int64_t ep = layout.ep;
+        std::vector<std::shared_ptr<const ByteMatrix>> fwd, bwd;
+        for (std::int64_t r = 0; r < layout.replicas(); ++r) {
+          auto mf = std::make_shared<ByteMatrix>();
+          auto mb = std::make_shared<ByteMatrix>();
+          mf->n = mb->n = static_cast<std::int32_t>(ep);
+          mf->bytes.assign(static_cast<std::size_t>(ep * ep), 0.0);
+          mb->bytes.assign(static_cast<std::size_t>(ep * ep), 0.0);
+          const auto& tk = lr.tokens[static_cast<std::size_t>(r)];
+          for (std::int64_t i = 0; i < ep; ++i)
+            for (std::int64_t j = 0; j < ep; ++j) {
+              const double b = tk[static_cast<std::size_t>(i * ep + j)] * static_cast<double>(d) * a;
+              mf->bytes[static_cast<std::size_t>(i * ep + j)] = b;
+              mb->bytes[static_cast<std::size_t>(j * ep + i)] = b;
+            }
+          for (std::int64_t k = 0; k < mp; ++k) {  // ep_groups(): for rep, for m
+            fwd.push_back(mf);
+            bwd.push_back(mb);
+          }
+        }
+        a2a.matrices = fwd;
+        a2a.matrices_bwd = bwd;
+      }
+      items.push_back(a2a);
+    }
+    // Expert FFN.
+    Item wi = compute(p + ".expert_wi", matmul(layout.ep * groups * C, d, (nm - 1) * dff, E / layout.ep, OpKind::batched_matmul), Backward::weighted);
+    Item act = compute(p + ".expert_act", memory_op(OpKind::elementwise, static_cast<double>(nm) * padded * static_cast<double>(dff) * a), Backward::same);
+    Item wo = compute(p + ".expert_wo", matmul(layout.ep * groups * C, dff, d, E / layout.ep, OpKind::batched_matmul), Backward::weighted);
+    if (dropless) {
+      for (std::int32_t dev = 0; dev < num_devices; ++dev) {
+        const double recv = lr.received[static_cast<std::size_t>(rep_of[static_cast<std::size_t>(dev)] * layout.ep + ep_of[static_cast<std::size_t>(dev)])];
+        const auto rows = static_cast<std::int64_t>(recv);
+        wi.member_shapes.push_back(matmul(rows, d, (nm - 1) * dff, 1, OpKind::batched_matmul));
+        act.member_shapes.push_back(memory_op(OpKind::elementwise, static_cast<double>(nm) * recv * static_cast<double>(dff) * a));
+        wo.member_shapes.push_back(matmul(rows, dff, d, 1, OpKind::batched_matmul));
+      }
+    }
+    items.push_back(wi);
+    items.push_back(act);
+    items.push_back(wo);
+    mp_reduce(items, p + ".expert_allreduce", dropless ? mean : padded);
+    if (ep_part >= 0) {
+      Item back = a2a;
+      back.name = p + ".combine_a2a";
+      std::swap(back.matrices, back.matrices_bwd);
+      items.push_back(back);
+    }
+    items.push_back(compute(p + ".combine", memory_op(OpKind::combine, (static_cast<double>(T) + sent_slots) * static_cast<double>(d) * a), Backward::same));
+    items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
+  };
+
+  std::uint64_t stream = 0;
+  for (std::int64_t mb = 0; mb < setup.micro_batches; ++mb) {
+    const std::string tag = setup.micro_batches > 1 ? "mb" + std::to_string(mb) + "." : "";
+    std::vector<Layer> layers;
+    layers.push_back({tag + "enc.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a), Backward::same)}});
+    for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+      Layer L{tag + "enc" + std::to_string(i), {}};
+      attention_block(L.items, "self", T_enc, m.input_length, m.input_length, false);
+      if (m.is_switch_layer(i)) {
+        switch_ffn(L.items, "switch", T_enc, shape.group_tokens, out.encoder_capacity, stream++, false);
+      } else {
+        dense_ffn(L.items, "ffn", T_enc);
+      }
+      layers.push_back(std::move(L));
+    }
+    layers.push_back({tag + "dec.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a), Backward::same)}});
+    for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
+      Layer L{tag + "dec" + std::to_string(i), {}};
+      attention_block(L.items, "self", T_dec, m.target_length, m.target_length, false);
+      attention_block(L.items, "cross", T_dec, m.target_length, m.input_length, true);
+      if (m.is_switch_layer(i)) {
+        switch_ffn(L.items, "switch", T_dec, shape.decoder_group_tokens, out.decoder_capacity, stream++, true);
+      } else {
+        dense_ffn(L.items, "ffn", T_dec);
+      }
+      layers.push_back(std::move(L));
+    }
+    Layer head{tag + "lm_head", {}};
+    head.items.push_back(compute("logits", matmul(T_dec, d, m.vocab / mp), Backward::weighted));
+    head.items.push_back(compute("loss", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0), Backward::same));
+    layers.push_back(std::move(head));
+
+    for (const Layer& L : layers) em.forward(L);
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+      if (setup.rematerialize) em.forward(Layer{it->name + ".remat", it->items});
+      em.backward(*it);
+    }
+  }
+  out.drops.assignments = out.encoder_drops.assignments + out.decoder_drops.assignments;
+  out.drops.dropped = out.encoder_drops.dropped + out.decoder_drops.dropped;
+
+  // Gradient all-reduces and the optimizer.
+  const ParamCount pc = count_params(m);
+  const bool adam = setup.optimizer == Optimizer::adam;
+  const double grad_bytes = adam ? 2.0 : 4.0;
+  const double dense_local = pc.non_expert() / static_cast<double>(mp);
+  const double expert_local = pc.experts / static_cast<double>(layout.ep * mp);
+  std::vector<OpId> before_update = em.all_done();
+  if (layout.dp > 1) {
+    const sim::PartitionId dp_part = g.add_partition(layout.dp_groups());
+    before_update.push_back(g.add_collective("grads.dense_allreduce", "grads", dp_part, CollectiveOp::all_reduce,
+                                             dense_local * grad_bytes, em.all_done()));
+  }
+  if (moe && layout.replicas() > 1) {
+    const sim::PartitionId xr_part = g.add_partition(layout.expert_replica_groups());
+    before_update.push_back(g.add_collective("grads.expert_allreduce", "grads", xr_part, CollectiveOp::all_reduce,
+                                             expert_local * grad_bytes, em.all_done()));
+  }
+  // Update: adafactor reads fp32 parameter and gradient, writes the parameter (12 B/param);
+  // adam reads bf16 gradient and fp32 master + 2 moments, writes them and the bf16 copy (28 B/param).
+  const double update_bytes = (dense_local + expert_local) * (adam ? 28.0 : 12.0);
+  (void)g.add_compute("optimizer.update", "optimizer", em.all(), memory_op(OpKind::optimizer, update_bytes), before_update);
+  return out;
+}
+
+}  // namespace switchsim::workloads

@@ -1,0 +1,62 @@
+#pragma once
+// Model + layout + setup -> the op graph of one training step (sim/op_graph.hpp).
+//
+// Every device runs the same program on its own tokens, so compute ops are
+// emitted once for all devices (per-device shapes only where routing makes
+// loads differ: the expert FFN in dropless mode). Per micro-batch:
+//   forward   embeddings; per encoder layer: self-attention block, FFN block;
+//             per decoder layer: self-attention, cross-attention (K, V from the
+//             encoder output), FFN; LM head and loss.
+//     attention block  norm, QKV (or Q and KV) projection, attention, output projection,
+//                      [mp all-reduce], residual
+//     dense FFN        norm, wi (n_mats-1 matrices), activation, wo, [mp all-reduce], residual
+//     Switch FFN       norm, router (fp32), dispatch, [all-to-all over ep], expert wi,
+//                      activation, expert wo, [mp all-reduce], [all-to-all back], combine, residual
+//   backward  the forward in reverse: every matrix product becomes dgrad (on the chain) and
+//             wgrad (off the chain, so the next all-to-all can overlap it); attention x2;
+//             the same all-to-alls and mp all-reduces; with rematerialization each layer's
+//             forward is replayed before its backward.
+// After the last micro-batch: the dense-gradient all-reduce over each dp group, the
+// expert-gradient all-reduce over expert replicas (when dp/ep > 1), then the optimizer update.
+// Gradients are all-reduced once, fused, after the backward pass (as XLA does on TPUs), so
+// they do not overlap the backward pass.
+//
+// Bytes of one all-to-all, per device (capacity mode): E x (groups x C) x d_model x 2 B: the
+// [E, C, d_model] bf16 tensor of the paper, for each routing group; each mp rank sends its
+// full copy (activations are replicated over mp). Dropless: the byte matrix of processed
+// assignments from each source device to each expert's device, x d_model x 2 B.
+
+#include <cstdint>
+#include <memory>
+
+#include "sim/op_graph.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/model.hpp"
+#include "workloads/routing.hpp"
+#include "workloads/training.hpp"
+
+namespace switchsim::workloads {
+
+struct RoutingOptions {
+  double capacity_factor = 1.0;
+  RoutingSpec spec;
+  ExecutionMode mode = ExecutionMode::capacity;
+  std::uint64_t seed = 0;
+};
+
+struct BuiltStep {
+  sim::OpGraph graph{1};
+  std::int64_t encoder_capacity = 0;  // C per encoder routing group (0 for dense models)
+  std::int64_t decoder_capacity = 0;
+  DropStats drops;                    // over every Switch layer and micro-batch
+  DropStats encoder_drops;
+  DropStats decoder_drops;
+  double encoder_received_slots = 0.0;  // per device and Switch layer: padded (capacity) or busiest (dropless)
+  double decoder_received_slots = 0.0;
+  double max_expert_load_ratio = 0.0;   // busiest device's received assignments / mean (dropless straggler)
+};
+
+[[nodiscard]] BuiltStep build_step(const Model& model, const Layout& layout, const TrainingSetup& setup,
+                                   const StepShape& shape, const RoutingOptions& routing, std::int32_t num_devices);
+
+}  // namespace switchsim::workloads

@@ -1,0 +1,53 @@
+#include "workloads/step_request.hpp"
+
+#include <cmath>
+
+#include "common/errors.hpp"
+#include "topology/mesh_catalog.hpp"
+#include "workloads/device_ceilings.hpp"
+#include "workloads/model_catalog.hpp"
+
+namespace switchsim::workloads {
+
+ResolvedStep resolve_step_request(const StepRequest& q) {
+  ResolvedStep r;
+  r.model = load_model(q.model, "--model");
+  if (!(q.capacity_factor > 0.0) || !std::isfinite(q.capacity_factor)) {
+    throw InputError("--capacity-factor", "must be a positive number");
+  }
+  r.mesh = std::make_unique<topology::Mesh>(topology::build_mesh(q.mesh));
+  const std::int64_t devices = r.mesh->topology.num_devices();
+  if (q.layout.empty()) {
+    r.layout.dp = devices;
+    r.layout.mp = 1;
+    r.layout.ep = 1;
+    if (r.model.is_moe()) {
+      for (std::int64_t ep = std::min<std::int64_t>(devices, r.model.experts); ep >= 1; --ep) {
+        if (devices % ep == 0 && r.model.experts % ep == 0) {
+          r.layout.ep = ep;
+          break;
+        }
+      }
+    }
+  } else {
+    r.layout = parse_layout(q.layout, "--layout");
+  }
+  validate_layout(r.layout, r.model, devices, "--layout");
+  StepOptions& o = r.options;
+  o.capacity_factor = q.capacity_factor;
+  o.routing = parse_routing(q.routing, "--routing");
+  if (r.model.is_moe()) check_routing_for_model(o.routing, r.model.experts, "--routing");
+  o.mode = parse_mode(q.mode, "--mode");
+  o.seed = q.seed;
+  o.training.batch_tokens = q.batch_tokens;
+  o.training.micro_batches = q.micro_batches;
+  o.training.group_tokens = q.group_tokens;
+  o.training.precision = parse_precision(q.precision, "--precision");
+  o.training.optimizer = parse_optimizer(q.optimizer, "--optimizer");
+  o.training.rematerialize = q.rematerialize;
+  (void)derive_step_shape(o.training, r.model, r.layout);  // batch errors before any work
+  r.cost = make_cost_model(r.mesh->device_kind, q.profile);
+  return r;
+}
+
+}  // namespace switchsim::workloads

@@ -1,0 +1,45 @@
+#pragma once
+// A step request as text (what the CLI flags hold) resolved into the objects
+// simulate_step needs. Shared by `simulate`, `capacity` and anything else that
+// takes the same flags; every error names its flag.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/cost_model.hpp"
+#include "topology/mesh.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/model.hpp"
+#include "workloads/simulate.hpp"
+
+namespace switchsim::workloads {
+
+struct StepRequest {
+  std::string model;                  // --model
+  std::string mesh;                   // --mesh
+  std::string layout;                 // --layout (empty: dp = devices, ep = min(dp, experts) dividing both, mp = 1)
+  double capacity_factor = 1.0;       // --capacity-factor
+  std::string routing = "uniform";    // --routing
+  std::string mode = "capacity";      // --mode
+  std::int64_t batch_tokens = std::int64_t{1} << 20;  // --batch-tokens
+  std::int64_t micro_batches = 1;     // --micro-batches
+  std::int64_t group_tokens = 0;      // --group-tokens
+  std::string precision = "bf16";     // --precision
+  std::string optimizer = "adafactor";  // --optimizer
+  bool rematerialize = false;         // --remat
+  std::uint64_t seed = 0;             // --seed
+  std::string profile;                // --profile (empty: roofline of the mesh's device)
+};
+
+struct ResolvedStep {
+  Model model;
+  std::unique_ptr<topology::Mesh> mesh;
+  Layout layout;
+  StepOptions options;
+  std::unique_ptr<kernels::CostModel> cost;
+};
+
+[[nodiscard]] ResolvedStep resolve_step_request(const StepRequest& request);
+
+}  // namespace switchsim::workloads
