@@ -3,7 +3,6 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <random>
 
 #include "common/errors.hpp"
 #include "common/json_io.hpp"
@@ -106,12 +105,21 @@ SwitchLayerProblem make_random_problem(const SwitchLayerConfig& config, std::uin
   config.validate();
   SwitchLayerProblem p;
   p.config = config;
-  std::mt19937_64 rng(seed);
+  // splitmix64: a fast, seeded, portable stream of 64-bit values.
+  std::uint64_t state = seed * 0x9e3779b97f4a7c15ull + 1;
+  auto next = [&state] {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
   auto fill = [&](std::vector<float>& v, std::size_t n, double stddev) {
-    std::normal_distribution<float> dist(0.0f, static_cast<float>(stddev));
+    // Uniform on [-a, a] has standard deviation a / sqrt(3).
+    const float a = static_cast<float>(stddev * std::sqrt(3.0));
     v.resize(n);
     for (auto& value : v) {
-      value = dist(rng);
+      const float u = static_cast<float>(next() >> 40) * (1.0f / 16777216.0f);  // [0, 1), 24 bits
+      value = (2.0f * u - 1.0f) * a;
       if (bf16_exact) value = round_to_bf16(value);
     }
   };

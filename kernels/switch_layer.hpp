@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/cost_model.hpp"
+#include "kernels/host_info.hpp"
 
 namespace switchsim::kernels {
 
@@ -82,8 +83,10 @@ struct SwitchLayerProblem {
   SwitchLayerWeights weights;
 };
 
-// Seeded random inputs: x ~ N(0, 1), router ~ N(0, 1/d_model) (scaled by
-// `router_scale`), expert weights ~ N(0, 1/fan_in). With `bf16_exact`, every
+// Seeded random inputs, drawn uniformly with the standard deviations
+// x: 1, router: router_scale / sqrt(d_model), expert weights: 1/sqrt(fan_in)
+// (uniform rather than normal: fast enough for GPU-sized weights, and the
+// timing does not depend on the values). With `bf16_exact`, every
 // value is rounded to the nearest bfloat16 so that a bf16 backend sees exactly
 // the inputs the fp32 reference sees.
 [[nodiscard]] SwitchLayerProblem make_random_problem(const SwitchLayerConfig& config, std::uint64_t seed,
@@ -158,9 +161,10 @@ class SwitchLayerBackend {
   // Large matrix product and large copy; launch overhead from a tiny op.
   [[nodiscard]] virtual MeasuredCeilings measure_ceilings(bool quick) = 0;
   // Times a copy of `bytes` bytes (read + written = 2 * bytes) and a dense
-  // (m,k) x (k,n) product in the backend's precision, median of `repeats`.
-  [[nodiscard]] virtual double time_copy(std::int64_t bytes, int repeats) = 0;
-  [[nodiscard]] virtual double time_matmul(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) = 0;
+  // (m,k) x (k,n) product in the backend's precision: one warm-up, then
+  // `repeats` timed runs.
+  [[nodiscard]] virtual Percentiles time_copy(std::int64_t bytes, int repeats) = 0;
+  [[nodiscard]] virtual Percentiles time_matmul(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) = 0;
 };
 
 // Runs router, assign_capacity, dispatch, expert_ffn and combine in order;

@@ -114,10 +114,10 @@ class CpuBackend final : public SwitchLayerBackend {
     m.ceilings.device_kind = device_kind();
     const std::int64_t n = quick ? 1024 : 2048;
     const int repeats = quick ? 3 : 5;
-    const double mm_s = time_matmul(n, n, n, repeats);
+    const double mm_s = time_matmul(n, n, n, repeats).median;
     const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
     const std::int64_t copy_bytes = quick ? (64ll << 20) : (256ll << 20);
-    const double copy_s = time_copy(copy_bytes, repeats);
+    const double copy_s = time_copy(copy_bytes, repeats).median;
     // Launch overhead: one empty parallel_for over every hardware thread.
     std::vector<double> overhead;
     for (int i = 0; i < 50; ++i) {
@@ -138,7 +138,7 @@ class CpuBackend final : public SwitchLayerBackend {
     return m;
   }
 
-  double time_copy(std::int64_t bytes, int repeats) override {
+  Percentiles time_copy(std::int64_t bytes, int repeats) override {
     std::vector<char> src(static_cast<std::size_t>(bytes), 1), dst(static_cast<std::size_t>(bytes), 0);
     std::vector<double> times;
     for (int i = -1; i < repeats; ++i) {
@@ -148,10 +148,10 @@ class CpuBackend final : public SwitchLayerBackend {
       });
       if (i >= 0) times.push_back(seconds_since(start));  // i = -1 is the warm-up
     }
-    return percentiles(times).median;
+    return percentiles(times);
   }
 
-  double time_matmul(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) override {
+  Percentiles time_matmul(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) override {
     std::vector<float> a(static_cast<std::size_t>(m * k), 0.5f), b(static_cast<std::size_t>(k * n), 0.25f),
         c(static_cast<std::size_t>(m * n), 0.0f);
     std::vector<double> times;
@@ -162,7 +162,7 @@ class CpuBackend final : public SwitchLayerBackend {
                   c.data(), static_cast<int>(n));
       if (i >= 0) times.push_back(seconds_since(start));
     }
-    return percentiles(times).median;
+    return percentiles(times);
   }
 
  private:

@@ -237,9 +237,9 @@ class CudaBackend final : public SwitchLayerBackend {
     m.ceilings.device_kind = device_kind();
     const std::int64_t n = quick ? 4096 : 8192;
     const int repeats = quick ? 5 : 10;
-    const double mm_s = time_matmul(n, n, n, repeats);
+    const double mm_s = time_matmul(n, n, n, repeats).median;
     const std::int64_t copy_bytes = quick ? (256ll << 20) : (1024ll << 20);
-    const double copy_s = time_copy(copy_bytes, repeats);
+    const double copy_s = time_copy(copy_bytes, repeats).median;
     std::vector<double> overhead;
     for (int i = 0; i < 100; ++i) {
       SWITCHSIM_CUDA_CHECK(cudaEventRecord(start_, stream_));
@@ -268,11 +268,11 @@ class CudaBackend final : public SwitchLayerBackend {
     return m;
   }
 
-  double time_copy(std::int64_t bytes, int repeats) override {
+  Percentiles time_copy(std::int64_t bytes, int repeats) override {
     DeviceBuffer<char> src(sz(bytes)), dst(sz(bytes));
     SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(src.get(), 1, sz(bytes), stream_));
     std::vector<double> times;
-    for (int i = -2; i < repeats; ++i) {
+    for (int i = -1; i < repeats; ++i) {
       SWITCHSIM_CUDA_CHECK(cudaEventRecord(start_, stream_));
       SWITCHSIM_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), sz(bytes), cudaMemcpyDeviceToDevice, stream_));
       SWITCHSIM_CUDA_CHECK(cudaEventRecord(stop_, stream_));
@@ -281,16 +281,16 @@ class CudaBackend final : public SwitchLayerBackend {
       SWITCHSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
       if (i >= 0) times.push_back(static_cast<double>(ms) * 1e-3);
     }
-    return percentiles(times).median;
+    return percentiles(times);
   }
 
-  double time_matmul(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) override {
+  Percentiles time_matmul(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) override {
     DeviceBuffer<bf16> a(sz(m * k)), b(sz(k * n)), c(sz(m * n));
     SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(a.get(), 0, a.size() * sizeof(bf16), stream_));
     SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.size() * sizeof(bf16), stream_));
     const float alpha = 1.0f, beta = 0.0f;
     std::vector<double> times;
-    for (int i = -2; i < repeats; ++i) {
+    for (int i = -1; i < repeats; ++i) {
       SWITCHSIM_CUDA_CHECK(cudaEventRecord(start_, stream_));
       // Column-major C (n, m) = B^T-view (n, k) . A^T-view (k, m): row-major C = A . B.
       SWITCHSIM_CUDA_CHECK(cublasGemmEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
@@ -303,7 +303,7 @@ class CudaBackend final : public SwitchLayerBackend {
       SWITCHSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
       if (i >= 0) times.push_back(static_cast<double>(ms) * 1e-3);
     }
-    return percentiles(times).median;
+    return percentiles(times);
   }
 
  private:

@@ -1,0 +1,86 @@
+// `switchsim validate --backend cpu|cuda --profile FILE [--quick] [--json] [--out F]`:
+// runs held-out Switch-layer shapes (not in the profile), compares measured
+// kernel times with the profile's predictions (cases, mape,
+// median_abs_error), and checks drops: the real dispatch against the
+// simulator's drop count and the binomial expectation (kernels/validation.hpp).
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/command_registry.hpp"
+#include "cli/output.hpp"
+#include "common/errors.hpp"
+#include "common/json_io.hpp"
+#include "kernels/profile.hpp"
+#include "kernels/switch_layer.hpp"
+#include "kernels/validation.hpp"
+
+namespace switchsim::cli {
+namespace {
+
+struct ValidateOptions {
+  std::string backend;
+  std::string profile;
+  bool quick = false;
+  double seconds_per_shape = 0.0;
+  OutputOptions output;
+};
+
+std::string text_report(const json& r) {
+  std::string text = fmt::format("validate: {} on {} against {}\n", r["backend"].get<std::string>(),
+                                 r["device"].value("name", std::string("?")), r["model"].get<std::string>());
+  text += fmt::format("  {:<11} {:>7} {:>6} {:>5} {:>13} {:>13} {:>8}\n", "kernel", "tokens", "d", "E", "predicted_s",
+                      "measured_s", "error");
+  for (const auto& c : r["cases"]) {
+    text += fmt::format("  {:<11} {:>7} {:>6} {:>5} {:>13.4e} {:>13.4e} {:>+7.1f}%\n", c["kernel"].get<std::string>(),
+                        c["shape"]["tokens"].get<long long>(), c["shape"]["d_model"].get<long long>(),
+                        c["shape"]["experts"].get<long long>(), c["predicted_s"].get<double>(),
+                        c["measured_s"].get<double>(), 100.0 * c["error"].get<double>());
+  }
+  text += fmt::format("  MAPE {:.1f}%, median |error| {:.1f}%\n", 100.0 * r["mape"].get<double>(),
+                      100.0 * r["median_abs_error"].get<double>());
+  text += "  drop check (kernel / simulator / expected):\n";
+  for (const auto& d : r["drop_check"]) {
+    text += fmt::format("    {:<8} cf {:<5} {:>6} / {:>6} / {:>9.1f}  {}\n", d["distribution"].get<std::string>(),
+                        d["config"]["capacity_factor"].get<double>(), d["kernel_drops"].get<long long>(),
+                        d["simulator_drops"].get<long long>(), d["expected_drops"].get<double>(),
+                        d["match"].get<bool>() ? "match" : "MISMATCH");
+  }
+  return text;
+}
+
+CommandAction add_validate_command(CLI::App& app) {
+  auto options = std::make_shared<ValidateOptions>();
+  app.description("Compare a profile's predictions with measured runs of held-out shapes; check token drops");
+  app.add_option("--backend", options->backend, "cpu or cuda")->required();
+  app.add_option("--profile", options->profile, "Profile JSON written by `switchsim calibrate`")->required();
+  app.add_flag("--quick", options->quick, "One held-out shape, fewer repeats");
+  app.add_option("--seconds-per-shape", options->seconds_per_shape,
+                 "Time spent repeating each shape (default 0.5 s, 0.2 s with --quick)");
+  add_output_flags(app, options->output);
+  return [options] {
+    auto backend = kernels::make_backend(options->backend);  // InputError / UnavailableError -> exit 2
+    const json profile = read_json_file(options->profile, "--profile");
+    const auto model = kernels::cost_model_from_profile_json(profile, backend->device_kind(),
+                                                             "profile:" + options->profile, "--profile");
+    if (options->seconds_per_shape < 0.0) throw InputError("--seconds-per-shape", "must not be negative");
+    kernels::ValidationOptions vo;
+    vo.timing.quick = options->quick;
+    vo.timing.seconds_per_shape =
+        options->seconds_per_shape > 0.0 ? options->seconds_per_shape : (options->quick ? 0.2 : 0.5);
+    vo.timing.seed = 2;  // not the calibration seed
+    if (stderr_is_terminal()) vo.timing.progress = [](const std::string& l) { std::cerr << "validate: " << l << "\n"; };
+    json result = kernels::validate(*backend, *model, profile, vo);
+    result["profile"] = options->profile;
+    emit(options->output, result, text_report(result));
+    return 0;
+  };
+}
+
+const bool registered = register_command({"validate", 91, &add_validate_command});
+
+}  // namespace
+}  // namespace switchsim::cli

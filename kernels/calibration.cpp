@@ -1,0 +1,181 @@
+#include "kernels/calibration.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/errors.hpp"
+#include "common/json_io.hpp"
+#include "kernels/profile.hpp"
+
+namespace switchsim::kernels {
+
+namespace {
+
+SwitchLayerConfig shape(std::int64_t T, std::int64_t d, std::int64_t E, std::int64_t k = 1,
+                        Activation act = Activation::relu, double cf = 1.25) {
+  SwitchLayerConfig c;
+  c.tokens = T;
+  c.d_model = d;
+  c.d_ff = 4 * d;
+  c.experts = E;
+  c.top_k = k;
+  c.capacity_factor = cf;
+  c.group_size = 0;
+  c.activation = act;
+  return c;
+}
+
+}  // namespace
+
+// The sweep is a ladder over tokens and d_model (d_ff = 4 d_model) with a
+// few other expert counts, top-2 and GEGLU mixed in; the held-out shapes sit
+// between its rungs. Sizes for "cpu" keep one layer under ~0.3 s on 2 cores;
+// "cuda" sizes keep host-side weight generation and upload short.
+std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bool quick) {
+  std::vector<SwitchLayerConfig> out;
+  if (backend == "cuda") {
+    const std::vector<std::int64_t> tokens = quick ? std::vector<std::int64_t>{2048, 8192}
+                                                   : std::vector<std::int64_t>{2048, 8192, 32768};
+    const std::vector<std::int64_t> dims = quick ? std::vector<std::int64_t>{512, 1024}
+                                                 : std::vector<std::int64_t>{512, 1024, 2048};
+    for (auto d : dims)
+      for (auto T : tokens) out.push_back(shape(T, d, d >= 2048 ? 16 : 64));
+    if (!quick) out.push_back(shape(8192, 1024, 32, 2, Activation::geglu));
+    return out;
+  }
+  const std::vector<std::int64_t> tokens = quick ? std::vector<std::int64_t>{256, 1024}
+                                                 : std::vector<std::int64_t>{256, 1024, 4096};
+  const std::vector<std::int64_t> dims = quick ? std::vector<std::int64_t>{128, 256}
+                                               : std::vector<std::int64_t>{128, 256, 512};
+  for (auto d : dims)
+    for (auto T : tokens) out.push_back(shape(T, d, 8));
+  if (!quick) {
+    out.push_back(shape(1024, 256, 16, 2, Activation::geglu));
+    out.push_back(shape(4096, 128, 32));
+  }
+  return out;
+}
+
+std::vector<SwitchLayerConfig> validation_shapes(const std::string& backend, bool quick) {
+  if (backend == "cuda") {
+    if (quick) return {shape(4096, 768, 64)};
+    return {shape(4096, 768, 64), shape(16384, 768, 32), shape(8192, 1536, 16), shape(16384, 1024, 64, 2)};
+  }
+  if (quick) return {shape(512, 192, 8)};
+  return {shape(512, 192, 8), shape(2048, 384, 8), shape(2048, 256, 12), shape(1536, 320, 16, 2, Activation::geglu)};
+}
+
+std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const SwitchLayerConfig& config,
+                                            const CalibrationOptions& options) {
+  backend.load(make_random_problem(config, options.seed));  // runs the layer once
+  double layer_s = 0.0;
+  for (int i = 0; i < 2; ++i) layer_s = run_switch_layer(backend);  // warm-up
+  const int repeats = std::clamp(static_cast<int>(options.seconds_per_shape / std::max(layer_s, 1e-9)),
+                                 options.min_repeats, options.max_repeats);
+  std::vector<double> router, dispatch, ffn, combine;
+  for (int r = 0; r < repeats; ++r) {
+    router.push_back(backend.run(SwitchKernel::router) + backend.run(SwitchKernel::assign_capacity));
+    dispatch.push_back(backend.run(SwitchKernel::dispatch));
+    ffn.push_back(backend.run(SwitchKernel::expert_ffn));
+    combine.push_back(backend.run(SwitchKernel::combine));
+  }
+  std::vector<KernelTiming> out;
+  for (const auto& [name, op] : switch_layer_ops(config, backend.precision())) {
+    const std::vector<double>& times = name == "router"     ? router
+                                       : name == "dispatch" ? dispatch
+                                       : name == "combine"  ? combine
+                                                            : ffn;
+    out.push_back(KernelTiming{name, op, percentiles(times), repeats});
+  }
+  return out;
+}
+
+json sample_to_json(const KernelTiming& t, const json& config) {
+  json s;
+  s["kernel"] = t.kernel;
+  s["op"] = to_string(t.op.kind);
+  s["shape"] = op_shape_to_json(t.op);
+  if (!config.is_null()) s["config"] = config;
+  s["flops"] = t.op.flops();
+  s["bytes"] = t.op.min_bytes();
+  s["median_s"] = t.seconds.median;
+  s["p10_s"] = t.seconds.p10;
+  s["p90_s"] = t.seconds.p90;
+  s["repeats"] = t.repeats;
+  return s;
+}
+
+json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
+  auto say = [&](const std::string& line) {
+    if (options.progress) options.progress(line);
+  };
+  json profile;
+  profile["schema_version"] = kProfileSchemaVersion;
+  profile["kind"] = "measured";
+  profile["device"] = backend.identity();
+  profile["backend"] = backend.name();
+  profile["measured_at"] = utc_timestamp();
+  say("measuring ceilings");
+  const MeasuredCeilings ceilings = backend.measure_ceilings(options.quick);
+  profile["ceilings"] = ceilings_to_json(ceilings.ceilings);
+  profile["ceilings_measurement"] = ceilings.details;
+  json samples = json::array();
+
+  const auto shapes = calibration_shapes(backend.name(), options.quick);
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    const auto& c = shapes[i];
+    for (const auto& t : time_switch_layer(backend, c, options)) samples.push_back(sample_to_json(t, to_json(c)));
+    say("switch layer " + std::to_string(i + 1) + "/" + std::to_string(shapes.size()) +
+        ": T=" + std::to_string(c.tokens) + " d_model=" + std::to_string(c.d_model) +
+        " E=" + std::to_string(c.experts));
+  }
+
+  // Dense matrix products (OpKind matmul) and copies (OpKind elementwise).
+  const bool gpu = backend.name() == "cuda";
+  const std::vector<std::int64_t> mm_sizes =
+      gpu ? (options.quick ? std::vector<std::int64_t>{1024, 4096} : std::vector<std::int64_t>{512, 1024, 2048, 4096, 8192})
+          : (options.quick ? std::vector<std::int64_t>{128, 512} : std::vector<std::int64_t>{128, 256, 512, 1024});
+  for (const auto n : mm_sizes) {
+    const int repeats = options.quick ? 3 : 7;
+    const OpShape op{OpKind::matmul, 1, n, n, n, 0, backend.precision()};
+    samples.push_back(sample_to_json(KernelTiming{"matmul", op, backend.time_matmul(n, n, n, repeats), repeats}, nullptr));
+  }
+  say("dense matrix products");
+  const std::vector<std::int64_t> copy_sizes =
+      gpu ? std::vector<std::int64_t>{1ll << 20, 16ll << 20, 256ll << 20}
+          : (options.quick ? std::vector<std::int64_t>{1ll << 20, 16ll << 20}
+                           : std::vector<std::int64_t>{1ll << 20, 4ll << 20, 16ll << 20, 64ll << 20});
+  for (const auto bytes : copy_sizes) {
+    const int repeats = options.quick ? 5 : 11;
+    // elementwise bytes = read + written = 2 * copied bytes
+    const OpShape op{OpKind::elementwise, 1, 0, 0, 0, 2 * bytes, backend.precision()};
+    samples.push_back(sample_to_json(KernelTiming{"copy", op, backend.time_copy(bytes, repeats), repeats}, nullptr));
+  }
+  say("copies");
+  profile["samples"] = samples;
+  profile["notes"] =
+      "router samples include capacity assignment; expert_ffn is recorded as one batched_matmul with "
+      "batch = E * (projections + 1), m = S, k = d_model, n = d_ff (its FLOPs); attention and optimizer "
+      "are not measured and fall back to the roofline of these ceilings";
+  profile["provenance"] = provenance();
+  return profile;
+}
+
+json roofline_profile(const DeviceCeilings& ceilings, const json& device, const json& source) {
+  json profile;
+  profile["schema_version"] = kProfileSchemaVersion;
+  profile["kind"] = "roofline";
+  profile["device"] = device;
+  profile["backend"] = "roofline";
+  profile["measured_at"] = nullptr;
+  profile["source"] = source;
+  profile["ceilings"] = ceilings_to_json(ceilings);
+  profile["samples"] = json::array();
+  profile["notes"] =
+      "not measured: catalog ceilings with assumed efficiencies; every prediction carries a fixed relative "
+      "uncertainty (kernels/roofline_cost_model.hpp)";
+  profile["provenance"] = provenance();
+  return profile;
+}
+
+}  // namespace switchsim::kernels
