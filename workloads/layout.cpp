@@ -104,6 +104,9 @@ Layout parse_layout(const std::string& text, const std::string& field) {
       std::array<Axis, 3> order{};
       std::size_t p = 0;
       for (int i = 0; i < 3; ++i) {
+        if (p > value.size()) {
+          throw InputError(field + ".order", "must list each of mp, ep, rep once (got '" + value + "')");
+        }
         const std::size_t dot = std::min(value.find('.', p), value.size());
         const std::string name = value.substr(p, dot - p);
         p = dot + 1;
