@@ -15,6 +15,13 @@
 
 namespace switchsim::sim {
 
+// SWITCHSIM_NO_HUGEPAGES=1 in the environment turns the advice off (for A/B
+// measurements).
+inline bool huge_pages_enabled() {
+  static const bool enabled = std::getenv("SWITCHSIM_NO_HUGEPAGES") == nullptr;
+  return enabled;
+}
+
 template <class T>
 struct HugePageAllocator {
   using value_type = T;
@@ -31,7 +38,7 @@ struct HugePageAllocator {
     void* p = std::aligned_alloc(kHuge, rounded);
     if (p == nullptr) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-    (void)::madvise(p, rounded, MADV_HUGEPAGE);
+    if (huge_pages_enabled()) (void)::madvise(p, rounded, MADV_HUGEPAGE);
 #endif
     return static_cast<T*>(p);
   }

@@ -28,53 +28,48 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
   const std::size_t num_flows = p.multiplicity.size();
   remaining_.assign(p.capacity_Bps.begin(), p.capacity_Bps.end());
   unfrozen_.assign(num_links, 0.0);
-  link_start_.assign(num_links + 1, 0);
+  saturated_mark_.assign(num_links, 0);
   if (frozen_.size() < num_flows) frozen_.resize(num_flows);
   last_levels_ = 0;
-
-  // Pass 1: N_l and the CSR sizes.
-  for (const FlowId f : p.active) {
-    frozen_[static_cast<std::size_t>(f)] = 0;
-    const double m = p.multiplicity[static_cast<std::size_t>(f)];
+  auto links_of = [&p](FlowId f) {
     const auto b = p.path_offset[static_cast<std::size_t>(f)];
     const auto e = p.path_offset[static_cast<std::size_t>(f) + 1];
-    for (auto i = b; i < e; ++i) {
-      const auto l = static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]);
-      unfrozen_[l] += m;
-      ++link_start_[l + 1];
-    }
-  }
-  for (std::size_t l = 0; l < num_links; ++l) link_start_[l + 1] += link_start_[l];
-  // Grow only: resize() of a larger buffer would rewrite (memset) it every solve.
-  if (link_flows_.size() < static_cast<std::size_t>(link_start_[num_links])) {
-    link_flows_.resize(static_cast<std::size_t>(link_start_[num_links]));
-  }
-  // Pass 2: fill link -> flows (link_start_ is used as a cursor, then restored).
-  for (const FlowId f : p.active) {
-    const auto b = p.path_offset[static_cast<std::size_t>(f)];
-    const auto e = p.path_offset[static_cast<std::size_t>(f) + 1];
-    for (auto i = b; i < e; ++i) {
-      const auto l = static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]);
-      link_flows_[static_cast<std::size_t>(link_start_[l]++)] = f;
-    }
-  }
-  for (std::size_t l = num_links; l > 0; --l) link_start_[l] = link_start_[l - 1];
-  link_start_[0] = 0;
+    return std::span<const topology::LinkId>(p.path_links.data() + b, static_cast<std::size_t>(e - b));
+  };
 
+  // N_l; flows with an empty path (none in practice) get an infinite rate.
+  unfrozen_list_.clear();
+  for (const FlowId f : p.active) {
+    const auto fi = static_cast<std::size_t>(f);
+    const auto path = links_of(f);
+    if (path.empty()) {
+      rate_Bps[fi] = std::numeric_limits<double>::infinity();
+      frozen_[fi] = 1;
+      continue;
+    }
+    frozen_[fi] = 0;
+    unfrozen_list_.push_back(f);
+    const double m = p.multiplicity[fi];
+    for (const auto l : path) unfrozen_[static_cast<std::size_t>(l)] += m;
+  }
   live_links_.clear();
   for (std::size_t l = 0; l < num_links; ++l) {
     if (unfrozen_[l] > 0.0) live_links_.push_back(static_cast<topology::LinkId>(l));
   }
 
-  // Flows with an empty path (should not happen: the caller gives them no
-  // links only when src == dst) get an infinite rate.
-  for (const FlowId f : p.active) {
-    if (p.path_offset[static_cast<std::size_t>(f)] == p.path_offset[static_cast<std::size_t>(f) + 1]) {
-      rate_Bps[static_cast<std::size_t>(f)] = std::numeric_limits<double>::infinity();
-      frozen_[static_cast<std::size_t>(f)] = 1;
+  auto freeze = [&](FlowId f, double level) {
+    const auto fi = static_cast<std::size_t>(f);
+    frozen_[fi] = 1;
+    rate_Bps[fi] = level;
+    const double m = p.multiplicity[fi];
+    const double used = m * level;
+    for (const auto l : links_of(f)) {
+      remaining_[static_cast<std::size_t>(l)] -= used;
+      unfrozen_[static_cast<std::size_t>(l)] -= m;
     }
-  }
+  };
 
+  bool csr = false;
   while (!live_links_.empty()) {
     // The next water level, and drop links whose flows are all frozen.
     double level = std::numeric_limits<double>::infinity();
@@ -94,27 +89,67 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
       const auto li = static_cast<std::size_t>(l);
       if (std::max(0.0, remaining_[li]) / unfrozen_[li] <= threshold) saturated_.push_back(l);
     }
-    for (const topology::LinkId l : saturated_) {
-      const auto li = static_cast<std::size_t>(l);
-      for (auto i = link_start_[li]; i < link_start_[li + 1]; ++i) {
-        const FlowId f = link_flows_[static_cast<std::size_t>(i)];
-        const auto fi = static_cast<std::size_t>(f);
-        if (frozen_[fi]) continue;
-        frozen_[fi] = 1;
-        rate_Bps[fi] = level;
-        const double m = p.multiplicity[fi];
-        const double used = m * level;
-        const auto b = p.path_offset[fi];
-        const auto e = p.path_offset[fi + 1];
-        for (auto k = b; k < e; ++k) {
-          const auto lk = static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(k)]);
-          remaining_[lk] -= used;
-          unfrozen_[lk] -= m;
+    if (!csr && last_levels_ > kScanLevels) {
+      // Many levels: index link -> unfrozen flows once, then visit only the
+      // flows of saturated links.
+      build_link_index(p, num_links);
+      csr = true;
+    }
+    if (!csr) {
+      // Few levels (the common, symmetric case): one sequential scan of the
+      // unfrozen flows per level beats building the link -> flows index.
+      for (const topology::LinkId l : saturated_) saturated_mark_[static_cast<std::size_t>(l)] = 1;
+      std::size_t keep = 0;
+      for (const FlowId f : unfrozen_list_) {
+        bool hit = false;
+        for (const auto l : links_of(f)) {
+          if (saturated_mark_[static_cast<std::size_t>(l)]) {
+            hit = true;
+            break;
+          }
+        }
+        if (hit) {
+          freeze(f, level);
+        } else {
+          unfrozen_list_[keep++] = f;
         }
       }
-      unfrozen_[li] = 0.0;  // every flow of a saturated link is now frozen
+      unfrozen_list_.resize(keep);
+    } else {
+      for (const topology::LinkId l : saturated_) {
+        const auto li = static_cast<std::size_t>(l);
+        for (auto i = link_start_[li]; i < link_start_[li + 1]; ++i) {
+          const FlowId f = link_flows_[static_cast<std::size_t>(i)];
+          if (!frozen_[static_cast<std::size_t>(f)]) freeze(f, level);
+        }
+      }
+    }
+    for (const topology::LinkId l : saturated_) unfrozen_[static_cast<std::size_t>(l)] = 0.0;
+  }
+}
+
+void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_links) {
+  link_start_.assign(num_links + 1, 0);
+  for (const FlowId f : unfrozen_list_) {
+    const auto fi = static_cast<std::size_t>(f);
+    for (auto i = p.path_offset[fi]; i < p.path_offset[fi + 1]; ++i) {
+      ++link_start_[static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]) + 1];
     }
   }
+  for (std::size_t l = 0; l < num_links; ++l) link_start_[l + 1] += link_start_[l];
+  // Grow only: resize() of a larger buffer would rewrite (memset) it every solve.
+  if (link_flows_.size() < static_cast<std::size_t>(link_start_[num_links])) {
+    link_flows_.resize(static_cast<std::size_t>(link_start_[num_links]));
+  }
+  for (const FlowId f : unfrozen_list_) {
+    const auto fi = static_cast<std::size_t>(f);
+    for (auto i = p.path_offset[fi]; i < p.path_offset[fi + 1]; ++i) {
+      const auto l = static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]);
+      link_flows_[static_cast<std::size_t>(link_start_[l]++)] = f;
+    }
+  }
+  for (std::size_t l = num_links; l > 0; --l) link_start_[l] = link_start_[l - 1];
+  link_start_[0] = 0;
 }
 
 void UncongestedSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {

@@ -20,8 +20,12 @@
 //         for every link l with N_l > 0 and C_l / N_l <= s* (1 + kLevelTolerance):
 //             for every f in U with l in P_f: r_f = s*, remove f from U,
 //                 and for every k in P_f: C_k -= m_f s*, N_k -= m_f
-// Each flow is frozen once and each frozen flow touches its path once, so one
-// solve costs O(sum_f |P_f| + levels * links). Giving every frozen flow the
+// Each flow is frozen once and each frozen flow touches its path once. Finding
+// the flows of the saturated links: for the first kScanLevels levels, one
+// sequential scan of the unfrozen flows per level (symmetric collectives have
+// a handful of levels, and the scan needs no index); past that, a link -> flows
+// index (CSR) over the still unfrozen flows, so one solve costs
+// O(min(levels, kScanLevels) * sum_f |P_f| + levels * links). Giving every frozen flow the
 // current minimum level s* keeps every link feasible (s* <= C_l / N_l for every
 // link). kLevelTolerance merges levels that differ only by rounding noise
 // (symmetric links whose capacities were decremented in different orders): a
@@ -67,6 +71,9 @@ enum class SharingKind : std::uint8_t { max_min, uncongested };
 [[nodiscard]] std::unique_ptr<SharingPolicy> make_sharing_policy(SharingKind kind);
 
 inline constexpr double kLevelTolerance = 1e-9;
+// Levels solved by scanning the unfrozen flows before the solver builds a
+// link -> flows index (see MaxMinSharing::solve).
+inline constexpr std::int64_t kScanLevels = 4;
 
 class MaxMinSharing final : public SharingPolicy {
  public:
@@ -84,7 +91,10 @@ class MaxMinSharing final : public SharingPolicy {
   BigVector<std::uint8_t> frozen_;      // per flow id
   std::vector<topology::LinkId> live_links_;
   std::vector<topology::LinkId> saturated_;
+  std::vector<std::uint8_t> saturated_mark_;
+  BigVector<FlowId> unfrozen_list_;
   std::int64_t last_levels_ = 0;
+  void build_link_index(const SharingProblem& p, std::size_t num_links);
 };
 
 class UncongestedSharing final : public SharingPolicy {
