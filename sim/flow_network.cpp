@@ -39,10 +39,8 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   rate_Bps_.push_back(0.0);
   finish_s_.push_back(std::numeric_limits<double>::infinity());
   multiplicity_.push_back(multiplicity);
-  for (const auto l : path) {
-    SWITCHSIM_ASSERT(l >= 0 && l < num_links(), "flow path names an unknown link");
-    path_links_.push_back(l);
-  }
+  for (const auto l : path) SWITCHSIM_ASSERT(l >= 0 && l < num_links(), "flow path names an unknown link");
+  path_links_.insert(path_links_.end(), path.begin(), path.end());
   path_offset_.push_back(static_cast<std::int64_t>(path_links_.size()));
   active_.push_back(id);
   dirty_ = true;
