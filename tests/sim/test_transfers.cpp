@@ -143,3 +143,17 @@ TEST_CASE("collectives: hierarchical all-to-all moves every byte to its destinat
   options.message_overhead_s.fill(0.0);
   CHECK(simulate_transfers(g, net.links, net.router, options).makespan_s == Approx(1.6e-3).epsilon(1e-12));
 }
+
+TEST_CASE("collectives: pairwise all-to-all with n not a power of two", "[sim][collective][a2a]") {
+  // n = 3 on a star (10 GB/s, no latency): rounds r = 1, 2 send i -> i+r mod 3,
+  // a permutation per round (one flow per link): 2 * (1 GB / 10 GB/s) = 0.2 s.
+  auto net = make_star(3, 10e9, 0.0, topology::LinkKind::nvlink);
+  ByteMatrix m{3, std::vector<double>(9, 1e9)};
+  const std::vector<topology::VertexId> devices = {0, 1, 2};
+  TransferGraph g;
+  generate_all_to_all_pairwise(m, devices, g);
+  CHECK(g.size() == 6);
+  NetworkOptions options;
+  options.message_overhead_s.fill(0.0);
+  CHECK(simulate_transfers(g, net.links, net.router, options).makespan_s == Approx(0.2).epsilon(1e-12));
+}
