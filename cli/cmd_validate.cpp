@@ -72,6 +72,10 @@ CommandAction add_validate_command(CLI::App& app) {
     vo.timing.seconds_per_shape =
         options->seconds_per_shape > 0.0 ? options->seconds_per_shape : (options->quick ? 0.2 : 0.5);
     vo.timing.seed = 2;  // not the calibration seed
+    if (backend->name() == "cpu") {  // as calibrate does: see kernels/calibration.hpp, pause_s
+      vo.timing.pause_s = 0.005;
+      vo.timing.max_repeats = 50;
+    }
     if (stderr_is_terminal()) vo.timing.progress = [](const std::string& l) { std::cerr << "validate: " << l << "\n"; };
     json result = kernels::validate(*backend, *model, profile, vo);
     result["profile"] = options->profile;

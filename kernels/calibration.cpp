@@ -1,7 +1,9 @@
 #include "kernels/calibration.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "common/errors.hpp"
 #include "common/json_io.hpp"
@@ -29,7 +31,8 @@ SwitchLayerConfig shape(std::int64_t T, std::int64_t d, std::int64_t E, std::int
 
 // The sweep is a ladder over tokens and d_model (d_ff = 4 d_model) with a
 // few other expert counts, top-2 and GEGLU mixed in; the held-out shapes sit
-// between its rungs. Sizes for "cpu" keep one layer under ~0.3 s on 2 cores;
+// between its rungs. Sizes for "cpu" keep each kernel short (mostly a few ms
+// on 2 cores) so that, with `pause_s`, it runs between other processes' slices;
 // "cuda" sizes keep host-side weight generation and upload short.
 std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bool quick) {
   std::vector<SwitchLayerConfig> out;
@@ -43,15 +46,15 @@ std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bo
     if (!quick) out.push_back(shape(8192, 1024, 32, 2, Activation::geglu));
     return out;
   }
-  const std::vector<std::int64_t> tokens = quick ? std::vector<std::int64_t>{256, 1024}
-                                                 : std::vector<std::int64_t>{256, 1024, 4096};
-  const std::vector<std::int64_t> dims = quick ? std::vector<std::int64_t>{128, 256}
-                                               : std::vector<std::int64_t>{128, 256, 512};
+  const std::vector<std::int64_t> tokens = quick ? std::vector<std::int64_t>{128, 1024}
+                                                 : std::vector<std::int64_t>{128, 512, 1024};
+  const std::vector<std::int64_t> dims = quick ? std::vector<std::int64_t>{32, 96}
+                                               : std::vector<std::int64_t>{32, 64, 96};
   for (auto d : dims)
     for (auto T : tokens) out.push_back(shape(T, d, 8));
   if (!quick) {
-    out.push_back(shape(1024, 256, 16, 2, Activation::geglu));
-    out.push_back(shape(4096, 128, 32));
+    out.push_back(shape(512, 64, 16, 2, Activation::geglu));
+    out.push_back(shape(1024, 32, 32));
   }
   return out;
 }
@@ -61,8 +64,8 @@ std::vector<SwitchLayerConfig> validation_shapes(const std::string& backend, boo
     if (quick) return {shape(4096, 768, 64)};
     return {shape(4096, 768, 64), shape(16384, 768, 32), shape(8192, 1536, 16), shape(16384, 1024, 64, 2)};
   }
-  if (quick) return {shape(512, 192, 8)};
-  return {shape(512, 192, 8), shape(2048, 384, 8), shape(2048, 256, 12), shape(1536, 320, 16, 2, Activation::geglu)};
+  if (quick) return {shape(256, 48, 8)};
+  return {shape(256, 48, 8), shape(768, 80, 8), shape(512, 80, 12), shape(384, 64, 16, 2, Activation::geglu)};
 }
 
 std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const SwitchLayerConfig& config,
@@ -72,12 +75,16 @@ std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const S
   for (int i = 0; i < 2; ++i) layer_s = run_switch_layer(backend);  // warm-up
   const int repeats = std::clamp(static_cast<int>(options.seconds_per_shape / std::max(layer_s, 1e-9)),
                                  options.min_repeats, options.max_repeats);
+  auto timed = [&](SwitchKernel k) {
+    if (options.pause_s > 0.0) std::this_thread::sleep_for(std::chrono::duration<double>(options.pause_s));
+    return backend.run(k);
+  };
   std::vector<double> router, dispatch, ffn, combine;
   for (int r = 0; r < repeats; ++r) {
-    router.push_back(backend.run(SwitchKernel::router) + backend.run(SwitchKernel::assign_capacity));
-    dispatch.push_back(backend.run(SwitchKernel::dispatch));
-    ffn.push_back(backend.run(SwitchKernel::expert_ffn));
-    combine.push_back(backend.run(SwitchKernel::combine));
+    router.push_back(timed(SwitchKernel::router) + backend.run(SwitchKernel::assign_capacity));
+    dispatch.push_back(timed(SwitchKernel::dispatch));
+    ffn.push_back(timed(SwitchKernel::expert_ffn));
+    combine.push_back(timed(SwitchKernel::combine));
   }
   std::vector<KernelTiming> out;
   for (const auto& [name, op] : switch_layer_ops(config, backend.precision())) {

@@ -29,11 +29,13 @@ void route(const SwitchLayerConfig& c, const float* x, const float* router_w, st
               blas_int(d), router_w, blas_int(E), 0.0f, probs.data(), blas_int(E));
   out.expert.resize(sz(T * k));
   out.gate.resize(sz(T * k));
-  const int chunks = chunk_count(T, 256);
+  // Threads only where each gets >= 2048 tokens: a thread started per call costs
+  // tens of microseconds (more on a loaded machine).
+  const int chunks = chunk_count(T, 2048);
   // Per chunk: argmax counts and probability sums, combined in chunk order.
   std::vector<std::vector<double>> prob_sum(sz(chunks), std::vector<double>(sz(E), 0.0));
   std::vector<std::vector<std::int64_t>> argmax_count(sz(chunks), std::vector<std::int64_t>(sz(E), 0));
-  parallel_chunks(T, 256, chunks, [&](int chunk, std::int64_t begin, std::int64_t end) {
+  parallel_chunks(T, 2048, chunks, [&](int chunk, std::int64_t begin, std::int64_t end) {
     auto& psum = prob_sum[sz(chunk)];
     auto& counts = argmax_count[sz(chunk)];
     for (std::int64_t t = begin; t < end; ++t) {
@@ -122,7 +124,8 @@ void assign_capacity(const SwitchLayerConfig& c, const std::vector<std::int32_t>
 void dispatch(const SwitchLayerConfig& c, const float* x, const CapacityAssignment& a, std::vector<float>& buffer) {
   const std::int64_t d = c.d_model, rows = c.experts * c.slots_per_expert();
   buffer.resize(sz(rows * d));
-  parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
+  // Threads only for >= 256 KiB per thread (see route()).
+  parallel_for(rows, std::max<std::int64_t>(64, 65536 / d), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r) {
       float* dst = buffer.data() + r * d;
       const std::int32_t t = a.row_source[sz(r)];
@@ -142,25 +145,32 @@ void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const s
   hidden.resize(sz(E * S * f));
   if (geglu) gate_hidden.resize(sz(E * S * f));
   out.resize(sz(E * S * d));
+  // 1. input projections of every expert: (S, d) . (d, f) -> (S, f)
   for (std::int64_t e = 0; e < E; ++e) {
-    const float* x_e = in.data() + e * S * d;  // (S, d)
-    float* h_e = hidden.data() + e * S * f;    // (S, f)
+    const float* x_e = in.data() + e * S * d;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(f), blas_int(d), 1.0f, x_e,
-                blas_int(d), w.wi.data() + e * d * f, blas_int(f), 0.0f, h_e, blas_int(f));
+                blas_int(d), w.wi.data() + e * d * f, blas_int(f), 0.0f, hidden.data() + e * S * f, blas_int(f));
     if (geglu) {
-      float* g_e = gate_hidden.data() + e * S * f;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(f), blas_int(d), 1.0f, x_e,
-                  blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, g_e, blas_int(f));
-      parallel_for(S * f, 1 << 15, [&](std::int64_t b, std::int64_t en) {
-        for (std::int64_t i = b; i < en; ++i) h_e[i] = gelu_tanh(h_e[i]) * g_e[i];
-      });
-    } else {
-      parallel_for(S * f, 1 << 15, [&](std::int64_t b, std::int64_t en) {
-        for (std::int64_t i = b; i < en; ++i) h_e[i] = std::max(h_e[i], 0.0f);
-      });
+                  blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, gate_hidden.data() + e * S * f,
+                  blas_int(f));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(d), blas_int(f), 1.0f, h_e,
-                blas_int(f), w.wo.data() + e * f * d, blas_int(d), 0.0f, out.data() + e * S * d, blas_int(d));
+  }
+  // 2. activation over all experts at once (threads only for >= 1 Mi elements each)
+  float* h = hidden.data();
+  const float* g = geglu ? gate_hidden.data() : nullptr;
+  parallel_for(E * S * f, 1 << 20, [&](std::int64_t b, std::int64_t en) {
+    if (geglu) {
+      for (std::int64_t i = b; i < en; ++i) h[i] = gelu_tanh(h[i]) * g[i];
+    } else {
+      for (std::int64_t i = b; i < en; ++i) h[i] = std::max(h[i], 0.0f);
+    }
+  });
+  // 3. output projections: (S, f) . (f, d) -> (S, d)
+  for (std::int64_t e = 0; e < E; ++e) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(d), blas_int(f), 1.0f,
+                hidden.data() + e * S * f, blas_int(f), w.wo.data() + e * f * d, blas_int(d), 0.0f,
+                out.data() + e * S * d, blas_int(d));
   }
 }
 
@@ -168,7 +178,7 @@ void combine(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert
              const CapacityAssignment& a, const std::vector<float>& expert_out, std::vector<float>& y) {
   const std::int64_t T = c.tokens, d = c.d_model, k = c.top_k, S = c.slots_per_expert();
   y.resize(sz(T * d));
-  parallel_for(T, 64, [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(T, std::max<std::int64_t>(64, 65536 / (d * k)), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t t = begin; t < end; ++t) {
       float* dst = y.data() + t * d;
       std::fill(dst, dst + d, 0.0f);
