@@ -15,6 +15,7 @@
 #include "topology/device_catalog.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "topology/topology_report.hpp"
+#include "workloads/model_catalog.hpp"
 
 namespace switchsim::cli {
 namespace {
@@ -75,10 +76,31 @@ std::string mesh_text() {
   return out;
 }
 
+// ---- models ----------------------------------------------------------------
+json model_items() {
+  json items = json::array();
+  for (const auto& m : workloads::builtin_models()) items.push_back(workloads::model_summary_json(m));
+  return items;
+}
+
+std::string model_text() {
+  std::string out = fmt::format("{:<13} {:>9} {:>13} {:>6} {:>6} {:>6} {:>7} {:>7} {:>5}\n", "model", "params",
+                                "GFLOPs/seq", "d_model", "d_ff", "heads", "layers", "experts", "top-k");
+  for (const auto& m : workloads::builtin_models()) {
+    const json j = workloads::model_summary_json(m);
+    out += fmt::format("{:<13} {:>8.4g}B {:>13.4g} {:>6} {:>6} {:>6} {:>3}+{:<3} {:>7} {:>5}\n", m.name,
+                       j["params"].get<double>() / 1e9, j["flops_per_sequence"].get<double>() / 1e9, m.d_model, m.d_ff,
+                       m.heads, m.encoder_layers, m.decoder_layers, m.experts, m.top_k);
+  }
+  out += "(forward FLOPs per sequence of 512 input and 114 target tokens, Table 9 convention; docs/workloads.md)\n";
+  return out;
+}
+
 const std::vector<ListKind>& kinds() {
   static const std::vector<ListKind> table = {
       {"devices", &device_items, &device_text},
       {"meshes", &mesh_items, &mesh_text},
+      {"models", &model_items, &model_text},
   };
   return table;
 }

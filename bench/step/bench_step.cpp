@@ -1,0 +1,74 @@
+// Step-simulation speed and memory (issue 8 targets):
+//   one Switch-Base step on tpuv3-4x4 (32 cores), dp=32,ep=32   <= 20 ms wall
+//   one Switch-C step on tpuv3-32x32 (2048 cores), dp=ep=2048   <= 10 s wall and <= 8 GiB (VmHWM)
+// Napkin math: Switch-C is 30 Switch layers x 2048 groups of 512 tokens = ~19M routing
+// draws, ~1300 grouped ops x 2048 members = ~2.7M (op, device) timings, and a handful of
+// distinct collectives (2048-way all-to-all per distinct capacity, one 2048-way all-reduce)
+// simulated once each thanks to the memo.
+//
+// Usage: bench_step [base|c|all] [repeats]. Prints one line per case: median wall seconds,
+// min, the host time spent inside collective simulations, VmHWM.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "sim/step_executor.hpp"
+#include "topology/mesh_catalog.hpp"
+#include "workloads/device_ceilings.hpp"
+#include "workloads/model_catalog.hpp"
+#include "workloads/simulate.hpp"
+
+using namespace switchsim;
+
+namespace {
+
+double vm_hwm_gib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / (1024.0 * 1024.0);  // kB -> GiB
+  }
+  return -1.0;
+}
+
+void run_case(const char* label, const char* model_name, const char* mesh_name, const char* layout_text, int repeats) {
+  const workloads::Model model = workloads::load_model(model_name);
+  const auto t_mesh0 = std::chrono::steady_clock::now();
+  const topology::Mesh mesh = topology::build_mesh(mesh_name);
+  const double mesh_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_mesh0).count();
+  const workloads::Layout layout = workloads::parse_layout(layout_text);
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  std::vector<double> walls;
+  double collective_wall = 0.0;
+  workloads::StepResult last;
+  for (int i = 0; i < repeats; ++i) {
+    sim::CollectiveCache cache(mesh);  // fresh memo: every repeat pays for its collectives
+    workloads::StepOptions o;
+    o.cache = &cache;
+    const auto t0 = std::chrono::steady_clock::now();
+    last = workloads::simulate_step(model, mesh, layout, o, *cost);
+    walls.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    collective_wall = cache.simulated_wall_s();
+  }
+  std::sort(walls.begin(), walls.end());
+  std::printf("%-12s %-12s %-22s step_time_s=%.6g ops=%d  wall median=%.4f s min=%.4f s (n=%d)  "
+              "collectives=%.4f s  mesh build=%.3f s  VmHWM=%.3f GiB\n",
+              label, mesh_name, layout_text, last.step_time_s, last.ops, walls[walls.size() / 2], walls.front(),
+              repeats, collective_wall, mesh_s, vm_hwm_gib());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string which = argc > 1 ? argv[1] : "all";
+  const int repeats = argc > 2 ? std::max(1, std::atoi(argv[2])) : 0;
+  if (which == "base" || which == "all") run_case("switch-base", "switch-base", "tpuv3-4x4", "dp=32,ep=32", repeats ? repeats : 21);
+  if (which == "c" || which == "all") run_case("switch-c", "switch-c", "tpuv3-32x32", "dp=2048,ep=2048", repeats ? repeats : 3);
+  return 0;
+}
