@@ -39,8 +39,10 @@ class ShortestPathRouter final : public Router {
         num_vertices_(topo.num_vertices()),
         max_paths_(max_paths),
         graph_(static_cast<std::size_t>(topo.num_vertices())),
+        dags_(static_cast<std::size_t>(topo.num_devices())),
         rows_(static_cast<std::size_t>(topo.num_devices())),
-        once_(std::make_unique<std::once_flag[]>(static_cast<std::size_t>(topo.num_devices()))) {
+        dag_once_(std::make_unique<std::once_flag[]>(static_cast<std::size_t>(topo.num_devices()))),
+        row_once_(std::make_unique<std::once_flag[]>(static_cast<std::size_t>(topo.num_devices()))) {
     SWITCHSIM_ASSERT(max_paths >= 1, "ECMP cap must be >= 1");
     forwards_.resize(static_cast<std::size_t>(num_vertices_));
     for (VertexId v = 0; v < num_vertices_; ++v) {
@@ -61,60 +63,116 @@ class ShortestPathRouter final : public Router {
   }
 
   [[nodiscard]] std::span<const Path> paths(VertexId src, VertexId dst) const override {
-    SWITCHSIM_ASSERT(src >= 0 && src < num_devices_ && dst >= 0 && dst < num_devices_, "router: not a device");
+    check(src, dst);
     if (src == dst) return {};
     const auto s = static_cast<std::size_t>(src);
-    std::call_once(once_[s], [&] { rows_[s] = compute_row(src); });
+    std::call_once(row_once_[s], [&] { rows_[s] = compute_row(src); });
     return rows_[s][static_cast<std::size_t>(dst)];
   }
 
+  // Bulk API: walks the cached shortest-path DAG of `src` (a few kB per
+  // source) instead of materializing and caching every Path.
+  [[nodiscard]] std::int32_t path_count(VertexId src, VertexId dst) const override {
+    check(src, dst);
+    if (src == dst) return 0;
+    std::int32_t count = 0;
+    Path reversed;
+    walk(src, dst, dag(src), reversed, [&](const Path&) { return ++count >= max_paths_; });
+    return count;
+  }
+
+  void append_path(VertexId src, VertexId dst, std::int32_t choice, Path& out) const override {
+    check(src, dst);
+    SWITCHSIM_ASSERT(src != dst && choice >= 0 && choice < max_paths_, "router: no such path");
+    std::int32_t index = 0;
+    bool found = false;
+    Path reversed;
+    walk(src, dst, dag(src), reversed, [&](const Path& p) {
+      if (index++ == choice) {
+        out.insert(out.end(), p.rbegin(), p.rend());
+        found = true;
+      }
+      return found || index >= max_paths_;
+    });
+    SWITCHSIM_ASSERT(found, "router: path index beyond the ECMP set");
+  }
+
  private:
-  [[nodiscard]] std::vector<std::vector<Path>> compute_row(VertexId src) const {
+  // Shortest-path DAG from one source: the tight in-links of every vertex (CSR).
+  struct Dag {
+    std::vector<std::int32_t> offsets;
+    std::vector<LinkId> tight;
+  };
+
+  void check(VertexId src, VertexId dst) const {
+    SWITCHSIM_ASSERT(src >= 0 && src < num_devices_ && dst >= 0 && dst < num_devices_, "router: not a device");
+  }
+
+  [[nodiscard]] const Dag& dag(VertexId src) const {
+    const auto s = static_cast<std::size_t>(src);
+    std::call_once(dag_once_[s], [&] { dags_[s] = compute_dag(src); });
+    return dags_[s];
+  }
+
+  [[nodiscard]] Dag compute_dag(VertexId src) const {
     const auto n = static_cast<std::size_t>(num_vertices_);
-    std::vector<Cost> dist(n, std::numeric_limits<Cost>::max());
+    const Cost inf = std::numeric_limits<Cost>::max();
+    std::vector<Cost> dist(n, inf);
     TransitFilter filter{&forwards_, src, &graph_};
     boost::filtered_graph<Graph, TransitFilter> g(graph_, filter);
     boost::dijkstra_shortest_paths(
         g, static_cast<std::size_t>(src),
         boost::distance_map(boost::make_iterator_property_map(dist.begin(), boost::get(boost::vertex_index, g)))
             .weight_map(boost::get(boost::edge_weight, g)));
-
     // A link u->v is tight when it lies on a shortest path from src.
-    auto tight = [&](LinkId id) {
-      const Link& l = links_[static_cast<std::size_t>(id)];
-      const auto u = static_cast<std::size_t>(l.src);
-      if (dist[u] == std::numeric_limits<Cost>::max()) return false;
-      if (l.src != src && forwards_[u] == 0) return false;
-      return dist[u] + cost_[static_cast<std::size_t>(id)] == dist[static_cast<std::size_t>(l.dst)];
-    };
+    Dag dag;
+    dag.offsets.assign(n + 1, 0);
+    for (std::size_t v = 0; v < n; ++v) {
+      for (LinkId id : in_links_[v]) {
+        const Link& l = links_[static_cast<std::size_t>(id)];
+        const auto u = static_cast<std::size_t>(l.src);
+        if (dist[u] == inf || (l.src != src && forwards_[u] == 0)) continue;
+        if (dist[u] + cost_[static_cast<std::size_t>(id)] == dist[v]) dag.tight.push_back(id);
+      }
+      dag.offsets[v + 1] = static_cast<std::int32_t>(dag.tight.size());
+    }
+    for (VertexId d = 0; d < num_devices_; ++d) {
+      SWITCHSIM_ASSERT(d == src || dist[static_cast<std::size_t>(d)] != inf,
+                       "router: destination unreachable (finalize checks connectivity)");
+    }
+    return dag;
+  }
+
+  [[nodiscard]] std::vector<std::vector<Path>> compute_row(VertexId src) const {
+    const Dag& d = dag(src);
     std::vector<std::vector<Path>> row(static_cast<std::size_t>(num_devices_));
+    Path reversed;
     for (VertexId dst = 0; dst < num_devices_; ++dst) {
       if (dst == src) continue;
-      SWITCHSIM_ASSERT(dist[static_cast<std::size_t>(dst)] != std::numeric_limits<Cost>::max(),
-                       "router: destination unreachable (finalize checks connectivity)");
       auto& out = row[static_cast<std::size_t>(dst)];
-      Path reversed;
-      enumerate(src, dst, tight, reversed, out);
-      for (Path& p : out) std::reverse(p.begin(), p.end());
+      walk(src, dst, d, reversed, [&](const Path& p) {
+        out.emplace_back(p.rbegin(), p.rend());
+        return static_cast<int>(out.size()) >= max_paths_;
+      });
     }
     return row;
   }
 
-  // Depth-first walk backwards from v to src over tight links.
-  template <class Tight>
-  void enumerate(VertexId src, VertexId v, const Tight& tight, Path& reversed, std::vector<Path>& out) const {
-    if (static_cast<int>(out.size()) >= max_paths_) return;
-    if (v == src) {
-      out.push_back(reversed);
-      return;
-    }
-    for (LinkId id : in_links_[static_cast<std::size_t>(v)]) {
-      if (!tight(id)) continue;
+  // Depth-first walk backwards from v to src over the DAG, in link order;
+  // calls on_path(reversed path) for each path until it returns true.
+  // Returns true when stopped.
+  template <class OnPath>
+  bool walk(VertexId src, VertexId v, const Dag& dag, Path& reversed, OnPath&& on_path) const {
+    if (v == src) return on_path(reversed);
+    const auto vi = static_cast<std::size_t>(v);
+    for (auto i = dag.offsets[vi]; i < dag.offsets[vi + 1]; ++i) {
+      const LinkId id = dag.tight[static_cast<std::size_t>(i)];
       reversed.push_back(id);
-      enumerate(src, links_[static_cast<std::size_t>(id)].src, tight, reversed, out);
+      const bool stop = walk(src, links_[static_cast<std::size_t>(id)].src, dag, reversed, on_path);
       reversed.pop_back();
-      if (static_cast<int>(out.size()) >= max_paths_) return;
+      if (stop) return true;
     }
+    return false;
   }
 
   std::int32_t num_devices_ = 0;
@@ -125,8 +183,10 @@ class ShortestPathRouter final : public Router {
   std::vector<Cost> cost_;
   std::vector<char> forwards_;
   std::vector<std::vector<LinkId>> in_links_;
+  mutable std::vector<Dag> dags_;
   mutable std::vector<std::vector<std::vector<Path>>> rows_;
-  std::unique_ptr<std::once_flag[]> once_;
+  std::unique_ptr<std::once_flag[]> dag_once_;
+  std::unique_ptr<std::once_flag[]> row_once_;
 };
 
 }  // namespace

@@ -9,8 +9,11 @@
 // `max_paths` (8 by default). Transit vertices: switches and chip routers
 // always; devices only when `devices_forward` (custom meshes without switches).
 //
-// Paths are computed per source on first request (all destinations at once)
-// and cached; queries are thread-safe.
+// Per source, the shortest-path DAG is computed on first use and kept (a few
+// kB); `paths` materializes and caches that source's Path objects for every
+// destination, while `path_count` / `append_path` walk the DAG without
+// storing paths (use them to route every pair of a large cluster). All
+// queries are thread-safe.
 
 #include <memory>
 
