@@ -92,8 +92,9 @@ AliasTable::AliasTable(const std::vector<double>& weights) {
 }
 
 std::int64_t AliasTable::sample(Rng& rng) const {
-  const std::uint64_t i = rng.below(prob_.size());
-  return rng.uniform01() < prob_[i] ? static_cast<std::int64_t>(i) : alias_[i];
+  const std::uint32_t i = rng.below32(static_cast<std::uint32_t>(prob_.size()));
+  const double coin = static_cast<double>(rng.bits(32)) * 0x1.0p-32;
+  return coin < prob_[i] ? static_cast<std::int64_t>(i) : alias_[i];
 }
 
 }  // namespace switchsim::workloads

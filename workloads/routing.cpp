@@ -150,12 +150,32 @@ void RoutingSampler::sample_group(Rng& rng, std::int64_t G, std::int64_t group_i
     for (std::int64_t i = 0; i < total - given; ++i) counts[rem[static_cast<std::size_t>(i)].second] += 1;
     return;
   }
-  const auto E = static_cast<std::uint64_t>(experts_);
+  const auto E = static_cast<std::uint32_t>(experts_);
+  // Uniform over a power-of-two expert count: log2(E) raw bits per draw, exactly uniform.
+  int log2E = 0;
+  while ((std::uint32_t{1} << log2E) < E) ++log2E;
+  const bool pow2 = (std::uint32_t{1} << log2E) == E && log2E <= 32;
   auto draw = [&]() -> std::int64_t {
-    return table_.empty() ? static_cast<std::int64_t>(rng.below(E)) : table_.front().sample(rng);
+    if (!table_.empty()) return table_.front().sample(rng);
+    return pow2 ? static_cast<std::int64_t>(log2E == 0 ? 0 : rng.bits(log2E)) : static_cast<std::int64_t>(rng.below32(E));
   };
   if (top_k_ == 1) {
-    for (std::int64_t t = 0; t < G; ++t) counts[draw()] += 1;
+    if (table_.empty() && pow2 && log2E > 0) {
+      // floor(64 / log2E) draws per engine output (the top bits left over are discarded).
+      const std::int64_t per_word = 64 / log2E;
+      const std::uint64_t mask = (std::uint64_t{1} << log2E) - 1;
+      std::int64_t t = 0;
+      for (; t + per_word <= G; t += per_word) {
+        std::uint64_t x = rng.next64();
+        for (std::int64_t r = 0; r < per_word; ++r) {
+          counts[x & mask] += 1;
+          x >>= log2E;
+        }
+      }
+      for (; t < G; ++t) counts[rng.bits(log2E)] += 1;
+    } else {
+      for (std::int64_t t = 0; t < G; ++t) counts[draw()] += 1;
+    }
     return;
   }
   std::vector<std::int64_t> chosen(static_cast<std::size_t>(top_k_));
