@@ -76,7 +76,8 @@ class ShortestPathRouter final : public Router {
     check(src, dst);
     if (src == dst) return 0;
     std::int32_t count = 0;
-    Path reversed;
+    thread_local Path reversed;  // reused: no allocation per query
+    reversed.clear();
     walk(src, dst, dag(src), reversed, [&](const Path&) { return ++count >= max_paths_; });
     return count;
   }
@@ -86,7 +87,8 @@ class ShortestPathRouter final : public Router {
     SWITCHSIM_ASSERT(src != dst && choice >= 0 && choice < max_paths_, "router: no such path");
     std::int32_t index = 0;
     bool found = false;
-    Path reversed;
+    thread_local Path reversed;
+    reversed.clear();
     walk(src, dst, dag(src), reversed, [&](const Path& p) {
       if (index++ == choice) {
         out.insert(out.end(), p.rbegin(), p.rend());
