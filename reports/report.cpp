@@ -21,6 +21,7 @@ namespace {
 struct Table {
   std::vector<std::string> headers;
   std::vector<bool> numeric;  // right-aligned columns
+  std::vector<bool> nowrap;   // columns kept on one line (layouts)
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> row_class;  // optional per-cell class of the last column ("ok"/"fail")
 };
@@ -51,7 +52,7 @@ class Doc {
     for (std::size_t r = 0; r < t.rows.size(); ++r) {
       html_ += "<tr>";
       for (std::size_t c = 0; c < t.rows[r].size(); ++c) {
-        std::string cls = is_numeric(t, c) ? "num" : "";
+        std::string cls = is_numeric(t, c) ? "num" : (c < t.nowrap.size() && t.nowrap[c] ? "nw" : "");
         if (c + 1 == t.rows[r].size() && r < t.row_class.size() && !t.row_class[r].empty()) cls = t.row_class[r];
         html_ += (cls.empty() ? std::string("<td>") : "<td class=\"" + cls + "\">") + html_escape(t.rows[r][c]) + "</td>";
       }
@@ -142,10 +143,10 @@ Table layout_table(const std::vector<LayoutResult>& rows, bool with_why) {
   Table t;
   t.headers = {"rank", "layout", "capacity factor", "mode", "step time", "tokens/s", "dropped", "memory/device"};
   t.numeric = {true, false, true, false, true, true, true, true};
+  t.nowrap = {false, true};
   if (with_why) t.headers.emplace_back("why");
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const LayoutResult& r = rows[i];
-    std::vector<std::string> row = {r.rank ? std::to_string(*r.rank) : std::to_string(i + 1),
+  for (const LayoutResult& r : rows) {
+    std::vector<std::string> row = {r.rank ? std::to_string(*r.rank) : "—",
                                     r.layout,
                                     optional_factor(r.capacity_factor),
                                     r.mode.empty() ? "—" : r.mode,
@@ -242,6 +243,7 @@ void simulate_section(Doc& doc, const std::vector<std::pair<const LoadedResult*,
   t.headers = {"file", "model on mesh", "layout", "capacity factor", "mode", "step time", "tokens/s", "dropped",
                "memory/device", "fits"};
   t.numeric = {false, false, false, true, false, true, true, true, true, false};
+  t.nowrap = {false, false, true};
   std::vector<LabelledBreakdown> bars;
   for (const auto& [r, v] : runs) {
     const LayoutResult& s = v->step;

@@ -21,6 +21,7 @@ th, td { border-bottom: 1px solid var(--rule); padding: 5px 8px; text-align: lef
 th { background: #eef2f7; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) td { background: #fafbfd; }
+td.nw { white-space: nowrap; }
 td.ok { color: var(--good); font-weight: 600; }
 td.fail { color: var(--bad); font-weight: 600; }
 figure { margin: 14px 0 22px; text-align: center; }

@@ -189,8 +189,9 @@ class Checker {
     }
     s.have_last = true;
     s.last_ts = std::max(s.last_ts, ts);
-    while (!s.open_ends.empty() && s.open_ends.back() <= ts) s.open_ends.pop_back();
-    if (!s.open_ends.empty() && end > s.open_ends.back() + tolerance_us(end)) {
+    // An event that starts where the previous one ends (up to rounding of ts + dur) follows it.
+    while (!s.open_ends.empty() && s.open_ends.back() <= ts + tolerance_us(ts)) s.open_ends.pop_back();
+    if (options_.require_nesting && !s.open_ends.empty() && end > s.open_ends.back() + tolerance_us(end)) {
       error(where + fmt::format(": [{}, {}] us overlaps an enclosing event ending at {} us on track pid {} tid {} "
                                 "without nesting in it",
                                 ts, end, s.open_ends.back(), s.track.pid, s.track.tid));

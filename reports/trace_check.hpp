@@ -35,6 +35,9 @@ struct TraceCheckOptions {
   double relative_tolerance = 1e-6;
   double absolute_tolerance_us = 1e-3;  // 1 ns: traces print microseconds with fractions
   std::size_t max_errors = 20;          // further errors are counted, not described
+  // Complete events of one track must nest or not overlap. Switch off only to
+  // check the rest of a trace whose tracks are known to hold concurrent slices.
+  bool require_nesting = true;
 };
 
 struct TraceTrack {
