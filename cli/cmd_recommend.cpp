@@ -1,0 +1,119 @@
+// `switchsim recommend [--model M] [--mesh M] [--top K] [--objective throughput|effective-throughput|memory]
+//  [--max-drop F] [--factors 1.0,1.25,...] [--no-dropless] [--samples N] [--seed S] [--routing R]
+//  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N] [--precision P]
+//  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--json] [--out F] [--out-dir D]`:
+// the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
+// Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/command_registry.hpp"
+#include "cli/output.hpp"
+#include "common/atomic_file.hpp"
+#include "common/errors.hpp"
+#include "planner/recommend.hpp"
+#include "planner/recommend_output.hpp"
+#include "topology/mesh_catalog.hpp"
+#include "workloads/device_ceilings.hpp"
+#include "workloads/model_catalog.hpp"
+#include "workloads/simulate.hpp"
+
+namespace switchsim::cli {
+namespace {
+
+struct Options {
+  std::string model = "switch-base";
+  std::string mesh = "tpuv3-4x4";
+  std::int64_t top = 5;
+  std::string objective = "throughput";
+  double max_drop = 0.01;
+  std::string factors = "1.0,1.25,1.5,2.0";
+  bool no_dropless = false;
+  std::int64_t samples = 4;
+  std::uint64_t seed = 0;
+  std::string routing = "uniform";
+  double memory_headroom = 0.9;
+  std::int64_t max_micro_batches = 64;
+  std::int64_t batch_tokens = std::int64_t{1} << 20;
+  std::int64_t group_tokens = 0;
+  std::string precision = "bf16";
+  std::string optimizer = "adafactor";
+  bool remat = false;
+  std::string profile;
+  std::int32_t threads = 0;
+  bool exhaustive = false;
+  std::string out_dir;
+  OutputOptions output;
+};
+
+CommandAction add_recommend_command(CLI::App& app) {
+  auto opt = std::make_shared<Options>();
+  app.description("Recommend layouts and capacity factors: ranked table, Pareto front, rejected layouts");
+  app.add_option("--model", opt->model, "Model name or JSON file (default switch-base)");
+  app.add_option("--mesh", opt->mesh, "Mesh name or JSON file (default tpuv3-4x4, 32 TPU v3 cores)");
+  app.add_option("--top", opt->top, "Recommendations to show (default 5)");
+  app.add_option("--objective", opt->objective, "throughput (default) | effective-throughput | memory");
+  app.add_option("--max-drop", opt->max_drop, "Largest mean drop fraction for throughput/memory (default 0.01)");
+  app.add_option("--factors", opt->factors, "Capacity factors to try (default 1.0,1.25,1.5,2.0)");
+  app.add_flag("--no-dropless", opt->no_dropless, "Do not try the dropless mode");
+  app.add_option("--samples", opt->samples, "Routing seeds per candidate (default 4)");
+  app.add_option("--seed", opt->seed, "First routing seed (default 0)");
+  app.add_option("--routing", opt->routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
+  app.add_option("--memory-headroom", opt->memory_headroom, "Usable fraction of device memory (default 0.9)");
+  app.add_option("--max-micro-batches", opt->max_micro_batches, "Most micro-batches tried to fit memory (default 64)");
+  app.add_option("--batch-tokens", opt->batch_tokens, "Encoder tokens per global batch (default 1048576)");
+  app.add_option("--group-tokens", opt->group_tokens, "Routing group size (default: local tokens per device)");
+  app.add_option("--precision", opt->precision, "bf16 (default) | fp32");
+  app.add_option("--optimizer", opt->optimizer, "adafactor (default) | adam");
+  app.add_flag("--remat", opt->remat, "Rematerialize activations in the backward pass");
+  app.add_option("--profile", opt->profile, "Calibration profile (default: roofline of the mesh's device)");
+  app.add_option("--threads", opt->threads, "Worker threads (default: all cores); results do not depend on it");
+  app.add_flag("--exhaustive", opt->exhaustive, "Evaluate every feasible candidate (no pruning)");
+  app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
+  add_output_flags(app, opt->output);
+  return [opt]() -> int {
+    planner::SearchOptions so;
+    so.objective = planner::parse_objective(opt->objective, "--objective");
+    so.enumeration.factors = workloads::parse_factors(opt->factors, "--factors");
+    so.enumeration.dropless = !opt->no_dropless;
+    so.enumeration.memory_headroom = opt->memory_headroom;
+    so.enumeration.max_micro_batches = opt->max_micro_batches;
+    so.enumeration.training.batch_tokens = opt->batch_tokens;
+    so.enumeration.training.group_tokens = opt->group_tokens;
+    so.enumeration.training.precision = workloads::parse_precision(opt->precision, "--precision");
+    so.enumeration.training.optimizer = workloads::parse_optimizer(opt->optimizer, "--optimizer");
+    so.enumeration.training.rematerialize = opt->remat;
+    so.routing = workloads::parse_routing(opt->routing, "--routing");
+    so.samples = opt->samples;
+    so.seed = opt->seed;
+    so.max_drop = opt->max_drop;
+    so.top = opt->top;
+    so.threads = opt->threads;
+    so.prune = !opt->exhaustive;
+    if (opt->samples <= 0) throw InputError("--samples", "must be positive");
+    if (opt->top <= 0) throw InputError("--top", "must be positive");
+    if (opt->batch_tokens <= 0) throw InputError("--batch-tokens", "must be positive");
+    if (opt->group_tokens < 0) throw InputError("--group-tokens", "must be positive (or 0 for the local batch)");
+    const workloads::Model model = workloads::load_model(opt->model, "--model");
+    const topology::Mesh mesh = topology::build_mesh(opt->mesh);
+    if (mesh.topology.num_devices() <= 0) throw InputError("--mesh", "has no devices");
+    const std::unique_ptr<kernels::CostModel> cost = workloads::make_cost_model(mesh.device_kind, opt->profile);
+    const planner::RecommendResult result = planner::recommend(model, mesh, so, *cost);
+    const json j = planner::to_json(result);
+    if (!opt->out_dir.empty()) {
+      std::filesystem::create_directories(opt->out_dir);
+      const std::filesystem::path file = std::filesystem::path(opt->out_dir) / "recommend.json";
+      write_file_atomically(file, dump_json(j));
+      std::cerr << "wrote " << file.string() << "\n";
+    }
+    emit(opt->output, j, planner::to_text(result));
+    return 0;
+  };
+}
+
+const bool registered = register_command({"recommend", 45, &add_recommend_command});
+
+}  // namespace
+}  // namespace switchsim::cli

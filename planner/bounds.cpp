@@ -1,0 +1,211 @@
+#include "planner/bounds.hpp"
+
+#include <algorithm>
+
+#include "topology/metrics.hpp"
+
+namespace switchsim::planner {
+namespace {
+
+using kernels::OpKind;
+using kernels::OpShape;
+
+OpShape matmul(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch = 1, OpKind kind = OpKind::matmul) {
+  OpShape s;
+  s.kind = kind;
+  s.batch = batch;
+  s.m = m;
+  s.k = k;
+  s.n = n;
+  return s;
+}
+
+double out_capacity_Bps(const topology::Topology& t, topology::VertexId v) {
+  double sum = 0.0;
+  for (topology::LinkId l : t.out_links(v)) sum += t.link(l).bandwidth_Bps;
+  return sum;
+}
+
+}  // namespace
+
+MeshCuts compute_mesh_cuts(const topology::Mesh& mesh) {
+  MeshCuts c;
+  const topology::Topology& t = mesh.topology;
+  for (topology::VertexId d = 0; d < t.num_devices(); ++d) c.device_out_Bps = std::max(c.device_out_Bps, out_capacity_Bps(t, d));
+  // Device 0's chip: a chip router it links to, and the devices that router links to.
+  if (t.num_devices() > 0) {
+    for (topology::LinkId l : t.out_links(0)) {
+      const topology::VertexId r = t.link(l).dst;
+      if (t.vertex(r).kind != topology::VertexKind::chip_router) continue;
+      for (topology::LinkId rl : t.out_links(r)) {
+        const topology::VertexId v = t.link(rl).dst;
+        if (v < t.num_devices()) {
+          c.chip_devices.push_back(v);
+        } else {
+          c.chip_out_Bps += t.link(rl).bandwidth_Bps;
+        }
+      }
+      break;
+    }
+  }
+  std::sort(c.chip_devices.begin(), c.chip_devices.end());
+  c.cores_per_chip = std::max<std::int32_t>(1, static_cast<std::int32_t>(c.chip_devices.size()));
+  if (c.chip_devices.size() <= 1) {
+    c.chip_devices.clear();
+    c.chip_out_Bps = 0.0;
+  }
+  // The bisection closed form is cheap for tori; max-flow elsewhere only on small meshes.
+  if (mesh.structure.family == topology::MeshFamily::torus || t.num_vertices() <= 4096) {
+    c.bisection_Bps = topology::compute_metrics(mesh).bisection_bandwidth_Bps;
+  }
+  return c;
+}
+
+StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& layout,
+                           const workloads::TrainingSetup& setup, const workloads::StepShape& shape,
+                           double capacity_factor, workloads::ExecutionMode mode, const kernels::CostModel& cost,
+                           const MeshCuts& cuts, sim::CollectiveCache* cache) {
+  StepBound b;
+  const bool dropless = mode == workloads::ExecutionMode::dropless;
+  const std::int64_t d = m.d_model;
+  const std::int64_t mp = layout.mp;
+  const std::int64_t inner = m.inner_dim() / mp;
+  const std::int64_t heads = m.heads / mp;
+  const std::int64_t dff = m.d_ff / mp;
+  const std::int64_t nm = m.ffn_matrices();
+  const std::int64_t seqs = shape.local_sequences;
+  const std::int64_t T_enc = shape.local_tokens;
+  const std::int64_t T_dec = shape.local_decoder_tokens;
+  const std::int64_t groups = shape.groups_per_device;
+  const std::int64_t E = m.experts;
+  const double a = setup.activation_bytes();
+  const double forwards = setup.rematerialize ? 2.0 : 1.0;  // forward passes per micro-batch
+
+  auto predict = [&](const OpShape& s) { return cost.predict(s).seconds; };
+  // A weighted op runs forward (x forwards), dgrad and wgrad; all but wgrad are on the chain.
+  double off_chain = 0.0;
+  auto weighted = [&](const OpShape& s) {
+    const double t = predict(s);
+    off_chain += t;
+    return (forwards + 2.0) * t;
+  };
+  auto attention = [&](std::int64_t lq, std::int64_t lk) {
+    const OpShape f = matmul(lq, m.d_kv, lk, seqs * heads, OpKind::attention);
+    OpShape bwd = f;
+    bwd.batch *= 2;
+    return forwards * predict(f) + predict(bwd);
+  };
+  auto slots = [&](std::int64_t G) -> std::int64_t {
+    if (dropless) return m.top_k * G * groups;  // the mean load
+    return E * groups * workloads::expert_capacity(capacity_factor, m.top_k, G, E);
+  };
+  auto ffn = [&](std::int64_t T, std::int64_t G, bool is_switch) {
+    if (!is_switch) return weighted(matmul(T, d, (nm - 1) * dff)) + weighted(matmul(T, dff, d));
+    OpShape router = matmul(T, d, E, 1, OpKind::router);
+    router.precision = kernels::Precision::fp32;
+    double s = weighted(router);
+    const std::int64_t rows = slots(G);
+    if (dropless) {
+      s += weighted(matmul(rows, d, (nm - 1) * dff, 1, OpKind::batched_matmul));
+      s += weighted(matmul(rows, dff, d, 1, OpKind::batched_matmul));
+    } else {
+      const std::int64_t per_expert_rows = rows / E * layout.ep;  // ep x groups x C
+      s += weighted(matmul(per_expert_rows, d, (nm - 1) * dff, E / layout.ep, OpKind::batched_matmul));
+      s += weighted(matmul(per_expert_rows, dff, d, E / layout.ep, OpKind::batched_matmul));
+    }
+    return s;
+  };
+
+  double compute = 0.0;
+  for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+    compute += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
+               weighted(matmul(T_enc, inner, d));
+    compute += ffn(T_enc, shape.group_tokens, m.is_switch_layer(i));
+  }
+  for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
+    compute += weighted(matmul(T_dec, d, 3 * inner)) + attention(m.target_length, m.target_length) +
+               weighted(matmul(T_dec, inner, d));
+    compute += weighted(matmul(T_dec, d, inner)) + weighted(matmul(seqs * m.input_length, d, 2 * inner)) +
+               attention(m.target_length, m.input_length) + weighted(matmul(T_dec, inner, d));
+    compute += ffn(T_dec, shape.decoder_group_tokens, m.is_switch_layer(i));
+  }
+  compute += weighted(matmul(T_dec, d, m.vocab / mp));
+  b.compute_s = compute * static_cast<double>(setup.micro_batches);
+  const double chain_compute_s = (compute - off_chain) * static_cast<double>(setup.micro_batches);
+
+  // Communication of device 0.
+  const double dev_Bps = cuts.device_out_Bps;
+  const std::int64_t devices = layout.devices();
+  auto by_device = [&](double bytes, std::int64_t n) {
+    return dev_Bps > 0.0 && n > 1 ? bytes * static_cast<double>(n - 1) / static_cast<double>(n) / dev_Bps : 0.0;
+  };
+  // Members of device 0's ep group on device 0's chip.
+  std::int64_t ep_on_chip = 1;
+  if (!cuts.chip_devices.empty() && layout.ep > 1) {
+    ep_on_chip = 0;
+    for (std::int64_t e = 0; e < layout.ep; ++e) {
+      const std::int32_t id = layout.device(0, e, 0);
+      if (std::binary_search(cuts.chip_devices.begin(), cuts.chip_devices.end(), id)) ++ep_on_chip;
+    }
+  }
+  // Device 0's group of each partition (the executor runs the group that contains it).
+  const auto ep_group = layout.ep > 1 ? layout.ep_groups().front() : std::vector<std::int32_t>{};
+  const auto mp_group = mp > 1 ? layout.mp_groups().front() : std::vector<std::int32_t>{};
+  auto exact = [&](sim::CollectiveOp op, const std::vector<std::int32_t>& group, double bytes) {
+    if (cache == nullptr || group.size() <= 1) return 0.0;
+    const std::vector<topology::VertexId> members(group.begin(), group.end());
+    return cache->duration_s(op, sim::CollectiveAlgorithm::automatic, members, bytes, nullptr);
+  };
+  auto all_to_all = [&](double bytes) {
+    const std::int64_t n = layout.ep;
+    if (dropless) return 0.0;  // how much of its own load a device keeps is random: no safe bound
+    double t = std::max(by_device(bytes, n), exact(sim::CollectiveOp::all_to_all, ep_group, bytes));
+    if (cuts.chip_out_Bps > 0.0 && ep_on_chip < n) {
+      const double k = static_cast<double>(ep_on_chip);
+      t = std::max(t, k * bytes * (static_cast<double>(n) - k) / static_cast<double>(n) / cuts.chip_out_Bps);
+    }
+    if (cuts.bisection_Bps > 0.0 && n == devices) {
+      t = std::max(t, static_cast<double>(n) * bytes / 4.0 / cuts.bisection_Bps);
+    }
+    return t;
+  };
+  double comm = 0.0;
+  for (int stack = 0; stack < 2; ++stack) {
+    const bool dec = stack == 1;
+    const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
+    const std::int64_t T = dec ? T_dec : T_enc;
+    const std::int64_t G = dec ? shape.decoder_group_tokens : shape.group_tokens;
+    for (std::int64_t i = 0; i < layers; ++i) {
+      const bool sw = m.is_switch_layer(i);
+      if (sw && layout.ep > 1) {
+        comm += 2.0 * (forwards + 1.0) * all_to_all(static_cast<double>(slots(G)) * static_cast<double>(d) * a);
+      }
+      if (mp > 1) {
+        const double attn_blocks = dec ? 2.0 : 1.0;
+        const double act = static_cast<double>(T) * static_cast<double>(d) * a;
+        const double ffn_bytes = sw ? static_cast<double>(slots(G)) * static_cast<double>(d) * a : act;
+        auto reduce = [&](double bytes) {
+          return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
+        };
+        comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes));
+      }
+    }
+  }
+  comm *= static_cast<double>(setup.micro_batches);
+  const workloads::ParamCount pc = workloads::count_params(m);
+  const double grad_bytes = setup.optimizer == workloads::Optimizer::adam ? 2.0 : 4.0;
+  if (layout.dp > 1) {
+    const double bytes = pc.non_expert() / static_cast<double>(mp) * grad_bytes;
+    comm += std::max(by_device(bytes, layout.dp), exact(sim::CollectiveOp::all_reduce, layout.dp_groups().front(), bytes));
+  }
+  if (m.is_moe() && layout.replicas() > 1) {
+    const double bytes = pc.experts / static_cast<double>(layout.ep * mp) * grad_bytes;
+    comm += std::max(by_device(bytes, layout.replicas()),
+                     exact(sim::CollectiveOp::all_reduce, layout.expert_replica_groups().front(), bytes));
+  }
+  b.communication_s = comm;
+  b.chain_s = chain_compute_s + comm;
+  return b;
+}
+
+}  // namespace switchsim::planner

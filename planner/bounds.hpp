@@ -1,0 +1,83 @@
+#pragma once
+// Cheap lower bounds of one candidate's step time, used to prune the search
+// (branch and bound): a candidate whose best possible tokens/s cannot beat the
+// K-th best simulated result is never simulated.
+//
+// The step executor (sim/step_executor.hpp) runs every device's ops on two
+// in-order streams, compute and communication, so for any device
+//     step_time >= its compute-stream busy time   and
+//     step_time >= its communication-stream busy time.
+// compute_s:  the matrix products, router and attention ops every device runs
+//   (the shapes workloads/step_builder.hpp emits: per layer QKV / Q, KV, output
+//   projection, attention, FFN or expert FFN, router; LM head), each priced by
+//   the same CostModel the simulation uses, x3 for forward, dgrad and wgrad
+//   (attention: forward + doubled backward), + one forward more with
+//   rematerialization, x micro-batches. Elementwise ops, dispatch and combine
+//   are left out, so the sum is below the simulated busy time. Expert products
+//   use the padded capacity (capacity mode) or the mean load k*G*groups
+//   (dropless; the busiest device has at least the mean).
+// communication_s: device 0's collectives (it is in every kind of group), each
+//   at least the bytes that must leave a set S of vertices divided by the line
+//   rate of the links leaving S, for
+//     S = the device alone:     all-to-all sends B (n-1)/n of its B bytes per device,
+//                               all-reduce at least B (n-1)/n (ring sends 2 B (n-1)/n);
+//     S = its chip (TPU cores sharing ICI links): the group members on the chip send
+//                               B / n to each member off the chip;
+//     S = half the mesh (bisection cut of topology/metrics.hpp), when an all-to-all
+//                               group is the whole mesh: N B / 4 cross one direction.
+//   Per micro-batch: 4 all-to-alls per Switch layer (dispatch and combine, forward
+//   and backward), 2 tensor-parallel all-reduces per attention block and FFN
+//   (forward and backward; +1 with rematerialization); per step the dense and
+//   expert gradient all-reduces. Dropless all-to-alls count 0 (the share of its
+//   load a device keeps for its own experts is random).
+//   With a CollectiveCache, each capacity-mode collective also counts at least the
+//   duration the executor will take for device 0's group (the same cache call it
+//   makes: memoized, so the later simulation reuses it): exact under the
+//   executor's model.
+// chain_s: the step builder puts every forward op, every dgrad, the backward
+//   collectives and the gradient all-reduces on one dependency chain (only wgrad
+//   is off it), so device 0 also needs compute_s - wgrad + communication_s.
+// step_time_s = max(compute_s, communication_s, chain_s).
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cost_model.hpp"
+#include "sim/step_executor.hpp"
+#include "topology/mesh.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/model.hpp"
+#include "workloads/routing.hpp"
+#include "workloads/training.hpp"
+
+namespace switchsim::planner {
+
+// Link capacities of the cuts above, computed once per mesh.
+struct MeshCuts {
+  double device_out_Bps = 0.0;    // largest line rate out of one device (so the bound holds for every device)
+  std::int32_t cores_per_chip = 1;
+  double chip_out_Bps = 0.0;      // line rate out of the chip of device 0 (0: no chip level)
+  std::vector<std::int32_t> chip_devices;  // device ids on device 0's chip
+  double bisection_Bps = 0.0;     // 0: unknown (bound not used)
+};
+
+[[nodiscard]] MeshCuts compute_mesh_cuts(const topology::Mesh& mesh);
+
+struct StepBound {
+  double compute_s = 0.0;
+  double communication_s = 0.0;
+  double chain_s = 0.0;
+  [[nodiscard]] double step_time_s() const {
+    const double m = compute_s > communication_s ? compute_s : communication_s;
+    return m > chain_s ? m : chain_s;
+  }
+};
+
+// `setup.micro_batches` as the candidate uses it; `shape` from derive_step_shape.
+[[nodiscard]] StepBound step_lower_bound(const workloads::Model& model, const workloads::Layout& layout,
+                                         const workloads::TrainingSetup& setup, const workloads::StepShape& shape,
+                                         double capacity_factor, workloads::ExecutionMode mode,
+                                         const kernels::CostModel& cost, const MeshCuts& cuts,
+                                         sim::CollectiveCache* cache = nullptr);
+
+}  // namespace switchsim::planner

@@ -1,0 +1,202 @@
+#include "planner/candidates.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "common/errors.hpp"
+#include "topology/device_catalog.hpp"
+
+namespace switchsim::planner {
+namespace {
+
+using workloads::Axis;
+using workloads::ExecutionMode;
+using workloads::Layout;
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+const char* axis_name(Axis a) { return a == Axis::mp ? "mp" : a == Axis::ep ? "ep" : "rep"; }
+
+std::int64_t axis_size(const Layout& l, Axis a) {
+  return a == Axis::mp ? l.mp : a == Axis::ep ? l.ep : l.replicas();
+}
+
+std::string format_factor(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", f);
+  return buf;
+}
+
+std::string memory_reason(const workloads::MemoryEstimate& m, double limit_bytes, double headroom,
+                          const std::string& device_kind, std::int64_t micro_batches, bool static_only) {
+  char buf[512];
+  if (static_only) {
+    std::snprintf(buf, sizeof buf,
+                  "parameters, gradients and optimizer state alone need %.2f GiB per device (parameters %.2f, "
+                  "gradients %.2f, optimizer %.2f) but the limit is %.2f GiB (%.2f x %.2f GiB %s)",
+                  (m.parameters_bytes + m.gradients_bytes + m.optimizer_bytes) / kGiB, m.parameters_bytes / kGiB,
+                  m.gradients_bytes / kGiB, m.optimizer_bytes / kGiB, limit_bytes / kGiB, headroom,
+                  m.device_memory_bytes / kGiB, device_kind.c_str());
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "needs %.2f GiB per device with %lld micro-batch(es) (parameters %.2f, gradients %.2f, optimizer "
+                  "%.2f, activations %.2f of which capacity buffers %.2f) but the limit is %.2f GiB (%.2f x %.2f GiB "
+                  "%s)",
+                  m.total_bytes() / kGiB, static_cast<long long>(micro_batches), m.parameters_bytes / kGiB,
+                  m.gradients_bytes / kGiB, m.optimizer_bytes / kGiB, m.activations_bytes / kGiB,
+                  m.capacity_buffers_bytes / kGiB, limit_bytes / kGiB, headroom, m.device_memory_bytes / kGiB,
+                  device_kind.c_str());
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::string Candidate::mapping() const {
+  return std::string(axis_name(layout.order[0])) + "." + axis_name(layout.order[1]) + "." + axis_name(layout.order[2]);
+}
+
+std::string Candidate::label() const {
+  std::string s = layout.to_string();
+  s += mode == ExecutionMode::dropless ? " dropless" : " cf=" + format_factor(capacity_factor) + " capacity";
+  s += " mb=" + std::to_string(micro_batches);
+  return s;
+}
+
+std::vector<Layout> enumerate_layouts(const workloads::Model& model, std::int64_t devices) {
+  std::vector<Layout> out;
+  for (std::int64_t mp = 1; mp <= devices; ++mp) {
+    if (devices % mp != 0 || model.heads % mp != 0 || model.d_ff % mp != 0) continue;
+    const std::int64_t dp = devices / mp;
+    const std::int64_t max_ep = model.is_moe() ? std::min(dp, model.experts) : 1;
+    for (std::int64_t ep = 1; ep <= max_ep; ++ep) {
+      if (dp % ep != 0 || (model.is_moe() && model.experts % ep != 0)) continue;
+      Layout l;
+      l.dp = dp;
+      l.ep = ep;
+      l.mp = mp;
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
+std::vector<Layout> enumerate_mappings(const Layout& layout) {
+  // The default order first, then the other permutations in a fixed order.
+  static constexpr std::array<std::array<Axis, 3>, 6> kOrders{{
+      {Axis::mp, Axis::ep, Axis::rep},
+      {Axis::mp, Axis::rep, Axis::ep},
+      {Axis::ep, Axis::mp, Axis::rep},
+      {Axis::ep, Axis::rep, Axis::mp},
+      {Axis::rep, Axis::mp, Axis::ep},
+      {Axis::rep, Axis::ep, Axis::mp},
+  }};
+  std::vector<Layout> out;
+  std::vector<std::vector<Axis>> seen;
+  for (const auto& order : kOrders) {
+    std::vector<Axis> reduced;
+    for (Axis a : order)
+      if (axis_size(layout, a) > 1) reduced.push_back(a);
+    if (std::find(seen.begin(), seen.end(), reduced) != seen.end()) continue;
+    seen.push_back(reduced);
+    Layout l = layout;
+    l.order = order;
+    out.push_back(l);
+  }
+  return out;
+}
+
+double planned_received_slots(const workloads::Model& model, const Layout& layout, std::int64_t group_tokens,
+                              std::int64_t groups, double capacity_factor, ExecutionMode mode) {
+  (void)layout;  // E/ep experts x ep sources: the layout cancels out
+  if (!model.is_moe()) return 0.0;
+  if (mode == ExecutionMode::dropless) return static_cast<double>(model.top_k * group_tokens * groups);
+  const std::int64_t c = workloads::expert_capacity(capacity_factor, model.top_k, group_tokens, model.experts);
+  return static_cast<double>(model.experts * groups * c);
+}
+
+Enumeration enumerate_candidates(const workloads::Model& model, const topology::Mesh& mesh,
+                                 const EnumerationOptions& options) {
+  if (options.factors.empty() && !options.dropless) throw InputError("--factors", "needs at least one capacity factor");
+  if (!(options.memory_headroom > 0.0) || options.memory_headroom > 1.0) {
+    throw InputError("--memory-headroom", "must be in (0, 1]");
+  }
+  if (options.max_micro_batches < 1) throw InputError("--max-micro-batches", "must be positive");
+  const std::int64_t devices = mesh.topology.num_devices();
+  const double device_memory = topology::device_spec(mesh.device_kind).memory_bytes;
+  const double limit = options.memory_headroom * device_memory;
+
+  struct Mode {
+    ExecutionMode mode;
+    double factor;
+  };
+  std::vector<Mode> modes;
+  if (model.is_moe()) {
+    for (double f : options.factors) modes.push_back({ExecutionMode::capacity, f});
+    if (options.dropless) modes.push_back({ExecutionMode::dropless, 0.0});
+  } else {
+    modes.push_back({ExecutionMode::capacity, 1.0});  // no Switch layers: the factor changes nothing
+  }
+
+  Enumeration out;
+  const std::vector<Layout> layouts = enumerate_layouts(model, devices);
+  out.layouts = static_cast<std::int64_t>(layouts.size());
+  for (const Layout& base : layouts) {
+    const std::vector<Layout> mappings = enumerate_mappings(base);
+    out.mappings += static_cast<std::int64_t>(mappings.size());
+    for (const Mode& md : modes) {
+      Rejection rej;
+      rej.layout = base;
+      rej.capacity_factor = md.factor;
+      rej.mode = md.mode;
+      rej.memory_limit_bytes = limit;
+      bool accepted = false;
+      for (std::int64_t mb = 1; mb <= options.max_micro_batches; mb *= 2) {
+        workloads::TrainingSetup setup = options.training;
+        setup.micro_batches = mb;
+        workloads::StepShape shape;
+        try {
+          shape = workloads::derive_step_shape(setup, model, base);
+        } catch (const InputError& e) {
+          if (mb == 1) rej.reason = e.what();  // the batch itself does not split over dp
+          break;
+        }
+        const double f = md.mode == ExecutionMode::dropless ? 1.0 : md.factor;
+        const double enc = planned_received_slots(model, base, shape.group_tokens, shape.groups_per_device, f, md.mode);
+        const double dec =
+            planned_received_slots(model, base, shape.decoder_group_tokens, shape.groups_per_device, f, md.mode);
+        const workloads::MemoryEstimate mem =
+            workloads::estimate_memory(model, base, setup, shape, enc, dec, device_memory);
+        rej.micro_batches = mb;
+        rej.memory_per_device_bytes = mem.total_bytes();
+        const double static_bytes = mem.parameters_bytes + mem.gradients_bytes + mem.optimizer_bytes;
+        if (static_bytes > limit) {
+          rej.reason = memory_reason(mem, limit, options.memory_headroom, mesh.device_kind, mb, true);
+          break;  // more micro-batches do not help
+        }
+        if (mem.total_bytes() <= limit) {
+          for (const Layout& mapped : mappings) {
+            Candidate c;
+            c.layout = mapped;
+            c.capacity_factor = md.factor;
+            c.mode = md.mode;
+            c.micro_batches = mb;
+            c.memory = mem;
+            out.candidates.push_back(c);
+          }
+          accepted = true;
+          break;
+        }
+        rej.reason = memory_reason(mem, limit, options.memory_headroom, mesh.device_kind, mb, false);
+      }
+      if (!accepted) {
+        SWITCHSIM_ASSERT(!rej.reason.empty(), "a rejected candidate has a reason");
+        out.rejected.push_back(std::move(rej));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace switchsim::planner

@@ -1,0 +1,88 @@
+#pragma once
+// Enumeration of the layout search space and the cheap feasibility checks
+// that run before any simulation (DESIGN.md 2.8).
+//
+// Layouts: every (dp, ep, mp) with dp * mp = devices, ep | dp, ep | experts
+// (dense models: ep = 1), mp | heads and mp | d_ff.
+// Mappings: workloads::Layout::order lists the logical axes mp, ep, rep
+// innermost first (rep = dp / ep). An axis of size 1 does not move any device,
+// so two orders that agree once the size-1 axes are removed give the same
+// device ids and cost the same; one order per distinct reduced order is kept
+// (3 axes of size > 1: 6 mappings; 2: 2; 0 or 1: 1). The default order
+// mp.ep.rep (most talkative axis on the fastest links) comes first.
+// Modes: capacity mode for each factor of SearchOptions::factors, plus
+// dropless when asked.
+// Micro-batches: activations shrink with more micro-batches (one micro-batch's
+// activations live at a time), so each candidate takes the smallest count in
+// 1, 2, 4, ... (dividing the local sequences, at most max_micro_batches) for
+// which its memory fits; more micro-batches only add per-op overheads.
+// Memory (workloads::estimate_memory) against limit = headroom x device memory:
+//   capacity mode  exact before simulating: each device receives
+//                  E x groups x C slots per Switch layer (padded buffers),
+//                  C = ceil(cf k G / E);
+//   dropless       a lower bound before simulating: the busiest device receives
+//                  at least the mean, k x G x groups slots; the simulated
+//                  busiest load is checked again after the evaluation.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "topology/mesh.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/memory.hpp"
+#include "workloads/model.hpp"
+#include "workloads/routing.hpp"
+#include "workloads/training.hpp"
+
+namespace switchsim::planner {
+
+struct Candidate {
+  workloads::Layout layout;
+  double capacity_factor = 1.0;  // ignored by (reported as 0 in) dropless mode
+  workloads::ExecutionMode mode = workloads::ExecutionMode::capacity;
+  std::int64_t micro_batches = 1;
+  workloads::MemoryEstimate memory;  // capacity: exact; dropless: lower bound (mean load)
+  [[nodiscard]] std::string mapping() const;  // "mp.ep.rep"
+  [[nodiscard]] std::string label() const;    // "dp=32,ep=32,mp=1,order=mp.ep.rep cf=1.25 capacity mb=1"
+};
+
+struct Rejection {
+  workloads::Layout layout;
+  double capacity_factor = 0.0;
+  workloads::ExecutionMode mode = workloads::ExecutionMode::capacity;
+  std::int64_t micro_batches = 1;
+  double memory_per_device_bytes = 0.0;  // 0 when the rejection is not about memory
+  double memory_limit_bytes = 0.0;
+  std::string reason;
+};
+
+struct EnumerationOptions {
+  workloads::TrainingSetup training;  // micro_batches is chosen per candidate
+  std::vector<double> factors{1.0, 1.25, 1.5, 2.0};
+  bool dropless = true;
+  double memory_headroom = 0.9;       // fraction of device memory a candidate may use
+  std::int64_t max_micro_batches = 64;
+};
+
+struct Enumeration {
+  std::vector<Candidate> candidates;  // deterministic order: mp, ep, mapping, factors then dropless
+  std::vector<Rejection> rejected;
+  std::int64_t layouts = 0;           // (dp, ep, mp) triples
+  std::int64_t mappings = 0;          // (dp, ep, mp, order) tuples
+};
+
+// The (dp, ep, mp) triples, mp ascending then ep ascending, default order.
+[[nodiscard]] std::vector<workloads::Layout> enumerate_layouts(const workloads::Model& model, std::int64_t devices);
+// The orders of `layout` that differ in device placement, the default first.
+[[nodiscard]] std::vector<workloads::Layout> enumerate_mappings(const workloads::Layout& layout);
+
+// Slots each device receives per Switch layer before simulating (see above).
+[[nodiscard]] double planned_received_slots(const workloads::Model& model, const workloads::Layout& layout,
+                                            std::int64_t group_tokens, std::int64_t groups, double capacity_factor,
+                                            workloads::ExecutionMode mode);
+
+[[nodiscard]] Enumeration enumerate_candidates(const workloads::Model& model, const topology::Mesh& mesh,
+                                               const EnumerationOptions& options);
+
+}  // namespace switchsim::planner

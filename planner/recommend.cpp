@@ -1,0 +1,338 @@
+#include "planner/recommend.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <numeric>
+#include <thread>
+
+#include "common/errors.hpp"
+
+namespace switchsim::planner {
+namespace {
+
+using workloads::ExecutionMode;
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+workloads::Spread spread_of(const std::vector<double>& xs) {
+  workloads::Spread s;
+  if (xs.empty()) return s;
+  s.min = *std::min_element(xs.begin(), xs.end());
+  s.max = *std::max_element(xs.begin(), xs.end());
+  double sum = 0.0;
+  for (double x : xs) sum += x;
+  s.mean = sum / static_cast<double>(xs.size());
+  if (xs.size() > 1) {
+    double ss = 0.0;
+    for (double x : xs) ss += (x - s.mean) * (x - s.mean);
+    s.stddev = std::sqrt(ss / static_cast<double>(xs.size() - 1));
+  }
+  return s;
+}
+
+workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, std::uint64_t seed,
+                                    sim::CollectiveCache* cache) {
+  workloads::StepOptions so;
+  so.training = o.enumeration.training;
+  so.training.micro_batches = c.micro_batches;
+  so.capacity_factor = c.mode == ExecutionMode::dropless ? 1.0 : c.capacity_factor;
+  so.routing = o.routing;
+  so.mode = c.mode;
+  so.seed = seed;
+  so.cache = cache;
+  return so;
+}
+
+Evaluation aggregate(const Candidate& c, const StepBound& bound, const std::vector<workloads::StepResult>& runs,
+                     const SearchOptions& o) {
+  SWITCHSIM_ASSERT(!runs.empty(), "at least one sample per candidate");
+  Evaluation e;
+  e.candidate = c;
+  e.bound = bound;
+  e.expert_capacity = runs.front().expert_capacity;
+  e.compute_lower_bound_s = runs.front().compute_lower_bound_s;
+  std::vector<double> t, tps, drop;
+  double eff = 0.0;
+  for (const workloads::StepResult& r : runs) {
+    t.push_back(r.step_time_s);
+    tps.push_back(r.tokens_per_s);
+    drop.push_back(r.drop_fraction);
+    eff += r.tokens_per_s * (1.0 - r.drop_fraction);
+    if (r.memory.total_bytes() > e.memory.total_bytes()) e.memory = r.memory;
+    e.breakdown.compute_s += r.breakdown.compute_s;
+    e.breakdown.all_to_all_s += r.breakdown.all_to_all_s;
+    e.breakdown.all_reduce_s += r.breakdown.all_reduce_s;
+    e.breakdown.other_communication_s += r.breakdown.other_communication_s;
+    e.breakdown.idle_s += r.breakdown.idle_s;
+  }
+  const double n = static_cast<double>(runs.size());
+  e.breakdown.compute_s /= n;
+  e.breakdown.all_to_all_s /= n;
+  e.breakdown.all_reduce_s /= n;
+  e.breakdown.other_communication_s /= n;
+  e.breakdown.idle_s /= n;
+  e.effective_tokens_per_s = eff / n;
+  e.step_time_s = spread_of(t);
+  e.tokens_per_s = spread_of(tps);
+  e.drop_fraction = spread_of(drop);
+  e.meets_drop_limit = e.drop_fraction.mean <= o.max_drop;
+  return e;
+}
+
+bool eligible(const Evaluation& e, Objective obj) {
+  return obj == Objective::effective_throughput || e.meets_drop_limit;
+}
+
+// Larger is better.
+double objective_value(const Evaluation& e, Objective obj) {
+  switch (obj) {
+    case Objective::throughput: return e.tokens_per_s.mean;
+    case Objective::effective_throughput: return e.effective_tokens_per_s;
+    case Objective::memory: return -e.memory_per_device_bytes();
+  }
+  return 0.0;
+}
+
+// The best value a candidate could reach (larger is better), from its bounds.
+double bound_value(const Candidate& c, const StepBound& b, const SearchOptions& o, Objective obj) {
+  if (obj == Objective::memory) return -c.memory.total_bytes();
+  const double t = b.step_time_s();
+  return t > 0.0 ? static_cast<double>(o.enumeration.training.batch_tokens) / t : HUGE_VAL;
+}
+
+// a ranks before b.
+bool ranks_before(const Evaluation& a, std::size_t ia, const Evaluation& b, std::size_t ib, Objective obj) {
+  const double va = objective_value(a, obj);
+  const double vb = objective_value(b, obj);
+  if (va != vb) return va > vb;
+  if (obj == Objective::memory && a.tokens_per_s.mean != b.tokens_per_s.mean) return a.tokens_per_s.mean > b.tokens_per_s.mean;
+  if (a.memory_per_device_bytes() != b.memory_per_device_bytes()) return a.memory_per_device_bytes() < b.memory_per_device_bytes();
+  return ia < ib;
+}
+
+bool dominates(const Evaluation& a, const Evaluation& b) {
+  const double ta = a.tokens_per_s.mean, tb = b.tokens_per_s.mean;
+  const double da = a.drop_fraction.mean, db = b.drop_fraction.mean;
+  const double ma = a.memory_per_device_bytes(), mb = b.memory_per_device_bytes();
+  return ta >= tb && da <= db && ma <= mb && (ta > tb || da < db || ma < mb);
+}
+
+std::string percent(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g%%", 100.0 * x);
+  return buf;
+}
+
+std::string why_line(const Evaluation& e, const Evaluation& first, std::int64_t rank, const SearchOptions& o) {
+  char buf[512];
+  const double total = e.breakdown.total_s() > 0.0 ? e.breakdown.total_s() : 1.0;
+  std::string lead;
+  if (rank == 1) {
+    lead = o.objective == Objective::memory ? "least memory per device" : "highest ";
+    if (o.objective == Objective::throughput) lead += "tokens/s";
+    if (o.objective == Objective::effective_throughput) lead += "expert-processed tokens/s";
+  } else if (o.objective == Objective::memory) {
+    std::snprintf(buf, sizeof buf, "%.3g%% more memory than #1", 100.0 * (e.memory_per_device_bytes() / first.memory_per_device_bytes() - 1.0));
+    lead = buf;
+  } else {
+    const double v = objective_value(e, o.objective), v1 = objective_value(first, o.objective);
+    std::snprintf(buf, sizeof buf, "%.3g%% slower than #1", 100.0 * (1.0 - v / v1));
+    lead = buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "%s; drops %s of assignments%s; critical path %.0f%% compute, %.0f%% all-to-all, %.0f%% all-reduce, "
+                "%.0f%% idle; %.1f of %.1f GiB per device%s",
+                lead.c_str(), percent(e.drop_fraction.mean).c_str(),
+                o.objective == Objective::effective_throughput ? "" : (" (limit " + percent(o.max_drop) + ")").c_str(),
+                100.0 * e.breakdown.compute_s / total, 100.0 * e.breakdown.all_to_all_s / total,
+                100.0 * e.breakdown.all_reduce_s / total, 100.0 * e.breakdown.idle_s / total,
+                e.memory_per_device_bytes() / kGiB, e.memory.device_memory_bytes / kGiB,
+                e.candidate.micro_batches > 1 ? (", " + std::to_string(e.candidate.micro_batches) + " micro-batches to fit").c_str() : "");
+  return buf;
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads; rethrows the first failure (lowest i).
+template <typename Fn>
+void parallel_for(std::size_t n, std::int32_t threads, Fn fn) {
+  std::vector<std::exception_ptr> errors(n);
+  std::atomic<std::size_t> next{0};
+  auto worker = [&]() {
+    for (std::size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+      try {
+        fn(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  const std::size_t t = std::min<std::size_t>(n, static_cast<std::size_t>(std::max<std::int32_t>(1, threads)));
+  std::vector<std::thread> pool;
+  for (std::size_t k = 1; k < t; ++k) pool.emplace_back(worker);
+  worker();
+  for (std::thread& th : pool) th.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace
+
+const char* to_string(Objective o) {
+  switch (o) {
+    case Objective::throughput: return "throughput";
+    case Objective::effective_throughput: return "effective-throughput";
+    case Objective::memory: return "memory";
+  }
+  return "?";
+}
+
+Objective parse_objective(const std::string& text, const std::string& field) {
+  if (text == "throughput") return Objective::throughput;
+  if (text == "effective-throughput") return Objective::effective_throughput;
+  if (text == "memory") return Objective::memory;
+  throw InputError(field, "must be throughput, effective-throughput or memory (got '" + text + "')");
+}
+
+Evaluation evaluate_candidate(const workloads::Model& model, const topology::Mesh& mesh, const Candidate& c,
+                              const SearchOptions& o, const kernels::CostModel& cost, sim::CollectiveCache& cache) {
+  std::vector<workloads::StepResult> runs;
+  for (std::int64_t s = 0; s < o.samples; ++s) {
+    runs.push_back(workloads::simulate_step(model, mesh, c.layout,
+                                            step_options(c, o, o.seed + static_cast<std::uint64_t>(s), &cache), cost));
+  }
+  return aggregate(c, StepBound{}, runs, o);
+}
+
+RecommendResult recommend(const workloads::Model& model, const topology::Mesh& mesh, const SearchOptions& o,
+                          const kernels::CostModel& cost) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.samples <= 0) throw InputError("--samples", "must be positive");
+  if (o.top <= 0) throw InputError("--top", "must be positive");
+  if (!(o.max_drop >= 0.0) || o.max_drop > 1.0) throw InputError("--max-drop", "must be a fraction in [0, 1]");
+  if (o.threads < 0) throw InputError("--threads", "must be positive (or 0 for all cores)");
+  if (o.wave <= 0) throw InputError("--wave", "must be positive");
+  for (double f : o.enumeration.factors) {
+    if (!(f > 0.0) || !std::isfinite(f)) throw InputError("--factors", "capacity factors must be positive");
+  }
+  if (model.is_moe()) workloads::check_routing_for_model(o.routing, model.experts, "--routing");
+
+  RecommendResult res;
+  res.model = model.name;
+  res.mesh = mesh.name;
+  res.device_kind = mesh.device_kind;
+  res.devices = mesh.topology.num_devices();
+  res.cost_model = cost.name();
+  res.options = o;
+  res.threads_used = o.threads > 0 ? o.threads : std::max<std::int32_t>(1, static_cast<std::int32_t>(std::thread::hardware_concurrency()));
+
+  Enumeration en = enumerate_candidates(model, mesh, o.enumeration);
+  res.layouts = en.layouts;
+  res.mappings = en.mappings;
+  res.candidates = static_cast<std::int64_t>(en.candidates.size());
+  res.rejected = std::move(en.rejected);
+  const std::vector<Candidate>& cands = en.candidates;
+  const std::size_t n = cands.size();
+
+  // Bounds, then the branch-and-bound order: best bound first, ties in enumeration order.
+  const MeshCuts cuts = compute_mesh_cuts(mesh);
+  sim::CollectiveCache cache(mesh);
+  std::vector<StepBound> bounds(n);
+  std::vector<double> best_possible(n);
+  parallel_for(n, res.threads_used, [&](std::size_t i) {
+    workloads::TrainingSetup setup = o.enumeration.training;
+    setup.micro_batches = cands[i].micro_batches;
+    const workloads::StepShape shape = workloads::derive_step_shape(setup, model, cands[i].layout);
+    bounds[i] = step_lower_bound(model, cands[i].layout, setup, shape, cands[i].capacity_factor, cands[i].mode, cost, cuts,
+                                  o.exact_collective_bounds ? &cache : nullptr);
+    best_possible[i] = bound_value(cands[i], bounds[i], o, o.objective);
+  });
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return best_possible[a] > best_possible[b]; });
+
+  std::vector<Evaluation> done;          // evaluated, in evaluation order
+  std::vector<std::size_t> done_index;   // their candidate indices
+  std::vector<double> eligible_values;   // objective values of eligible evaluations, descending
+  std::size_t pos = 0;
+  const auto K = static_cast<std::size_t>(o.top);
+  while (pos < n) {
+    std::vector<std::size_t> wave;
+    while (pos < n && wave.size() < static_cast<std::size_t>(o.wave)) {
+      const std::size_t c = order[pos];
+      if (o.prune && eligible_values.size() >= K && best_possible[c] < eligible_values[K - 1]) break;
+      wave.push_back(c);
+      ++pos;
+    }
+    if (wave.empty()) break;  // every remaining candidate is pruned
+    const auto samples = static_cast<std::size_t>(o.samples);
+    std::vector<workloads::StepResult> runs(wave.size() * samples);
+    parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
+      const Candidate& c = cands[wave[t / samples]];
+      runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache), cost);
+    });
+    for (std::size_t w = 0; w < wave.size(); ++w) {
+      const std::size_t ci = wave[w];
+      std::vector<workloads::StepResult> mine(std::make_move_iterator(runs.begin() + static_cast<std::ptrdiff_t>(w * samples)),
+                                              std::make_move_iterator(runs.begin() + static_cast<std::ptrdiff_t>((w + 1) * samples)));
+      Evaluation e = aggregate(cands[ci], bounds[ci], mine, o);
+      const double mem_limit = o.enumeration.memory_headroom * e.memory.device_memory_bytes;
+      if (e.memory_per_device_bytes() > mem_limit) {
+        Rejection r;
+        r.layout = e.candidate.layout;
+        r.capacity_factor = e.candidate.capacity_factor;
+        r.mode = e.candidate.mode;
+        r.micro_batches = e.candidate.micro_batches;
+        r.memory_per_device_bytes = e.memory_per_device_bytes();
+        r.memory_limit_bytes = mem_limit;
+        char buf[128];
+        std::snprintf(buf, sizeof buf, " (limit %.2f GiB at headroom %.2f); the simulated busiest expert load decides",
+                      mem_limit / kGiB, o.enumeration.memory_headroom);
+        r.reason = e.memory.explain(mesh.device_kind) + buf;
+        res.rejected.push_back(std::move(r));
+        continue;
+      }
+      if (eligible(e, o.objective)) {
+        eligible_values.push_back(objective_value(e, o.objective));
+        std::sort(eligible_values.begin(), eligible_values.end(), std::greater<>());
+      }
+      done.push_back(std::move(e));
+      done_index.push_back(ci);
+    }
+  }
+  res.pruned = static_cast<std::int64_t>(n - pos);
+
+  // Evaluated candidates in enumeration order (independent of the evaluation order).
+  std::vector<std::size_t> perm(done.size());
+  std::iota(perm.begin(), perm.end(), std::size_t{0});
+  std::sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) { return done_index[a] < done_index[b]; });
+  for (std::size_t p : perm) res.evaluated.push_back(std::move(done[p]));
+
+  const Objective obj = o.objective;
+  for (std::size_t i = 0; i < res.evaluated.size(); ++i)
+    if (eligible(res.evaluated[i], obj)) res.ranking.push_back(i);
+  std::sort(res.ranking.begin(), res.ranking.end(), [&](std::size_t a, std::size_t b) {
+    return ranks_before(res.evaluated[a], a, res.evaluated[b], b, obj);
+  });
+  for (std::size_t r = 0; r < res.ranking.size() && r < K; ++r) {
+    Recommendation rec;
+    rec.evaluation = res.ranking[r];
+    rec.rank = static_cast<std::int64_t>(r + 1);
+    rec.why = why_line(res.evaluated[rec.evaluation], res.evaluated[res.ranking.front()], rec.rank, o);
+    res.recommendations.push_back(std::move(rec));
+  }
+  for (std::size_t i = 0; i < res.evaluated.size(); ++i) {
+    bool dominated = false;
+    for (std::size_t j = 0; j < res.evaluated.size() && !dominated; ++j) dominated = j != i && dominates(res.evaluated[j], res.evaluated[i]);
+    if (!dominated) res.pareto.push_back(i);
+  }
+  std::stable_sort(res.pareto.begin(), res.pareto.end(), [&](std::size_t a, std::size_t b) {
+    return res.evaluated[a].tokens_per_s.mean > res.evaluated[b].tokens_per_s.mean;
+  });
+  res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace switchsim::planner

@@ -1,0 +1,121 @@
+#pragma once
+// `switchsim recommend`: the best layouts and capacity factors for a model on
+// a mesh (DESIGN.md 2.8).
+//
+// 1. enumerate_candidates (candidates.hpp): layouts x mappings x modes, the
+//    micro-batch count memory needs, memory rejections with their numbers.
+// 2. Lower bounds (bounds.hpp) per candidate; candidates are evaluated best
+//    bound first, in waves of `wave` candidates. Before each wave the K-th best
+//    objective value among the evaluated candidates that meet the constraint
+//    is the incumbent; a candidate whose bound cannot reach it (strictly worse)
+//    is pruned, and since the order is by bound, so is every later one.
+//    Pruning is exact for the top K: a pruned candidate's simulated value is
+//    worse than K evaluated ones. (The Pareto front is over the evaluated
+//    candidates; `prune = false` evaluates all of them.)
+//      throughput / effective-throughput  bound: batch_tokens / step-time bound
+//      memory                             bound: the memory estimate (exact in capacity
+//                                         mode, the mean-load lower bound in dropless mode)
+// 3. Each evaluated candidate runs workloads::simulate_step for `samples`
+//    routing seeds seed, seed+1, ... (the same seeds for every candidate:
+//    common random numbers, so candidates compare on the same routing). The
+//    (candidate, seed) runs of a wave go to a pool of `threads` std::threads
+//    sharing one sim::CollectiveCache; results land in fixed slots, and the
+//    waves and the pruning do not depend on the thread count, so neither does
+//    the result.
+// 4. Ranking by the objective:
+//      throughput            mean tokens/s, among candidates with mean drop fraction <= max_drop
+//      effective-throughput  mean of tokens/s x (1 - drop fraction): tokens experts actually
+//                            process per second (no drop limit: drops are in the objective)
+//      memory                memory per device ascending, among candidates with drop <= max_drop,
+//                            ties by tokens/s
+//    Ties go to the smaller memory, then the enumeration order.
+//    Pareto front: evaluated candidates that no other evaluated candidate
+//    dominates on (tokens/s up, drop fraction down, memory per device down).
+// A dropless candidate whose simulated busiest load does not fit the memory
+// limit after all moves to the rejections.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cost_model.hpp"
+#include "planner/bounds.hpp"
+#include "planner/candidates.hpp"
+#include "sim/step_executor.hpp"
+#include "topology/mesh.hpp"
+#include "workloads/model.hpp"
+#include "workloads/routing.hpp"
+#include "workloads/simulate.hpp"
+
+namespace switchsim::planner {
+
+enum class Objective : std::uint8_t { throughput, effective_throughput, memory };
+
+[[nodiscard]] const char* to_string(Objective o);
+[[nodiscard]] Objective parse_objective(const std::string& text, const std::string& field = "--objective");
+
+struct SearchOptions {
+  EnumerationOptions enumeration;
+  workloads::RoutingSpec routing;  // default uniform
+  std::int64_t samples = 4;
+  std::uint64_t seed = 0;
+  Objective objective = Objective::throughput;
+  double max_drop = 0.01;
+  std::int64_t top = 5;
+  std::int32_t threads = 0;  // 0: std::thread::hardware_concurrency()
+  bool prune = true;
+  std::int64_t wave = 8;     // candidates per branch-and-bound wave (not the thread count: determinism)
+  bool exact_collective_bounds = true;  // bounds price collectives through the shared cache (bounds.hpp)
+};
+
+struct Evaluation {
+  Candidate candidate;
+  StepBound bound;
+  std::int64_t expert_capacity = 0;
+  workloads::Spread step_time_s;
+  workloads::Spread tokens_per_s;
+  workloads::Spread drop_fraction;
+  double effective_tokens_per_s = 0.0;  // mean over seeds of tokens/s x (1 - drop fraction)
+  workloads::MemoryEstimate memory;     // the seed with the largest total
+  sim::CriticalPathBreakdown breakdown; // mean over seeds
+  double compute_lower_bound_s = 0.0;   // simulated busiest compute stream (first seed)
+  bool meets_drop_limit = false;
+  [[nodiscard]] double memory_per_device_bytes() const { return memory.total_bytes(); }
+};
+
+struct Recommendation {
+  std::size_t evaluation = 0;  // index into RecommendResult::evaluated
+  std::int64_t rank = 0;       // 1-based
+  std::string why;
+};
+
+struct RecommendResult {
+  std::string model;
+  std::string mesh;
+  std::string device_kind;
+  std::int32_t devices = 0;
+  std::string cost_model;
+  SearchOptions options;
+  std::int32_t threads_used = 0;
+  std::int64_t layouts = 0;
+  std::int64_t mappings = 0;
+  std::int64_t candidates = 0;               // feasible candidates before pruning
+  std::vector<Evaluation> evaluated;         // in enumeration order
+  std::vector<Recommendation> recommendations;  // best first, at most `top`
+  std::vector<std::size_t> ranking;          // every eligible evaluation, best first
+  std::vector<std::size_t> pareto;           // indices into evaluated, by tokens/s descending
+  std::vector<Rejection> rejected;
+  std::int64_t pruned = 0;
+  double wall_s = 0.0;
+};
+
+// Throws InputError (naming the flag) for bad options.
+[[nodiscard]] RecommendResult recommend(const workloads::Model& model, const topology::Mesh& mesh,
+                                        const SearchOptions& options, const kernels::CostModel& cost);
+
+// Simulates one candidate over `samples` seeds (seed, seed+1, ...) on the caller's thread.
+[[nodiscard]] Evaluation evaluate_candidate(const workloads::Model& model, const topology::Mesh& mesh,
+                                            const Candidate& candidate, const SearchOptions& options,
+                                            const kernels::CostModel& cost, sim::CollectiveCache& cache);
+
+}  // namespace switchsim::planner

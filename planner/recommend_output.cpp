@@ -1,0 +1,175 @@
+#include "planner/recommend_output.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace switchsim::planner {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+json spread_json(const workloads::Spread& s) {
+  return json{{"mean", s.mean}, {"min", s.min}, {"max", s.max}, {"stddev", s.stddev}};
+}
+
+json layout_json(const workloads::Layout& l) {
+  Candidate c;
+  c.layout = l;
+  return json{{"dp", l.dp}, {"ep", l.ep}, {"mp", l.mp}, {"mapping", c.mapping()}, {"text", l.to_string()}};
+}
+
+json factor_json(double factor, workloads::ExecutionMode mode) {
+  return mode == workloads::ExecutionMode::dropless ? json(nullptr) : json(factor);
+}
+
+json entry_json(const Evaluation& e) {
+  json j;
+  j["layout"] = layout_json(e.candidate.layout);
+  j["capacity_factor"] = factor_json(e.candidate.capacity_factor, e.candidate.mode);
+  j["mode"] = workloads::to_string(e.candidate.mode);
+  j["micro_batches"] = e.candidate.micro_batches;
+  j["expert_capacity"] = e.expert_capacity;
+  j["step_time_s"] = e.step_time_s.mean;
+  j["tokens_per_s"] = e.tokens_per_s.mean;
+  j["drop_fraction"] = e.drop_fraction.mean;
+  j["effective_tokens_per_s"] = e.effective_tokens_per_s;
+  j["memory_per_device_bytes"] = e.memory_per_device_bytes();
+  j["memory"] = workloads::to_json(e.memory);
+  j["breakdown"] = {{"compute_s", e.breakdown.compute_s},
+                    {"all_to_all_s", e.breakdown.all_to_all_s},
+                    {"all_reduce_s", e.breakdown.all_reduce_s},
+                    {"other_communication_s", e.breakdown.other_communication_s},
+                    {"idle_s", e.breakdown.idle_s}};
+  j["spread"] = {{"step_time_s", spread_json(e.step_time_s)},
+                 {"tokens_per_s", spread_json(e.tokens_per_s)},
+                 {"drop_fraction", spread_json(e.drop_fraction)}};
+  j["lower_bound"] = {{"step_time_s", e.bound.step_time_s()},
+                      {"compute_s", e.bound.compute_s},
+                      {"communication_s", e.bound.communication_s}};
+  return j;
+}
+
+std::string mode_text(double factor, workloads::ExecutionMode mode) {
+  if (mode == workloads::ExecutionMode::dropless) return "dropless";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "cf=%g", factor);
+  return buf;
+}
+
+}  // namespace
+
+json to_json(const RecommendResult& r) {
+  const SearchOptions& o = r.options;
+  json j;
+  j["schema_version"] = kSchemaVersion;
+  j["kind"] = "recommend";
+  j["command"] = "recommend";
+  json in;
+  in["model"] = r.model;
+  in["mesh"] = r.mesh;
+  in["device_kind"] = r.device_kind;
+  in["devices"] = r.devices;
+  in["objective"] = to_string(o.objective);
+  in["max_drop"] = o.max_drop;
+  in["factors"] = o.enumeration.factors;
+  in["dropless"] = o.enumeration.dropless;
+  in["samples"] = o.samples;
+  in["seed"] = o.seed;
+  in["routing"] = o.routing.text;
+  in["batch_tokens"] = o.enumeration.training.batch_tokens;
+  in["group_tokens"] = o.enumeration.training.group_tokens;
+  in["precision"] = workloads::to_string(o.enumeration.training.precision);
+  in["optimizer"] = workloads::to_string(o.enumeration.training.optimizer);
+  in["rematerialize"] = o.enumeration.training.rematerialize;
+  in["memory_headroom"] = o.enumeration.memory_headroom;
+  in["max_micro_batches"] = o.enumeration.max_micro_batches;
+  in["top"] = o.top;
+  in["prune"] = o.prune;
+  j["inputs"] = std::move(in);
+  json recs = json::array();
+  for (const Recommendation& rec : r.recommendations) {
+    json e;
+    e["rank"] = rec.rank;
+    const json entry = entry_json(r.evaluated[rec.evaluation]);
+    e.update(entry);
+    e["why"] = rec.why;
+    recs.push_back(std::move(e));
+  }
+  j["recommendations"] = std::move(recs);
+  json pareto = json::array();
+  for (std::size_t i : r.pareto) pareto.push_back(entry_json(r.evaluated[i]));
+  j["pareto"] = std::move(pareto);
+  json rej = json::array();
+  for (const Rejection& x : r.rejected) {
+    rej.push_back({{"layout", layout_json(x.layout)},
+                   {"capacity_factor", factor_json(x.capacity_factor, x.mode)},
+                   {"mode", workloads::to_string(x.mode)},
+                   {"micro_batches", x.micro_batches},
+                   {"memory_per_device_bytes", x.memory_per_device_bytes},
+                   {"memory_limit_bytes", x.memory_limit_bytes},
+                   {"reason", x.reason}});
+  }
+  j["rejected"] = std::move(rej);
+  std::int64_t over = 0;
+  for (const Evaluation& e : r.evaluated) over += e.meets_drop_limit ? 0 : 1;
+  j["layouts"] = r.layouts;
+  j["mappings"] = r.mappings;
+  j["candidates"] = r.candidates;
+  j["evaluated"] = static_cast<std::int64_t>(r.evaluated.size());
+  j["pruned"] = r.pruned;
+  j["over_drop_limit"] = over;
+  j["wall_s"] = r.wall_s;
+  json prov = provenance();
+  prov["cost_model"] = r.cost_model;
+  prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
+  j["provenance"] = std::move(prov);
+  return j;
+}
+
+std::string to_text(const RecommendResult& r) {
+  const SearchOptions& o = r.options;
+  std::string s;
+  char buf[1024];
+  std::snprintf(buf, sizeof buf, "%s on %s (%d %s devices): objective %s", r.model.c_str(), r.mesh.c_str(), r.devices,
+                r.device_kind.c_str(), to_string(o.objective));
+  s += buf;
+  if (o.objective != Objective::effective_throughput) {
+    std::snprintf(buf, sizeof buf, ", drop fraction <= %g%%", 100.0 * o.max_drop);
+    s += buf;
+  }
+  std::snprintf(buf, sizeof buf, ", %lld seed(s) from %llu, %s\n", static_cast<long long>(o.samples),
+                static_cast<unsigned long long>(o.seed), r.cost_model.c_str());
+  s += buf;
+  if (r.recommendations.empty()) {
+    s += "no layout fits and meets the constraints\n";
+  } else {
+    s += "rank  layout                        mode      mb  step_s     tokens/s    drop%    GiB/dev\n";
+    for (const Recommendation& rec : r.recommendations) {
+      const Evaluation& e = r.evaluated[rec.evaluation];
+      const std::string layout = "dp=" + std::to_string(e.candidate.layout.dp) + ",ep=" + std::to_string(e.candidate.layout.ep) +
+                                 ",mp=" + std::to_string(e.candidate.layout.mp) + " " + e.candidate.mapping();
+      std::snprintf(buf, sizeof buf, "%4lld  %-28s  %-8s  %2lld  %-9.4g  %-10.4g  %-7.3g  %.2f\n      %s\n",
+                    static_cast<long long>(rec.rank), layout.c_str(),
+                    mode_text(e.candidate.capacity_factor, e.candidate.mode).c_str(),
+                    static_cast<long long>(e.candidate.micro_batches), e.step_time_s.mean, e.tokens_per_s.mean,
+                    100.0 * e.drop_fraction.mean, e.memory_per_device_bytes() / kGiB, rec.why.c_str());
+      s += buf;
+    }
+  }
+  std::snprintf(buf, sizeof buf,
+                "search: %lld layouts, %lld mappings, %lld feasible candidates: %zu evaluated, %lld pruned; %zu "
+                "rejected; Pareto front %zu; %.2f s\n",
+                static_cast<long long>(r.layouts), static_cast<long long>(r.mappings),
+                static_cast<long long>(r.candidates), r.evaluated.size(), static_cast<long long>(r.pruned),
+                r.rejected.size(), r.pareto.size(), r.wall_s);
+  s += buf;
+  const std::size_t shown = std::min<std::size_t>(r.rejected.size(), 3);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const Rejection& x = r.rejected[i];
+    s += "  rejected " + x.layout.to_string() + " " + mode_text(x.capacity_factor, x.mode) + ": " + x.reason + "\n";
+  }
+  if (r.rejected.size() > shown) s += "  ... (" + std::to_string(r.rejected.size() - shown) + " more rejections in --json)\n";
+  return s;
+}
+
+}  // namespace switchsim::planner

@@ -1,0 +1,80 @@
+// Lower bounds: never above the simulation, and not uselessly loose.
+#include <catch2/catch.hpp>
+
+#include "planner/bounds.hpp"
+#include "planner/candidates.hpp"
+#include "sim/step_executor.hpp"
+#include "topology/mesh_catalog.hpp"
+#include "workloads/device_ceilings.hpp"
+#include "workloads/model_catalog.hpp"
+#include "workloads/simulate.hpp"
+
+using namespace switchsim;
+
+TEST_CASE("planner: mesh cuts of tpuv3-4x4", "[planner]") {
+  const topology::Mesh mesh = topology::build_mesh("tpuv3-4x4");
+  const planner::MeshCuts c = planner::compute_mesh_cuts(mesh);
+  // Two TensorCores per chip share the chip's ICI links: a 4x4 torus with wraparound gives
+  // each chip 4 links (+-x, +-y) of 100 GB/s per direction -> 4e11 B/s out of a chip.
+  CHECK(c.chip_devices.size() == 2);
+  CHECK(c.chip_out_Bps == Approx(4e11));
+  // Bisection: halve a dimension of 4 chips: 16/4 = 4 rings cross, 2 links each -> 8 x 1e11.
+  CHECK(c.bisection_Bps == Approx(8e11));
+  CHECK(c.device_out_Bps > 0.0);
+}
+
+TEST_CASE("planner: step lower bound never exceeds the simulated step", "[planner]") {
+  const workloads::Model m = workloads::load_model("switch-base");
+  const topology::Mesh mesh = topology::build_mesh("tpuv3-2x2");  // 8 cores
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
+  planner::EnumerationOptions o;
+  o.training.batch_tokens = std::int64_t{1} << 16;
+  o.factors = {1.0, 2.0};
+  const planner::Enumeration en = planner::enumerate_candidates(m, mesh, o);
+  REQUIRE(en.candidates.size() > 10);
+  sim::CollectiveCache cache(mesh);
+  double worst_ratio = 1.0;
+  for (const planner::Candidate& c : en.candidates) {
+    workloads::StepOptions so;
+    so.training = o.training;
+    so.training.micro_batches = c.micro_batches;
+    so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
+    so.mode = c.mode;
+    so.cache = &cache;
+    const workloads::StepShape shape = workloads::derive_step_shape(so.training, m, c.layout);
+    const planner::StepBound b =
+        planner::step_lower_bound(m, c.layout, so.training, shape, c.capacity_factor, c.mode, *cost, cuts);
+    const workloads::StepResult r = workloads::simulate_step(m, mesh, c.layout, so, *cost);
+    INFO(c.label());
+    CHECK(b.compute_s <= r.compute_lower_bound_s * (1.0 + 1e-9));
+    CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
+    CHECK(b.communication_s <= r.step_time_s * (1.0 + 1e-9));
+    // The matrix products dominate compute: the bound keeps at least half of the busy time.
+    CHECK(b.compute_s >= 0.5 * r.compute_lower_bound_s);
+    worst_ratio = std::min(worst_ratio, b.step_time_s() / r.step_time_s);
+  }
+  CHECK(worst_ratio > 0.2);
+}
+
+TEST_CASE("planner: a whole-mesh all-to-all is bounded by the bisection", "[planner]") {
+  // Switch-Base, dp = ep = 32 on tpuv3-4x4 in capacity mode: each all-to-all moves the padded
+  // E x C x d_model bf16 tensor per device; N B / 4 cross the 8e11 B/s bisection.
+  const workloads::Model m = workloads::load_model("switch-base");
+  const topology::Mesh mesh = topology::build_mesh("tpuv3-4x4");
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
+  workloads::Layout l;
+  l.dp = 32;
+  l.ep = 32;
+  workloads::TrainingSetup setup;
+  const workloads::StepShape shape = workloads::derive_step_shape(setup, m, l);
+  const planner::StepBound b =
+      planner::step_lower_bound(m, l, setup, shape, 1.0, workloads::ExecutionMode::capacity, *cost, cuts);
+  // Encoder: G = 32768 local tokens, C = 32768/128 = 256, bytes = 128*256*768*2 = 50331648 per device.
+  // Decoder: 64 sequences x 114 = 7296 tokens, C = ceil(7296/128) = 57, bytes = 128*57*768*2 = 11206656.
+  // 6 Switch layers per stack, 4 all-to-alls each; bisection time = 32 B / 4 / 8e11.
+  const double enc = 32.0 * 50331648.0 / 4.0 / 8e11;
+  const double dec = 32.0 * 11206656.0 / 4.0 / 8e11;
+  CHECK(b.communication_s >= 24.0 * (enc + dec) * (1.0 - 1e-12));
+}

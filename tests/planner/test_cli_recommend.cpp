@@ -1,0 +1,119 @@
+// Runs the built `switchsim recommend`: JSON fields, determinism across thread counts, exit statuses.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "common/json_io.hpp"
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+Run run(const std::string& args) {
+  const std::string err_file =
+      (std::filesystem::temp_directory_path() / ("switchsim_recommend_test_" + std::to_string(::getpid()) + ".err")).string();
+  const std::string cmd = std::string(SWITCHSIM_BINARY_DIR "/cli/switchsim recommend ") + args + " 2>" + err_file;
+  Run r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int raw = ::pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  if (FILE* f = std::fopen(err_file.c_str(), "r")) {
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) r.err.append(buf.data(), n);
+    std::fclose(f);
+  }
+  std::filesystem::remove(err_file);
+  return r;
+}
+
+const std::string kSmall = "--mesh tpuv3-2x2 --batch-tokens 65536 --factors 1.0,1.5 --samples 2 --top 3 ";
+
+}  // namespace
+
+TEST_CASE("cli: recommend JSON has the documented fields", "[planner][cli]") {
+  const Run r = run(kSmall + "--json");
+  REQUIRE(r.status == 0);
+  const auto j = switchsim::json::parse(r.out);
+  CHECK(j["schema_version"] == switchsim::kSchemaVersion);
+  CHECK(j["command"] == "recommend");
+  CHECK(j["inputs"]["model"] == "switch-base");  // the default model
+  CHECK(j["inputs"]["mesh"] == "tpuv3-2x2");
+  CHECK(j["inputs"]["samples"] == 2);
+  REQUIRE(j["recommendations"].size() == 3);
+  const auto& first = j["recommendations"][0];
+  CHECK(first["rank"] == 1);
+  for (const char* k : {"dp", "ep", "mp", "mapping"}) CHECK(first["layout"].contains(k));
+  CHECK(first["layout"]["dp"].get<long>() * first["layout"]["mp"].get<long>() == 8);
+  for (const char* k : {"capacity_factor", "mode", "step_time_s", "tokens_per_s", "drop_fraction",
+                        "memory_per_device_bytes", "breakdown", "why"}) {
+    CHECK(first.contains(k));
+  }
+  CHECK(first["tokens_per_s"].get<double>() >= j["recommendations"][1]["tokens_per_s"].get<double>());
+  CHECK(!j["pareto"].empty());
+  CHECK(j["evaluated"].get<long>() + j["pruned"].get<long>() == j["candidates"].get<long>());
+  CHECK(j.contains("rejected"));
+  CHECK(j.contains("wall_s"));
+  CHECK(j["provenance"].contains("version"));
+  CHECK(j["provenance"]["cost_model"] == "roofline:tpuv3");
+}
+
+TEST_CASE("cli: recommend output does not depend on the thread count", "[planner][cli]") {
+  Run a = run(kSmall + "--json --threads 1 --seed 3");
+  Run b = run(kSmall + "--json --threads 2 --seed 3");
+  REQUIRE(a.status == 0);
+  REQUIRE(b.status == 0);
+  auto ja = switchsim::json::parse(a.out);
+  auto jb = switchsim::json::parse(b.out);
+  ja.erase("wall_s");
+  jb.erase("wall_s");
+  CHECK(ja.dump() == jb.dump());
+}
+
+TEST_CASE("cli: recommend human output is a ranked table", "[planner][cli]") {
+  const Run r = run(kSmall);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("rank") != std::string::npos);
+  CHECK(r.out.find("   1  dp=") != std::string::npos);
+  CHECK(r.out.find("Pareto front") != std::string::npos);
+}
+
+TEST_CASE("cli: a model that fits nowhere exits 0 with rejections", "[planner][cli]") {
+  const Run r = run("--model switch-c --mesh tpuv3-1x1 --json");
+  REQUIRE(r.status == 0);
+  const auto j = switchsim::json::parse(r.out);
+  CHECK(j["recommendations"].empty());
+  REQUIRE(!j["rejected"].empty());
+  CHECK(j["rejected"][0]["reason"].get<std::string>().find("GiB") != std::string::npos);
+}
+
+TEST_CASE("cli: invalid recommend inputs exit 2 with one line naming the flag, no output file", "[planner][cli]") {
+  const std::string out = (std::filesystem::temp_directory_path() / ("switchsim_recommend_" + std::to_string(::getpid()) + ".json")).string();
+  struct Case {
+    std::string args;
+    std::string field;
+  };
+  for (const Case& c : {Case{"--model no-such-model", "--model"}, Case{"--factors 1.0,0", "--factors"},
+                        Case{"--factors abc", "--factors"}, Case{"--samples 0", "--samples"},
+                        Case{"--objective speed", "--objective"}, Case{"--max-drop 2", "--max-drop"},
+                        Case{"--memory-headroom 0", "--memory-headroom"}, Case{"--top 0", "--top"},
+                        Case{"--mesh no-such-mesh", "--mesh"}}) {
+    const Run r = run(c.args + " --out " + out);
+    INFO(c.args << " -> " << r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(c.field) != std::string::npos);
+    CHECK(!std::filesystem::exists(out));
+  }
+}
