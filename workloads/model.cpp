@@ -86,6 +86,26 @@ void validate_model(const Model& m, const std::string& where) {
   positive(m.vocab, "vocab");
   positive(m.input_length, "input_length");
   positive(m.target_length, "target_length");
+  // Upper bounds: beyond these the step builder would loop over billions of layers or
+  // allocate per-expert arrays larger than any machine, instead of reporting a result.
+  auto at_most = [&](std::int64_t v, std::int64_t limit, const char* field) {
+    if (v > limit) {
+      throw InputError(where + "." + field, "is " + std::to_string(v) + ", above the supported " + std::to_string(limit));
+    }
+  };
+  constexpr std::int64_t kMaxLayers = 10'000;
+  constexpr std::int64_t kMaxExperts = 1 << 20;
+  constexpr std::int64_t kMaxWidth = std::int64_t{1} << 31;
+  at_most(m.encoder_layers, kMaxLayers, "encoder_layers");
+  at_most(m.decoder_layers, kMaxLayers, "decoder_layers");
+  at_most(m.experts, kMaxExperts, "experts");
+  at_most(m.d_model, kMaxWidth, "d_model");
+  at_most(m.d_ff, kMaxWidth, "d_ff");
+  at_most(m.d_kv, kMaxWidth, "d_kv");
+  at_most(m.heads, kMaxWidth, "heads");
+  at_most(m.vocab, kMaxWidth, "vocab");
+  at_most(m.input_length, kMaxWidth, "input_length");
+  at_most(m.target_length, kMaxWidth, "target_length");
   if (m.experts < 0) throw InputError(where + ".experts", "must be >= 0");
   if (m.experts > 0) {
     positive(m.expert_every, "expert_every");

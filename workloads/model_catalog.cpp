@@ -15,6 +15,13 @@ std::string lower(std::string s) {
   return s;
 }
 
+// An optional string field: `fallback` when absent, InputError naming it when not a string
+// (json::value() would throw a type_error that the CLI reports as an internal error).
+std::string string_field(const json& j, const std::string& key, const std::string& where, const std::string& fallback) {
+  if (!j.contains(key)) return fallback;
+  return require_string(j, key, where);
+}
+
 std::int64_t int_field(const json& j, const std::string& key, const std::string& where, std::int64_t fallback,
                        bool required) {
   if (!required && !j.contains(key)) return fallback;
@@ -26,9 +33,9 @@ std::int64_t int_field(const json& j, const std::string& key, const std::string&
 Model model_from_json(const json& j, const std::string& where) {
   Model m;
   m.name = require_string(j, "name", where);
-  m.family = j.value("family", std::string("custom"));
-  m.source = j.value("source", std::string());
-  m.note = j.value("note", std::string());
+  m.family = string_field(j, "family", where, std::string("custom"));
+  m.source = string_field(j, "source", where, std::string());
+  m.note = string_field(j, "note", where, std::string());
   m.d_model = int_field(j, "d_model", where, 0, true);
   m.d_ff = int_field(j, "d_ff", where, 0, true);
   m.d_kv = int_field(j, "d_kv", where, 64, false);
@@ -39,7 +46,7 @@ Model model_from_json(const json& j, const std::string& where) {
     m.encoder_layers = int_field(j, "encoder_layers", where, 0, true);
     m.decoder_layers = int_field(j, "decoder_layers", where, 0, true);
   }
-  const std::string ffn = lower(j.value("ffn", std::string("geglu")));
+  const std::string ffn = lower(string_field(j, "ffn", where, "geglu"));
   if (ffn == "geglu") {
     m.ffn = FfnKind::geglu;
   } else if (ffn == "relu") {

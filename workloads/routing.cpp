@@ -1,6 +1,7 @@
 #include "workloads/routing.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 
@@ -131,6 +132,28 @@ RoutingSampler::RoutingSampler(const RoutingSpec& spec, std::int64_t experts, st
   }
 }
 
+namespace {
+// Binomial(n, 1/2): popcount of n random bits.
+std::int64_t binomial_half(Rng& rng, std::int64_t n) {
+  std::int64_t k = 0;
+  for (; n >= 64; n -= 64) k += std::popcount(rng.next64());
+  if (n > 0) k += std::popcount(rng.next64() & ((std::uint64_t{1} << n) - 1));
+  return k;
+}
+}  // namespace
+
+void RoutingSampler::split_uniform(Rng& rng, std::int64_t n, std::uint32_t first, std::uint32_t size,
+                                   std::int64_t* counts) {
+  if (size == 1) {
+    counts[first] += n;
+    return;
+  }
+  if (n == 0) return;
+  const std::int64_t left = binomial_half(rng, n);
+  split_uniform(rng, left, first, size / 2, counts);
+  split_uniform(rng, n - left, first + size / 2, size / 2, counts);
+}
+
 void RoutingSampler::sample_group(Rng& rng, std::int64_t G, std::int64_t group_index, std::int64_t* counts) const {
   const std::int64_t total = top_k_ * G;
   if (spec_->kind == RoutingKind::trace) {
@@ -161,18 +184,11 @@ void RoutingSampler::sample_group(Rng& rng, std::int64_t G, std::int64_t group_i
   };
   if (top_k_ == 1) {
     if (table_.empty() && pow2 && log2E > 0) {
-      // floor(64 / log2E) draws per engine output (the top bits left over are discarded).
-      const std::int64_t per_word = 64 / log2E;
-      const std::uint64_t mask = (std::uint64_t{1} << log2E) - 1;
-      std::int64_t t = 0;
-      for (; t + per_word <= G; t += per_word) {
-        std::uint64_t x = rng.next64();
-        for (std::int64_t r = 0; r < per_word; ++r) {
-          counts[x & mask] += 1;
-          x >>= log2E;
-        }
-      }
-      for (; t < G; ++t) counts[rng.bits(log2E)] += 1;
+      // Uniform multinomial over 2^k experts by recursive halving: the tokens of a block of
+      // experts split between its two halves as Binomial(n, 1/2) = the popcount of n fair
+      // bits. Exactly the distribution of G independent uniform draws, at one popcount per
+      // 64 tokens and level instead of one increment per token.
+      split_uniform(rng, G, 0, E, counts);
     } else {
       for (std::int64_t t = 0; t < G; ++t) counts[draw()] += 1;
     }

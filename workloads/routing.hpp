@@ -68,6 +68,7 @@ class RoutingSampler {
   void sample_group(Rng& rng, std::int64_t group_tokens, std::int64_t group_index, std::int64_t* counts) const;
 
  private:
+  static void split_uniform(Rng& rng, std::int64_t n, std::uint32_t first, std::uint32_t size, std::int64_t* counts);
   const RoutingSpec* spec_;
   std::int64_t experts_;
   std::int64_t top_k_;
