@@ -101,7 +101,22 @@ Stat read_stat(const json& obj, const std::string& where, const std::string& key
   for (const char* suffix : {"_std", "_stddev", "_spread"}) {
     if (auto x = opt_number(obj, where, key + suffix)) {
       s.spread = *x;
-      break;
+      return s;
+    }
+  }
+  // {"spread": {"<key>": {"mean", "min", "max", "stddev"}}} beside the mean.
+  if (const json* spread = find(obj, "spread"); spread != nullptr && spread->is_object()) {
+    if (const json* one = find(*spread, key); one != nullptr && one->is_object()) {
+      const std::string sf = join_field(where, "spread." + key);
+      for (const char* spread_key : {"stddev", "std"}) {
+        if (auto x = opt_number(*one, sf, spread_key)) {
+          s.spread = *x;
+          return s;
+        }
+      }
+      const auto lo = opt_number(*one, sf, "min");
+      const auto hi = opt_number(*one, sf, "max");
+      if (lo && hi) s.spread = (*hi - *lo) / 2.0;
     }
   }
   return s;
@@ -437,6 +452,10 @@ ValidateView read_validate(const json& j) {
         }
       }
       if (dc.name.empty()) dc.name = "#" + std::to_string(i);
+      if (const json* z = find(d, "zipf_exponent"); z != nullptr && z->is_number() && z->get<double>() != 0.0 &&
+                                                     dc.name.find(':') == std::string::npos) {
+        dc.name += ":" + json_scalar_text(*z);
+      }
       dc.kernel_drops = req_number(d, where, "kernel_drops");
       dc.simulator_drops = req_number(d, where, "simulator_drops");
       dc.expected_drops = opt_number(d, where, "expected_drops");
@@ -476,6 +495,15 @@ ResultKind classify_result(const json& j, const std::string& where) {
     }
     throw InputError(where, "a result of `" + c + "`, which reports do not read (they read " + kKinds + ")");
   }
+  // Some commands name themselves in `kind` ("step" is simulate's).
+  if (const json* kind = find(j, "kind"); kind != nullptr && kind->is_string()) {
+    const std::string k = kind->get<std::string>();
+    if (k == "step" || k == "simulate") return ResultKind::simulate;
+    if (k == "capacity") return ResultKind::capacity;
+    if (k == "recommend") return ResultKind::recommend;
+    if (k == "collective") return ResultKind::collective;
+    if (k == "validate" || k == "validation") return ResultKind::validate;
+  }
   if (find(j, "recommendations") != nullptr) return ResultKind::recommend;
   if (find(j, "cases") != nullptr && find(j, "mape") != nullptr) return ResultKind::validate;
   if (find(j, "busbw_Bps") != nullptr || find(j, "algbw_Bps") != nullptr) return ResultKind::collective;
@@ -504,7 +532,8 @@ std::vector<std::pair<std::string, std::string>> read_inputs(const json& j) {
     if (text.size() > 200) text = text.substr(0, 197) + "...";
     return text;
   };
-  static const char* const kInputKeys[] = {"command", "model", "mesh", "layout", "routing", "mode", "capacity_factor",
+  static const char* const kInputKeys[] = {"command", "kind", "model", "mesh", "device_kind", "devices", "device",
+                                           "measured_at", "sharing", "layout", "routing", "mode", "capacity_factor",
                                            "factors", "batch_tokens", "objective", "max_drop", "top", "samples",
                                            "seed", "seeds", "profile", "cost_model", "backend", "op", "algorithm",
                                            "bytes"};

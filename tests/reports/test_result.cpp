@@ -30,6 +30,10 @@ TEST_CASE("without a command field, distinctive fields decide the kind", "[repor
   CHECK(classify_result(minimal(R"("op": "all-to-all", "busbw_Bps": 1)"), "f") == ResultKind::collective);
   CHECK(classify_result(minimal(R"("rows": [{"capacity_factor": 1.0}])"), "f") == ResultKind::capacity);
   CHECK(classify_result(minimal(R"("step_time_s": 1, "breakdown": {})"), "f") == ResultKind::simulate);
+  CHECK(classify_result(minimal(R"("kind": "step")"), "f") == ResultKind::simulate);
+  CHECK(classify_result(minimal(R"("kind": "capacity")"), "f") == ResultKind::capacity);
+  // An unknown kind falls back to distinctive fields.
+  CHECK(classify_result(minimal(R"("kind": "measured", "recommendations": [])"), "f") == ResultKind::recommend);
   // The command field wins over distinctive fields.
   CHECK(classify_result(minimal(R"("command": "simulate", "recommendations": [])"), "f") == ResultKind::simulate);
 }
@@ -97,6 +101,14 @@ TEST_CASE("capacity rows read their spread from sibling _std fields or mean/std 
   CHECK(c.rows[0].step_time_s.spread == 0.01);
   CHECK(c.rows[0].tokens_per_s.spread == 1e6);  // half of max - min = (6e6 - 4e6) / 2
   CHECK(!c.rows[0].drop_fraction.spread);
+  // As capacity and recommend write it: {"spread": {"tokens_per_s": {"mean", "min", "max", "stddev"}}}.
+  const json s = minimal(R"("rows": [{"capacity_factor": 1, "step_time_s": 0.2, "tokens_per_s": 5e6, "drop_fraction": 0.01,
+      "spread": {"tokens_per_s": {"mean": 5e6, "min": 4.9e6, "max": 5.1e6, "stddev": 7e4},
+                 "drop_fraction": {"mean": 0.01, "min": 0.008, "max": 0.012}}}])");
+  const auto sv = std::get<CapacityView>(read_view(s, ResultKind::capacity));
+  CHECK(sv.rows[0].tokens_per_s.spread == 7e4);
+  CHECK(sv.rows[0].drop_fraction.spread == Approx(0.002));  // (0.012 - 0.008) / 2
+  CHECK(!sv.rows[0].step_time_s.spread);
 }
 
 TEST_CASE("a traffic matrix is read nested or flat, and must be square", "[reports]") {
