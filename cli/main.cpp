@@ -44,6 +44,19 @@ int main(int argc, char** argv) {
     actions[sub] = command.add(*sub);
   }
 
+  // CLI11 reports a mistyped subcommand only as "a subcommand is required";
+  // name the word and the choices instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string word = argv[1];
+    const bool known = std::any_of(commands.begin(), commands.end(), [&](const auto& c) { return c.name == word; });
+    if (!known) {
+      std::string choices;
+      for (const auto& c : commands) choices += (choices.empty() ? "" : ", ") + c.name;
+      std::cerr << "switchsim: error: subcommand: unknown '" << word << "' (choose from: " << choices << ")\n";
+      return 2;
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
