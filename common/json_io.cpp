@@ -27,6 +27,9 @@ json read_json_file(const std::filesystem::path& path, const std::string& field)
     return json::parse(buffer.str());
   } catch (const json::parse_error& e) {
     throw InputError(field, "'" + path.string() + "' is not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1e400) is out_of_range 406, not a parse_error.
+    throw InputError(field, "'" + path.string() + "' has a number out of range (" + e.what() + ")");
   }
 }
 
