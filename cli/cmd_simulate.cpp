@@ -8,6 +8,7 @@
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
+#include "common/errors.hpp"
 #include "sim/chrome_trace.hpp"
 #include "workloads/simulate.hpp"
 #include "workloads/step_request.hpp"
@@ -51,6 +52,7 @@ CommandAction add_simulate_command(CLI::App& app) {
   app.add_option("--trace-devices", opt->trace_devices, "Devices in the trace (default 64)");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
+    if (opt->trace_devices <= 0) throw InputError("--trace-devices", "must be positive");
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
     sim::TraceWriter trace;
     if (!opt->trace.empty()) {
