@@ -43,6 +43,10 @@ std::vector<topology::VertexId> parse_participants(const std::string& text) {
       const auto b = parse_id(item.substr(dash + 1), item);
       if (b < a) throw InputError("--participants", "range '" + item + "' is empty (end before start)");
       if (b - a > 10'000'000) throw InputError("--participants", "range '" + item + "' is too large");
+      // The total is capped too: many large ranges would otherwise allocate gigabytes.
+      if (static_cast<long long>(out.size()) + (b - a) > 10'000'000) {
+        throw InputError("--participants", "more than 10,000,000 devices listed");
+      }
       for (auto v = a; v <= b; ++v) out.push_back(static_cast<topology::VertexId>(v));
     }
     pos = comma + 1;
