@@ -2,11 +2,15 @@
 //  [step flags as for simulate] [--json] [--out F]`:
 // the capacity-factor trade-off: one row per factor, mean and spread over N routing seeds.
 
+#include <chrono>
 #include <memory>
+
+#include <fmt/format.h>
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
 #include "common/errors.hpp"
+#include "common/resource_limits.hpp"
 #include "workloads/simulate.hpp"
 #include "workloads/step_request.hpp"
 
@@ -20,6 +24,7 @@ struct Options {
   workloads::StepRequest request;
   std::string factors = "0.5,1.0,1.25,1.5,2.0";
   std::int64_t samples = 3;
+  bool force = false;
   OutputOptions output;
 };
 
@@ -29,12 +34,26 @@ CommandAction add_capacity_command(CLI::App& app) {
   add_step_request_flags(app, opt->request);
   app.add_option("--factors", opt->factors, "Comma-separated capacity factors (default 0.5,1.0,1.25,1.5,2.0)");
   app.add_option("--samples", opt->samples, "Routing seeds per factor (default 3)");
+  app.add_flag("--force", opt->force, "Run even when the sweep's time estimate exceeds this machine's limits");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
     const std::vector<double> factors = workloads::parse_factors(opt->factors, "--factors");
     if (opt->samples <= 0) throw InputError("--samples", "must be positive");
     opt->request.capacity_factor = factors.front();
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
+    if (!opt->force) {
+      // Refuse a sweep that would take hours up front (common/resource_limits.hpp):
+      // time one step, then estimate factors x samples steps.
+      const auto t0 = std::chrono::steady_clock::now();
+      (void)workloads::simulate_step(step.model, *step.mesh, step.layout, step.options, *step.cost);
+      const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double steps = static_cast<double>(factors.size()) * static_cast<double>(opt->samples);
+      check_resources("--samples",
+                      {fmt::format("a sweep of {} steps ({} factors x {} samples, {:.3g} s per step)", steps,
+                                   factors.size(), opt->samples, step_s),
+                       0.0, steps * step_s},
+                      false);
+    }
     const auto rows = workloads::capacity_sweep(step.model, *step.mesh, step.layout, step.options, factors,
                                                 opt->samples, *step.cost);
     emit(opt->output, workloads::to_json(rows), workloads::to_text(rows));

@@ -21,6 +21,7 @@
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
 #include "common/errors.hpp"
+#include "common/resource_limits.hpp"
 #include "sim/chrome_trace.hpp"
 #include "sim/collective.hpp"
 #include "sim/participants.hpp"
@@ -37,6 +38,7 @@ struct Options {
   std::string participants;
   std::string sharing = "max-min";
   std::string trace;
+  bool force = false;
   OutputOptions output;
 };
 
@@ -104,6 +106,7 @@ CommandAction add_collective_command(CLI::App& app) {
   app.add_option("--participants", opt->participants, "Device ids, e.g. 0-15,32,40-47 (default: all)");
   app.add_option("--sharing", opt->sharing, "Link sharing: max-min (default) or uncongested (a lower bound)");
   app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one track per device)");
+  app.add_flag("--force", opt->force, "Run even when the size estimate exceeds this machine's limits");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
     sim::CollectiveRequest request;
@@ -120,6 +123,17 @@ CommandAction add_collective_command(CLI::App& app) {
     if (!opt->participants.empty()) request.participants = sim::parse_participants(opt->participants);
     request.record_trace = !opt->trace.empty();
     const topology::Mesh mesh = topology::build_mesh(opt->mesh);
+    {
+      // Size estimate (common/resource_limits.hpp): an all-to-all is n(n-1) flows, the
+      // ring-style collectives about 2n(n-1); bench/RESULTS.md measures ~220 bytes and
+      // under 1 us of CPU per flow for the 2048-way all-to-all.
+      const double n = request.participants.empty() ? static_cast<double>(mesh.topology.num_devices())
+                                                    : static_cast<double>(request.participants.size());
+      const double flows = (request.op == sim::CollectiveOp::all_to_all ? 1.0 : 2.0) * n * (n - 1.0);
+      check_resources("--mesh",
+                      {fmt::format("{} over {} devices ({:.3g} flows)", opt->op, n, flows), 256.0 * flows, 1e-6 * flows},
+                      opt->force);
+    }
     const sim::CollectiveResult r = sim::simulate_collective(mesh, request);
 
     std::vector<topology::VertexId> devices = request.participants;
