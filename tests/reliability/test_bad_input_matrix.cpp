@@ -1,0 +1,405 @@
+// The bad-input matrix (issue 7): every subcommand and every input file kind
+// (mesh, model, routing trace, profile, result JSON) fed malformed JSON, wrong
+// types, missing fields, negative / zero / NaN / huge numbers, unknown names and
+// inconsistent combinations. One table; each case must give
+//   - exit status 2,
+//   - exactly one line on stderr, which names the field,
+//   - no output created or changed: the scratch folder (inputs, and for every
+//     other case a pre-existing --out target with sentinel content) is
+//     byte-identical afterwards, so no file, temporary file or folder appeared.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "run_cli.hpp"
+
+namespace {
+
+using switchsim::reliability::CliRun;
+using switchsim::reliability::ScratchDir;
+
+// ---- valid base documents; each case mutates one thing -----------------------
+const std::string kMesh = R"({"name": "ring4", "device_kind": "h100",
+ "vertices": [{"name": "g0", "kind": "device"}, {"name": "g1", "kind": "device"},
+              {"name": "g2", "kind": "device"}, {"name": "g3", "kind": "device"}],
+ "links": [{"src": "g0", "dst": "g1", "bandwidth_Bps": 4.5e11, "latency_s": 1e-6, "kind": "nvlink"},
+           {"src": "g1", "dst": "g2", "bandwidth_Bps": 4.5e11, "latency_s": 1e-6, "kind": "nvlink"},
+           {"src": "g2", "dst": "g3", "bandwidth_Bps": 4.5e11, "latency_s": 1e-6, "kind": "nvlink"},
+           {"src": "g3", "dst": "g0", "bandwidth_Bps": 4.5e11, "latency_s": 1e-6, "kind": "nvlink"}]})";
+
+const std::string kModel = R"({"name": "tiny", "d_model": 64, "d_ff": 128, "heads": 2, "layers": 2,
+ "experts": 8, "input_length": 64, "target_length": 16, "vocab": 1000, "ffn": "relu"})";
+
+const std::string kTrace = R"({"experts": 8, "groups": [[1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1]]})";
+
+const std::string kProfile = R"({"schema_version": 1, "kind": "roofline",
+ "device": {"kind": "tpuv3", "name": "TPU v3", "memory_bytes": 17179869184.0},
+ "backend": "roofline",
+ "ceilings": {"matrix_flops_per_s": 6.15e13, "vector_flops_per_s": 2.05e13, "memory_Bps": 4.5e11,
+              "matrix_efficiency": 0.7, "memory_efficiency": 0.8, "launch_overhead_s": 5e-6},
+ "samples": []})";
+
+const std::string kResult = R"({"schema_version": 1, "mesh": "tpuv3-2x2", "op": "all-reduce",
+ "algorithm": "torus-2d", "sharing": "max-min", "devices": 8, "participants": "all", "bytes": 1048576.0,
+ "time_s": 3.93e-05, "algbw_Bps": 2.668e10, "busbw_Bps": 4.669e10, "flows": 64, "events": 28,
+ "wall_s": 0.0001, "provenance": {"tool": "switchsim", "version": "0.1.0"}})";
+
+// `base` with its first occurrence of `from` replaced by `to` (the substitution must exist).
+std::string sub(const std::string& base, const std::string& from, const std::string& to) {
+  const auto at = base.find(from);
+  if (at == std::string::npos) throw std::logic_error("sub: '" + from + "' not in base document");
+  return base.substr(0, at) + to + base.substr(at + from.size());
+}
+
+struct Case {
+  std::string group;                                       // subcommand or file kind (one TEST_CASE each)
+  std::string name;
+  std::vector<std::string> args;                           // "{d}" stands for the scratch folder
+  std::vector<std::pair<std::string, std::string>> files;  // written into {d} before the run
+  std::string field;                                       // must appear in the one stderr line
+};
+
+using Files = std::vector<std::pair<std::string, std::string>>;
+
+// Shorthands for the commands that read each file kind.
+std::vector<std::string> topo(const std::string& mesh) { return {"topology", "--mesh", mesh, "--out", "{d}/out.json"}; }
+std::vector<std::string> sim(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"simulate", "--model", "{d}/model.json", "--mesh", "tpuv3-2x2", "--batch-tokens",
+                                "4096", "--out", "{d}/out.json"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+std::vector<std::string> sim_base(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"simulate", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+std::vector<std::string> cap(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"capacity", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+std::vector<std::string> rec(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"recommend", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+std::vector<std::string> coll(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"collective", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> table = [] {
+    std::vector<Case> t;
+    const Files model = {{"model.json", kModel}};
+    // ---- mesh file ------------------------------------------------------------
+    auto mesh = [&](std::string name, std::string doc, std::string field) {
+      t.push_back({"mesh file", std::move(name), topo("{d}/m.json"), {{"m.json", std::move(doc)}}, std::move(field)});
+    };
+    mesh("not JSON", "{\"name\": ", "--mesh");
+    mesh("empty file", "", "--mesh");
+    mesh("top level is an array", "[1, 2]", "mesh");
+    mesh("vertices missing", sub(kMesh, "\"vertices\"", "\"vertexes\""), "mesh.vertices");
+    mesh("vertices not an array", sub(kMesh, "\"vertices\": [", "\"vertices\": 5, \"x\": ["), "mesh.vertices");
+    mesh("links missing", sub(kMesh, "\"links\"", "\"linkz\""), "mesh.links");
+    mesh("negative bandwidth", sub(kMesh, "4.5e11", "-4.5e11"), "bandwidth_Bps");
+    mesh("zero bandwidth", sub(kMesh, "4.5e11", "0"), "bandwidth_Bps");
+    mesh("bandwidth as a string", sub(kMesh, "4.5e11", "\"fast\""), "bandwidth_Bps");
+    mesh("huge bandwidth (inf)", sub(kMesh, "4.5e11", "1e400"), "--mesh");
+    mesh("negative latency", sub(kMesh, "\"latency_s\": 1e-6", "\"latency_s\": -1"), "latency_s");
+    mesh("latency null", sub(kMesh, "\"latency_s\": 1e-6", "\"latency_s\": null"), "latency_s");
+    mesh("link to an unknown vertex", sub(kMesh, "\"dst\": \"g1\"", "\"dst\": \"g9\""), "mesh.links[0].dst");
+    mesh("self link", sub(kMesh, "\"dst\": \"g1\"", "\"dst\": \"g0\""), "mesh.links[0].dst");
+    mesh("unknown link kind", sub(kMesh, "\"kind\": \"nvlink\"", "\"kind\": \"carrier-pigeon\""), "mesh.links[0].kind");
+    mesh("unknown vertex kind", sub(kMesh, "\"kind\": \"device\"", "\"kind\": \"toaster\""), "mesh.vertices[0].kind");
+    mesh("duplicate vertex", sub(kMesh, "\"name\": \"g1\"", "\"name\": \"g0\""), "mesh.vertices[1].name");
+    mesh("no devices", sub(sub(sub(sub(kMesh, "device\"}", "switch\"}"), "device\"}", "switch\"}"), "device\"}", "switch\"}"),
+                           "device\"}", "switch\"}"),
+         "mesh.vertices");
+    // Two components: g0 <-> g1 and g2 <-> g3 (links are duplex by default).
+    mesh("disconnected graph",
+         sub(sub(kMesh, "\"src\": \"g1\", \"dst\": \"g2\"", "\"src\": \"g1\", \"dst\": \"g0\", \"duplex\": false"),
+             "\"src\": \"g3\", \"dst\": \"g0\"", "\"src\": \"g3\", \"dst\": \"g2\", \"duplex\": false"),
+         "mesh.links");
+    mesh("unknown device kind", sub(kMesh, "\"h100\"", "\"abacus\""), "mesh.device_kind");
+    mesh("efficiency above 1", sub(kMesh, "\"kind\": \"nvlink\"", "\"kind\": \"nvlink\", \"efficiency\": 1.5"),
+         "mesh.links[0].efficiency");
+    mesh("duplex not a boolean", sub(kMesh, "\"kind\": \"nvlink\"", "\"kind\": \"nvlink\", \"duplex\": \"yes\""),
+         "mesh.links[0].duplex");
+    mesh("vertex name a number", sub(kMesh, "\"name\": \"g1\"", "\"name\": 1"), "mesh.vertices[1].name");
+    t.push_back({"mesh file", "mesh file does not exist", topo("{d}/absent.json"), {}, "--mesh"});
+    // ---- mesh names (topology) -----------------------------------------------------
+    t.push_back({"topology", "unknown mesh name", topo("tpuv9-4x4"), {}, "--mesh"});
+    t.push_back({"topology", "zero chips", topo("tpuv3-0x4"), {}, "--mesh"});
+    t.push_back({"topology", "negative chips", topo("tpuv3--4x4"), {}, "--mesh"});
+    t.push_back({"topology", "wrong dimension count", topo("tpuv4-4x4"), {}, "--mesh"});
+    t.push_back({"topology", "zero GPU nodes", topo("dgx-h100-0"), {}, "--mesh"});
+    t.push_back({"topology", "huge torus", topo("tpuv3-9999999x9999999"), {}, "mesh"});
+    t.push_back({"topology", "huge GPU cluster", topo("dgx-h100-9999999"), {}, "mesh"});
+    t.push_back({"topology", "unknown flag", {"topology", "--mesh", "tpuv3-4x4", "--frobnicate", "--out", "{d}/out.json"}, {}, "--frobnicate"});
+    t.push_back({"topology", "out folder missing",
+                 {"topology", "--mesh", "tpuv3-4x4", "--out", "{d}/no/such/dir/out.json"}, {}, "--out"});
+    t.push_back({"topology", "unknown subcommand", {"frobnicate", "--out", "{d}/out.json"}, {}, "subcommand"});
+    // ---- model file -----------------------------------------------------------
+    auto mdl = [&](std::string name, std::string doc, std::string field) {
+      t.push_back({"model file", std::move(name), sim({}), {{"model.json", std::move(doc)}}, std::move(field)});
+    };
+    mdl("not JSON", "{\"name\": \"tiny\", ", "--model");
+    mdl("top level is a string", "\"tiny\"", "--model");
+    mdl("name missing", sub(kModel, "\"name\": \"tiny\", ", ""), "name");
+    mdl("d_model missing", sub(kModel, "\"d_model\": 64, ", ""), "d_model");
+    mdl("d_model zero", sub(kModel, "\"d_model\": 64", "\"d_model\": 0"), "d_model");
+    mdl("d_model negative", sub(kModel, "\"d_model\": 64", "\"d_model\": -64"), "d_model");
+    mdl("d_model fractional", sub(kModel, "\"d_model\": 64", "\"d_model\": 64.5"), "d_model");
+    mdl("d_model a string", sub(kModel, "\"d_model\": 64", "\"d_model\": \"64\""), "d_model");
+    mdl("heads zero", sub(kModel, "\"heads\": 2", "\"heads\": 0"), "heads");
+    mdl("experts negative", sub(kModel, "\"experts\": 8", "\"experts\": -8"), "experts");
+    mdl("top_k above experts", sub(kModel, "\"experts\": 8", "\"experts\": 8, \"top_k\": 9"), "top_k");
+    mdl("unknown ffn", sub(kModel, "\"relu\"", "\"swish\""), "ffn");
+    mdl("ffn a number", sub(kModel, "\"relu\"", "7"), "ffn");
+    mdl("family a number", sub(kModel, "\"name\": \"tiny\"", "\"name\": \"tiny\", \"family\": 3"), "family");
+    mdl("table9 params negative", sub(kModel, "\"vocab\": 1000", "\"vocab\": 1000, \"table9\": {\"params\": -1, \"flops_per_sequence\": 1}"),
+        "params");
+    mdl("catalog with empty models list", "{\"models\": []}", "models");
+    mdl("huge layer count", sub(kModel, "\"layers\": 2", "\"layers\": 4000000000000000000"), "layers");
+    mdl("huge expert count", sub(kModel, "\"experts\": 8", "\"experts\": 1000000000000"), "experts");
+    mdl("number overflows a double", sub(kModel, "\"d_model\": 64", "\"d_model\": 1e400"), "--model");
+    t.push_back({"model file", "unknown model name", sim_base({}) , {}, ""});
+    t.back().args[2] = "switch-zillion";
+    t.back().field = "--model";
+    // ---- routing trace --------------------------------------------------------
+    auto trc = [&](std::string name, std::string doc, std::string field) {
+      Files f = model;
+      f.emplace_back("t.json", std::move(doc));
+      t.push_back({"routing trace", std::move(name), sim({"--routing", "trace:{d}/t.json"}), f, std::move(field)});
+    };
+    trc("not JSON", "[[1, 2", "--routing");
+    trc("experts missing", sub(kTrace, "\"experts\": 8, ", ""), "experts");
+    trc("experts zero", sub(kTrace, "\"experts\": 8", "\"experts\": 0"), "experts");
+    trc("groups empty", sub(kTrace, "[[1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1]]", "[]"), "groups");
+    trc("row too short", sub(kTrace, "[1, 2, 3, 4, 5, 6, 7, 8]", "[1, 2, 3]"), "groups[0]");
+    trc("negative count", sub(kTrace, "[1, 2,", "[-1, 2,"), "groups[0][0]");
+    trc("count a string", sub(kTrace, "[1, 2,", "[\"one\", 2,"), "groups[0][0]");
+    trc("all-zero group", sub(kTrace, "[1, 2, 3, 4, 5, 6, 7, 8]", "[0, 0, 0, 0, 0, 0, 0, 0]"), "groups[0]");
+    trc("expert count differs from the model",
+        "{\"experts\": 4, \"groups\": [[1, 2, 3, 4]]}", "--routing");
+    t.push_back({"routing trace", "trace file missing", sim({"--routing", "trace:{d}/absent.json"}), model, "--routing"});
+    // ---- profile --------------------------------------------------------------
+    auto prof = [&](std::string name, std::string doc, std::string field) {
+      t.push_back({"profile", std::move(name), sim_base({"--profile", "{d}/p.json"}), {{"p.json", std::move(doc)}},
+                   std::move(field)});
+    };
+    prof("not JSON", "{\"schema_version\": 1,", "--profile");
+    prof("top level an array", "[]", "--profile");
+    prof("schema version 99", sub(kProfile, "\"schema_version\": 1", "\"schema_version\": 99"), "schema_version");
+    prof("schema version missing", sub(kProfile, "\"schema_version\": 1, ", ""), "schema_version");
+    prof("other device kind", sub(kProfile, "\"kind\": \"tpuv3\"", "\"kind\": \"h100\""), "device.kind");
+    prof("unknown profile kind", sub(kProfile, "\"kind\": \"roofline\"", "\"kind\": \"guess\""), "kind");
+    prof("ceilings missing", sub(kProfile, "\"ceilings\"", "\"ceilingz\""), "ceilings");
+    prof("negative memory bandwidth", sub(kProfile, "\"memory_Bps\": 4.5e11", "\"memory_Bps\": -4.5e11"), "memory_Bps");
+    prof("zero matrix FLOP/s", sub(kProfile, "\"matrix_flops_per_s\": 6.15e13", "\"matrix_flops_per_s\": 0"),
+         "matrix_flops_per_s");
+    prof("efficiency a string", sub(kProfile, "\"matrix_efficiency\": 0.7", "\"matrix_efficiency\": \"high\""),
+         "matrix_efficiency");
+    prof("measured without samples array", sub(sub(kProfile, "\"kind\": \"roofline\"", "\"kind\": \"measured\""),
+                                               "\"samples\": []", "\"samples\": {}"),
+         "samples");
+    t.push_back({"profile", "validate: profile missing",
+                 {"validate", "--backend", "cpu", "--profile", "{d}/absent.json", "--out", "{d}/out.json"}, {}, "--profile"});
+    t.push_back({"profile", "validate: profile not JSON",
+                 {"validate", "--backend", "cpu", "--profile", "{d}/p.json", "--out", "{d}/out.json"},
+                 {{"p.json", "nope"}}, "--profile"});
+    // ---- result JSON (report) ---------------------------------------------------
+    auto res = [&](std::string name, std::string doc, std::string field) {
+      t.push_back({"result file", std::move(name), {"report", "{d}/r.json", "--out", "{d}/rep"}, {{"r.json", std::move(doc)}},
+                   std::move(field)});
+    };
+    res("not JSON", "<html></html>", "r.json");
+    res("truncated", kResult.substr(0, kResult.size() / 2), "r.json");
+    res("empty", "", "r.json");
+    res("top level an array", "[]", "r.json");
+    res("schema_version missing", sub(kResult, "\"schema_version\": 1, ", ""), "r.json");
+    res("schema_version 99", sub(kResult, "\"schema_version\": 1", "\"schema_version\": 99"), "r.json");
+    res("schema_version a string", sub(kResult, "\"schema_version\": 1", "\"schema_version\": \"1\""), "r.json");
+    res("not a switchsim result", sub(kResult, "\"tool\": \"switchsim\"", "\"tool\": \"other\""), "r.json");
+    res("time_s a string", sub(kResult, "\"time_s\": 3.93e-05", "\"time_s\": \"fast\""), "time_s");
+    res("devices missing", sub(kResult, "\"devices\": 8, ", ""), "devices");
+    t.push_back({"result file", "result file missing", {"report", "{d}/absent.json", "--out", "{d}/rep"}, {}, "absent.json"});
+    // ---- collective -----------------------------------------------------------
+    auto col = [&](std::string name, std::vector<std::string> extra, std::string field) {
+      t.push_back({"collective", std::move(name), coll(std::move(extra)), {}, std::move(field)});
+    };
+    col("zero bytes", {"--op", "all-to-all", "--bytes", "0"}, "--bytes");
+    col("negative bytes", {"--op", "all-to-all", "--bytes", "-8MiB"}, "--bytes");
+    col("NaN bytes", {"--op", "all-to-all", "--bytes", "nan"}, "--bytes");
+    col("huge bytes", {"--op", "all-to-all", "--bytes", "1e400"}, "--bytes");
+    col("unknown unit", {"--op", "all-to-all", "--bytes", "8furlongs"}, "--bytes");
+    col("unknown op", {"--op", "all-to-some", "--bytes", "1MiB"}, "--op");
+    col("unknown algorithm", {"--op", "all-to-all", "--bytes", "1MiB", "--algorithm", "telepathy"}, "--algorithm");
+    col("participant not in mesh", {"--op", "all-to-all", "--bytes", "1MiB", "--participants", "0-99"}, "--participants");
+    col("participant twice", {"--op", "all-to-all", "--bytes", "1MiB", "--participants", "0,1,1"}, "--participants");
+    col("participants malformed", {"--op", "all-to-all", "--bytes", "1MiB", "--participants", "0-x"}, "--participants");
+    col("participants empty item", {"--op", "all-to-all", "--bytes", "1MiB", "--participants", "0,,1"}, "--participants");
+    col("participants huge range", {"--op", "all-to-all", "--bytes", "1MiB", "--participants", "0-999999999"},
+        "--participants");
+    col("unknown sharing", {"--op", "all-to-all", "--bytes", "1MiB", "--sharing", "greedy"}, "--sharing");
+    t.push_back({"collective", "torus algorithm on a fat-tree",
+                 {"collective", "--mesh", "dgx-h100-2", "--op", "all-to-all", "--bytes", "1MiB", "--algorithm",
+                  "torus-dims", "--out", "{d}/out.json"},
+                 {}, "--algorithm"});
+    t.push_back({"collective", "trace folder missing",
+                 coll({"--op", "all-reduce", "--bytes", "1MiB", "--trace", "{d}/no/such/trace.json"}), {}, "--"});
+    // ---- simulate -------------------------------------------------------------
+    auto sm = [&](std::string name, std::vector<std::string> extra, std::string field) {
+      t.push_back({"simulate", std::move(name), sim_base(std::move(extra)), {}, std::move(field)});
+    };
+    sm("capacity factor zero", {"--capacity-factor", "0"}, "--capacity-factor");
+    sm("capacity factor negative", {"--capacity-factor", "-1"}, "--capacity-factor");
+    sm("capacity factor NaN", {"--capacity-factor", "nan"}, "--capacity-factor");
+    sm("capacity factor inf", {"--capacity-factor", "inf"}, "--capacity-factor");
+    sm("capacity factor not a number", {"--capacity-factor", "lots"}, "--capacity-factor");
+    sm("layout does not cover the mesh", {"--layout", "dp=3"}, "--layout");
+    sm("ep does not divide dp", {"--layout", "dp=32,ep=5"}, "--layout.ep");
+    sm("mp does not divide heads", {"--layout", "dp=4,ep=4,mp=8"}, "--layout");
+    sm("layout key unknown", {"--layout", "dp=32,xp=2"}, "--layout");
+    sm("layout key twice", {"--layout", "dp=32,dp=32"}, "--layout.dp");
+    sm("layout value zero", {"--layout", "dp=0"}, "--layout");
+    sm("layout order malformed", {"--layout", "dp=32,ep=32,order=mp.mp.ep"}, "--layout.order");
+    sm("batch not whole sequences", {"--batch-tokens", "7"}, "--batch-tokens");
+    sm("batch zero", {"--batch-tokens", "0"}, "--batch-tokens");
+    sm("batch does not divide over replicas", {"--batch-tokens", "1536"}, "--batch-tokens");
+    sm("routing unknown", {"--routing", "psychic"}, "--routing");
+    sm("zipf negative", {"--routing", "zipf:-1"}, "--routing");
+    sm("dirichlet NaN", {"--routing", "dirichlet:nan"}, "--routing");
+    sm("mode unknown", {"--mode", "lossy"}, "--mode");
+    sm("micro-batches zero", {"--micro-batches", "0"}, "--micro-batches");
+    sm("group tokens negative", {"--group-tokens", "-5"}, "--group-tokens");
+    sm("precision unknown", {"--precision", "fp4"}, "--precision");
+    sm("optimizer unknown", {"--optimizer", "sgd"}, "--optimizer");
+    sm("trace devices negative", {"--trace", "{d}/trace.json", "--trace-devices", "-1"}, "--trace-devices");
+    sm("profile of another device", {"--profile", SWITCHSIM_SOURCE_DIR "/data/profiles/h100-roofline.json"},
+       "--profile");
+    t.push_back({"simulate", "mesh missing", {"simulate", "--model", "switch-base", "--out", "{d}/out.json"}, {}, "--mesh"});
+    // ---- capacity -------------------------------------------------------------
+    auto cp = [&](std::string name, std::vector<std::string> extra, std::string field) {
+      t.push_back({"capacity", std::move(name), cap(std::move(extra)), {}, std::move(field)});
+    };
+    cp("factor not a number", {"--factors", "1,x"}, "--factors");
+    cp("factors empty", {"--factors", ""}, "--factors");
+    cp("factor zero", {"--factors", "0,1"}, "--factors");
+    cp("factor negative", {"--factors", "1,-2"}, "--factors");
+    cp("samples zero", {"--samples", "0"}, "--samples");
+    cp("samples negative", {"--samples", "-3"}, "--samples");
+    cp("layout inconsistent", {"--layout", "dp=16,mp=4"}, "--layout");
+    // ---- recommend ------------------------------------------------------------
+    auto rc = [&](std::string name, std::vector<std::string> extra, std::string field) {
+      t.push_back({"recommend", std::move(name), rec(std::move(extra)), {}, std::move(field)});
+    };
+    rc("top zero", {"--top", "0"}, "--top");
+    rc("max drop above 1", {"--max-drop", "2"}, "--max-drop");
+    rc("max drop NaN", {"--max-drop", "nan"}, "--max-drop");
+    rc("objective unknown", {"--objective", "vibes"}, "--objective");
+    rc("memory headroom zero", {"--memory-headroom", "0"}, "--memory-headroom");
+    rc("samples zero", {"--samples", "0"}, "--samples");
+    rc("factors malformed", {"--factors", "1,,2"}, "--factors");
+    rc("unknown model", {"--model", "switch-zillion"}, "--model");
+    rc("unknown mesh", {"--mesh", "tpuv9-4x4"}, "--mesh");
+    rc("routing malformed", {"--routing", "zipf:"}, "--routing");
+    // ---- calibrate, validate, list ----------------------------------------------
+    t.push_back({"calibrate", "unknown backend", {"calibrate", "--backend", "abacus", "--out", "{d}/out.json"}, {}, "--backend"});
+    t.push_back({"calibrate", "roofline of an unknown device",
+                 {"calibrate", "--backend", "roofline", "--device", "abacus", "--out", "{d}/out.json"}, {}, "device"});
+    t.push_back({"validate", "unknown backend",
+                 {"validate", "--backend", "abacus", "--profile", SWITCHSIM_SOURCE_DIR "/data/profiles/h100-roofline.json",
+                  "--out", "{d}/out.json"},
+                 {}, "--backend"});
+    t.push_back({"list", "unknown kind", {"list", "gizmos"}, {}, "kind"});
+    return t;
+  }();
+  return table;
+}
+
+std::string expand(const std::string& arg, const std::string& dir) {
+  std::string s = arg;
+  for (auto at = s.find("{d}"); at != std::string::npos; at = s.find("{d}")) s.replace(at, 3, dir);
+  return s;
+}
+
+void run_case(const Case& c, std::size_t index) {
+  INFO("case: " << c.group << " / " << c.name);
+  ScratchDir scratch("switchsim-badinput-");
+  const std::string dir = scratch.path().string();
+  for (const auto& [file, content] : c.files) switchsim::reliability::write_text(scratch.path() / file, content);
+  std::vector<std::string> args;
+  bool writes_out_json = false;
+  for (const auto& a : c.args) {
+    args.push_back(expand(a, dir));
+    writes_out_json = writes_out_json || a == "{d}/out.json";
+  }
+  // Every other case starts with an existing --out target that must stay untouched;
+  // the others must not create it.
+  if (writes_out_json && index % 2 == 0) {
+    switchsim::reliability::write_text(scratch.path() / "out.json", "SENTINEL: must not change\n");
+  }
+  const auto before = switchsim::reliability::snapshot(scratch.path());
+  std::string shown;
+  for (const auto& a : args) shown += a + " ";
+  INFO("switchsim " << shown);
+
+  const CliRun run = switchsim::reliability::run_cli(args, scratch.path());
+  INFO("stderr: " << run.err);
+  CHECK(run.status == 2);
+  // Exactly one line: one newline, at the end.
+  CHECK(std::count(run.err.begin(), run.err.end(), '\n') == 1);
+  CHECK((!run.err.empty() && run.err.back() == '\n'));
+  CHECK(run.err.find(c.field) != std::string::npos);
+  CHECK(run.err.find("internal error") == std::string::npos);
+  CHECK(switchsim::reliability::snapshot(scratch.path()) == before);
+}
+
+void run_group(const std::string& group) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < cases().size(); ++i) {
+    if (cases()[i].group != group) continue;
+    run_case(cases()[i], i);
+    ++count;
+  }
+  CHECK(count > 0);
+}
+
+}  // namespace
+
+TEST_CASE("bad input: mesh files", "[reliability][bad-input]") { run_group("mesh file"); }
+TEST_CASE("bad input: topology and mesh names", "[reliability][bad-input]") { run_group("topology"); }
+TEST_CASE("bad input: model files", "[reliability][bad-input]") { run_group("model file"); }
+TEST_CASE("bad input: routing traces", "[reliability][bad-input]") { run_group("routing trace"); }
+TEST_CASE("bad input: profiles", "[reliability][bad-input]") { run_group("profile"); }
+TEST_CASE("bad input: result files for report", "[reliability][bad-input]") { run_group("result file"); }
+TEST_CASE("bad input: collective", "[reliability][bad-input]") { run_group("collective"); }
+TEST_CASE("bad input: simulate", "[reliability][bad-input]") { run_group("simulate"); }
+TEST_CASE("bad input: capacity", "[reliability][bad-input]") { run_group("capacity"); }
+TEST_CASE("bad input: recommend", "[reliability][bad-input]") { run_group("recommend"); }
+TEST_CASE("bad input: calibrate, validate, list", "[reliability][bad-input]") {
+  run_group("calibrate");
+  run_group("validate");
+  run_group("list");
+}
+
+TEST_CASE("bad input: the matrix covers every subcommand and file kind", "[reliability][bad-input]") {
+  // 11 groups above; a group left empty by an edit would silently test nothing.
+  const std::vector<std::string> groups = {"mesh file", "topology", "model file", "routing trace", "profile",
+                                           "result file", "collective", "simulate", "capacity", "recommend",
+                                           "calibrate", "validate", "list"};
+  for (const auto& g : groups) {
+    INFO(g);
+    CHECK(std::count_if(cases().begin(), cases().end(), [&](const Case& c) { return c.group == g; }) > 0);
+  }
+  // The number recorded in bench/RESULTS.md.
+  WARN("bad-input cases: " << cases().size());
+}

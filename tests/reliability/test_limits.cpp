@@ -1,0 +1,76 @@
+// Resource limits and interruption (issue 7): requests too large for this machine
+// are refused up front with an estimate and the override flag; a long command
+// stopped by SIGINT leaves no file and no temporary file behind.
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "run_cli.hpp"
+
+namespace {
+
+using switchsim::reliability::read_text;
+using switchsim::reliability::run_cli;
+using switchsim::reliability::ScratchDir;
+using switchsim::reliability::snapshot;
+using switchsim::reliability::write_text;
+
+}  // namespace
+
+TEST_CASE("limits: an all-to-all too large for memory is refused up front", "[reliability][limits]") {
+  ScratchDir dir("switchsim-limits-");
+  const std::string out = (dir.path() / "out.json").string();
+  // tpuv4-32x32x32: 32768 devices; a direct all-to-all is n(n-1) = 1.07e9 flows, at the
+  // 256 bytes per flow of the estimate about 256 GiB: more than half of any machine here.
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto run = run_cli({"collective", "--mesh", "tpuv4-32x32x32", "--op", "all-to-all", "--bytes", "1MiB",
+                            "--out", out},
+                           dir.path());
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO("stderr: " << run.err);
+  CHECK(run.status == 2);
+  CHECK(run.err.find("GiB") != std::string::npos);      // the estimate
+  CHECK(run.err.find("--force") != std::string::npos);  // the way to override
+  CHECK(snapshot(dir.path()).empty());
+  // Refused before simulating: a simulation of 1e9 flows would take far longer than this.
+  CHECK(wall_s < 120.0);
+}
+
+TEST_CASE("limits: a capacity sweep that would take days is refused up front", "[reliability][limits]") {
+  ScratchDir dir("switchsim-limits-");
+  const std::string out = (dir.path() / "out.json").string();
+  // 5 factors x 1e9 samples: at even 1 us per step, 5000 s > the one-hour limit.
+  const auto run = run_cli({"capacity", "--model", "switch-base", "--mesh", "tpuv3-2x2", "--batch-tokens", "65536",
+                            "--samples", "1000000000", "--out", out},
+                           dir.path());
+  INFO("stderr: " << run.err);
+  CHECK(run.status == 2);
+  CHECK(run.err.find("--samples") != std::string::npos);
+  CHECK(run.err.find("hours") != std::string::npos);
+  CHECK(run.err.find("--force") != std::string::npos);
+  CHECK(snapshot(dir.path()).empty());
+}
+
+TEST_CASE("limits: SIGINT stops a long sweep and leaves no partial or temporary file", "[reliability][limits]") {
+  ScratchDir dir("switchsim-limits-");
+  const auto out = dir.path() / "out.json";
+  write_text(out, "SENTINEL\n");
+  const auto before = snapshot(dir.path());
+  // About 1000 x 5 steps: minutes of work, well under the one-hour limit, so it runs.
+  const int pid = switchsim::reliability::spawn_cli({"capacity", "--model", "switch-base", "--mesh", "tpuv3-2x2",
+                                                     "--batch-tokens", "65536", "--samples", "1000", "--out",
+                                                     out.string()});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  REQUIRE(::kill(pid, SIGINT) == 0);
+  const int status = switchsim::reliability::wait_cli(pid);
+  // Killed by SIGINT (128 + 2), not finished: had it finished, out.json would have changed.
+  CHECK(status == 128 + SIGINT);
+  CHECK(read_text(out) == "SENTINEL\n");
+  CHECK(snapshot(dir.path()) == before);  // no .out.json.tmp.XXXXXX either
+}
