@@ -82,29 +82,43 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   const double forwards = setup.rematerialize ? 2.0 : 1.0;  // forward passes per micro-batch
 
   auto predict = [&](const OpShape& s) { return cost.predict(s).seconds; };
-  // A weighted op runs forward (x forwards), dgrad and wgrad; all but wgrad are on the chain.
-  double off_chain = 0.0;
-  auto weighted = [&](const OpShape& s) {
-    const double t = predict(s);
-    off_chain += t;
-    return (forwards + 2.0) * t;
-  };
+  // A weighted op runs forward (x forwards), dgrad and wgrad.
+  auto weighted = [&](const OpShape& s) { return (forwards + 2.0) * predict(s); };
   auto attention = [&](std::int64_t lq, std::int64_t lk) {
     const OpShape f = matmul(lq, m.d_kv, lk, seqs * heads, OpKind::attention);
     OpShape bwd = f;
     bwd.batch *= 2;
     return forwards * predict(f) + predict(bwd);
   };
+  // Memory-bound ops (norms, residuals, activations, dispatch, combine, embeddings, loss)
+  // run forward (x forwards) and once backward, all on the chain.
+  auto memory_op = [&](OpKind kind, double bytes) {
+    OpShape s;
+    s.kind = kind;
+    s.bytes = static_cast<std::int64_t>(bytes);
+    return (forwards + 1.0) * predict(s);
+  };
+  const double dd = static_cast<double>(d);
+  auto norm = [&](std::int64_t T) { return memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a); };
+  auto residual = [&](std::int64_t T) { return memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a); };
   auto slots = [&](std::int64_t G) -> std::int64_t {
     if (dropless) return m.top_k * G * groups;  // the mean load
     return E * groups * workloads::expert_capacity(capacity_factor, m.top_k, G, E);
   };
   auto ffn = [&](std::int64_t T, std::int64_t G, bool is_switch) {
-    if (!is_switch) return weighted(matmul(T, d, (nm - 1) * dff)) + weighted(matmul(T, dff, d));
+    if (!is_switch) {
+      return norm(T) + weighted(matmul(T, d, (nm - 1) * dff)) +
+             memory_op(OpKind::elementwise, static_cast<double>(nm * T * dff) * a) + weighted(matmul(T, dff, d)) +
+             residual(T);
+    }
     OpShape router = matmul(T, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
-    double s = weighted(router);
+    double s = norm(T) + weighted(router) + residual(T);
     const std::int64_t rows = slots(G);
+    const double sent = dropless ? static_cast<double>(m.top_k * T) : static_cast<double>(rows);
+    s += memory_op(OpKind::dispatch, (static_cast<double>(T) + sent) * dd * a);
+    s += memory_op(OpKind::combine, (static_cast<double>(T) + sent) * dd * a);
+    s += memory_op(OpKind::elementwise, static_cast<double>(nm) * static_cast<double>(rows) * static_cast<double>(dff) * a);
     if (dropless) {
       s += weighted(matmul(rows, d, (nm - 1) * dff, 1, OpKind::batched_matmul));
       s += weighted(matmul(rows, dff, d, 1, OpKind::batched_matmul));
@@ -117,12 +131,17 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   };
 
   double compute = 0.0;
+  compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
+  compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a);
+  compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0);
   for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+    compute += norm(T_enc) + residual(T_enc);
     compute += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
                weighted(matmul(T_enc, inner, d));
     compute += ffn(T_enc, shape.group_tokens, m.is_switch_layer(i));
   }
   for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
+    compute += 2.0 * (norm(T_dec) + residual(T_dec));
     compute += weighted(matmul(T_dec, d, 3 * inner)) + attention(m.target_length, m.target_length) +
                weighted(matmul(T_dec, inner, d));
     compute += weighted(matmul(T_dec, d, inner)) + weighted(matmul(seqs * m.input_length, d, 2 * inner)) +
@@ -131,7 +150,6 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   }
   compute += weighted(matmul(T_dec, d, m.vocab / mp));
   b.compute_s = compute * static_cast<double>(setup.micro_batches);
-  const double chain_compute_s = (compute - off_chain) * static_cast<double>(setup.micro_batches);
 
   // Communication of device 0.
   const double dev_Bps = cuts.device_out_Bps;
@@ -192,19 +210,30 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     }
   }
   comm *= static_cast<double>(setup.micro_batches);
+  const double forward_comm = comm * forwards / (forwards + 1.0);  // each pass moves the same collectives
   const workloads::ParamCount pc = workloads::count_params(m);
   const double grad_bytes = setup.optimizer == workloads::Optimizer::adam ? 2.0 : 4.0;
+  double grad_comm = 0.0;
   if (layout.dp > 1) {
     const double bytes = pc.non_expert() / static_cast<double>(mp) * grad_bytes;
-    comm += std::max(by_device(bytes, layout.dp), exact(sim::CollectiveOp::all_reduce, layout.dp_groups().front(), bytes));
+    grad_comm += std::max(by_device(bytes, layout.dp), exact(sim::CollectiveOp::all_reduce, layout.dp_groups().front(), bytes));
   }
   if (m.is_moe() && layout.replicas() > 1) {
     const double bytes = pc.experts / static_cast<double>(layout.ep * mp) * grad_bytes;
-    comm += std::max(by_device(bytes, layout.replicas()),
+    grad_comm += std::max(by_device(bytes, layout.replicas()),
                      exact(sim::CollectiveOp::all_reduce, layout.expert_replica_groups().front(), bytes));
   }
+  {
+    OpShape update;
+    update.kind = OpKind::optimizer;
+    const double local = pc.non_expert() / static_cast<double>(mp) + pc.experts / static_cast<double>(layout.ep * mp);
+    update.bytes = static_cast<std::int64_t>(local * (setup.optimizer == workloads::Optimizer::adam ? 28.0 : 12.0));
+    b.compute_s += predict(update);
+  }
+  const double grads = grad_comm;
+  comm += grads;
   b.communication_s = comm;
-  b.chain_s = chain_compute_s + comm;
+  b.chain_s = b.compute_s + forward_comm + grads;
   return b;
 }
 

@@ -7,15 +7,15 @@
 // in-order streams, compute and communication, so for any device
 //     step_time >= its compute-stream busy time   and
 //     step_time >= its communication-stream busy time.
-// compute_s:  the matrix products, router and attention ops every device runs
-//   (the shapes workloads/step_builder.hpp emits: per layer QKV / Q, KV, output
-//   projection, attention, FFN or expert FFN, router; LM head), each priced by
-//   the same CostModel the simulation uses, x3 for forward, dgrad and wgrad
-//   (attention: forward + doubled backward), + one forward more with
-//   rematerialization, x micro-batches. Elementwise ops, dispatch and combine
-//   are left out, so the sum is below the simulated busy time. Expert products
-//   use the padded capacity (capacity mode) or the mean load k*G*groups
-//   (dropless; the busiest device has at least the mean).
+// compute_s: every compute op of the step as workloads/step_builder.hpp emits it
+//   (QKV / Q, KV, output projections, attention, FFN or router + expert FFN, LM
+//   head; norms, residuals, activations, dispatch, combine, embeddings, loss;
+//   the optimizer update), each priced by the same CostModel the simulation
+//   uses: weighted ops x (forwards + 2) (forward, dgrad, wgrad), attention
+//   forward + doubled backward, memory-bound ops x (forwards + 1), forwards = 2
+//   with rematerialization, x micro-batches. Expert products use the padded
+//   capacity (capacity mode) or the mean load k*G*groups (dropless: the busiest
+//   device has at least the mean).
 // communication_s: device 0's collectives (it is in every kind of group), each
 //   at least the bytes that must leave a set S of vertices divided by the line
 //   rate of the links leaving S, for
@@ -34,9 +34,12 @@
 //   duration the executor will take for device 0's group (the same cache call it
 //   makes: memoized, so the later simulation reuses it): exact under the
 //   executor's model.
-// chain_s: the step builder puts every forward op, every dgrad, the backward
-//   collectives and the gradient all-reduces on one dependency chain (only wgrad
-//   is off it), so device 0 also needs compute_s - wgrad + communication_s.
+// chain_s: the compute stream runs in op-id order, every forward op is on one
+//   dependency chain and the gradient all-reduces wait for all compute and
+//   precede the update, so a forward collective leaves device 0's compute
+//   stream idle for its whole duration and so do the gradient all-reduces:
+//   chain_s = compute_s + forward collectives + gradient all-reduces (backward
+//   collectives may hide behind wgrad and are not counted).
 // step_time_s = max(compute_s, communication_s, chain_s).
 
 #include <cstdint>

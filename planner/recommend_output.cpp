@@ -45,7 +45,8 @@ json entry_json(const Evaluation& e) {
                  {"drop_fraction", spread_json(e.drop_fraction)}};
   j["lower_bound"] = {{"step_time_s", e.bound.step_time_s()},
                       {"compute_s", e.bound.compute_s},
-                      {"communication_s", e.bound.communication_s}};
+                      {"communication_s", e.bound.communication_s},
+                      {"chain_s", e.bound.chain_s}};
   return j;
 }
 
