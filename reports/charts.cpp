@@ -253,9 +253,9 @@ std::optional<Chart> validation_chart(const ValidateView& view, const std::strin
     const double u = c.relative_uncertainty.value_or(0.0);
     any_uncertainty = any_uncertainty || u > 0.0;
     data_by_kernel[kernel] += fmt::format("{} {} {} {}\n", format_exact(c.measured_s), format_exact(c.predicted_s),
-                                          format_exact(c.predicted_s * std::max(1e-3, 1.0 - u)),
+                                          format_exact(c.predicted_s / (1.0 + u)),
                                           format_exact(c.predicted_s * (1.0 + u)));
-    const double a = std::min(c.measured_s, c.predicted_s * std::max(1e-3, 1.0 - u));
+    const double a = std::min(c.measured_s, c.predicted_s / (1.0 + u));
     const double b = std::max(c.measured_s, c.predicted_s * (1.0 + u));
     lo = first ? a : std::min(lo, a);
     hi = first ? b : std::max(hi, b);

@@ -53,7 +53,9 @@ struct LabelledBreakdown {
 
 // Measured (x) against predicted (y) seconds, log-log, one colour per kernel,
 // the y = x line and bands of +-10% and +-25%; error bars from the
-// prediction's relative uncertainty when the cases carry one.
+// prediction's relative uncertainty u when the cases carry one, drawn
+// multiplicatively (predicted / (1 + u) to predicted * (1 + u)) so they stay
+// positive on log axes.
 [[nodiscard]] std::optional<Chart> validation_chart(const ValidateView& view, const std::string& name,
                                                     const std::string& context);
 

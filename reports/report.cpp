@@ -22,6 +22,7 @@ struct Table {
   std::vector<std::string> headers;
   std::vector<bool> numeric;  // right-aligned columns
   std::vector<bool> nowrap;   // columns kept on one line (layouts)
+  std::vector<bool> wide;     // prose columns given room (why, reason)
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> row_class;  // optional per-cell class of the last column ("ok"/"fail")
 };
@@ -53,6 +54,7 @@ class Doc {
       html_ += "<tr>";
       for (std::size_t c = 0; c < t.rows[r].size(); ++c) {
         std::string cls = is_numeric(t, c) ? "num" : (c < t.nowrap.size() && t.nowrap[c] ? "nw" : "");
+        if (c < t.wide.size() && t.wide[c]) cls = "wide";
         if (c + 1 == t.rows[r].size() && r < t.row_class.size() && !t.row_class[r].empty()) cls = t.row_class[r];
         html_ += (cls.empty() ? std::string("<td>") : "<td class=\"" + cls + "\">") + html_escape(t.rows[r][c]) + "</td>";
       }
@@ -126,7 +128,8 @@ std::string context_of(const LoadedResult& r) {
 
 std::string stat_text(const Stat& s, std::string (*format)(double)) {
   std::string text = format(s.mean);
-  if (s.spread && *s.spread > 0.0) text += " ± " + format(*s.spread);
+  // A spread that rounds to nothing at the mean's precision is left out.
+  if (s.spread && *s.spread > 0.0 && format(*s.spread) != format(0.0)) text += " ± " + format(*s.spread);
   return text;
 }
 
@@ -143,7 +146,7 @@ Table layout_table(const std::vector<LayoutResult>& rows, bool with_why) {
   Table t;
   t.headers = {"rank", "layout", "capacity factor", "mode", "step time", "tokens/s", "dropped", "memory/device"};
   t.numeric = {true, false, true, false, true, true, true, true};
-  t.nowrap = {false, true};
+  t.wide = {false, false, false, false, false, false, false, false, true};
   if (with_why) t.headers.emplace_back("why");
   for (const LayoutResult& r : rows) {
     std::vector<std::string> row = {r.rank ? std::to_string(*r.rank) : "—",

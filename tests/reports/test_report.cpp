@@ -117,3 +117,32 @@ TEST_CASE("write_report refuses a folder whose parent does not exist", "[reports
   CHECK_THROWS_WITH(write_report(doc, "/nonexistent-parent/report"), Catch::Contains("--out"));
   CHECK(!fs::exists("/nonexistent-parent"));
 }
+
+TEST_CASE("real command outputs (fixtures/real/, written by the built commands) make a report", "[reports]") {
+  // Regenerate with: switchsim recommend|capacity|simulate|collective|validate ... --json > fixtures/real/<kind>.json
+  std::vector<LoadedResult> results;
+  const std::pair<const char*, ResultKind> files[] = {{"recommend.json", ResultKind::recommend},
+                                                      {"capacity.json", ResultKind::capacity},
+                                                      {"simulate.json", ResultKind::simulate},
+                                                      {"collective.json", ResultKind::collective},
+                                                      {"validate.json", ResultKind::validate}};
+  for (const auto& [name, kind] : files) {
+    results.push_back(load_result(fixture(std::string("real/") + name)));
+    CHECK(results.back().kind == kind);
+  }
+  const auto& rec = std::get<RecommendView>(results[0].view);
+  CHECK(!rec.ranked.empty());
+  CHECK(!rec.ranked[0].why.empty());
+  CHECK(!rec.ranked[0].breakdown.empty());
+  const auto& cap = std::get<CapacityView>(results[1].view);
+  REQUIRE(!cap.rows.empty());
+  CHECK(cap.rows[0].tokens_per_s.spread.has_value());  // from "spread": {"tokens_per_s": {"stddev": ...}}
+  std::vector<std::string> drawn;
+  const ReportDocument doc = build_report(results, [&](const Chart& c) {
+    drawn.push_back(c.name);
+    return std::string(kStubSvg);
+  });
+  // Pareto, recommend breakdown, capacity, simulate breakdown, validation; no traffic matrix yet.
+  CHECK(drawn.size() == 5);
+  CHECK(doc.html.find(rec.ranked[0].why.substr(0, 20)) != std::string::npos);
+}
