@@ -564,6 +564,9 @@ LoadedResult load_result(const std::filesystem::path& path) {
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw InputError(name, "empty file, not a switchsim result");
     if (e.byte > text.size()) throw InputError(name, "truncated JSON (the text ends before the value does)");
     throw InputError(name, "not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1e400) is out_of_range 406, not a parse_error.
+    throw InputError(name, std::string("a number is out of range (") + e.what() + ")");
   }
   r.kind = classify_result(r.data, name);
   try {

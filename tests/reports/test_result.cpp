@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "common/errors.hpp"
 #include "fixtures.hpp"
 #include "reports/result.hpp"
@@ -154,4 +157,11 @@ TEST_CASE("inputs and provenance are flattened for the table", "[reports]") {
   CHECK(has("layout", "dp=32 ep=32 mp=1 (dp->x*y)"));
   CHECK(has("provenance.version", "0.1.0"));
   CHECK(has("schema_version", "1"));
+}
+
+TEST_CASE("a number too large for a double is bad input naming the file", "[reports]") {
+  const std::string path = std::filesystem::temp_directory_path().string() + "/switchsim-test-huge-number.json";
+  { std::ofstream(path) << R"({"schema_version": 1, "step_time_s": 1e400, "breakdown": {}})"; }
+  CHECK_THROWS_WITH(load_result(path), Catch::Contains("switchsim-test-huge-number.json") && Catch::Contains("out of range"));
+  std::filesystem::remove(path);
 }
