@@ -65,33 +65,39 @@ struct Case {
 
 using Files = std::vector<std::pair<std::string, std::string>>;
 
+// `base` with the flags of `extra` added; a flag already in `base` gets the new value
+// (two --model flags would be a different error: CLI11's "at most 1").
+std::vector<std::string> merged(std::vector<std::string> base, const std::vector<std::string>& extra) {
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    const bool has_value = i + 1 < extra.size() && extra[i].rfind("--", 0) == 0 && extra[i + 1].rfind("--", 0) != 0;
+    const auto at = std::find(base.begin(), base.end(), extra[i]);
+    if (has_value && at != base.end() && at + 1 != base.end()) {
+      *(at + 1) = extra[i + 1];
+      ++i;
+      continue;
+    }
+    base.push_back(extra[i]);
+  }
+  return base;
+}
+
 // Shorthands for the commands that read each file kind.
 std::vector<std::string> topo(const std::string& mesh) { return {"topology", "--mesh", mesh, "--out", "{d}/out.json"}; }
-std::vector<std::string> sim(std::vector<std::string> extra) {
-  std::vector<std::string> a = {"simulate", "--model", "{d}/model.json", "--mesh", "tpuv3-2x2", "--batch-tokens",
-                                "4096", "--out", "{d}/out.json"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+std::vector<std::string> sim(const std::vector<std::string>& extra) {
+  return merged({"simulate", "--model", "{d}/model.json", "--mesh", "tpuv3-2x2", "--batch-tokens",
+                                "4096", "--out", "{d}/out.json"}, extra);
 }
-std::vector<std::string> sim_base(std::vector<std::string> extra) {
-  std::vector<std::string> a = {"simulate", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+std::vector<std::string> sim_base(const std::vector<std::string>& extra) {
+  return merged({"simulate", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"}, extra);
 }
-std::vector<std::string> cap(std::vector<std::string> extra) {
-  std::vector<std::string> a = {"capacity", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+std::vector<std::string> cap(const std::vector<std::string>& extra) {
+  return merged({"capacity", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"}, extra);
 }
-std::vector<std::string> rec(std::vector<std::string> extra) {
-  std::vector<std::string> a = {"recommend", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+std::vector<std::string> rec(const std::vector<std::string>& extra) {
+  return merged({"recommend", "--model", "switch-base", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"}, extra);
 }
-std::vector<std::string> coll(std::vector<std::string> extra) {
-  std::vector<std::string> a = {"collective", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+std::vector<std::string> coll(const std::vector<std::string>& extra) {
+  return merged({"collective", "--mesh", "tpuv3-4x4", "--out", "{d}/out.json"}, extra);
 }
 
 const std::vector<Case>& cases() {
@@ -137,6 +143,7 @@ const std::vector<Case>& cases() {
     // ---- mesh names (topology) -----------------------------------------------------
     t.push_back({"topology", "unknown mesh name", topo("tpuv9-4x4"), {}, "--mesh"});
     t.push_back({"topology", "zero chips", topo("tpuv3-0x4"), {}, "--mesh"});
+    t.push_back({"topology", "empty mesh name", topo(""), {}, "--mesh"});
     t.push_back({"topology", "negative chips", topo("tpuv3--4x4"), {}, "--mesh"});
     t.push_back({"topology", "wrong dimension count", topo("tpuv4-4x4"), {}, "--mesh"});
     t.push_back({"topology", "zero GPU nodes", topo("dgx-h100-0"), {}, "--mesh"});
@@ -229,6 +236,7 @@ const std::vector<Case>& cases() {
     res("schema_version a string", sub(kResult, "\"schema_version\": 1", "\"schema_version\": \"1\""), "r.json");
     res("not a switchsim result", sub(kResult, "\"tool\": \"switchsim\"", "\"tool\": \"other\""), "r.json");
     res("time_s a string", sub(kResult, "\"time_s\": 3.93e-05", "\"time_s\": \"fast\""), "time_s");
+    res("number overflows a double", sub(kResult, "\"bytes\": 1048576.0", "\"bytes\": 1e400"), "r.json");
     res("devices missing", sub(kResult, "\"devices\": 8, ", ""), "devices");
     t.push_back({"result file", "result file missing", {"report", "{d}/absent.json", "--out", "{d}/rep"}, {}, "absent.json"});
     // ---- collective -----------------------------------------------------------
@@ -260,6 +268,7 @@ const std::vector<Case>& cases() {
       t.push_back({"simulate", std::move(name), sim_base(std::move(extra)), {}, std::move(field)});
     };
     sm("capacity factor zero", {"--capacity-factor", "0"}, "--capacity-factor");
+    sm("empty model name", {"--model", ""}, "--model");
     sm("capacity factor negative", {"--capacity-factor", "-1"}, "--capacity-factor");
     sm("capacity factor NaN", {"--capacity-factor", "nan"}, "--capacity-factor");
     sm("capacity factor inf", {"--capacity-factor", "inf"}, "--capacity-factor");
@@ -295,6 +304,7 @@ const std::vector<Case>& cases() {
     cp("factor zero", {"--factors", "0,1"}, "--factors");
     cp("factor negative", {"--factors", "1,-2"}, "--factors");
     cp("samples zero", {"--samples", "0"}, "--samples");
+    cp("factor NaN", {"--factors", "1,nan"}, "--factors");
     cp("samples negative", {"--samples", "-3"}, "--samples");
     cp("layout inconsistent", {"--layout", "dp=16,mp=4"}, "--layout");
     // ---- recommend ------------------------------------------------------------
@@ -311,6 +321,7 @@ const std::vector<Case>& cases() {
     rc("unknown model", {"--model", "switch-zillion"}, "--model");
     rc("unknown mesh", {"--mesh", "tpuv9-4x4"}, "--mesh");
     rc("routing malformed", {"--routing", "zipf:"}, "--routing");
+    rc("threads negative", {"--threads", "-1"}, "--threads");
     // ---- calibrate, validate, list ----------------------------------------------
     t.push_back({"calibrate", "unknown backend", {"calibrate", "--backend", "abacus", "--out", "{d}/out.json"}, {}, "--backend"});
     t.push_back({"calibrate", "roofline of an unknown device",
