@@ -52,9 +52,13 @@ TEST_CASE("planner: step lower bound never exceeds the simulated step", "[planne
     CHECK(b.communication_s <= r.step_time_s * (1.0 + 1e-9));
     // The matrix products dominate compute: the bound keeps at least half of the busy time.
     CHECK(b.compute_s >= 0.5 * r.compute_lower_bound_s);
-    worst_ratio = std::min(worst_ratio, b.step_time_s() / r.step_time_s);
+    if (c.mode == workloads::ExecutionMode::capacity) {
+      // Capacity mode: every compute op and collective is priced as the executor prices it;
+      // only backward collectives (which may hide behind wgrad) are left out.
+      worst_ratio = std::min(worst_ratio, b.step_time_s() / r.step_time_s);
+    }
   }
-  CHECK(worst_ratio > 0.2);
+  CHECK(worst_ratio > 0.75);  // measured 0.81 on tpuv3-2x2 (backward collectives the bound leaves out)
 }
 
 TEST_CASE("planner: a whole-mesh all-to-all is bounded by the bisection", "[planner]") {
