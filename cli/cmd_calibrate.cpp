@@ -110,7 +110,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
       profile = kernels::calibrate(*backend, co);
       if (!options->device.empty()) profile["device"]["kind"] = options->device;
     }
-    emit(options->output, profile, summary(profile, options->output.out));
+    emit(options->output, with_command("calibrate", profile), summary(profile, options->output.out));
     return 0;
   };
 }

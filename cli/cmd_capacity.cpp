@@ -56,7 +56,7 @@ CommandAction add_capacity_command(CLI::App& app) {
     }
     const auto rows = workloads::capacity_sweep(step.model, *step.mesh, step.layout, step.options, factors,
                                                 opt->samples, *step.cost);
-    emit(opt->output, workloads::to_json(rows), workloads::to_text(rows));
+    emit(opt->output, with_command("capacity", workloads::to_json(rows)), workloads::to_text(rows));
     return 0;
   };
 }

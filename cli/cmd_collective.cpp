@@ -165,7 +165,7 @@ CommandAction add_collective_command(CLI::App& app) {
         "  {} flows, {} events, {} rate updates, {:.3g} s wall\n",
         sim::to_string(r.op), opt->mesh, r.devices, sim::to_string(r.algorithm), r.bytes_per_device, r.time_s * 1e6,
         r.algbw_Bps / 1e9, r.busbw_Bps / 1e9, r.flows, r.events, r.rate_updates, r.wall_s);
-    emit(opt->output, result, human);
+    emit(opt->output, with_command("collective", result), human);
     return 0;
   };
 }

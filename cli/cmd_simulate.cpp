@@ -61,7 +61,7 @@ CommandAction add_simulate_command(CLI::App& app) {
     }
     const workloads::StepResult r = workloads::simulate_step(step.model, *step.mesh, step.layout, step.options, *step.cost);
     if (!opt->trace.empty()) trace.write(opt->trace);
-    emit(opt->output, workloads::to_json(r), workloads::to_text(r));
+    emit(opt->output, with_command("simulate", workloads::to_json(r)), workloads::to_text(r));
     return 0;
   };
 }

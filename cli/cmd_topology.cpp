@@ -27,7 +27,7 @@ CommandAction add_topology_command(CLI::App& app) {
   return [options] {
     const topology::Mesh mesh = topology::build_mesh(options->mesh);
     const topology::MeshMetrics metrics = topology::compute_metrics(mesh);
-    emit(options->output, topology::topology_json(mesh, metrics), topology::topology_text(mesh, metrics));
+    emit(options->output, with_command("topology", topology::topology_json(mesh, metrics)), topology::topology_text(mesh, metrics));
     return 0;
   };
 }

@@ -79,7 +79,7 @@ CommandAction add_validate_command(CLI::App& app) {
     if (stderr_is_terminal()) vo.timing.progress = [](const std::string& l) { std::cerr << "validate: " << l << "\n"; };
     json result = kernels::validate(*backend, *model, profile, vo);
     result["profile"] = options->profile;
-    emit(options->output, result, text_report(result));
+    emit(options->output, with_command("validate", result), text_report(result));
     return 0;
   };
 }

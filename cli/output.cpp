@@ -28,6 +28,19 @@ void emit(const OutputOptions& options, const json& result, const std::string& h
   std::cout.flush();
 }
 
+json with_command(const std::string& name, const json& result) {
+  json named = json::object();
+  named["command"] = name;
+  if (!result.is_object()) {
+    named["result"] = result;
+    return named;
+  }
+  for (const auto& [key, value] : result.items()) {
+    if (key != "command") named[key] = value;
+  }
+  return named;
+}
+
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 }  // namespace switchsim::cli

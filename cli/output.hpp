@@ -23,6 +23,11 @@ void add_output_flags(CLI::App& app, OutputOptions& options);
 // `human` on stdout when --json was not given.
 void emit(const OutputOptions& options, const json& result, const std::string& human);
 
+// `result` with a top-level "command": `name` put first (every result names
+// the subcommand that wrote it; reports/result.cpp classifies by it). A
+// non-object `result` is wrapped as {"command": name, "result": result}.
+[[nodiscard]] json with_command(const std::string& name, const json& result);
+
 // True when stderr is a terminal: long work reports progress only then.
 [[nodiscard]] bool stderr_is_terminal();
 
