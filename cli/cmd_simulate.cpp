@@ -54,6 +54,7 @@ CommandAction add_simulate_command(CLI::App& app) {
   return [opt]() -> int {
     if (opt->trace_devices <= 0) throw InputError("--trace-devices", "must be positive");
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
+    step.options.traffic = true;  // traffic_matrix in the JSON (<= 256 devices)
     sim::TraceWriter trace;
     if (!opt->trace.empty()) {
       step.options.trace = &trace;

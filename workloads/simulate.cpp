@@ -7,6 +7,7 @@
 
 #include "common/errors.hpp"
 #include "sim/step_executor.hpp"
+#include "sim/traffic.hpp"
 #include "topology/device_catalog.hpp"
 #include "workloads/step_builder.hpp"
 
@@ -69,6 +70,13 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.collective_simulations = cache->simulations() - sims_before;
   r.cost_model = cost.name();
   r.params = count_params(model).total();
+  if (options.traffic) {
+    if (devices <= kMaxTrafficDevices) {
+      r.traffic = sim::all_to_all_traffic(built.graph);
+    } else {
+      r.traffic_omitted = "more than " + std::to_string(kMaxTrafficDevices) + " devices";
+    }
+  }
   return r;
 }
 
@@ -191,6 +199,14 @@ json to_json(const StepResult& r) {
   j["compute_lower_bound_s"] = r.compute_lower_bound_s;
   j["params"] = r.params;
   j["ops"] = r.ops;
+  if (r.traffic) {
+    j["traffic_matrix"] = {{"n", r.traffic->n},
+                           {"what", "bytes device i sends device j in one step's all-to-alls (dispatch + combine, "
+                                    "forward + backward, all micro-batches); diagonal 0 (a device's own share stays local)"},
+                           {"bytes", r.traffic->bytes}};
+  } else if (!r.traffic_omitted.empty()) {
+    j["traffic_matrix_omitted"] = r.traffic_omitted;
+  }
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
   prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
@@ -217,6 +233,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     json r = to_json(row.first);
     r.erase("schema_version");
     r.erase("provenance");
+    r.erase("traffic_matrix");  // per step, not per row
+    r.erase("traffic_matrix_omitted");
     r["samples"] = row.samples;
     r["step_time_s"] = row.step_time_s.mean;
     r["tokens_per_s"] = row.tokens_per_s.mean;

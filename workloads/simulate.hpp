@@ -4,12 +4,14 @@
 // CollectiveCache passed in is itself thread-safe) and silent (no printing).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/json_io.hpp"
 #include "kernels/cost_model.hpp"
 #include "sim/chrome_trace.hpp"
+#include "sim/collective.hpp"
 #include "sim/step_executor.hpp"
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
@@ -29,6 +31,7 @@ struct StepOptions {
   sim::TraceWriter* trace = nullptr;       // when set, the step is added to it
   std::int32_t trace_max_devices = 64;     // tracks for at most this many devices
   sim::CollectiveCache* cache = nullptr;   // optional shared memo (must belong to the mesh)
+  bool traffic = false;                    // fill StepResult::traffic (`simulate` does; the planner need not)
 };
 
 struct StepResult {
@@ -59,7 +62,14 @@ struct StepResult {
   std::int64_t collective_simulations = 0;
   std::string cost_model;
   double params = 0.0;
+  // Device x device bytes of the step's all-to-alls (sim/traffic.hpp), only
+  // with StepOptions::traffic and devices <= kMaxTrafficDevices (256: 64 Ki
+  // entries, ~1.5 MB of JSON); otherwise `traffic_omitted` says why when asked.
+  std::optional<sim::ByteMatrix> traffic;
+  std::string traffic_omitted;
 };
+
+inline constexpr std::int32_t kMaxTrafficDevices = 256;
 
 // Validates everything (InputError naming the field), builds the op graph, runs it.
 [[nodiscard]] StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const Layout& layout,

@@ -203,3 +203,54 @@ TEST_CASE("bad requests are input errors naming the field", "[step]") {
   bad.mode = "ragged";
   CHECK(field_of([&] { (void)resolve_step_request(bad); }) == "--mode");
 }
+
+TEST_CASE("traffic matrix: uniform capacity mode with dp=ep=E sends the padded capacity bytes to every peer",
+          "[step][traffic]") {
+  Model m = load_model("switch-base");
+  m.experts = 8;  // E = 8 = devices of tpuv3-2x2, so dp = ep = E
+  const Layout layout = parse_layout("dp=8,ep=8");
+  StepOptions o = small_options();
+  o.capacity_factor = 1.25;
+  o.training.rematerialize = false;  // no forward replay: exactly four all-to-alls per Switch layer
+  o.traffic = true;
+  const auto cost = make_cost_model("tpuv3", "");
+  const StepResult r = simulate_step(m, small_mesh(), layout, o, *cost);
+  REQUIRE(r.traffic.has_value());
+  REQUIRE(r.traffic->n == 8);
+
+  // Oracle: in capacity mode each device's dispatch buffer is [E, groups x C, d_model] bf16
+  // (E x groups x C x d x 2 B), and an all-to-all over ep = E devices sends 1/E of it, i.e.
+  // groups x C x d x 2 B, to every peer. Per Switch layer there are four such all-to-alls
+  // (dispatch + combine, forward + backward), with C = ceil(cf x G / E) of that stack.
+  const StepShape shape = derive_step_shape(o.training, m, layout);
+  const double enc_c = static_cast<double>(expert_capacity(1.25, 1, shape.group_tokens, 8));
+  const double dec_c = static_cast<double>(expert_capacity(1.25, 1, shape.decoder_group_tokens, 8));
+  const double per_slot_bytes = static_cast<double>(shape.groups_per_device * m.d_model) * 2.0;
+  const double expected = 4.0 * per_slot_bytes *
+                          (static_cast<double>(m.switch_layers(m.encoder_layers)) * enc_c +
+                           static_cast<double>(m.switch_layers(m.decoder_layers)) * dec_c) *
+                          static_cast<double>(o.training.micro_batches);
+  REQUIRE(expected > 0.0);
+  for (std::int32_t i = 0; i < 8; ++i) {
+    for (std::int32_t j = 0; j < 8; ++j) {
+      INFO(i << " -> " << j);
+      if (i != j) CHECK(r.traffic->at(i, j) == Approx(expected).epsilon(1e-12));
+      if (i == j) CHECK(r.traffic->at(i, j) == 0.0);  // a device's own share stays local
+    }
+  }
+  const json j = to_json(r);
+  REQUIRE(j.contains("traffic_matrix"));
+  CHECK(j["traffic_matrix"]["n"] == 8);
+  CHECK(j["traffic_matrix"]["bytes"].size() == 64u);
+  CHECK(j["traffic_matrix"]["bytes"][1].get<double>() == Approx(expected).epsilon(1e-12));
+}
+
+TEST_CASE("traffic matrix: a dense model sends nothing in all-to-alls; only computed when asked", "[step][traffic]") {
+  StepOptions o = small_options();
+  const auto cost = make_cost_model("tpuv3", "");
+  CHECK(!simulate_step(load_model("t5-base"), small_mesh(), parse_layout("dp=8"), o, *cost).traffic.has_value());
+  o.traffic = true;
+  const StepResult r = simulate_step(load_model("t5-base"), small_mesh(), parse_layout("dp=8"), o, *cost);
+  REQUIRE(r.traffic.has_value());
+  for (const double b : r.traffic->bytes) CHECK(b == 0.0);
+}
