@@ -6,8 +6,9 @@
 //   suffix K, M, G (powers of 1000) or KiB, MiB, GiB (powers of 1024).
 // --participants: device ids, e.g. `0-15,32,40-47` (sim/participants.hpp);
 //   default every device of the mesh.
-// --trace: Chrome/Perfetto JSON with one track per participating device; each
-//   transfer is an interval on its sender's track (issue to delivery). Above
+// --trace: Chrome/Perfetto JSON with one process per participating device; each
+//   transfer is an interval on one of its sender's lanes (issue to delivery;
+//   concurrent sends on separate lanes, sim/trace_lanes.hpp). Above
 //   200,000 transfers, the transfers of one sender and one step are merged
 //   into one interval (the file would otherwise be hundreds of MB).
 
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -25,6 +27,7 @@
 #include "sim/chrome_trace.hpp"
 #include "sim/collective.hpp"
 #include "sim/participants.hpp"
+#include "sim/trace_lanes.hpp"
 #include "topology/mesh_catalog.hpp"
 
 namespace switchsim::cli {
@@ -64,13 +67,37 @@ double parse_bytes(const std::string& text) {
 
 void write_trace(const std::string& path, const sim::CollectiveResult& r, const std::vector<topology::VertexId>& devices,
                  const topology::Mesh& mesh) {
+  // One process per device (named after the mesh vertex) holding its lanes
+  // (sim/trace_lanes.hpp): concurrent sends go on separate lanes so that every
+  // track's slices nest or do not overlap, as the viewers require.
   sim::TraceWriter trace;
-  std::map<topology::VertexId, sim::TrackId> track;
-  for (const auto d : devices) track[d] = trace.add_track(mesh.topology.vertex(d).name, "devices");
+  struct DeviceLanes {
+    std::string group;
+    sim::LanePacker packer;
+    std::vector<sim::TrackId> tracks;
+  };
+  std::map<topology::VertexId, DeviceLanes> lanes;
+  const auto lane_track = [&](topology::VertexId d, std::int32_t lane) {
+    DeviceLanes& dl = lanes.at(d);
+    while (static_cast<std::int32_t>(dl.tracks.size()) <= lane) {
+      dl.tracks.push_back(trace.add_track(fmt::format("device {} lane {}", d, dl.tracks.size()), dl.group));
+    }
+    return dl.tracks[static_cast<std::size_t>(lane)];
+  };
+  for (const auto d : devices) {
+    lanes[d].group = fmt::format("device {} ({})", d, mesh.topology.vertex(d).name);
+    (void)lane_track(d, 0);  // every device shows, in device order, even without sends
+  }
   const std::string name = fmt::format("{} ({})", sim::to_string(r.op), sim::to_string(r.algorithm));
   if (r.transfers.size() <= 200000) {
-    for (const auto& t : r.transfers) {
-      trace.add_complete(track.at(t.src), "network", fmt::format("send to {}", mesh.topology.vertex(t.dst).name),
+    std::vector<std::size_t> order(r.transfers.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return r.transfers[a].start_s < r.transfers[b].start_s; });
+    for (const std::size_t i : order) {
+      const auto& t = r.transfers[i];
+      const std::int32_t lane = lanes.at(t.src).packer.place(t.start_s, t.end_s);
+      trace.add_complete(lane_track(t.src, lane), "network", fmt::format("send to {}", mesh.topology.vertex(t.dst).name),
                          t.start_s, t.end_s - t.start_s, {{"bytes", t.bytes}, {"collective", name}});
     }
   } else {
@@ -88,7 +115,7 @@ void write_trace(const std::string& path, const sim::CollectiveResult& r, const 
       ++s.count;
     }
     for (const auto& [d, s] : spans) {
-      trace.add_complete(track.at(d), "network", "sends (merged)", s.start, s.end - s.start,
+      trace.add_complete(lane_track(d, 0), "network", "sends (merged)", s.start, s.end - s.start,
                          {{"bytes", s.bytes}, {"transfers", s.count}, {"collective", name}});
     }
   }
@@ -105,7 +132,7 @@ CommandAction add_collective_command(CLI::App& app) {
                  "auto | direct | pairwise | hierarchical | torus-dims | ring | torus-2d | tree");
   app.add_option("--participants", opt->participants, "Device ids, e.g. 0-15,32,40-47 (default: all)");
   app.add_option("--sharing", opt->sharing, "Link sharing: max-min (default) or uncongested (a lower bound)");
-  app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one track per device)");
+  app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one process per device, concurrent sends on lanes)");
   app.add_flag("--force", opt->force, "Run even when the size estimate exceeds this machine's limits");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
