@@ -18,22 +18,6 @@ using workloads::ExecutionMode;
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-workloads::Spread spread_of(const std::vector<double>& xs) {
-  workloads::Spread s;
-  if (xs.empty()) return s;
-  s.min = *std::min_element(xs.begin(), xs.end());
-  s.max = *std::max_element(xs.begin(), xs.end());
-  double sum = 0.0;
-  for (double x : xs) sum += x;
-  s.mean = sum / static_cast<double>(xs.size());
-  if (xs.size() > 1) {
-    double ss = 0.0;
-    for (double x : xs) ss += (x - s.mean) * (x - s.mean);
-    s.stddev = std::sqrt(ss / static_cast<double>(xs.size() - 1));
-  }
-  return s;
-}
-
 workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, std::uint64_t seed,
                                     sim::CollectiveCache* cache) {
   workloads::StepOptions so;
@@ -76,9 +60,9 @@ Evaluation aggregate(const Candidate& c, const StepBound& bound, const std::vect
   e.breakdown.other_communication_s /= n;
   e.breakdown.idle_s /= n;
   e.effective_tokens_per_s = eff / n;
-  e.step_time_s = spread_of(t);
-  e.tokens_per_s = spread_of(tps);
-  e.drop_fraction = spread_of(drop);
+  e.step_time_s = workloads::spread_of(t);
+  e.tokens_per_s = workloads::spread_of(tps);
+  e.drop_fraction = workloads::spread_of(drop);
   e.meets_drop_limit = e.drop_fraction.mean <= o.max_drop;
   return e;
 }

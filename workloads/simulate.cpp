@@ -80,7 +80,6 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   return r;
 }
 
-namespace {
 Spread spread_of(const std::vector<double>& xs) {
   Spread s;
   if (xs.empty()) return s;
@@ -96,6 +95,8 @@ Spread spread_of(const std::vector<double>& xs) {
   }
   return s;
 }
+
+namespace {
 
 json spread_json(const Spread& s) { return json{{"mean", s.mean}, {"min", s.min}, {"max", s.max}, {"stddev", s.stddev}}; }
 }  // namespace

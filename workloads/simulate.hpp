@@ -82,6 +82,10 @@ struct Spread {
   double stddev = 0.0;  // sample standard deviation (0 for one sample)
 };
 
+// Mean, min, max and sample standard deviation (n - 1 in the denominator; 0
+// for fewer than two values) of per-seed results. An empty input gives zeros.
+[[nodiscard]] Spread spread_of(const std::vector<double>& xs);
+
 struct CapacityRow {
   double capacity_factor = 0.0;
   StepResult first;  // the run with the first seed (all fields)
