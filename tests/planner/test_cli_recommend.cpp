@@ -1,6 +1,8 @@
 // Runs the built `switchsim recommend`: JSON fields, determinism across thread counts, exit statuses.
 #include <catch2/catch.hpp>
 
+#include "tests/support/run_cli.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,30 +15,14 @@
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using Run = switchsim::testing::CliRun;
 
+// Runs the built switchsim recommend with space-separated `args`.
 Run run(const std::string& args) {
-  const std::string err_file =
-      (std::filesystem::temp_directory_path() / ("switchsim_recommend_test_" + std::to_string(::getpid()) + ".err")).string();
-  const std::string cmd = std::string(SWITCHSIM_BINARY_DIR "/cli/switchsim recommend ") + args + " 2>" + err_file;
-  Run r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int raw = ::pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  if (FILE* f = std::fopen(err_file.c_str(), "r")) {
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) r.err.append(buf.data(), n);
-    std::fclose(f);
-  }
-  std::filesystem::remove(err_file);
-  return r;
+  static const switchsim::testing::ScratchDir scratch("switchsim-recommend-cli");
+  std::vector<std::string> argv{"recommend"};
+  for (auto& w : switchsim::testing::split_args(args)) argv.push_back(std::move(w));
+  return switchsim::testing::run_cli(argv, scratch.path());
 }
 
 const std::string kSmall = "--mesh tpuv3-2x2 --batch-tokens 65536 --factors 1.0,1.5 --samples 2 --top 3 ";

@@ -15,12 +15,12 @@
 #include <utility>
 #include <vector>
 
-#include "run_cli.hpp"
+#include "tests/support/run_cli.hpp"
 
 namespace {
 
-using switchsim::reliability::CliRun;
-using switchsim::reliability::ScratchDir;
+using switchsim::testing::CliRun;
+using switchsim::testing::ScratchDir;
 
 // ---- valid base documents; each case mutates one thing -----------------------
 const std::string kMesh = R"({"name": "ring4", "device_kind": "h100",
@@ -346,7 +346,7 @@ void run_case(const Case& c, std::size_t index) {
   INFO("case: " << c.group << " / " << c.name);
   ScratchDir scratch("switchsim-badinput-");
   const std::string dir = scratch.path().string();
-  for (const auto& [file, content] : c.files) switchsim::reliability::write_text(scratch.path() / file, content);
+  for (const auto& [file, content] : c.files) switchsim::testing::write_text(scratch.path() / file, content);
   std::vector<std::string> args;
   bool writes_out_json = false;
   for (const auto& a : c.args) {
@@ -356,14 +356,14 @@ void run_case(const Case& c, std::size_t index) {
   // Every other case starts with an existing --out target that must stay untouched;
   // the others must not create it.
   if (writes_out_json && index % 2 == 0) {
-    switchsim::reliability::write_text(scratch.path() / "out.json", "SENTINEL: must not change\n");
+    switchsim::testing::write_text(scratch.path() / "out.json", "SENTINEL: must not change\n");
   }
-  const auto before = switchsim::reliability::snapshot(scratch.path());
+  const auto before = switchsim::testing::snapshot(scratch.path());
   std::string shown;
   for (const auto& a : args) shown += a + " ";
   INFO("switchsim " << shown);
 
-  const CliRun run = switchsim::reliability::run_cli(args, scratch.path());
+  const CliRun run = switchsim::testing::run_cli(args, scratch.path());
   INFO("stderr: " << run.err);
   CHECK(run.status == 2);
   // Exactly one line: one newline, at the end.
@@ -371,7 +371,7 @@ void run_case(const Case& c, std::size_t index) {
   CHECK((!run.err.empty() && run.err.back() == '\n'));
   CHECK(run.err.find(c.field) != std::string::npos);
   CHECK(run.err.find("internal error") == std::string::npos);
-  CHECK(switchsim::reliability::snapshot(scratch.path()) == before);
+  CHECK(switchsim::testing::snapshot(scratch.path()) == before);
 }
 
 void run_group(const std::string& group) {

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "run_cli.hpp"
+#include "tests/support/run_cli.hpp"
 
 namespace {
 
-using switchsim::reliability::run_cli;
-using switchsim::reliability::ScratchDir;
+using switchsim::testing::run_cli;
+using switchsim::testing::ScratchDir;
 
 // The pretty JSON without its `"wall_s": ...` lines; `removed` counts them.
 std::string without_wall_clock(const std::string& text, int& removed) {

@@ -11,15 +11,15 @@
 #include <thread>
 #include <vector>
 
-#include "run_cli.hpp"
+#include "tests/support/run_cli.hpp"
 
 namespace {
 
-using switchsim::reliability::read_text;
-using switchsim::reliability::run_cli;
-using switchsim::reliability::ScratchDir;
-using switchsim::reliability::snapshot;
-using switchsim::reliability::write_text;
+using switchsim::testing::read_text;
+using switchsim::testing::run_cli;
+using switchsim::testing::ScratchDir;
+using switchsim::testing::snapshot;
+using switchsim::testing::write_text;
 
 }  // namespace
 
@@ -63,12 +63,12 @@ TEST_CASE("limits: SIGINT stops a long sweep and leaves no partial or temporary 
   write_text(out, "SENTINEL\n");
   const auto before = snapshot(dir.path());
   // About 1000 x 5 steps: minutes of work, well under the one-hour limit, so it runs.
-  const int pid = switchsim::reliability::spawn_cli({"capacity", "--model", "switch-base", "--mesh", "tpuv3-2x2",
+  const int pid = switchsim::testing::spawn_cli({"capacity", "--model", "switch-base", "--mesh", "tpuv3-2x2",
                                                      "--batch-tokens", "65536", "--samples", "1000", "--out",
                                                      out.string()});
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   REQUIRE(::kill(pid, SIGINT) == 0);
-  const int status = switchsim::reliability::wait_cli(pid);
+  const int status = switchsim::testing::wait_cli(pid);
   // Killed by SIGINT (128 + 2), not finished: had it finished, out.json would have changed.
   CHECK(status == 128 + SIGINT);
   CHECK(read_text(out) == "SENTINEL\n");

@@ -1,4 +1,5 @@
 #pragma once
+// Shared by every CLI-level test (tests/*/test_cli_*.cpp, tests/reliability).
 // Runs the built `switchsim` executable as a child process (posix_spawn) with
 // stdout and stderr captured in files of a scratch folder, for CLI-level tests.
 // SWITCHSIM_CLI in the environment overrides the binary (default: this build's
@@ -9,13 +10,16 @@
 #include <string>
 #include <vector>
 
-namespace switchsim::reliability {
+namespace switchsim::testing {
 
 struct CliRun {
   int status = -1;   // exit status; 128 + N when killed by signal N
   std::string out;   // captured stdout
   std::string err;   // captured stderr
 };
+
+// Splits a command line on spaces (the tests' arguments hold no quoted spaces).
+[[nodiscard]] std::vector<std::string> split_args(const std::string& line);
 
 // Path of the switchsim executable under test.
 [[nodiscard]] std::string switchsim_binary();
@@ -48,4 +52,4 @@ class ScratchDir {
 [[nodiscard]] std::string read_text(const std::filesystem::path& path);
 void write_text(const std::filesystem::path& path, const std::string& text);
 
-}  // namespace switchsim::reliability
+}  // namespace switchsim::testing

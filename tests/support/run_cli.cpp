@@ -1,4 +1,4 @@
-#include "run_cli.hpp"
+#include "tests/support/run_cli.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -12,9 +12,16 @@
 
 extern char** environ;
 
-namespace switchsim::reliability {
+namespace switchsim::testing {
 
 namespace fs = std::filesystem;
+
+std::vector<std::string> split_args(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
 
 std::string switchsim_binary() {
   if (const char* env = std::getenv("SWITCHSIM_CLI"); env != nullptr && env[0] != '\0') return env;
@@ -100,4 +107,4 @@ void write_text(const fs::path& path, const std::string& text) {
   out << text;
 }
 
-}  // namespace switchsim::reliability
+}  // namespace switchsim::testing
