@@ -3,23 +3,10 @@
 #include "topology/mesh_catalog.hpp"
 #include "topology/metrics.hpp"
 #include "topology/torus.hpp"
+#include "helpers.hpp"
 
 using namespace switchsim::topology;
-
-namespace {
-
-Mesh make_torus(std::vector<int> dims, std::vector<bool> wrap, int cores = 1) {
-  TorusSpec spec;
-  spec.dims = std::move(dims);
-  spec.wraparound = std::move(wrap);
-  spec.cores_per_chip = cores;
-  spec.ici = LinkSpec{100e9, 1e-6, 0.9};
-  spec.on_chip = LinkSpec{450e9, 0.0, 1.0};
-  spec.device_kind = "tpuv3";
-  return build_torus("test", spec);
-}
-
-}  // namespace
+using switchsim::topology::test::make_torus;
 
 TEST_CASE("ring of 6: diameter, average hops, bisection", "[metrics]") {
   const Mesh m = make_torus({6}, {true});

@@ -8,20 +8,11 @@
 #include "topology/torus.hpp"
 
 using namespace switchsim::topology;
+using switchsim::topology::test::make_torus;
 using switchsim::topology::test::visited;
 
 namespace {
 
-Mesh make_torus(std::vector<int> dims, std::vector<bool> wrap, int cores = 1) {
-  TorusSpec spec;
-  spec.dims = std::move(dims);
-  spec.wraparound = std::move(wrap);
-  spec.cores_per_chip = cores;
-  spec.ici = LinkSpec{100e9, 1e-6, 0.9};
-  spec.on_chip = LinkSpec{450e9, 0.0, 1.0};
-  spec.device_kind = "tpuv3";
-  return build_torus("test", spec);
-}
 
 Path only_path(const Mesh& m, VertexId s, VertexId d) {
   const auto ps = m.router->paths(s, d);

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "helpers.hpp"
+
 #include <set>
 
 #include "common/errors.hpp"
@@ -9,17 +11,7 @@
 
 using namespace switchsim;
 using namespace switchsim::workloads;
-
-namespace {
-std::string field_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.field();
-  }
-  return "(no error)";
-}
-}  // namespace
+using switchsim::workloads::test::field_of;
 
 TEST_CASE("layout text parses, defaults and round-trips", "[layout]") {
   const Layout l = parse_layout("dp=32,ep=8,mp=2");

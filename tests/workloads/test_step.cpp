@@ -1,6 +1,8 @@
 // One training step end to end: analytical oracles on the executor's output.
 #include <catch2/catch.hpp>
 
+#include "helpers.hpp"
+
 #include "common/errors.hpp"
 #include "sim/collective.hpp"
 #include "topology/mesh_catalog.hpp"
@@ -12,6 +14,7 @@
 
 using namespace switchsim;
 using namespace switchsim::workloads;
+using switchsim::workloads::test::field_of;
 
 namespace {
 const topology::Mesh& small_mesh() {
@@ -22,14 +25,6 @@ StepOptions small_options(std::int64_t sequences_per_device = 2) {
   StepOptions o;
   o.training.batch_tokens = 8 * sequences_per_device * 512;
   return o;
-}
-std::string field_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.field();
-  }
-  return "(no error)";
 }
 }  // namespace
 
