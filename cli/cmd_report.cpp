@@ -13,6 +13,7 @@
 
 #include "cli/command_registry.hpp"
 #include "common/errors.hpp"
+#include "common/temp_dir.hpp"
 #include "reports/gnuplot.hpp"
 #include "reports/report.hpp"
 #include "reports/result.hpp"
@@ -40,7 +41,7 @@ CommandAction add_report_command(CLI::App& app) {
     if (flags->out.empty()) throw InputError("--out", "must name a folder");
 
     const std::filesystem::path gnuplot = reports::find_gnuplot();
-    reports::TempDir work(std::filesystem::temp_directory_path(), "switchsim-report-");
+    TempDir work(std::filesystem::temp_directory_path(), "switchsim-report-");
     const auto render = [&](const reports::Chart& chart) { return reports::render_svg(chart, gnuplot, work.path()); };
     reports::ReportOptions options;
     options.title = flags->title;

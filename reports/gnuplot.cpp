@@ -116,18 +116,4 @@ std::string render_svg(const Chart& chart, const fs::path& gnuplot, const fs::pa
   return svg;
 }
 
-TempDir::TempDir(const fs::path& parent, const std::string& prefix) {
-  std::string tmpl = (parent / (prefix + "XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    throw InputError("--out", "cannot create a folder in '" + parent.string() + "': " + std::strerror(errno));
-  }
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 }  // namespace switchsim::reports

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/temp_dir.hpp"  // TempDir, for the work folder callers pass in
 #include "reports/charts.hpp"
 
 namespace switchsim::reports {
@@ -22,21 +23,5 @@ namespace switchsim::reports {
 // ours, so a failure is a bug, not bad input.
 [[nodiscard]] std::string render_svg(const Chart& chart, const std::filesystem::path& gnuplot,
                                      const std::filesystem::path& work_dir);
-
-// A temporary folder removed (with its contents) when the object goes away.
-class TempDir {
- public:
-  // Creates `<parent>/<prefix>XXXXXX`. Throws InputError("--out", ...) when it cannot.
-  TempDir(const std::filesystem::path& parent, const std::string& prefix);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-  // Keeps the folder (after it was renamed into place).
-  void release() noexcept { path_.clear(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace switchsim::reports

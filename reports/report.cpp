@@ -9,6 +9,7 @@
 
 #include "common/atomic_file.hpp"
 #include "common/errors.hpp"
+#include "common/temp_dir.hpp"
 #include "common/version.hpp"
 #include "reports/format.hpp"
 #include "reports/gnuplot.hpp"
