@@ -53,7 +53,13 @@ std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bo
   for (auto d : dims)
     for (auto T : tokens) out.push_back(shape(T, d, 8));
   if (!quick) {
+    // Other expert counts, top-2 and GEGLU: the per-call GEMM sizes they give
+    // fill the ladder's gaps, and the GEGLU shapes measure the GELU's cost per
+    // element (calibrated_cost_model.hpp).
     out.push_back(shape(512, 64, 16, 2, Activation::geglu));
+    out.push_back(shape(1024, 32, 8, 1, Activation::geglu));
+    out.push_back(shape(128, 96, 8, 2, Activation::geglu));
+    out.push_back(shape(1024, 64, 16, 2));
     out.push_back(shape(1024, 32, 32));
   }
   return out;
@@ -75,8 +81,15 @@ std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const S
   for (int i = 0; i < 2; ++i) layer_s = run_switch_layer(backend);  // warm-up
   const int repeats = std::clamp(static_cast<int>(options.seconds_per_shape / std::max(layer_s, 1e-9)),
                                  options.min_repeats, options.max_repeats);
+  // With a pause: sleep, run the kernel once untimed (it wakes the core and
+  // brings its operands back into the caches that other processes used during
+  // the sleep), then time it. Without the untimed run, kernels of tens of
+  // microseconds measured the wake-up rather than themselves.
   auto timed = [&](SwitchKernel k) {
-    if (options.pause_s > 0.0) std::this_thread::sleep_for(std::chrono::duration<double>(options.pause_s));
+    if (options.pause_s > 0.0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(options.pause_s));
+      (void)backend.run(k);
+    }
     return backend.run(k);
   };
   std::vector<double> router, dispatch, ffn, combine;

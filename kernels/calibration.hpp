@@ -31,9 +31,10 @@ struct CalibrationOptions {
   int min_repeats = 5;
   int max_repeats = 200;
   std::uint64_t seed = 1;
-  // Sleep before each timed kernel. On a shared CPU, a thread that has just
-  // slept is scheduled ahead of busy processes (CFS sleeper credit), so short
-  // kernels then run without contention; 0 disables it (GPU).
+  // Sleep before each timed kernel, then run it once untimed, then time it.
+  // On a shared CPU, a thread that has just slept is scheduled ahead of busy
+  // processes (CFS sleeper credit), so short kernels then run without
+  // contention; 0 disables both (GPU).
   double pause_s = 0.0;
   // Called with one line per finished step (the CLI prints it on a terminal).
   std::function<void(const std::string&)> progress;

@@ -32,6 +32,12 @@ struct OpShape {
   std::int64_t k = 0;
   std::int64_t bytes = 0;  // for memory-bound kinds: bytes read + written
   Precision precision = Precision::bf16;
+  // Elements that also pass through a GELU fused into the op (the GEGLU expert
+  // FFN: E * S * d_ff values of gelu(h) * gate); 0 for none (a relu is a
+  // negligible pass over the GEMM output). Not counted in flops(): on a CPU
+  // the GELU's tanh costs about as much per element as a few hundred FLOPs of
+  // GEMM, so the calibrated model times it as its own term.
+  std::int64_t activation_elements = 0;
 
   // Floating-point operations (a multiply-add counts as 2):
   //   matmul, batched_matmul: 2*batch*m*n*k

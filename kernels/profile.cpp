@@ -54,6 +54,7 @@ json op_shape_to_json(const OpShape& op) {
   j["k"] = op.k;
   j["bytes"] = op.bytes;
   j["precision"] = op.precision == Precision::bf16 ? "bf16" : "fp32";
+  if (op.activation_elements > 0) j["activation_elements"] = op.activation_elements;
   return j;
 }
 
@@ -89,6 +90,17 @@ std::unique_ptr<CostModel> cost_model_from_profile_json(const json& profile, con
     const double p90 = require_number(s, "p90_s", where);
     // (p90 - p10) spans 2 * 1.2816 standard deviations of a normal distribution.
     p.relative_spread = std::max(0.0, (p90 - p10) / (2.0 * 1.2816 * p.median_s));
+    // Calls: shape.batch (profiles of schema 1 all record the shape; one call without it).
+    if (s.contains("shape") && s["shape"].is_object() && s["shape"].contains("batch")) {
+      const long long batch = require_integer(s["shape"], "batch", where + ".shape");
+      if (batch < 1) throw InputError(where + ".shape.batch", "must be at least 1");
+      p.calls = static_cast<double>(batch);
+      if (s["shape"].contains("activation_elements")) {
+        const long long elements = require_integer(s["shape"], "activation_elements", where + ".shape");
+        if (elements < 0) throw InputError(where + ".shape.activation_elements", "must not be negative");
+        p.activation_elements = static_cast<double>(elements);
+      }
+    }
     points.push_back(p);
   }
   return std::make_unique<CalibratedCostModel>(name, ceilings, std::move(points));

@@ -1,61 +1,14 @@
 #include "kernels/switch_layer.hpp"
 
-#include <bit>
 #include <cmath>
 #include <cstring>
 
 #include "common/errors.hpp"
 #include "common/json_io.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
-#ifdef SWITCHSIM_HAVE_CUDA
-#include "kernels/cuda/cuda_backend.hpp"
-#endif
+#include "kernels/cuda_module.hpp"
 
 namespace switchsim::kernels {
-
-const char* to_string(Activation a) { return a == Activation::geglu ? "geglu" : "relu"; }
-
-const char* to_string(SwitchKernel k) {
-  switch (k) {
-    case SwitchKernel::router: return "router";
-    case SwitchKernel::assign_capacity: return "assign_capacity";
-    case SwitchKernel::dispatch: return "dispatch";
-    case SwitchKernel::expert_ffn: return "expert_ffn";
-    case SwitchKernel::combine: return "combine";
-  }
-  return "unknown";
-}
-
-void SwitchLayerConfig::validate() const {
-  auto positive = [](std::int64_t v, const char* field) {
-    if (v <= 0) throw InputError(field, "must be positive (got " + std::to_string(v) + ")");
-  };
-  positive(tokens, "tokens");
-  positive(d_model, "d_model");
-  positive(d_ff, "d_ff");
-  positive(experts, "experts");
-  positive(top_k, "top_k");
-  if (top_k > experts) throw InputError("top_k", "must not exceed experts (" + std::to_string(experts) + ")");
-  if (top_k > 8) throw InputError("top_k", "at most 8 is supported");
-  if (!(capacity_factor > 0.0) || !std::isfinite(capacity_factor)) {
-    throw InputError("capacity_factor", "must be a positive finite number");
-  }
-  if (group_size < 0) throw InputError("group_size", "must not be negative (0 = one group)");
-  if (tokens % group_tokens() != 0) {
-    throw InputError("group_size", "must divide tokens (" + std::to_string(tokens) + ")");
-  }
-  // Index arithmetic uses int32 for slots and int64 for element offsets.
-  if (static_cast<double>(experts) * static_cast<double>(slots_per_expert()) > 2.0e9 ||
-      static_cast<double>(tokens) * static_cast<double>(top_k) > 2.0e9) {
-    throw InputError("tokens", "too many tokens or expert slots for 32-bit slot indices");
-  }
-}
-
-std::int64_t SwitchLayerConfig::capacity() const {
-  const double exact = capacity_factor * static_cast<double>(top_k) * static_cast<double>(group_tokens()) /
-                       static_cast<double>(experts);
-  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(exact - 1e-9)));
-}
 
 json to_json(const SwitchLayerConfig& c) {
   json j;
@@ -89,15 +42,6 @@ SwitchLayerConfig config_from_json(const json& j, const std::string& where) {
   }
   c.validate();
   return c;
-}
-
-float round_to_bf16(float v) {
-  if (!std::isfinite(v)) return v;
-  auto bits = std::bit_cast<std::uint32_t>(v);
-  const std::uint32_t lsb = (bits >> 16) & 1u;
-  bits += 0x7fffu + lsb;
-  bits &= 0xffff0000u;
-  return std::bit_cast<float>(bits);
 }
 
 SwitchLayerProblem make_random_problem(const SwitchLayerConfig& config, std::uint64_t seed, bool bf16_exact,
@@ -145,36 +89,20 @@ std::vector<std::pair<std::string, OpShape>> switch_layer_ops(const SwitchLayerC
   ops.emplace_back("router", OpShape{OpKind::router, 1, c.tokens, c.experts, c.d_model, 0, Precision::fp32});
   ops.emplace_back("dispatch",
                    OpShape{OpKind::dispatch, 1, 0, 0, 0, static_cast<std::int64_t>(2.0 * E * S * d * e), precision});
-  ops.emplace_back("expert_ffn", OpShape{OpKind::batched_matmul, c.experts * (c.input_projections() + 1),
-                                         c.slots_per_expert(), c.d_ff, c.d_model, 0, precision});
+  OpShape ffn{OpKind::batched_matmul, c.experts * (c.input_projections() + 1), c.slots_per_expert(), c.d_ff,
+              c.d_model, 0, precision};
+  if (c.activation == Activation::geglu) ffn.activation_elements = c.experts * c.slots_per_expert() * c.d_ff;
+  ops.emplace_back("expert_ffn", ffn);
   ops.emplace_back("combine", OpShape{OpKind::combine, 1, 0, 0, 0,
                                       static_cast<std::int64_t>((E * S * d + T * d) * e), precision});
   return ops;
 }
 
-double run_switch_layer(SwitchLayerBackend& backend) {
-  double total = 0.0;
-  for (SwitchKernel k : kAllSwitchKernels) total += backend.run(k);
-  return total;
-}
-
-bool cuda_backend_built() {
-#ifdef SWITCHSIM_HAVE_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
+bool cuda_backend_built() { return cuda_module_built(); }
 
 std::unique_ptr<SwitchLayerBackend> make_backend(const std::string& name) {
   if (name == "cpu") return make_cpu_backend();
-  if (name == "cuda") {
-#ifdef SWITCHSIM_HAVE_CUDA
-    return make_cuda_backend();
-#else
-    throw UnavailableError("--backend cuda: this switchsim was built without CUDA (nvcc was not found)");
-#endif
-  }
+  if (name == "cuda") return load_cuda_backend();  // dlopen()s libswitchsim_cuda.so (cuda_module.hpp)
   throw InputError("--backend", "must be cpu or cuda, not '" + name + "'");
 }
 

@@ -124,6 +124,7 @@ inline constexpr SwitchKernel kAllSwitchKernels[] = {SwitchKernel::router, Switc
 //   dispatch:   {dispatch, bytes = 2 * E*S*d_model*e}
 //   expert_ffn: {batched_matmul, batch = E * (input_projections + 1), m = S,
 //               k = d_model, n = d_ff}: the FFN's FLOPs as one batched product
+//               of equal calls; GEGLU: activation_elements = E * S * d_ff
 //   combine:    {combine, bytes = (E*S*d_model + T*d_model)*e}
 [[nodiscard]] std::vector<std::pair<std::string, OpShape>> switch_layer_ops(const SwitchLayerConfig& config,
                                                                            Precision precision);
@@ -172,10 +173,12 @@ class SwitchLayerBackend {
 double run_switch_layer(SwitchLayerBackend& backend);
 
 // "cpu" or "cuda". InputError("--backend", ...) for another name;
-// UnavailableError when CUDA was not built or no CUDA device is present.
+// UnavailableError when CUDA was not built, its module (libswitchsim_cuda.so,
+// loaded with dlopen: kernels/cuda_module.hpp) cannot be loaded, or no CUDA
+// device is present.
 [[nodiscard]] std::unique_ptr<SwitchLayerBackend> make_backend(const std::string& name);
 
-// True when this build has the CUDA backend compiled in.
+// True when this build compiled the CUDA backend module.
 [[nodiscard]] bool cuda_backend_built();
 
 }  // namespace switchsim::kernels

@@ -32,6 +32,8 @@ void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const s
 void combine(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, const std::vector<float>& gate,
              const CapacityAssignment& a, const std::vector<float>& expert_out, std::vector<float>& y);
 
+// The tanh-form GELU with the standard library's tanh: the reference that
+// the kernel's vectorized gelu_tanh_fast (cpu/activation.hpp) is tested against.
 [[nodiscard]] inline float gelu_tanh(float v) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
   return 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));

@@ -57,6 +57,27 @@ TEST_CASE("timing one shape gives the four cost-model ops with ordered percentil
   CHECK(model->predict(timings[2].op).seconds == Approx(RooflineCostModel(ceilings, 0.5).predict(timings[2].op).seconds));
 }
 
+TEST_CASE("the GEGLU expert FFN op carries its GELU elements", "[kernels][calibration]") {
+  SwitchLayerConfig c;
+  c.tokens = 64;
+  c.d_model = 16;
+  c.d_ff = 32;
+  c.experts = 4;
+  c.capacity_factor = 1.0;
+  // relu: 2 calls per expert, no GELU.
+  auto relu = switch_layer_ops(c, Precision::fp32)[2].second;
+  CHECK(relu.batch == 8);
+  CHECK(relu.activation_elements == 0);
+  // geglu: 3 calls per expert; GELU over E * S * d_ff = 4 * 16 * 32 = 2048 values
+  // (S = ceil(1.0 * 64 / 4) = 16).
+  c.activation = Activation::geglu;
+  auto geglu = switch_layer_ops(c, Precision::fp32)[2].second;
+  CHECK(geglu.batch == 12);
+  CHECK(geglu.activation_elements == 2048);
+  // ... and it survives the profile's JSON.
+  CHECK(op_shape_to_json(geglu)["activation_elements"] == 2048);
+}
+
 TEST_CASE("roofline profiles load as roofline models", "[kernels][calibration]") {
   DeviceCeilings c;
   c.device_kind = "h100";

@@ -59,37 +59,100 @@ TEST_CASE("roofline takes the slower of compute and memory plus launch overhead"
   CHECK_THROWS_AS(RooflineCostModel(bad), InputError);
 }
 
-TEST_CASE("calibrated model interpolates log-log inside the range and falls back outside", "[kernels][cost]") {
-  // Samples on time = 1e-12 * flops^1 (constant 1 TFLOP/s) except the middle one
-  // at 2e9 flops, which is measured 10% slow (2.2e-3 s instead of 2e-3 s).
+TEST_CASE("calibrated model interpolates per-call time log-log inside the range and falls back outside",
+          "[kernels][cost]") {
+  // Three batched samples; per call (x = flops / calls, tau = time / calls):
+  //   A: 1e9 flops in 10 calls  -> x = 1e8, tau = 1e-4   (1 TFLOP/s)
+  //   B: 4e9 flops in 20 calls  -> x = 2e8, tau = 2.2e-4 (10% slower than 1 TFLOP/s)
+  //   C: 1.6e10 flops in 40 calls -> x = 4e8, tau = 4e-4
   std::vector<CalibrationSample> samples = {
-      {OpKind::batched_matmul, 1e9, 1e-3, 0.01},
-      {OpKind::batched_matmul, 2e9, 2.2e-3, 0.02},
-      {OpKind::batched_matmul, 4e9, 4e-3, 0.01},
+      {OpKind::batched_matmul, 1e9, 1e-3, 0.01, 10.0},
+      {OpKind::batched_matmul, 4e9, 4.4e-3, 0.02, 20.0},
+      {OpKind::batched_matmul, 1.6e10, 1.6e-2, 0.01, 40.0},
   };
   const CalibratedCostModel model("profile:test", test_ceilings(), samples);
-  // At a sample: exactly its time.
-  OpShape at{OpKind::batched_matmul, 1, 1000, 1000, 1000, 0, Precision::fp32};  // 2e9 flops
-  CHECK(model.predict(at).seconds == Approx(2.2e-3).epsilon(1e-9));
-  // Between 1e9 and 2e9 at sqrt(2)*1e9 (halfway in log): geometric mean of 1e-3 and 2.2e-3.
-  OpShape mid{OpKind::batched_matmul, 1, 1, 1, 1, 0, Precision::fp32};
-  mid.m = 1;
-  mid.n = 1;
-  mid.k = 1;
-  mid.batch = 707'106'781;  // 2 * batch flops = 1.414213562e9
-  CHECK(model.predict(mid).seconds == Approx(std::sqrt(1e-3 * 2.2e-3)).epsilon(1e-6));
-  // Leave-one-out residual: predicting 2e9 from neighbours gives 2e-3 (log-linear
-  // through 1e-3 @1e9 and 4e-3 @4e9), relative error 2e-3/2.2e-3 - 1 = -0.0909.
+  // B's own shape (20 calls of 2*100*1000*1000 = 2e8 flops): exactly its time.
+  OpShape at{OpKind::batched_matmul, 20, 100, 1000, 1000, 0, Precision::fp32};
+  CHECK(model.predict(at).seconds == Approx(4.4e-3).epsilon(1e-9));
+  // The same per-call size in 5 calls: 5 * 2.2e-4 = 1.1e-3 s (a model over total
+  // work would see 1e9 flops, A's total, and say 1e-3 s).
+  OpShape fewer = at;
+  fewer.batch = 5;
+  CHECK(model.predict(fewer).seconds == Approx(1.1e-3).epsilon(1e-9));
+  // Halfway in log between A and B per call: x = sqrt(2) * 1e8 = 2 * 70710678 flops,
+  // tau = sqrt(1e-4 * 2.2e-4); 3 calls -> 3 * tau.
+  OpShape mid{OpKind::batched_matmul, 3, 1, 1, 70'710'678, 0, Precision::fp32};
+  CHECK(model.predict(mid).seconds == Approx(3.0 * std::sqrt(1e-4 * 2.2e-4)).epsilon(1e-6));
+  // Leave-one-out residual: B predicted from A and C per call is 2e-4 (log-linear
+  // through 1e-4 @ 1e8 and 4e-4 @ 4e8), relative error 2e-4/2.2e-4 - 1 = -0.0909,
+  // larger than the neighbours' spreads (0.01, 0.02).
   CHECK(model.predict(mid).relative_uncertainty == Approx(1.0 - 2.0 / 2.2).epsilon(1e-9));
   CHECK(model.in_measured_range(mid));
-  // Outside: roofline of the measured ceilings, with the out-of-range uncertainty.
-  OpShape big{OpKind::batched_matmul, 1, 2000, 2000, 2000, 0, Precision::fp32};  // 1.6e10 flops
+  // Per-call work outside [1e8, 4e8] is out of range even when the total work is
+  // inside: 1 call of 2*2000^3 = 1.6e10 flops (C's total) -> roofline.
+  OpShape big{OpKind::batched_matmul, 1, 2000, 2000, 2000, 0, Precision::fp32};
   CHECK_FALSE(model.in_measured_range(big));
   CHECK(model.predict(big).seconds == Approx(model.roofline().predict(big).seconds));
   CHECK(model.predict(big).relative_uncertainty == kOutOfRangeRelativeUncertainty);
   // A kind never measured: roofline too.
   OpShape attn{OpKind::attention, 8, 128, 128, 64, 0, Precision::bf16};
   CHECK(model.predict(attn).seconds == Approx(model.roofline().predict(attn).seconds));
+  // Fewer than one call is malformed.
+  CHECK_THROWS_AS(CalibratedCostModel("x", test_ceilings(), {{OpKind::matmul, 1e9, 1e-3, 0.0, 0.5}}), InputError);
+}
+
+TEST_CASE("calibrated model adds the GELU cost measured beyond the GEMM curve", "[kernels][cost]") {
+  // Plain (relu) samples per call: tau = 1e-12 * x (1e8 -> 1e-4 s, 4e8 -> 4e-4 s).
+  // GEGLU samples: GEMM time from that curve plus beta_i * A:
+  //   x = 2e8, 15 calls, A = 1e6: 3e-3 + 2e-3   -> beta 2e-9
+  //   x = 1e8, 15 calls, A = 2e6: 1.5e-3 + 6e-3 -> beta 3e-9
+  //   x = 4e8, 15 calls, A = 1e6: 6e-3 + 1e-3   -> beta 1e-9
+  // beta = median = 2e-9 s per element.
+  std::vector<CalibrationSample> samples = {
+      {OpKind::batched_matmul, 1e9, 1e-3, 0.0, 10.0, 0.0},
+      {OpKind::batched_matmul, 4e9, 4e-3, 0.0, 10.0, 0.0},
+      {OpKind::batched_matmul, 3e9, 5e-3, 0.0, 15.0, 1e6},
+      {OpKind::batched_matmul, 1.5e9, 7.5e-3, 0.0, 15.0, 2e6},
+      {OpKind::batched_matmul, 6e9, 7e-3, 0.0, 15.0, 1e6},
+  };
+  const CalibratedCostModel model("profile:test", test_ceilings(), samples);
+  // 30 calls of 2e8 flops with 5e5 GELU elements: 30 * 2e-4 + 5e5 * 2e-9 = 7e-3 s.
+  OpShape geglu{OpKind::batched_matmul, 30, 100, 1000, 1000, 0, Precision::fp32};
+  geglu.activation_elements = 500'000;
+  CHECK(model.predict(geglu).seconds == Approx(7e-3).epsilon(1e-9));
+  // Without the GELU: the plain curve alone (the GEGLU samples are not on it): 6e-3 s.
+  OpShape relu = geglu;
+  relu.activation_elements = 0;
+  CHECK(model.predict(relu).seconds == Approx(6e-3).epsilon(1e-9));
+}
+
+TEST_CASE("profile samples count calls from shape.batch", "[kernels][cost]") {
+  json p;
+  p["schema_version"] = kProfileSchemaVersion;
+  p["kind"] = "measured";
+  p["device"] = {{"kind", "cpu"}};
+  p["backend"] = "cpu";
+  p["ceilings"] = ceilings_to_json(test_ceilings());
+  p["samples"] = json::array();
+  // Two samples of 4 calls each: per call 1e8 flops in 1e-4 s and 4e8 flops in 4e-4 s.
+  for (double per_call : {1e8, 4e8}) {
+    json s;
+    s["op"] = "batched_matmul";
+    s["shape"] = {{"batch", 4}, {"m", 1}, {"n", 1}, {"k", per_call / 2}, {"bytes", 0}, {"precision", "fp32"}};
+    s["flops"] = 4 * per_call;
+    s["bytes"] = 1.0;
+    s["median_s"] = 4 * per_call * 1e-12;
+    s["p10_s"] = 4 * per_call * 1e-12;
+    s["p90_s"] = 4 * per_call * 1e-12;
+    p["samples"].push_back(s);
+  }
+  auto model = cost_model_from_profile_json(p, "cpu", "profile:test");
+  // 2 calls of 2e8 flops: per call 2e-4 s (1 TFLOP/s at both ends) -> 4e-4 s.
+  OpShape q{OpKind::batched_matmul, 2, 1, 1, 100'000'000, 0, Precision::fp32};
+  CHECK(model->predict(q).seconds == Approx(4e-4).epsilon(1e-9));
+  json bad = p;
+  bad["samples"][0]["shape"]["batch"] = 0;
+  CHECK_THROWS_AS(cost_model_from_profile_json(bad, "cpu", "x"), InputError);
 }
 
 TEST_CASE("profile loader checks schema version and device kind", "[kernels][cost]") {

@@ -1,0 +1,50 @@
+#include "kernels/cpu/activation.hpp"
+
+#include <bit>
+#include <cmath>
+
+namespace switchsim::kernels::cpu {
+
+namespace {
+
+// exp(y) for -18 <= y <= 0 (see activation.hpp).
+inline float exp_small_negative(float y) {
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kRound = 12582912.0f;        // 1.5 * 2^23: adding and subtracting it rounds to an integer
+  constexpr float kLn2Hi = 0.693359375f;       // few mantissa bits: n * kLn2Hi is exact
+  constexpr float kLn2Lo = -2.12194440e-4f;    // ln 2 - kLn2Hi
+  const float n = (y * kLog2e + kRound) - kRound;
+  const float r = (y - n * kLn2Hi) - n * kLn2Lo;
+  const float p =
+      1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6.0f + r * (1.0f / 24.0f + r * (1.0f / 120.0f + r * (1.0f / 720.0f))))));
+  const auto exponent_bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
+  return p * std::bit_cast<float>(exponent_bits);
+}
+
+inline float tanh_fast(float u) {
+  const float magnitude = std::abs(u);
+  const float a = magnitude < 9.0f ? magnitude : 9.0f;
+  const float e = exp_small_negative(-2.0f * a);
+  return std::copysign((1.0f - e) / (1.0f + e), u);
+}
+
+}  // namespace
+
+float gelu_tanh_fast(float v) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  return 0.5f * v * (1.0f + tanh_fast(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
+}
+
+void relu_inplace(float* h, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) h[i] = h[i] > 0.0f ? h[i] : 0.0f;
+}
+
+void geglu_inplace(float* h, const float* gate, std::int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float v = h[i];
+    h[i] = 0.5f * v * (1.0f + tanh_fast(kSqrt2OverPi * (v + 0.044715f * v * v * v))) * gate[i];
+  }
+}
+
+}  // namespace switchsim::kernels::cpu

@@ -1,0 +1,53 @@
+// The CPU expert FFN's vectorized activations (kernels/cpu/activation.hpp)
+// against the tanh-form GELU computed in double precision.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/switch_layer_cpu.hpp"
+
+using namespace switchsim::kernels;
+
+namespace {
+double gelu_reference(double v) { return 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
+}  // namespace
+
+TEST_CASE("fast GELU agrees with the double-precision formula", "[kernels][switch]") {
+  // tanh's absolute error is <= 2e-7 (activation.hpp), so gelu's is <= 0.5 |v| * 2e-7
+  // plus float rounding of v^3 and the products (a few ulp of max(1, |v|)):
+  // bound 3e-7 * max(1, |v|).
+  double worst = 0.0;
+  for (int i = -20000; i <= 20000; ++i) {
+    const float v = static_cast<float>(i) * 1e-3f;
+    const double err = std::abs(static_cast<double>(cpu::gelu_tanh_fast(v)) - gelu_reference(v));
+    worst = std::max(worst, err / std::max(1.0, std::abs(static_cast<double>(v))));
+  }
+  CHECK(worst < 3e-7);
+  // Exact limits: gelu(0) = 0, gelu(v) = v for large v (tanh -> 1), 0 for very negative v.
+  CHECK(cpu::gelu_tanh_fast(0.0f) == 0.0f);
+  CHECK(cpu::gelu_tanh_fast(30.0f) == 30.0f);
+  CHECK(cpu::gelu_tanh_fast(-30.0f) == 0.0f);
+  // The standard-library reference in switch_layer_cpu.hpp agrees too.
+  CHECK(cpu::gelu_tanh_fast(1.5f) == Approx(cpu::gelu_tanh(1.5f)).epsilon(1e-6));
+}
+
+TEST_CASE("relu and geglu over a buffer", "[kernels][switch]") {
+  // 1001 elements: not a multiple of the vector width, so the scalar tail runs too.
+  std::vector<float> h(1001), gate(1001);
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    h[i] = static_cast<float>(static_cast<int>(i) - 500) * 0.01f;  // -5 .. 5
+    gate[i] = 0.5f + static_cast<float>(i % 7);
+  }
+  std::vector<float> r = h;
+  cpu::relu_inplace(r.data(), static_cast<std::int64_t>(r.size()));
+  std::vector<float> g = h;
+  cpu::geglu_inplace(g.data(), gate.data(), static_cast<std::int64_t>(g.size()));
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    REQUIRE(r[i] == (h[i] > 0.0f ? h[i] : 0.0f));
+    REQUIRE(g[i] == cpu::gelu_tanh_fast(h[i]) * gate[i]);
+  }
+}
