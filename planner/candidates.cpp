@@ -159,7 +159,10 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
         try {
           shape = workloads::derive_step_shape(setup, model, base);
         } catch (const InputError& e) {
-          if (mb == 1) rej.reason = e.what();  // the batch itself does not split over dp
+          if (mb == 1) {  // the batch itself does not split over dp
+            rej.reason = e.what();
+            rej.reason_kind = "divisibility";
+          }
           break;
         }
         const double f = md.mode == ExecutionMode::dropless ? 1.0 : md.factor;
@@ -173,6 +176,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
         const double static_bytes = mem.parameters_bytes + mem.gradients_bytes + mem.optimizer_bytes;
         if (static_bytes > limit) {
           rej.reason = memory_reason(mem, limit, options.memory_headroom, mesh.device_kind, mb, true);
+          rej.reason_kind = "memory";
           break;  // more micro-batches do not help
         }
         if (mem.total_bytes() <= limit) {
@@ -189,6 +193,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
           break;
         }
         rej.reason = memory_reason(mem, limit, options.memory_headroom, mesh.device_kind, mb, false);
+        rej.reason_kind = "activation_memory";
       }
       if (!accepted) {
         SWITCHSIM_ASSERT(!rej.reason.empty(), "a rejected candidate has a reason");

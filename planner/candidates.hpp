@@ -55,6 +55,12 @@ struct Rejection {
   double memory_per_device_bytes = 0.0;  // 0 when the rejection is not about memory
   double memory_limit_bytes = 0.0;
   std::string reason;
+  // Machine-readable class of `reason`: "divisibility" (the batch or the routing
+  // groups do not split over the layout), "memory" (parameters, gradients and
+  // optimizer state alone exceed the limit), "activation_memory" (the step does
+  // not fit even at the most micro-batches), "simulated_memory" (a dropless
+  // candidate whose simulated busiest expert load does not fit).
+  std::string reason_kind;
 };
 
 struct EnumerationOptions {

@@ -180,6 +180,12 @@ Objective parse_objective(const std::string& text, const std::string& field) {
   throw InputError(field, "must be throughput, effective-throughput or memory (got '" + text + "')");
 }
 
+sim::NetworkOptions network_options(const SearchOptions& options) {
+  sim::NetworkOptions n;
+  n.completion_window = options.network_tolerance;
+  return n;
+}
+
 Evaluation evaluate_candidate(const workloads::Model& model, const topology::Mesh& mesh, const Candidate& c,
                               const SearchOptions& o, const kernels::CostModel& cost, sim::CollectiveCache& cache) {
   std::vector<workloads::StepResult> runs;
@@ -198,6 +204,9 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   if (!(o.max_drop >= 0.0) || o.max_drop > 1.0) throw InputError("--max-drop", "must be a fraction in [0, 1]");
   if (o.threads < 0) throw InputError("--threads", "must be positive (or 0 for all cores)");
   if (o.wave <= 0) throw InputError("--wave", "must be positive");
+  if (!(o.network_tolerance >= 0.0) || o.network_tolerance > 0.5) {
+    throw InputError("--network-tolerance", "must be in [0, 0.5] (0 = exact network model)");
+  }
   for (double f : o.enumeration.factors) {
     if (!(f > 0.0) || !std::isfinite(f)) throw InputError("--factors", "capacity factors must be positive");
   }
@@ -222,7 +231,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
 
   // Bounds, then the branch-and-bound order: best bound first, ties in enumeration order.
   const MeshCuts cuts = compute_mesh_cuts(mesh);
-  sim::CollectiveCache cache(mesh);
+  sim::CollectiveCache cache(mesh, network_options(o));
   std::vector<StepBound> bounds(n);
   std::vector<double> best_possible(n);
   parallel_for(n, res.threads_used, [&](std::size_t i) {
@@ -275,6 +284,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
         std::snprintf(buf, sizeof buf, " (limit %.2f GiB at headroom %.2f); the simulated busiest expert load decides",
                       mem_limit / kGiB, o.enumeration.memory_headroom);
         r.reason = e.memory.explain(mesh.device_kind) + buf;
+        r.reason_kind = "simulated_memory";
         res.rejected.push_back(std::move(r));
         continue;
       }

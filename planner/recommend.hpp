@@ -15,6 +15,8 @@
 //      throughput / effective-throughput  bound: batch_tokens / step-time bound
 //      memory                             bound: the memory estimate (exact in capacity
 //                                         mode, the mean-load lower bound in dropless mode)
+//    Every collective (bounds and steps) runs on the flow-level network with
+//    the completion window `network_tolerance` (default 0.01; 0 = exact).
 // 3. Each evaluated candidate runs workloads::simulate_step for `samples`
 //    routing seeds seed, seed+1, ... (the same seeds for every candidate:
 //    common random numbers, so candidates compare on the same routing). The
@@ -51,6 +53,8 @@ namespace switchsim::planner {
 
 enum class Objective : std::uint8_t { throughput, effective_throughput, memory };
 
+inline constexpr double kDefaultNetworkTolerance = 0.01;
+
 [[nodiscard]] const char* to_string(Objective o);
 [[nodiscard]] Objective parse_objective(const std::string& text, const std::string& field = "--objective");
 
@@ -66,7 +70,15 @@ struct SearchOptions {
   bool prune = true;
   std::int64_t wave = 8;     // candidates per branch-and-bound wave (not the thread count: determinism)
   bool exact_collective_bounds = true;  // bounds price collectives through the shared cache (bounds.hpp)
+  // Relative completion window of the flow-level network (sim::NetworkOptions::
+  // completion_window, transfer_simulation.hpp): 0 = the exact fluid model;
+  // the default 0.01 lets flows within 1% of their elapsed time finish
+  // together (measured error in docs/network.md). Recorded in the JSON inputs.
+  double network_tolerance = kDefaultNetworkTolerance;
 };
+
+// The network options every collective of a search runs with.
+[[nodiscard]] sim::NetworkOptions network_options(const SearchOptions& options);
 
 struct Evaluation {
   Candidate candidate;
@@ -114,6 +126,7 @@ struct RecommendResult {
                                         const SearchOptions& options, const kernels::CostModel& cost);
 
 // Simulates one candidate over `samples` seeds (seed, seed+1, ...) on the caller's thread.
+// `cache` should be built with network_options(options) to reproduce recommend().
 [[nodiscard]] Evaluation evaluate_candidate(const workloads::Model& model, const topology::Mesh& mesh,
                                             const Candidate& candidate, const SearchOptions& options,
                                             const kernels::CostModel& cost, sim::CollectiveCache& cache);

@@ -86,6 +86,7 @@ json to_json(const RecommendResult& r) {
   in["max_micro_batches"] = o.enumeration.max_micro_batches;
   in["top"] = o.top;
   in["prune"] = o.prune;
+  in["network_tolerance"] = o.network_tolerance;
   j["inputs"] = std::move(in);
   json recs = json::array();
   for (const Recommendation& rec : r.recommendations) {
@@ -108,7 +109,8 @@ json to_json(const RecommendResult& r) {
                    {"micro_batches", x.micro_batches},
                    {"memory_per_device_bytes", x.memory_per_device_bytes},
                    {"memory_limit_bytes", x.memory_limit_bytes},
-                   {"reason", x.reason}});
+                   {"reason", x.reason},
+                   {"reason_kind", x.reason_kind}});
   }
   j["rejected"] = std::move(rej);
   std::int64_t over = 0;
@@ -123,6 +125,19 @@ json to_json(const RecommendResult& r) {
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
   prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
+  prov["network_tolerance"] = o.network_tolerance;
+  {
+    char buf[256];
+    if (o.network_tolerance > 0.0) {
+      std::snprintf(buf, sizeof buf,
+                    "max-min fluid with completion window %g: flows within that fraction of their elapsed time "
+                    "finish together (an approximation; measured error in docs/network.md)",
+                    o.network_tolerance);
+    } else {
+      std::snprintf(buf, sizeof buf, "max-min fluid, exact");
+    }
+    prov["network_model"] = buf;
+  }
   j["provenance"] = std::move(prov);
   return j;
 }

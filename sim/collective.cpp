@@ -131,6 +131,10 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   const auto n = static_cast<std::int32_t>(devices.size());
   const CollectiveOp op = request.op;
 
+  if (!(request.network.completion_window >= 0.0) || !std::isfinite(request.network.completion_window)) {
+    throw InputError("--network-tolerance", "must be a finite number >= 0 (0 = exact)");
+  }
+
   // Bytes.
   double bytes = request.bytes_per_device;
   if (!std::isfinite(bytes) || bytes < 0.0 || (bytes == 0.0 && !request.matrix)) {
@@ -248,6 +252,8 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   result.flows = times.flows;
   result.events = times.events;
   result.rate_updates = times.rate_updates;
+  result.bytes_truncated = times.bytes_truncated;
+  result.drain_classes = times.drain_classes;
   if (request.record_trace) {
     result.transfers.reserve(static_cast<std::size_t>(graph.size()));
     for (TransferId t = 0; t < graph.size(); ++t) {

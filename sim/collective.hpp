@@ -88,6 +88,8 @@ struct CollectiveResult {
   std::int64_t events = 0;  // network events processed
   double wall_s = 0.0;      // host time the simulation took
   std::int64_t rate_updates = 0;  // max-min solves
+  double bytes_truncated = 0.0;   // residual bytes dropped by completion batching (transfer_simulation.hpp)
+  std::vector<DrainClass> drain_classes;  // per path latency: the latest drain (transfer_simulation.hpp)
   std::vector<TransferRecord> transfers;
 };
 

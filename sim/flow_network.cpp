@@ -24,6 +24,7 @@ void FlowNetwork::reserve(std::size_t flows, std::size_t path_links) {
   rate_Bps_.reserve(flows);
   finish_s_.reserve(flows);
   multiplicity_.reserve(flows);
+  start_s_.reserve(flows);
   path_offset_.reserve(flows + 1);
   path_links_.reserve(path_links);
   active_.reserve(flows);
@@ -39,6 +40,7 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   rate_Bps_.push_back(0.0);
   finish_s_.push_back(std::numeric_limits<double>::infinity());
   multiplicity_.push_back(multiplicity);
+  start_s_.push_back(now_s_);
   for (const auto l : path) SWITCHSIM_ASSERT(l >= 0 && l < num_links(), "flow path names an unknown link");
   path_links_.insert(path_links_.end(), path.begin(), path.end());
   path_offset_.push_back(static_cast<std::int64_t>(path_links_.size()));
@@ -91,10 +93,11 @@ void FlowNetwork::advance_to(double time_s) {
 void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
   if (!(next_completion_s_ <= now_s_)) return;
   const double horizon = now_s_ + kFinishTolerance * (now_s_ - last_update_s_);
+  const double eps = completion_window_;
   std::size_t kept = 0;
   for (const FlowId f : active_) {
     const auto fi = static_cast<std::size_t>(f);
-    if (finish_s_[fi] <= horizon) {
+    if (finish_s_[fi] <= horizon || (eps > 0.0 && finish_s_[fi] <= now_s_ + eps * (now_s_ - start_s_[fi]))) {
       truncated_bytes_ += multiplicity_[fi] * std::max(0.0, (finish_s_[fi] - now_s_) * rate_Bps_[fi]);
       finished.push_back(f);
       remaining_[fi] = 0.0;

@@ -13,10 +13,14 @@
 // same instant are one rate update). The clock then jumps to the next
 // completion, min_f t_f.
 //
-// Completions are batched: every flow with t_f <= T + kFinishTolerance * (T -
-// t_last) finishes at T = min_f t_f. This merges completions that differ only by
-// rounding noise; a flow finished that way loses at most 1e-9 of the time it
-// still needed (its residual bytes are counted in truncated_bytes()).
+// Completions are batched: every flow with
+//     t_f <= T + max( kFinishTolerance * (T - t_last), eps * (T - s_f) )
+// finishes at T = min_f t_f, where s_f is the time flow f started and eps the
+// completion window (set_completion_window, default 0). The first term merges
+// completions that differ only by rounding noise (a flow finished that way
+// loses at most 1e-9 of the time it still needed); the second is the optional
+// approximation of transfer_simulation.hpp (a flow loses at most eps of its
+// elapsed duration). Residual bytes are counted in truncated_bytes().
 //
 // Latency is not part of this model: it is a fixed delay the caller adds after
 // a flow drains (transfer_simulation.hpp), so it holds no bandwidth.
@@ -48,6 +52,9 @@ class FlowNetwork {
   // same bytes): one rate, m times the load on each link.
   FlowId add_flow(std::span<const topology::LinkId> path, double bytes, double multiplicity = 1.0);
   void reserve(std::size_t flows, std::size_t path_links);
+  // Relative completion window eps >= 0 (0: exact; see above).
+  void set_completion_window(double eps) { completion_window_ = eps; }
+  [[nodiscard]] double completion_window() const { return completion_window_; }
 
   // Recomputes every active flow's rate (after a batch of adds/finishes).
   void update_rates();
@@ -84,6 +91,7 @@ class FlowNetwork {
   BigVector<double> rate_Bps_;
   BigVector<double> finish_s_;
   BigVector<double> multiplicity_;
+  BigVector<double> start_s_;
   BigVector<std::int64_t> path_offset_{0};
   BigVector<topology::LinkId> path_links_;
   BigVector<FlowId> active_;
@@ -92,6 +100,7 @@ class FlowNetwork {
   double next_completion_s_ = std::numeric_limits<double>::infinity();
   std::int64_t rate_updates_ = 0;
   double truncated_bytes_ = 0.0;
+  double completion_window_ = 0.0;
   bool dirty_ = false;  // flows added or finished since the last update_rates()
 };
 

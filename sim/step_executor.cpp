@@ -1,7 +1,9 @@
 #include "sim/step_executor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "common/errors.hpp"
@@ -42,33 +44,147 @@ struct Pred {
 
 }  // namespace
 
+CollectiveCache::CollectiveCache(const topology::Mesh& mesh, const NetworkOptions& network)
+    : mesh_(&mesh), network_(network) {
+  if (!(network.completion_window >= 0.0) || !std::isfinite(network.completion_window)) {
+    throw InputError("--network-tolerance", "must be a finite number >= 0 (0 = exact)");
+  }
+  // Translations are symmetries of a torus built by topology::build_torus when every
+  // dimension wraps (or has a single chip) and links of one kind are all alike.
+  const topology::MeshStructure& st = mesh.structure;
+  bool invariant = st.family == topology::MeshFamily::torus && st.cores_per_chip >= 1 && !st.dims.empty() &&
+                   st.wraparound.size() == st.dims.size();
+  for (std::size_t d = 0; invariant && d < st.dims.size(); ++d) invariant = st.wraparound[d] || st.dims[d] == 1;
+  if (invariant) {
+    std::array<const topology::Link*, kNumLinkKinds> first{};
+    for (const topology::Link& l : mesh.topology.links()) {
+      const auto k = static_cast<std::size_t>(l.kind);
+      if (k >= kNumLinkKinds) {
+        invariant = false;
+        break;
+      }
+      if (first[k] == nullptr) first[k] = &l;
+      const topology::Link& f = *first[k];
+      if (l.bandwidth_Bps != f.bandwidth_Bps || l.latency_s != f.latency_s || l.efficiency != f.efficiency) {
+        invariant = false;
+        break;
+      }
+    }
+  }
+  translation_invariant_ = invariant;
+}
+
+std::vector<topology::VertexId> CollectiveCache::canonical_group(
+    const std::vector<topology::VertexId>& participants) const {
+  if (!translation_invariant_ || participants.empty()) return participants;
+  const topology::MeshStructure& st = mesh_->structure;
+  const int cores = st.cores_per_chip;
+  const std::size_t nd = st.dims.size();
+  // Shift per dimension: the first participant's coordinate, rounded down to even
+  // in even-sized dimensions (route ties depend on coordinate parity).
+  std::vector<int> shift(nd);
+  int chip = participants.front() / cores;
+  for (std::size_t d = 0; d < nd; ++d) {
+    const int n = st.dims[d];
+    const int x = chip % n;
+    chip /= n;
+    shift[d] = n % 2 == 0 ? x - x % 2 : x;
+  }
+  std::vector<topology::VertexId> out(participants.size());
+  for (std::size_t i = 0; i < participants.size(); ++i) {
+    const topology::VertexId v = participants[i];
+    int c = v / cores;
+    int moved = 0;
+    int stride = 1;
+    for (std::size_t d = 0; d < nd; ++d) {
+      const int n = st.dims[d];
+      const int x = c % n;
+      c /= n;
+      moved += ((x - shift[d]) % n + n) % n * stride;
+      stride *= n;
+    }
+    out[i] = moved * cores + v % cores;
+  }
+  return out;
+}
+
+double CollectiveCache::Entry::at(double bytes_per_device) const {
+  if (!scalable) return time_s;
+  // At reference_bytes this is bit-identical to the simulation (per_byte was
+  // divided by a power of two, and done = drain + latency in both).
+  double t = 0.0;
+  for (const DrainClass& c : per_byte) t = std::max(t, bytes_per_device * c.max_drain_s + c.latency_s);
+  return t;
+}
+
 double CollectiveCache::duration_s(CollectiveOp op, CollectiveAlgorithm algorithm,
                                    const std::vector<topology::VertexId>& participants, double bytes_per_device,
                                    const ByteMatrix* matrix) {
   if (participants.size() <= 1) return 0.0;
-  const std::string key = cache_key(op, algorithm, participants, bytes_per_device, matrix);
+  const bool scalable = op == CollectiveOp::all_to_all && matrix == nullptr &&
+                        (algorithm == CollectiveAlgorithm::automatic || algorithm == CollectiveAlgorithm::direct) &&
+                        bytes_per_device > 0.0 && std::isfinite(bytes_per_device);
+  const std::vector<topology::VertexId> group = canonical_group(participants);
+  const std::string key = cache_key(op, scalable ? CollectiveAlgorithm::direct : algorithm, group,
+                                    scalable ? 0.0 : bytes_per_device, matrix);
+  std::promise<Entry> promise;
+  std::shared_future<Entry> future;
+  bool owner = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = seconds_.find(key);
-    if (it != seconds_.end()) {
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
       ++hits_;
-      return it->second;
+      future = it->second;
+    } else {
+      future = promise.get_future().share();
+      entries_.emplace(key, future);
+      owner = true;
     }
   }
-  CollectiveRequest request;
-  request.op = op;
-  request.algorithm = algorithm;
-  request.participants = participants;
-  request.bytes_per_device = bytes_per_device;
-  if (matrix != nullptr) request.matrix = *matrix;
-  const auto t0 = std::chrono::steady_clock::now();
-  const CollectiveResult result = simulate_collective(*mesh_, request);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::lock_guard<std::mutex> lock(mutex_);
-  seconds_.emplace(key, result.time_s);
-  ++simulations_;
-  wall_s_ += wall;
-  return result.time_s;
+  if (owner) {
+    // Simulate outside the lock; other threads asking for this key wait on the future.
+    try {
+      CollectiveRequest request;
+      request.op = op;
+      request.algorithm = algorithm;
+      request.participants = group;
+      request.bytes_per_device = scalable ? kScalingReferenceBytes : bytes_per_device;
+      if (matrix != nullptr) request.matrix = *matrix;
+      request.network = network_;
+      const auto t0 = std::chrono::steady_clock::now();
+      const CollectiveResult result = simulate_collective(*mesh_, request);
+      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      Entry e;
+      e.time_s = result.time_s;
+      if (scalable) {
+        e.scalable = true;
+        e.reference_bytes = kScalingReferenceBytes;
+        for (const DrainClass& c : result.drain_classes) {
+          e.per_byte.push_back(DrainClass{c.latency_s, c.max_drain_s / kScalingReferenceBytes});
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++simulations_;
+        wall_s_ += wall;
+        events_ += result.events;
+      }
+      promise.set_value(std::move(e));
+    } catch (...) {
+      // Waiters rethrow too; drop the entry so a later call may try again.
+      promise.set_exception(std::current_exception());
+      std::lock_guard<std::mutex> lock(mutex_);
+      entries_.erase(key);
+      throw;
+    }
+  }
+  const Entry& e = future.get();
+  if (e.scalable && bytes_per_device != e.reference_bytes && !owner) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++scaled_hits_;
+  }
+  return e.at(bytes_per_device);
 }
 
 std::int64_t CollectiveCache::simulations() const {
@@ -78,6 +194,14 @@ std::int64_t CollectiveCache::simulations() const {
 std::int64_t CollectiveCache::hits() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return hits_;
+}
+std::int64_t CollectiveCache::scaled_hits() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return scaled_hits_;
+}
+std::int64_t CollectiveCache::events() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return events_;
 }
 double CollectiveCache::simulated_wall_s() const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -23,6 +23,7 @@
 // communication, and idle (gaps on the path: time no op explains).
 
 #include <cstdint>
+#include <future>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -30,31 +31,74 @@
 
 #include "kernels/cost_model.hpp"
 #include "sim/chrome_trace.hpp"
+#include "sim/collective.hpp"
 #include "sim/op_graph.hpp"
 #include "topology/mesh.hpp"
 
 namespace switchsim::sim {
 
-// Memoized collective durations for one mesh; thread-safe, shareable between
-// steps (a capacity sweep reuses the all-reduces of every factor).
+// Memoized collective durations for one mesh and one set of network options;
+// thread-safe, shareable between steps (a capacity sweep reuses the
+// all-reduces of every factor).
+//
+// Keys: (op, algorithm, participants, bytes, 64-bit FNV-1a hash of the byte
+// matrix). A direct all-to-all without a matrix (the uniform one: `automatic`
+// and `direct`) is keyed WITHOUT its bytes: its transfers have no
+// dependencies, so (transfer_simulation.hpp, "Bytes scaling")
+//     duration(B) = max over latency classes L of ( B * drain_per_byte_L + L )
+// where drain_per_byte_L = max drain of class L / kScalingReferenceBytes from ONE
+// simulation at B = kScalingReferenceBytes (a power of two: the division is
+// exact). Every capacity factor and byte size of one group shares it. The
+// other algorithms (ring, torus-2d, tree, pairwise, ...) have dependency
+// chains whose latencies add per step, so they are keyed on their exact bytes.
+// On a torus whose every dimension wraps (or has one chip) the participants
+// are first translated so that the first one's chip sits at the origin, up to
+// parity in even dimensions (the torus router breaks distance ties by the
+// parity of the source coordinate, so only translations by even amounts leave
+// every route unchanged); the canonical group is what is simulated. Groups that
+// are translates of each other (the same ep/mp/dp group shape at another place)
+// then share one simulation: the network is the same up to relabelling links.
+// A key being simulated by one thread is waited for by the others (no
+// duplicate simulations), and the value for a key never depends on which
+// thread asked first, so results do not depend on the thread count.
 class CollectiveCache {
  public:
-  explicit CollectiveCache(const topology::Mesh& mesh) : mesh_(&mesh) {}
+  static constexpr double kScalingReferenceBytes = 1024.0 * 1024.0 * 1024.0;  // 2^30
+
+  explicit CollectiveCache(const topology::Mesh& mesh, const NetworkOptions& network = {});
   // Seconds one collective takes alone on the mesh. A group of one device costs 0.
   [[nodiscard]] double duration_s(CollectiveOp op, CollectiveAlgorithm algorithm,
                                   const std::vector<topology::VertexId>& participants, double bytes_per_device,
                                   const ByteMatrix* matrix);
   [[nodiscard]] const topology::Mesh& mesh() const { return *mesh_; }
+  [[nodiscard]] const NetworkOptions& network() const { return network_; }
   [[nodiscard]] std::int64_t simulations() const;
   [[nodiscard]] std::int64_t hits() const;
+  [[nodiscard]] std::int64_t scaled_hits() const;  // hits served by the bytes-scaling formula at other bytes
   [[nodiscard]] double simulated_wall_s() const;  // host seconds spent in simulate_collective
+  [[nodiscard]] std::int64_t events() const;      // network events over all simulations
+  // The group simulated for `participants` (a translate of it, or itself).
+  [[nodiscard]] std::vector<topology::VertexId> canonical_group(const std::vector<topology::VertexId>& participants) const;
+
+  // One memo entry: a fixed duration, or drain classes per byte (scalable).
+  struct Entry {
+    bool scalable = false;
+    double time_s = 0.0;                    // not scalable
+    double reference_bytes = 0.0;           // scalable: the bytes simulated
+    std::vector<DrainClass> per_byte;       // scalable: max_drain_s per byte of bytes_per_device
+    [[nodiscard]] double at(double bytes_per_device) const;
+  };
 
  private:
   const topology::Mesh* mesh_;
+  NetworkOptions network_;
+  bool translation_invariant_ = false;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, double> seconds_;
+  std::unordered_map<std::string, std::shared_future<Entry>> entries_;
   std::int64_t simulations_ = 0;
   std::int64_t hits_ = 0;
+  std::int64_t scaled_hits_ = 0;
+  std::int64_t events_ = 0;
   double wall_s_ = 0.0;
 };
 

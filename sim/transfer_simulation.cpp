@@ -1,6 +1,7 @@
 #include "sim/transfer_simulation.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 
@@ -34,6 +35,9 @@ class TransferRun {
         router_(router),
         options_(options),
         network_(links, make_sharing_policy(options.sharing)) {
+    SWITCHSIM_ASSERT(options.completion_window >= 0.0 && std::isfinite(options.completion_window),
+                     "completion window must be finite and >= 0");
+    network_.set_completion_window(options.completion_window);
     const auto n = static_cast<std::size_t>(graph.size());
     times_.issue_s.assign(n, 0.0);
     times_.done_s.assign(n, 0.0);
@@ -81,7 +85,10 @@ class TransferRun {
           }
           batches_[static_cast<std::size_t>(it->second)].push_back(f);
         }
-        for (const auto& [lat, batch] : by_latency) queue_.push(td + lat, batch);
+        for (const auto& [lat, batch] : by_latency) {
+          queue_.push(td + lat, batch);
+          max_drain_[lat] = td;  // drain times only grow
+        }
         changed = true;
       } else {
         // Delivery batches at tq (all of them: one event, one rate update).
@@ -110,6 +117,8 @@ class TransferRun {
     times_.flows = network_.num_flows();
     times_.rate_updates = network_.rate_updates();
     times_.bytes_truncated = network_.truncated_bytes();
+    times_.drain_classes.reserve(max_drain_.size());
+    for (const auto& [lat, drain] : max_drain_) times_.drain_classes.push_back(DrainClass{lat, drain});
     return std::move(times_);
   }
 
@@ -205,6 +214,7 @@ class TransferRun {
   std::vector<std::int64_t> free_batches_;
   std::int64_t current_batch_ = 0;
   double now_s_ = 0.0;
+  std::map<double, double> max_drain_;  // path latency -> latest drain
 };
 
 }  // namespace

@@ -19,6 +19,30 @@
 // Events: a drain batch (all flows finishing at one instant) or a delivery
 // batch (all sub-flows whose drain + latency fall at one instant) is one event
 // and costs one rate update; transfers issued by one event enter together.
+//
+// Completion window (NetworkOptions::completion_window = eps, default 0: the
+// exact model). At a drain event at time T every active flow f that started at
+// s_f and would finish by T + eps * (T - s_f) finishes at T; its residual bytes
+// are counted in bytes_truncated. Each flow's drain time is shortened by at
+// most the fraction eps / (1 + eps) of its own duration under the rates it saw,
+// and flows that all start together (a direct all-to-all) leave in batches
+// whose times grow roughly geometrically: about log(T_last / T_first) /
+// log(1 + eps) drain events instead of one per distinct finish time. It is an
+// approximation (max-min rates are not monotone in the set of active flows, so
+// there is no proof that the makespan moves by at most eps); the measured error
+// on non-uniform all-to-alls and all-reduces is in docs/network.md and asserted
+// by tests/sim/test_completion_window.cpp.
+//
+// Bytes scaling (drain_classes). When no transfer has a dependency (a direct
+// all-to-all) every flow enters at t = 0, max-min rates depend only on which
+// flows are active, and the completion order does not depend on the bytes, so
+// multiplying every transfer's bytes by a > 0 multiplies every drain time by a
+// (with or without a completion window: T + eps (T - 0) scales too). With the
+// drain times grouped by path latency L (few classes: path lengths and link
+// kinds),
+//     makespan(a) = max over classes L of ( a * max_drain_L + L )
+// exactly (up to floating-point rounding); sim::CollectiveCache uses it to serve
+// every byte size of one all-to-all pattern from one simulation.
 
 #include <array>
 #include <cstdint>
@@ -44,6 +68,14 @@ inline constexpr std::array<double, kNumLinkKinds> kDefaultMessageOverhead_s = {
 struct NetworkOptions {
   SharingKind sharing = SharingKind::max_min;
   std::array<double, kNumLinkKinds> message_overhead_s = kDefaultMessageOverhead_s;
+  // Relative completion window eps >= 0 (see above); 0 = exact.
+  double completion_window = 0.0;
+};
+
+// Sub-flows that share one path latency: the latest drain time among them.
+struct DrainClass {
+  double latency_s = 0.0;
+  double max_drain_s = 0.0;
 };
 
 struct TransferTimes {
@@ -55,6 +87,10 @@ struct TransferTimes {
   std::int64_t rate_updates = 0;
   double bytes_sent = 0.0;       // sum of bytes put into flows
   double bytes_truncated = 0.0;  // residual bytes dropped by completion batching (flow_network.hpp)
+  // Per distinct path latency (ascending): the latest drain of a sub-flow with
+  // that latency. makespan_s = max(latency_s + max_drain_s) over the classes
+  // when every transfer has bytes and src != dst.
+  std::vector<DrainClass> drain_classes;
 };
 
 // Latency of one path (overhead + hop latencies) under `options`.

@@ -98,7 +98,11 @@ TEST_CASE("planner: Switch-Base on tpuv3-4x4, every (layout, mode) accepted or r
     base.order = Layout{}.order;
     accepted.insert(base.to_string() + (c.mode == workloads::ExecutionMode::dropless ? "d" : std::to_string(c.capacity_factor)));
   }
-  for (const planner::Rejection& r : en.rejected) CHECK(!r.reason.empty());
+  const std::set<std::string> kinds = {"divisibility", "memory", "activation_memory", "simulated_memory"};
+  for (const planner::Rejection& r : en.rejected) {
+    CHECK(!r.reason.empty());
+    CHECK(kinds.count(r.reason_kind) == 1);
+  }
   // 15 layouts x 5 modes: each pair either has candidates or one rejection.
   CHECK(accepted.size() + en.rejected.size() == 75);
 }
@@ -113,6 +117,8 @@ TEST_CASE("planner: a model that fits nowhere is rejected with numbers", "[plann
     // 1571B parameters x 8 B (fp32 params + grads) / 2 devices >> 0.9 x 16 GiB.
     CHECK(r.memory_per_device_bytes > r.memory_limit_bytes);
     CHECK(r.reason.find("GiB") != std::string::npos);
+    // Static state (parameters, gradients, optimizer) alone is over the limit.
+    CHECK(r.reason_kind == "memory");
   }
 }
 

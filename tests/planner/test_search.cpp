@@ -1,6 +1,8 @@
 // The search: pruning is exact for the top K, determinism, validity, ranking and the Pareto front.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "common/errors.hpp"
 #include "planner/recommend.hpp"
 #include "planner/recommend_output.hpp"
@@ -97,7 +99,7 @@ TEST_CASE("planner: recommendations are valid, fit, meet the drop limit, and win
   // none that meets the drop limit beats the first-ranked one.
   const planner::Evaluation& first = r.evaluated[r.recommendations.front().evaluation];
   const planner::Enumeration en = planner::enumerate_candidates(s.model, s.mesh, o.enumeration);
-  sim::CollectiveCache cache(s.mesh);
+  sim::CollectiveCache cache(s.mesh, planner::network_options(o));
   const planner::Evaluation again = planner::evaluate_candidate(s.model, s.mesh, first.candidate, o, *s.cost, cache);
   CHECK(again.tokens_per_s.mean == first.tokens_per_s.mean);
   for (const planner::Candidate& c : en.candidates) {
@@ -168,6 +170,7 @@ TEST_CASE("planner: an impossible request gives no recommendation and the reason
   const json j = planner::to_json(r);
   CHECK(j["recommendations"].empty());
   CHECK(j["rejected"][0]["reason"].get<std::string>().find("GiB") != std::string::npos);
+  CHECK(j["rejected"][0]["reason_kind"] == "memory");
 }
 
 TEST_CASE("planner: bad search options name the flag", "[planner]") {
@@ -181,5 +184,33 @@ TEST_CASE("planner: bad search options name the flag", "[planner]") {
   o = small_options();
   o.max_drop = -0.1;
   CHECK_THROWS_WITH(planner::recommend(s.model, s.mesh, o, *s.cost), Catch::Contains("--max-drop"));
+  o = small_options();
+  o.network_tolerance = -0.01;
+  CHECK_THROWS_WITH(planner::recommend(s.model, s.mesh, o, *s.cost), Catch::Contains("--network-tolerance"));
   CHECK_THROWS_AS(planner::parse_objective("speed"), InputError);
+}
+
+TEST_CASE("planner: the network tolerance is recorded and moves results by about itself", "[planner]") {
+  // The completion window (sim/transfer_simulation.hpp) shortens each flow by at most
+  // eps of its elapsed time; docs/network.md measures the makespan error of whole
+  // collectives. A step is compute plus collectives, so every evaluated step time
+  // moves by less than 2 eps relative (the margin over the collective bound).
+  Setup s;
+  planner::SearchOptions o = small_options();
+  o.prune = false;
+  o.network_tolerance = 0.0;
+  const planner::RecommendResult exact = planner::recommend(s.model, s.mesh, o, *s.cost);
+  o.network_tolerance = 0.01;
+  const planner::RecommendResult coarse = planner::recommend(s.model, s.mesh, o, *s.cost);
+  REQUIRE(exact.evaluated.size() == coarse.evaluated.size());
+  for (std::size_t i = 0; i < exact.evaluated.size(); ++i) {
+    INFO(exact.evaluated[i].candidate.label());
+    const double te = exact.evaluated[i].step_time_s.mean;
+    const double tc = coarse.evaluated[i].step_time_s.mean;
+    CHECK(std::abs(tc - te) <= 2.0 * 0.01 * te);
+  }
+  const json j = planner::to_json(coarse);
+  CHECK(j["inputs"]["network_tolerance"] == 0.01);
+  CHECK(j["provenance"]["network_tolerance"] == 0.01);
+  CHECK(planner::to_json(exact)["provenance"]["network_model"] == "max-min fluid, exact");
 }
