@@ -17,6 +17,7 @@
 #include "cli/output.hpp"
 #include "common/errors.hpp"
 #include "kernels/calibration.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/profile.hpp"
 #include "kernels/switch_layer.hpp"
 #include "topology/device_catalog.hpp"
@@ -29,6 +30,7 @@ struct CalibrateOptions {
   std::string device;
   bool quick = false;
   double seconds_per_shape = 0.0;
+  int blas_threads = 1;
   OutputOptions output;
 };
 
@@ -87,6 +89,9 @@ CommandAction add_calibrate_command(CLI::App& app) {
   app.add_flag("--quick", options->quick, "Fewer and smaller shapes, fewer repeats");
   app.add_option("--seconds-per-shape", options->seconds_per_shape,
                  "Time spent repeating each shape (default 0.5 s, 0.2 s with --quick)");
+  app.add_option("--blas-threads", options->blas_threads,
+                 "cpu: OpenBLAS threads for the matrix products (default 1, steadier on a shared machine; "
+                 "0 = one per hardware thread); recorded in the profile as device.blas_threads");
   add_output_flags(app, options->output);
   return [options] {
     if (options->output.out.empty()) throw InputError("--out", "is required: the profile file to write");
@@ -103,6 +108,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
       // CPU: sleep 5 ms before each timed kernel so that it runs ahead of other
       // processes on a shared machine (kernels/calibration.hpp, pause_s).
       if (backend->name() == "cpu") {
+        kernels::set_cpu_blas_threads(options->blas_threads);
         co.pause_s = 0.005;
         co.max_repeats = 50;
       }

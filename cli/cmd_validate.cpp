@@ -14,6 +14,7 @@
 #include "cli/output.hpp"
 #include "common/errors.hpp"
 #include "common/json_io.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/profile.hpp"
 #include "kernels/switch_layer.hpp"
 #include "kernels/validation.hpp"
@@ -26,6 +27,7 @@ struct ValidateOptions {
   std::string profile;
   bool quick = false;
   double seconds_per_shape = 0.0;
+  int blas_threads = -1;  // -1: the profile's device.blas_threads, else 1
   OutputOptions output;
 };
 
@@ -60,6 +62,9 @@ CommandAction add_validate_command(CLI::App& app) {
   app.add_flag("--quick", options->quick, "One held-out shape, fewer repeats");
   app.add_option("--seconds-per-shape", options->seconds_per_shape,
                  "Time spent repeating each shape (default 0.5 s, 0.2 s with --quick)");
+  app.add_option("--blas-threads", options->blas_threads,
+                 "cpu: OpenBLAS threads for the matrix products (default: the profile's device.blas_threads, "
+                 "else 1; 0 = one per hardware thread)");
   add_output_flags(app, options->output);
   return [options] {
     auto backend = kernels::make_backend(options->backend);  // InputError / UnavailableError -> exit 2
@@ -73,6 +78,15 @@ CommandAction add_validate_command(CLI::App& app) {
         options->seconds_per_shape > 0.0 ? options->seconds_per_shape : (options->quick ? 0.2 : 0.5);
     vo.timing.seed = 2;  // not the calibration seed
     if (backend->name() == "cpu") {  // as calibrate does: see kernels/calibration.hpp, pause_s
+      int threads = options->blas_threads;
+      if (threads == -1) {
+        threads = 1;
+        const json& device = profile["device"];
+        if (device.contains("blas_threads") && device["blas_threads"].is_number_integer()) {
+          threads = device["blas_threads"].get<int>();
+        }
+      }
+      kernels::set_cpu_blas_threads(threads);
       vo.timing.pause_s = 0.005;
       vo.timing.max_repeats = 50;
     }

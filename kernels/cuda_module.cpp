@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -34,7 +35,7 @@ std::string candidates_text(const std::vector<std::string>& paths) {
   return text;
 }
 
-Module open_module() {
+Module open_module(std::map<std::string, Module>& loaded) {
   Module m;
   std::vector<std::string> paths;
   if (const char* env = std::getenv("SWITCHSIM_CUDA_MODULE"); env != nullptr && *env != '\0') {
@@ -51,6 +52,7 @@ Module open_module() {
   for (const auto& path : paths) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) continue;
+    if (const auto it = loaded.find(path); it != loaded.end()) return it->second;
     m.handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (m.handle == nullptr) {
       const char* e = ::dlerror();
@@ -65,6 +67,7 @@ Module open_module() {
       m = Module{};
       continue;  // the handle stays open: harmless, and closing it could run its destructors mid-use
     }
+    loaded[path] = m;
     return m;
   }
   if (!last_error.empty()) {
@@ -78,17 +81,14 @@ Module open_module() {
   return m;
 }
 
-// A loaded module is kept for the life of the process (never dlclose()d: the
-// backends it made point into it); a failed load is retried on the next call,
-// so that a changed SWITCHSIM_CUDA_MODULE is seen.
+// Loaded modules are kept for the life of the process (never dlclose()d: the
+// backends they made point into them), one per path; the candidate paths are
+// resolved on every call, so that a changed SWITCHSIM_CUDA_MODULE is seen.
 Module module() {
   static std::mutex mutex;
-  static Module loaded;
+  static std::map<std::string, Module> loaded;
   const std::lock_guard<std::mutex> lock(mutex);
-  if (loaded.handle != nullptr) return loaded;
-  Module m = open_module();
-  if (m.handle != nullptr) loaded = m;
-  return m;
+  return open_module(loaded);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 # Target: median |error| <= 10% and MAPE <= 15%. Takes about 1-2 minutes on
 # the 2-core dev box. Files go to OUTDIR (default: a new temporary directory):
 #   cpu-profile.json, validate-1.json ... validate-RUNS.json
+# BLAS_THREADS=N (environment) calibrates with --blas-threads N (default: the
+# CLI's, 1); validate takes the profile's.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 switchsim=${1:-$root/build/cli/switchsim}
@@ -20,8 +22,10 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 echo "validate_cpu: $(date -u +%FT%TZ), $(nproc) CPUs, switchsim $switchsim, files in $out"
 echo "calibrate: load $(load)"
 start=$(date +%s)
-"$switchsim" calibrate --backend cpu --out "$out/cpu-profile.json" >/dev/null
-echo "calibrate: $(( $(date +%s) - start )) s, load after $(load)"
+blas=()
+[ -n "${BLAS_THREADS:-}" ] && blas=(--blas-threads "$BLAS_THREADS")
+"$switchsim" calibrate --backend cpu "${blas[@]}" --out "$out/cpu-profile.json" >/dev/null
+echo "calibrate: $(( $(date +%s) - start )) s, load after $(load), OpenBLAS threads $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device"].get("blas_threads", "default"))' "$out/cpu-profile.json")"
 
 for i in $(seq 1 "$runs"); do
   before=$(load)

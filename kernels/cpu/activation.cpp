@@ -7,7 +7,7 @@ namespace switchsim::kernels::cpu {
 
 namespace {
 
-// exp(y) for -18 <= y <= 0 (see activation.hpp).
+// exp(y) for -87 <= y <= 0 (see activation.hpp): n >= -126, so 2^n is a normal float.
 inline float exp_small_negative(float y) {
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kRound = 12582912.0f;        // 1.5 * 2^23: adding and subtracting it rounds to an integer
@@ -33,6 +33,13 @@ inline float tanh_fast(float u) {
 float gelu_tanh_fast(float v) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
   return 0.5f * v * (1.0f + tanh_fast(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
+}
+
+void exp_nonpositive_inplace(float* v, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float y = v[i] > -87.0f ? v[i] : -87.0f;
+    v[i] = exp_small_negative(y);
+  }
 }
 
 void relu_inplace(float* h, std::int64_t n) {

@@ -6,7 +6,7 @@
 //
 // gelu (tanh form): gelu(v) = 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))),
 // with tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2 min(|u|, 9))
-// (tanh(9) = 1 - 3e-8 rounds to 1.0f), and exp(y), -18 <= y <= 0, as
+// (tanh(9) = 1 - 3e-8 rounds to 1.0f), and exp(y), -87 <= y <= 0, as
 // 2^n e^r with n = round(y / ln 2), r = y - n ln 2 (two-part ln 2, |r| <= ln2/2)
 // and e^r by its degree-6 Taylor polynomial (relative error <= 0.347^7/7! =
 // 1.2e-7). Absolute error of tanh <= 2e-7: glibc's tanhf gives the same
@@ -19,6 +19,12 @@ namespace switchsim::kernels::cpu {
 
 // tanh-form GELU of one value (the formula above).
 [[nodiscard]] float gelu_tanh_fast(float v);
+
+// v[i] = exp(v[i]) for v[i] <= 0 (the router's softmax, after subtracting
+// each row's maximum): the exp above with y clamped to >= -87 (exp(-87) =
+// 1.6e-38, the smallest normal float's neighbourhood); relative error ~2e-7
+// down to -80, ~1e-5 below (results near the smallest normal float lose bits).
+void exp_nonpositive_inplace(float* v, std::int64_t n);
 
 // h[i] = max(h[i], 0) for i in [0, n).
 void relu_inplace(float* h, std::int64_t n);

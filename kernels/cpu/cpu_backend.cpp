@@ -103,6 +103,7 @@ class CpuBackend final : public SwitchLayerBackend {
     j["kind"] = device_kind();
     j["name"] = cpu_model_name();
     j["threads"] = cpu::hardware_threads();
+    j["blas_threads"] = openblas_get_num_threads();
     j["memory_bytes"] = physical_memory_bytes();
     j["blas"] = "OpenBLAS (cblas_sgemm, fp32)";
     return j;
@@ -179,5 +180,12 @@ class CpuBackend final : public SwitchLayerBackend {
 }  // namespace
 
 std::unique_ptr<SwitchLayerBackend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+void set_cpu_blas_threads(int n) {
+  if (n < 0) throw InputError("--blas-threads", "must be 0 (one per hardware thread) or positive");
+  openblas_set_num_threads(n > 0 ? n : cpu::hardware_threads());
+}
+
+int cpu_blas_threads() { return openblas_get_num_threads(); }
 
 }  // namespace switchsim::kernels

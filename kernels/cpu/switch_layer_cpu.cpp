@@ -39,34 +39,43 @@ void route(const SwitchLayerConfig& c, const float* x, const float* router_w, st
   parallel_chunks(T, 2048, chunks, [&](int chunk, std::int64_t begin, std::int64_t end) {
     auto& psum = prob_sum[sz(chunk)];
     auto& counts = argmax_count[sz(chunk)];
+    // Softmax: subtract each row's maximum, one vectorized exp over the chunk's
+    // rows (cpu/activation.hpp), then normalise.
     for (std::int64_t t = begin; t < end; ++t) {
       float* p = probs.data() + t * E;
       float max_logit = p[0];
       for (std::int64_t e = 1; e < E; ++e) max_logit = std::max(max_logit, p[e]);
+      for (std::int64_t e = 0; e < E; ++e) p[e] -= max_logit;
+    }
+    exp_nonpositive_inplace(probs.data() + begin * E, (end - begin) * E);
+    for (std::int64_t t = begin; t < end; ++t) {
+      float* p = probs.data() + t * E;
       float sum = 0.0f;
-      for (std::int64_t e = 0; e < E; ++e) {
-        p[e] = std::exp(p[e] - max_logit);
-        sum += p[e];
-      }
+      for (std::int64_t e = 0; e < E; ++e) sum += p[e];
       const float inv = 1.0f / sum;
       for (std::int64_t e = 0; e < E; ++e) {
         p[e] *= inv;
         psum[sz(e)] += p[e];
       }
-      // top-k by repeated selection; strict '>' keeps the lower index on ties.
+      // top-k in one pass: best[0..k) sorted by probability, descending; a new
+      // expert is inserted after every kept one it does not strictly beat, so
+      // ties keep the lower index first (as a stable sort would).
+      std::int32_t* best = out.expert.data() + t * k;
+      float* best_p = out.gate.data() + t * k;
       for (std::int64_t j = 0; j < k; ++j) {
-        std::int32_t best = -1;
-        float best_p = -1.0f;
-        for (std::int64_t e = 0; e < E; ++e) {
-          bool taken = false;
-          for (std::int64_t i = 0; i < j; ++i) taken = taken || out.expert[sz(t * k + i)] == e;
-          if (!taken && p[e] > best_p) {
-            best_p = p[e];
-            best = static_cast<std::int32_t>(e);
-          }
+        best[j] = -1;
+        best_p[j] = -1.0f;
+      }
+      for (std::int64_t e = 0; e < E; ++e) {
+        if (!(p[e] > best_p[k - 1])) continue;
+        std::int64_t pos = k - 1;
+        while (pos > 0 && p[e] > best_p[pos - 1]) {
+          best[pos] = best[pos - 1];
+          best_p[pos] = best_p[pos - 1];
+          --pos;
         }
-        out.expert[sz(t * k + j)] = best;
-        out.gate[sz(t * k + j)] = best_p;
+        best[pos] = static_cast<std::int32_t>(e);
+        best_p[pos] = p[e];
       }
       ++counts[sz(out.expert[sz(t * k)])];
     }
@@ -125,8 +134,11 @@ void assign_capacity(const SwitchLayerConfig& c, const std::vector<std::int32_t>
 void dispatch(const SwitchLayerConfig& c, const float* x, const CapacityAssignment& a, std::vector<float>& buffer) {
   const std::int64_t d = c.d_model, rows = c.experts * c.slots_per_expert();
   buffer.resize(sz(rows * d));
-  // Threads only for >= 256 KiB per thread (see route()).
-  parallel_for(rows, std::max<std::int64_t>(64, 65536 / d), [&](std::int64_t begin, std::int64_t end) {
+  // Threads only for >= 1 MiB per thread (~100 us of copying): a std::thread
+  // started per call costs 20-50 us on an idle 2-core box and up to
+  // milliseconds when other processes hold the cores (with 256 KiB per thread
+  // the (T 1024, d 64, E 16, top-2) dispatch took 0.4 ms instead of 0.03 ms).
+  parallel_for(rows, std::max<std::int64_t>(64, 262144 / d), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r) {
       float* dst = buffer.data() + r * d;
       const std::int32_t t = a.row_source[sz(r)];
@@ -159,10 +171,11 @@ void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const s
   }
   // 2. activation over all experts at once (cpu/activation.hpp, vectorized).
   // Threads only where each gets enough work: relu is a memory pass (~0.1 ns
-  // per element), the GELU ~1 ns per element, a thread start tens of us.
+  // per element), the GELU ~2 ns per element; a thread start costs tens of us
+  // idle and milliseconds on a loaded box (see dispatch()).
   float* h = hidden.data();
   const float* g = geglu ? gate_hidden.data() : nullptr;
-  parallel_for(E * S * f, geglu ? (1 << 16) : (1 << 20), [&](std::int64_t b, std::int64_t en) {
+  parallel_for(E * S * f, geglu ? (1 << 18) : (1 << 20), [&](std::int64_t b, std::int64_t en) {
     if (geglu) {
       geglu_inplace(h + b, g + b, en - b);
     } else {
@@ -181,7 +194,8 @@ void combine(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert
              const CapacityAssignment& a, const std::vector<float>& expert_out, std::vector<float>& y) {
   const std::int64_t T = c.tokens, d = c.d_model, k = c.top_k, S = c.slots_per_expert();
   y.resize(sz(T * d));
-  parallel_for(T, std::max<std::int64_t>(64, 65536 / (d * k)), [&](std::int64_t begin, std::int64_t end) {
+  // Threads only for >= 1 MiB of gathered rows per thread (see dispatch()).
+  parallel_for(T, std::max<std::int64_t>(64, 262144 / (d * k)), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t t = begin; t < end; ++t) {
       float* dst = y.data() + t * d;
       std::fill(dst, dst + d, 0.0f);

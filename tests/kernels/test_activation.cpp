@@ -51,3 +51,32 @@ TEST_CASE("relu and geglu over a buffer", "[kernels][switch]") {
     REQUIRE(g[i] == cpu::gelu_tanh_fast(h[i]) * gate[i]);
   }
 }
+
+TEST_CASE("vectorized exp of non-positive values (the router's softmax)", "[kernels][switch]") {
+  // Relative error: Taylor remainder 1.2e-7 plus a few float roundings (activation.hpp): bound 4e-7,
+  // down to -80 (exp(-80) = 1.8e-35); below that, 2^n * p can fall under the smallest normal
+  // float (1.2e-38) and lose bits: checked separately to 1e-4.
+  std::vector<float> v;
+  for (int i = 0; i <= 80000; ++i) v.push_back(-static_cast<float>(i) * 1e-3f);
+  std::vector<float> e = v;
+  cpu::exp_nonpositive_inplace(e.data(), static_cast<std::int64_t>(e.size()));
+  double worst = 0.0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(e[i]) / std::exp(static_cast<double>(v[i])) - 1.0));
+  }
+  CHECK(worst < 4e-7);
+  CHECK(e[0] == 1.0f);  // exp(0) = 1 exactly: n = 0, r = 0, p = 1
+  std::vector<float> deep;
+  for (int i = 0; i <= 7000; ++i) deep.push_back(-80.0f - static_cast<float>(i) * 1e-3f);
+  std::vector<float> ed = deep;
+  cpu::exp_nonpositive_inplace(ed.data(), static_cast<std::int64_t>(ed.size()));
+  for (std::size_t i = 0; i < deep.size(); ++i) {
+    REQUIRE(std::abs(static_cast<double>(ed[i]) / std::exp(static_cast<double>(deep[i])) - 1.0) < 1e-4);
+  }
+  // Below -87 the argument is clamped: a tiny positive normal value, never NaN or garbage.
+  std::vector<float> low = {-100.0f, -1e30f};
+  cpu::exp_nonpositive_inplace(low.data(), 2);
+  CHECK(low[0] > 0.0f);
+  CHECK(low[0] < 1e-37f);
+  CHECK(low[1] == low[0]);
+}

@@ -1,7 +1,7 @@
 // Loading the CUDA backend module (kernels/cuda_module.hpp) where it cannot
-// work: a clear UnavailableError, never a crash. CTest runs every TEST_CASE
-// in its own process; a failed load is not cached, so SWITCHSIM_CUDA_MODULE
-// set here is seen.
+// work: a clear UnavailableError, never a crash. The module's path is
+// resolved on every make_backend("cuda"), so SWITCHSIM_CUDA_MODULE set here is
+// seen even after another test loaded the built module.
 
 #include <catch2/catch.hpp>
 
