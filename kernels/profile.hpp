@@ -4,14 +4,16 @@
 //
 //   { "schema_version": 1,
 //     "kind": "measured" | "roofline",
-//     "device": { "kind": "h200" | "cpu" | ..., "name": ..., ...identity },
+//     "device": { "kind": "h200" | "cpu" | ..., "name": ..., ...identity
+//                 (cpu: "threads", "blas_threads" the matrix products ran on) },
 //     "backend": "cpu" | "cuda" | "roofline",
 //     "measured_at": "2026-11-28T14:00:00Z" (measured) | null (roofline),
 //     "source": "..." (roofline: where the ceilings come from),
 //     "ceilings": { "matrix_flops_per_s", "vector_flops_per_s", "memory_Bps",
 //                   "matrix_efficiency", "memory_efficiency", "launch_overhead_s" },
 //     "samples": [ { "kernel": "expert_ffn", "op": "batched_matmul",
-//                    "shape": {"batch","m","n","k","bytes","precision"},
+//                    "shape": {"batch","m","n","k","bytes","precision",
+//                              "activation_elements" (GEGLU expert FFN only)},
 //                    "config": {...SwitchLayerConfig...} (optional),
 //                    "flops", "bytes", "median_s", "p10_s", "p90_s", "repeats" } ],
 //     "provenance": {...} }
