@@ -41,12 +41,13 @@ Module open_module(std::map<std::string, Module>& loaded) {
   if (const char* env = std::getenv("SWITCHSIM_CUDA_MODULE"); env != nullptr && *env != '\0') {
     paths.emplace_back(env);
   } else {
+#ifdef SWITCHSIM_CUDA_MODULE_PATH
     std::error_code ec;
     const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (!ec) paths.push_back((exe.parent_path() / kCudaModuleFile).string());
-#ifdef SWITCHSIM_CUDA_MODULE_PATH
     paths.emplace_back(SWITCHSIM_CUDA_MODULE_PATH);
 #endif
+    // A build without CUDA looks nowhere (paths stays empty): see below.
   }
   std::string last_error;
   for (const auto& path : paths) {
@@ -73,7 +74,8 @@ Module open_module(std::map<std::string, Module>& loaded) {
   if (!last_error.empty()) {
     m.error = "cannot load the CUDA backend module: " + last_error;
   } else if (paths.empty()) {
-    m.error = "this switchsim was built without CUDA (nvcc was not found), so there is no " + std::string(kCudaModuleFile);
+    m.error = "this switchsim was built without CUDA (nvcc was not found), so there is no " +
+              std::string(kCudaModuleFile) + " (set SWITCHSIM_CUDA_MODULE to load one built elsewhere)";
   } else {
     m.error = std::string(kCudaModuleFile) + " not found (looked at " + candidates_text(paths) +
               "; set SWITCHSIM_CUDA_MODULE to its path)";

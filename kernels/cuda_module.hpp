@@ -7,8 +7,9 @@
 //
 // The module is looked for, in order, at
 //   1. $SWITCHSIM_CUDA_MODULE (a file path), when set;
-//   2. libswitchsim_cuda.so next to the running executable;
-//   3. the path CMake built it at (compiled in; absent in a build without CUDA).
+//   2. libswitchsim_cuda.so next to the running executable, then
+//   3. the path CMake built it at (both only in a build with CUDA: a build
+//      without it loads a module only through $SWITCHSIM_CUDA_MODULE).
 // Its C entry points (kernels/cuda/module.cpp):
 //   int switchsim_cuda_module_abi(void)   -> kCudaModuleAbi (refused otherwise)
 //   int switchsim_cuda_device_count(void) -> CUDA devices visible (0 on any failure)
