@@ -62,7 +62,7 @@ struct CalibrationSample {
 
 class CalibratedCostModel final : public CostModel {
  public:
-  // `name` is reported by name() (e.g. "profile:data/profiles/cpu-2026-11-28.json").
+  // `name` is reported by name() (e.g. "profile:data/profiles/h200-2026-11-28.json").
   // Throws InputError("samples", ...) for a sample with non-positive work or time.
   CalibratedCostModel(std::string name, DeviceCeilings measured_ceilings, std::vector<CalibrationSample> samples);
 
