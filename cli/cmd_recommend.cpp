@@ -1,7 +1,7 @@
 // `switchsim recommend [--model M] [--mesh M] [--top K] [--objective throughput|effective-throughput|memory]
 //  [--max-drop F] [--factors 1.0,1.25,...] [--no-dropless] [--samples N] [--seed S] [--routing R]
 //  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N] [--precision P]
-//  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--network-tolerance EPS]
+//  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--network-tolerance EPS] [--load-model-above N]
 //  [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
@@ -46,6 +46,7 @@ struct Options {
   std::int32_t threads = 0;
   bool exhaustive = false;
   double network_tolerance = planner::kDefaultNetworkTolerance;
+  std::int32_t load_model_above = planner::kDefaultLoadModelAboveDevices;
   std::string out_dir;
   OutputOptions output;
 };
@@ -76,6 +77,9 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--network-tolerance", opt->network_tolerance,
                  "Completion window of the flow-level network: flows within this fraction of their elapsed time "
                  "finish together (default 0.01; 0 = exact, slower)");
+  app.add_option("--load-model-above", opt->load_model_above,
+                 "Direct all-to-alls over more devices than this use the per-link load model instead of the flow "
+                 "simulation (default 512; 0 = never)");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
@@ -98,6 +102,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.threads = opt->threads;
     so.prune = !opt->exhaustive;
     so.network_tolerance = opt->network_tolerance;
+    so.load_model_above_devices = opt->load_model_above;
     if (opt->samples <= 0) throw InputError("--samples", "must be positive");
     if (opt->top <= 0) throw InputError("--top", "must be positive");
     if (opt->batch_tokens <= 0) throw InputError("--batch-tokens", "must be positive");

@@ -183,6 +183,7 @@ Objective parse_objective(const std::string& text, const std::string& field) {
 sim::NetworkOptions network_options(const SearchOptions& options) {
   sim::NetworkOptions n;
   n.completion_window = options.network_tolerance;
+  n.load_model_above_devices = options.load_model_above_devices;
   return n;
 }
 
@@ -207,6 +208,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   if (!(o.network_tolerance >= 0.0) || o.network_tolerance > 0.5) {
     throw InputError("--network-tolerance", "must be in [0, 0.5] (0 = exact network model)");
   }
+  if (o.load_model_above_devices < 0) throw InputError("--load-model-above", "must be >= 0 (0 = never)");
   for (double f : o.enumeration.factors) {
     if (!(f > 0.0) || !std::isfinite(f)) throw InputError("--factors", "capacity factors must be positive");
   }

@@ -54,6 +54,7 @@ namespace switchsim::planner {
 enum class Objective : std::uint8_t { throughput, effective_throughput, memory };
 
 inline constexpr double kDefaultNetworkTolerance = 0.01;
+inline constexpr std::int32_t kDefaultLoadModelAboveDevices = 512;
 
 [[nodiscard]] const char* to_string(Objective o);
 [[nodiscard]] Objective parse_objective(const std::string& text, const std::string& field = "--objective");
@@ -75,6 +76,10 @@ struct SearchOptions {
   // the default 0.01 lets flows within 1% of their elapsed time finish
   // together (measured error in docs/network.md). Recorded in the JSON inputs.
   double network_tolerance = kDefaultNetworkTolerance;
+  // Direct all-to-alls over more devices than this use the per-link load model
+  // (sim/collective.hpp) instead of the flow simulation: 2048-way non-uniform
+  // (dropless) all-to-alls cost minutes each as flow simulations. 0 = never.
+  std::int32_t load_model_above_devices = kDefaultLoadModelAboveDevices;
 };
 
 // The network options every collective of a search runs with.

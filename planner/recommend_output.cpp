@@ -87,6 +87,7 @@ json to_json(const RecommendResult& r) {
   in["top"] = o.top;
   in["prune"] = o.prune;
   in["network_tolerance"] = o.network_tolerance;
+  in["load_model_above_devices"] = o.load_model_above_devices;
   j["inputs"] = std::move(in);
   json recs = json::array();
   for (const Recommendation& rec : r.recommendations) {
@@ -126,6 +127,12 @@ json to_json(const RecommendResult& r) {
   prov["cost_model"] = r.cost_model;
   prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
   prov["network_tolerance"] = o.network_tolerance;
+  prov["load_model_above_devices"] = o.load_model_above_devices;
+  if (o.load_model_above_devices > 0 && r.devices > o.load_model_above_devices) {
+    prov["all_to_all_model"] = "direct all-to-alls over more than " + std::to_string(o.load_model_above_devices) +
+                               " devices: per-link load model (max link load / capacity + largest path latency; "
+                               "sim/collective.hpp, docs/network.md), not the flow simulation";
+  }
   {
     char buf[256];
     if (o.network_tolerance > 0.0) {

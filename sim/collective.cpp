@@ -117,6 +117,55 @@ double bus_factor(CollectiveOp op, std::int32_t n) {
   return op == CollectiveOp::all_reduce ? 2.0 * f : f;
 }
 
+// The per-link load model of a direct all-to-all (collective.hpp).
+CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMatrix& matrix,
+                                       const std::vector<VertexId>& devices, double bytes, const NetworkOptions& network,
+                                       std::chrono::steady_clock::time_point wall_start) {
+  const auto links = mesh.topology.links();
+  std::vector<double> load(links.size(), 0.0);
+  double latency = 0.0;
+  std::int64_t flows = 0;
+  topology::Path path;
+  const auto n = static_cast<std::int32_t>(devices.size());
+  for (std::int32_t i = 0; i < n; ++i) {
+    for (std::int32_t j = 0; j < n; ++j) {
+      const double b = matrix.at(i, j);
+      if (i == j || b <= 0.0) continue;
+      const VertexId src = devices[static_cast<std::size_t>(i)];
+      const VertexId dst = devices[static_cast<std::size_t>(j)];
+      if (src == dst) continue;
+      const std::int32_t k = mesh.router->path_count(src, dst);
+      SWITCHSIM_ASSERT(k > 0, "router gave no path between two devices");
+      const double share = b / static_cast<double>(k);
+      for (std::int32_t c = 0; c < k; ++c) {
+        path.clear();
+        mesh.router->append_path(src, dst, c, path);
+        for (const auto l : path) load[static_cast<std::size_t>(l)] += share;
+        latency = std::max(latency, path_latency_s(links, path, network));
+        ++flows;
+      }
+    }
+  }
+  double drain = 0.0;
+  for (std::size_t l = 0; l < links.size(); ++l) {
+    if (load[l] > 0.0) drain = std::max(drain, load[l] / (links[l].bandwidth_Bps * links[l].efficiency));
+  }
+  CollectiveResult result;
+  result.op = CollectiveOp::all_to_all;
+  result.algorithm = CollectiveAlgorithm::direct;
+  result.devices = n;
+  result.bytes_per_device = bytes;
+  if (flows > 0) {
+    result.time_s = drain + latency;
+    result.drain_classes.push_back(DrainClass{latency, drain});
+  }
+  result.algbw_Bps = result.time_s > 0.0 ? bytes / result.time_s : 0.0;
+  result.busbw_Bps = result.algbw_Bps * bus_factor(CollectiveOp::all_to_all, n);
+  result.flows = flows;
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return result;
+}
+
 }  // namespace
 
 CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request) {
@@ -218,6 +267,11 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
       }
       break;
     case CollectiveAlgorithm::automatic: break;
+  }
+
+  if (algorithm == CollectiveAlgorithm::direct && request.network.load_model_above_devices > 0 &&
+      n > request.network.load_model_above_devices && !request.record_trace) {
+    return load_model_all_to_all(mesh, matrix, devices, bytes, request.network, wall_start);
   }
 
   // Generate.

@@ -70,6 +70,9 @@ struct NetworkOptions {
   std::array<double, kNumLinkKinds> message_overhead_s = kDefaultMessageOverhead_s;
   // Relative completion window eps >= 0 (see above); 0 = exact.
   double completion_window = 0.0;
+  // Direct all-to-alls over MORE than this many participants use the per-link
+  // load model instead of the flow simulation (collective.hpp); 0 = never.
+  std::int32_t load_model_above_devices = 0;
 };
 
 // Sub-flows that share one path latency: the latest drain time among them.

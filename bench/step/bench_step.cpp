@@ -6,7 +6,8 @@
 // distinct collectives (2048-way all-to-all per distinct capacity, one 2048-way all-reduce)
 // simulated once each thanks to the memo.
 //
-// Usage: bench_step [base|c|all] [repeats]. Prints one line per case: median wall seconds,
+// Usage: bench_step [base|c|all|base-dropless|c-dropless] [repeats] [eps]: the dropless cases
+// run with the network completion window eps (default 0.01, the planner's default). Prints one line per case: median wall seconds,
 // min, the host time spent inside collective simulations, VmHWM.
 
 #include <algorithm>
@@ -36,7 +37,8 @@ double vm_hwm_gib() {
   return -1.0;
 }
 
-void run_case(const char* label, const char* model_name, const char* mesh_name, const char* layout_text, int repeats) {
+void run_case(const char* label, const char* model_name, const char* mesh_name, const char* layout_text, int repeats,
+              workloads::ExecutionMode mode = workloads::ExecutionMode::capacity, double eps = 0.0) {
   const workloads::Model model = workloads::load_model(model_name);
   const auto t_mesh0 = std::chrono::steady_clock::now();
   const topology::Mesh mesh = topology::build_mesh(mesh_name);
@@ -47,19 +49,23 @@ void run_case(const char* label, const char* model_name, const char* mesh_name, 
   double collective_wall = 0.0;
   workloads::StepResult last;
   for (int i = 0; i < repeats; ++i) {
-    sim::CollectiveCache cache(mesh);  // fresh memo: every repeat pays for its collectives
+    sim::NetworkOptions network;
+    network.completion_window = eps;
+    sim::CollectiveCache cache(mesh, network);  // fresh memo: every repeat pays for its collectives
     workloads::StepOptions o;
     o.cache = &cache;
+    o.mode = mode;
     const auto t0 = std::chrono::steady_clock::now();
     last = workloads::simulate_step(model, mesh, layout, o, *cost);
     walls.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     collective_wall = cache.simulated_wall_s();
   }
   std::sort(walls.begin(), walls.end());
-  std::printf("%-12s %-12s %-22s step_time_s=%.6g ops=%d  wall median=%.4f s min=%.4f s (n=%d)  "
-              "collectives=%.4f s  mesh build=%.3f s  VmHWM=%.3f GiB\n",
-              label, mesh_name, layout_text, last.step_time_s, last.ops, walls[walls.size() / 2], walls.front(),
-              repeats, collective_wall, mesh_s, vm_hwm_gib());
+  std::printf("%-12s %-12s %-22s %s eps=%g step_time_s=%.6g ops=%d  wall median=%.4f s min=%.4f s (n=%d)  "
+              "collectives=%.4f s (%lld simulations)  mesh build=%.3f s  VmHWM=%.3f GiB\n",
+              label, mesh_name, layout_text, workloads::to_string(mode), eps, last.step_time_s, last.ops,
+              walls[walls.size() / 2], walls.front(), repeats, collective_wall,
+              static_cast<long long>(last.collective_simulations), mesh_s, vm_hwm_gib());
   std::fflush(stdout);
 }
 
@@ -70,5 +76,14 @@ int main(int argc, char** argv) {
   const int repeats = argc > 2 ? std::max(1, std::atoi(argv[2])) : 0;
   if (which == "base" || which == "all") run_case("switch-base", "switch-base", "tpuv3-4x4", "dp=32,ep=32", repeats ? repeats : 21);
   if (which == "c" || which == "all") run_case("switch-c", "switch-c", "tpuv3-32x32", "dp=2048,ep=2048", repeats ? repeats : 3);
+  const double eps = argc > 3 ? std::atof(argv[3]) : 0.01;
+  if (which == "base-dropless") {
+    run_case("switch-base", "switch-base", "tpuv3-4x4", "dp=32,ep=32", repeats ? repeats : 5,
+             workloads::ExecutionMode::dropless, eps);
+  }
+  if (which == "c-dropless") {
+    run_case("switch-c", "switch-c", "tpuv3-32x32", "dp=2048,ep=2048", repeats ? repeats : 1,
+             workloads::ExecutionMode::dropless, eps);
+  }
   return 0;
 }

@@ -193,3 +193,62 @@ TEST_CASE("completion window: error on non-uniform all-to-alls and all-reduces s
     CHECK(std::abs(approx - exact) <= 2.0 * eps * exact);
   }
 }
+
+TEST_CASE("collective cache: translated groups on a wrapped torus share one simulation", "[sim][window][cache]") {
+  // tpuv3-4x4: 4x4 chips, both dimensions wrap, 2 cores per chip; device = chip * 2 + core,
+  // chip = x + 4 y. Group A: the 8 cores of chips (0..3, y = 0); group B: the same row at
+  // y = 2 (devices 16..23): a translate by (0, 2), even, so routes are the same up to
+  // relabelling. Group C at y = 1 is a translate by an odd amount: the torus router breaks
+  // distance-2 ties by coordinate parity, so C keeps its own simulation.
+  const auto mesh = topology::build_mesh("tpuv3-4x4");
+  CollectiveCache cache(mesh);
+  std::vector<topology::VertexId> a(8), b(8), c(8);
+  std::iota(a.begin(), a.end(), 0);
+  std::iota(b.begin(), b.end(), 16);
+  std::iota(c.begin(), c.end(), 8);
+  CHECK(cache.canonical_group(b) == a);
+  CHECK(cache.canonical_group(c) == c);
+  for (const CollectiveOp op : {CollectiveOp::all_to_all, CollectiveOp::all_reduce}) {
+    INFO(to_string(op));
+    CollectiveRequest r;
+    r.op = op;
+    r.participants = b;
+    r.bytes_per_device = 8e6;
+    const double direct_b = simulate_collective(mesh, r).time_s;
+    const std::int64_t before = cache.simulations();
+    const double ta = cache.duration_s(op, CollectiveAlgorithm::automatic, a, 8e6, nullptr);
+    const double tb = cache.duration_s(op, CollectiveAlgorithm::automatic, b, 8e6, nullptr);
+    CHECK(cache.simulations() == before + 1);
+    CHECK(ta == tb);
+    CHECK(std::abs(tb - direct_b) <= 1e-9 * direct_b);
+  }
+  // A mesh without wraparound (2x2 chips: too small to wrap) is not canonicalized.
+  const auto small = topology::build_mesh("tpuv3-2x2");
+  CollectiveCache plain(small);
+  const std::vector<topology::VertexId> g = {4, 5, 6, 7};
+  CHECK(plain.canonical_group(g) == g);
+}
+
+TEST_CASE("load model: a direct all-to-all above the threshold is priced by its busiest link", "[sim][window][load]") {
+  // T = max_l load_l / c_l + the largest path latency. Measured against the flow
+  // simulation on 32-way random matrices (bench_window): exact / T in [0.997, 1.021].
+  // Asserted with margin: within 3% either way. Below the threshold nothing changes.
+  const auto mesh = topology::build_mesh("tpuv3-4x4");
+  for (const std::uint64_t seed : {21u, 22u}) {
+    const ByteMatrix m = random_all_to_all(32, TrafficPattern::dirichlet, 1.0, 32768, 1536.0, seed);
+    CollectiveRequest r;
+    r.participants.resize(32);
+    std::iota(r.participants.begin(), r.participants.end(), 0);
+    r.matrix = m;
+    const CollectiveResult exact = simulate_collective(mesh, r);
+    r.network.load_model_above_devices = 32;  // not above: simulated
+    CHECK(simulate_collective(mesh, r).time_s == exact.time_s);
+    r.network.load_model_above_devices = 16;
+    const CollectiveResult model = simulate_collective(mesh, r);
+    CHECK(model.events == 0);
+    CHECK(std::abs(exact.time_s / model.time_s - 1.0) <= 0.03);
+    // It scales with the bytes like the simulation (one drain class).
+    REQUIRE(model.drain_classes.size() == 1);
+    CHECK(from_classes(model.drain_classes, 1.0) == model.time_s);
+  }
+}
