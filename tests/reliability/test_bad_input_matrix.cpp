@@ -330,6 +330,9 @@ const std::vector<Case>& cases() {
                  {"validate", "--backend", "abacus", "--profile", SWITCHSIM_SOURCE_DIR "/data/profiles/h100-roofline.json",
                   "--out", "{d}/out.json"},
                  {}, "--backend"});
+    t.push_back({"calibrate", "negative BLAS threads",
+                 {"calibrate", "--backend", "cpu", "--quick", "--blas-threads", "-1", "--out", "{d}/out.json"}, {},
+                 "--blas-threads"});
     t.push_back({"list", "unknown kind", {"list", "gizmos"}, {}, "kind"});
     return t;
   }();
