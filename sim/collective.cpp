@@ -169,6 +169,13 @@ CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMat
 }  // namespace
 
 CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request) {
+  return simulate_collective(mesh, request, request.matrix ? &*request.matrix : nullptr);
+}
+
+CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request,
+                                     const ByteMatrix* given) {
+  SWITCHSIM_ASSERT(given == nullptr || !request.matrix || given == &*request.matrix,
+                   "a matrix both in the request and by pointer");
   const auto wall_start = std::chrono::steady_clock::now();
   const std::int32_t num_devices = mesh.topology.num_devices();
   std::vector<VertexId> devices = request.participants;
@@ -186,13 +193,15 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
 
   // Bytes.
   double bytes = request.bytes_per_device;
-  if (!std::isfinite(bytes) || bytes < 0.0 || (bytes == 0.0 && !request.matrix)) {
+  if (!std::isfinite(bytes) || bytes < 0.0 || (bytes == 0.0 && given == nullptr)) {
     throw InputError("--bytes", "must be a positive number of bytes");
   }
-  ByteMatrix matrix;
+  ByteMatrix uniform;
+  const ByteMatrix* matrix_ptr = &uniform;
   if (op == CollectiveOp::all_to_all) {
-    if (request.matrix) {
-      matrix = *request.matrix;
+    if (given != nullptr) {
+      matrix_ptr = given;
+      const ByteMatrix& matrix = *given;
       if (matrix.n != n || matrix.bytes.size() != static_cast<std::size_t>(n) * static_cast<std::size_t>(n)) {
         throw InputError("matrix", "must be " + std::to_string(n) + " x " + std::to_string(n) +
                                        " (one row and column per participant)");
@@ -209,10 +218,10 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
       }
       if (bytes == 0.0) bytes = max_row;
     } else {
-      matrix.n = n;
-      matrix.bytes.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), bytes / n);
+      uniform.n = n;
+      uniform.bytes.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), bytes / n);
     }
-  } else if (request.matrix) {
+  } else if (given != nullptr) {
     throw InputError("matrix", "a byte matrix applies to all-to-all only");
   }
 
@@ -269,6 +278,7 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
     case CollectiveAlgorithm::automatic: break;
   }
 
+  const ByteMatrix& matrix = *matrix_ptr;
   if (algorithm == CollectiveAlgorithm::direct && request.network.load_model_above_devices > 0 &&
       n > request.network.load_model_above_devices && !request.record_trace) {
     return load_model_all_to_all(mesh, matrix, devices, bytes, request.network, wall_start);

@@ -109,5 +109,9 @@ struct CollectiveResult {
 // requests (bytes <= 0, participants not in the mesh, an algorithm that does
 // not apply to the mesh).
 [[nodiscard]] CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request);
+// The same with an all-to-all matrix given by pointer instead of request.matrix
+// (which must then be empty): no copy of a large matrix. nullptr = uniform.
+[[nodiscard]] CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request,
+                                                   const ByteMatrix* matrix);
 
 }  // namespace switchsim::sim
