@@ -11,6 +11,7 @@
 #include "cli/output.hpp"
 #include "common/errors.hpp"
 #include "common/resource_limits.hpp"
+#include "workloads/resource_estimate.hpp"
 #include "workloads/simulate.hpp"
 #include "workloads/step_request.hpp"
 
@@ -41,6 +42,7 @@ CommandAction add_capacity_command(CLI::App& app) {
     if (opt->samples <= 0) throw InputError("--samples", "must be positive");
     opt->request.capacity_factor = factors.front();
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
+    check_resources("--mesh", workloads::estimate_step_resources(step.model, step.layout, step.options), opt->force);
     if (!opt->force) {
       // Refuse a sweep that would take hours up front (common/resource_limits.hpp):
       // time one step, then estimate factors x samples steps.

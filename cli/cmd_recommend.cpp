@@ -1,24 +1,28 @@
 // `switchsim recommend [--model M] [--mesh M] [--top K] [--objective throughput|effective-throughput|memory]
 //  [--max-drop F] [--factors 1.0,1.25,...] [--no-dropless] [--samples N] [--seed S] [--routing R]
 //  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N] [--precision P]
-//  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--network-tolerance EPS] [--load-model-above N]
+//  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
 //  [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
 #include "common/atomic_file.hpp"
 #include "common/errors.hpp"
+#include "common/resource_limits.hpp"
 #include "planner/recommend.hpp"
 #include "planner/recommend_output.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
 #include "workloads/model_catalog.hpp"
+#include "workloads/resource_estimate.hpp"
 #include "workloads/simulate.hpp"
 
 namespace switchsim::cli {
@@ -45,6 +49,7 @@ struct Options {
   std::string profile;
   std::int32_t threads = 0;
   bool exhaustive = false;
+  bool force = false;
   double network_tolerance = planner::kDefaultNetworkTolerance;
   std::int32_t load_model_above = planner::kDefaultLoadModelAboveDevices;
   std::string out_dir;
@@ -73,6 +78,7 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_flag("--remat", opt->remat, "Rematerialize activations in the backward pass");
   app.add_option("--profile", opt->profile, "Calibration profile (default: roofline of the mesh's device)");
   app.add_option("--threads", opt->threads, "Worker threads (default: all cores); results do not depend on it");
+  app.add_flag("--force", opt->force, "Run even when the search's size estimate exceeds this machine's limits");
   app.add_flag("--exhaustive", opt->exhaustive, "Evaluate every feasible candidate (no pruning)");
   app.add_option("--network-tolerance", opt->network_tolerance,
                  "Completion window of the flow-level network: flows within this fraction of their elapsed time "
@@ -110,6 +116,16 @@ CommandAction add_recommend_command(CLI::App& app) {
     const workloads::Model model = workloads::load_model(opt->model, "--model");
     const topology::Mesh mesh = topology::build_mesh(opt->mesh);
     if (mesh.topology.num_devices() <= 0) throw InputError("--mesh", "has no devices");
+    {
+      // Refuse a search far too large for this machine up front (common/resource_limits.hpp).
+      // One micro-batch: more are tried only where memory needs them.
+      const std::int64_t threads =
+          opt->threads > 0 ? opt->threads : static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+      check_resources("--mesh",
+                      workloads::estimate_search_resources(model, mesh.topology.num_devices(), !opt->no_dropless, 1,
+                                                           threads),
+                      opt->force);
+    }
     const std::unique_ptr<kernels::CostModel> cost = workloads::make_cost_model(mesh.device_kind, opt->profile);
     const planner::RecommendResult result = planner::recommend(model, mesh, so, *cost);
     const json j = planner::to_json(result);

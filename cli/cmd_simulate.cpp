@@ -9,7 +9,9 @@
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
 #include "common/errors.hpp"
+#include "common/resource_limits.hpp"
 #include "sim/chrome_trace.hpp"
+#include "workloads/resource_estimate.hpp"
 #include "workloads/simulate.hpp"
 #include "workloads/step_request.hpp"
 
@@ -20,6 +22,7 @@ struct Options {
   workloads::StepRequest request;
   std::string trace;
   std::int32_t trace_devices = 64;
+  bool force = false;
   OutputOptions output;
 };
 
@@ -50,10 +53,12 @@ CommandAction add_simulate_command(CLI::App& app) {
   app.add_option("--capacity-factor", opt->request.capacity_factor, "Capacity factor (default 1.0)");
   app.add_option("--trace", opt->trace, "Write a Perfetto trace (compute and communication track per device)");
   app.add_option("--trace-devices", opt->trace_devices, "Devices in the trace (default 64)");
+  app.add_flag("--force", opt->force, "Run even when the step's size estimate exceeds this machine's limits");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
     if (opt->trace_devices <= 0) throw InputError("--trace-devices", "must be positive");
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
+    check_resources("--mesh", workloads::estimate_step_resources(step.model, step.layout, step.options), opt->force);
     step.options.traffic = true;  // traffic_matrix in the JSON (<= 256 devices)
     sim::TraceWriter trace;
     if (!opt->trace.empty()) {

@@ -57,6 +57,33 @@ TEST_CASE("limits: a capacity sweep that would take days is refused up front", "
   CHECK(snapshot(dir.path()).empty());
 }
 
+TEST_CASE("limits: simulate, capacity and recommend on a 32768-device mesh are refused up front",
+          "[reliability][limits]") {
+  // tpuv4-32x32x32: the default layout puts all 32768 devices in one data-parallel
+  // all-reduce, about 2 n (n-1) = 2.1e9 flows, at 256 bytes each about 550 GB
+  // (workloads/resource_estimate.hpp): far beyond half of any machine here.
+  // 2^24 tokens = 32768 sequences of 512: one per device.
+  const std::vector<std::vector<std::string>> commands = {
+      {"simulate", "--model", "switch-base", "--mesh", "tpuv4-32x32x32", "--batch-tokens", "16777216"},
+      {"capacity", "--model", "switch-base", "--mesh", "tpuv4-32x32x32", "--batch-tokens", "16777216"},
+      {"recommend", "--model", "switch-base", "--mesh", "tpuv4-32x32x32", "--batch-tokens", "16777216"},
+  };
+  for (auto args : commands) {
+    ScratchDir dir("switchsim-limits-");
+    args.insert(args.end(), {"--out", (dir.path() / "out.json").string()});
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto run = run_cli(args, dir.path());
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    INFO(args[0] << " stderr: " << run.err);
+    CHECK(run.status == 2);
+    CHECK(run.err.find("--mesh") != std::string::npos);
+    CHECK(run.err.find("GiB") != std::string::npos);      // the estimate
+    CHECK(run.err.find("--force") != std::string::npos);  // the way to override
+    CHECK(snapshot(dir.path()).empty());
+    CHECK(wall_s < 120.0);  // refused before simulating anything
+  }
+}
+
 TEST_CASE("limits: SIGINT stops a long sweep and leaves no partial or temporary file", "[reliability][limits]") {
   ScratchDir dir("switchsim-limits-");
   const auto out = dir.path() / "out.json";

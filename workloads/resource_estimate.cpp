@@ -1,0 +1,62 @@
+#include "workloads/resource_estimate.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace switchsim::workloads {
+
+namespace {
+
+double all_to_all_flows(double g) { return g * (g - 1.0); }
+double all_reduce_flows(double g) { return 2.0 * g * (g - 1.0); }
+
+struct StepCost {
+  double largest_flows = 0.0;
+  double matrix_bytes = 0.0;
+  double distinct_collectives = 0.0;
+};
+
+StepCost step_cost(const Model& model, double dp, double ep, double mp, bool dropless, double micro_batches) {
+  StepCost c;
+  const double switch_layers =
+      static_cast<double>(model.switch_layers(model.encoder_layers) + model.switch_layers(model.decoder_layers));
+  c.largest_flows = std::max({all_reduce_flows(dp), all_reduce_flows(mp), model.is_moe() ? all_to_all_flows(ep) : 0.0});
+  c.distinct_collectives = 3.0;
+  if (dropless && model.is_moe() && ep > 1.0) {
+    const double matrices = switch_layers * micro_batches * (dp / ep);
+    c.matrix_bytes = matrices * 3.0 * 8.0 * ep * ep;
+    c.distinct_collectives += 4.0 * matrices;
+  }
+  return c;
+}
+
+ResourceEstimate to_estimate(const StepCost& c, double concurrent, const std::string& what) {
+  ResourceEstimate e;
+  e.memory_bytes = concurrent * (kBytesPerFlow * c.largest_flows + c.matrix_bytes);
+  e.cpu_s = kCpuSecondsPerFlow * c.largest_flows * c.distinct_collectives;
+  e.what = fmt::format("{} (largest collective {:.3g} flows{})", what, c.largest_flows,
+                       c.matrix_bytes > 0.0 ? fmt::format(", dropless byte matrices {:.3g} GB", c.matrix_bytes / 1e9)
+                                            : std::string());
+  return e;
+}
+
+}  // namespace
+
+ResourceEstimate estimate_step_resources(const Model& model, const Layout& layout, const StepOptions& options) {
+  const StepCost c = step_cost(model, static_cast<double>(layout.dp), static_cast<double>(layout.ep),
+                               static_cast<double>(layout.mp), options.mode == ExecutionMode::dropless,
+                               static_cast<double>(std::max<std::int64_t>(1, options.training.micro_batches)));
+  return to_estimate(c, 1.0, fmt::format("one step of {} with {}", model.name, layout.to_string()));
+}
+
+ResourceEstimate estimate_search_resources(const Model& model, std::int64_t devices, bool dropless,
+                                           std::int64_t micro_batches, std::int64_t threads) {
+  const double n = static_cast<double>(devices);
+  const double ep = model.is_moe() ? std::min(n, static_cast<double>(model.experts)) : 1.0;
+  const StepCost c = step_cost(model, n, ep, 1.0, dropless, static_cast<double>(std::max<std::int64_t>(1, micro_batches)));
+  return to_estimate(c, static_cast<double>(std::max<std::int64_t>(1, threads)),
+                     fmt::format("a layout search for {} on {} devices", model.name, devices));
+}
+
+}  // namespace switchsim::workloads

@@ -1,0 +1,45 @@
+#pragma once
+// Up-front estimates of what simulating training steps costs this machine, so
+// that `simulate`, `capacity` and `recommend` refuse a request far too large
+// (common/resource_limits.hpp: more than half the memory, or over an hour of
+// CPU) before starting it, instead of running until memory runs out (issue 7).
+//
+// The model, per simulated step (flow-level network, sim/):
+//   a collective over g devices is simulated alone; its transfers are created
+//   up front: g(g-1) for an all-to-all, about 2g(g-1) for a ring all-reduce
+//   (2(g-1) rounds of g transfers). At kBytesPerFlow bytes and kCpuSecondsPerFlow
+//   of CPU per flow (bench/RESULTS.md measures ~220 B and well under 1 us per
+//   flow for the 2048-way all-to-all), the largest collective sets the flow memory.
+//   Dropless steps also keep, per Switch layer, micro-batch and expert-parallel
+//   replica, an ep x ep token matrix and two byte matrices (forward, backward)
+//   of doubles alive in the op graph: 3 * 8 * ep^2 bytes each.
+//   CPU: the largest collective's flows times the distinct collectives a step
+//   simulates (3 in capacity mode: the memo serves the rest; in dropless mode
+//   4 more per Switch layer, micro-batch and replica, whose matrices differ).
+// These are order-of-magnitude figures for refusing the absurd, not a
+// prediction of the run time: checked against the Switch-C step on 2048 cores
+// (estimate 1.1 GB in capacity mode, measured 0.95 GiB).
+
+#include <cstdint>
+
+#include "common/resource_limits.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/model.hpp"
+#include "workloads/simulate.hpp"
+
+namespace switchsim::workloads {
+
+inline constexpr double kBytesPerFlow = 256.0;
+inline constexpr double kCpuSecondsPerFlow = 1e-6;
+
+// One step of `layout` (StepOptions give the mode and micro-batches).
+[[nodiscard]] ResourceEstimate estimate_step_resources(const Model& model, const Layout& layout,
+                                                       const StepOptions& options);
+
+// The most expensive step a layout search on `devices` devices may simulate
+// (every device in one data-parallel all-reduce, the largest expert-parallel
+// group), times `threads` steps at once.
+[[nodiscard]] ResourceEstimate estimate_search_resources(const Model& model, std::int64_t devices, bool dropless,
+                                                         std::int64_t micro_batches, std::int64_t threads);
+
+}  // namespace switchsim::workloads
