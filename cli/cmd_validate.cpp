@@ -89,6 +89,7 @@ CommandAction add_validate_command(CLI::App& app) {
       kernels::set_cpu_blas_threads(threads);
       vo.timing.pause_s = 0.005;
       vo.timing.max_repeats = 50;
+      vo.timing.rounds = 3;  // as calibrate
     }
     if (stderr_is_terminal()) vo.timing.progress = [](const std::string& l) { std::cerr << "validate: " << l << "\n"; };
     json result = kernels::validate(*backend, *model, profile, vo);

@@ -105,9 +105,38 @@ std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const S
                                        : name == "dispatch" ? dispatch
                                        : name == "combine"  ? combine
                                                             : ffn;
-    out.push_back(KernelTiming{name, op, percentiles(times), repeats});
+    out.push_back(KernelTiming{name, op, percentiles(times), repeats, times});
   }
   return out;
+}
+
+std::vector<std::vector<KernelTiming>> time_switch_layers(SwitchLayerBackend& backend,
+                                                          const std::vector<SwitchLayerConfig>& shapes,
+                                                          const CalibrationOptions& options, int rounds) {
+  rounds = std::max(rounds, 1);
+  CalibrationOptions per_round = options;
+  per_round.seconds_per_shape = options.seconds_per_shape / rounds;
+  per_round.min_repeats = std::max(1, options.min_repeats / rounds);
+  per_round.max_repeats = std::max(1, options.max_repeats / rounds);
+  std::vector<std::vector<KernelTiming>> pooled(shapes.size());
+  for (int r = 0; r < rounds; ++r) {
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      std::vector<KernelTiming> round = time_switch_layer(backend, shapes[i], per_round);
+      if (pooled[i].empty()) {
+        pooled[i] = std::move(round);
+        continue;
+      }
+      for (std::size_t k = 0; k < round.size(); ++k) {
+        auto& into = pooled[i][k];
+        into.samples_s.insert(into.samples_s.end(), round[k].samples_s.begin(), round[k].samples_s.end());
+        into.repeats += round[k].repeats;
+      }
+    }
+    if (options.progress) options.progress("pass " + std::to_string(r + 1) + "/" + std::to_string(rounds));
+  }
+  for (auto& shape_timings : pooled)
+    for (auto& t : shape_timings) t.seconds = percentiles(t.samples_s);
+  return pooled;
 }
 
 json sample_to_json(const KernelTiming& t, const json& config) {
@@ -142,12 +171,10 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
   json samples = json::array();
 
   const auto shapes = calibration_shapes(backend.name(), options.quick);
+  say("switch layer shapes: " + std::to_string(shapes.size()) + ", " + std::to_string(options.rounds) + " passes");
+  const auto timings = time_switch_layers(backend, shapes, options, options.rounds);
   for (std::size_t i = 0; i < shapes.size(); ++i) {
-    const auto& c = shapes[i];
-    for (const auto& t : time_switch_layer(backend, c, options)) samples.push_back(sample_to_json(t, to_json(c)));
-    say("switch layer " + std::to_string(i + 1) + "/" + std::to_string(shapes.size()) +
-        ": T=" + std::to_string(c.tokens) + " d_model=" + std::to_string(c.d_model) +
-        " E=" + std::to_string(c.experts));
+    for (const auto& t : timings[i]) samples.push_back(sample_to_json(t, to_json(shapes[i])));
   }
 
   // Dense matrix products (OpKind matmul) and copies (OpKind elementwise).
@@ -158,7 +185,7 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
   for (const auto n : mm_sizes) {
     const int repeats = options.quick ? 3 : 7;
     const OpShape op{OpKind::matmul, 1, n, n, n, 0, backend.precision()};
-    samples.push_back(sample_to_json(KernelTiming{"matmul", op, backend.time_matmul(n, n, n, repeats), repeats}, nullptr));
+    samples.push_back(sample_to_json(KernelTiming{"matmul", op, backend.time_matmul(n, n, n, repeats), repeats, {}}, nullptr));
   }
   say("dense matrix products");
   const std::vector<std::int64_t> copy_sizes =
@@ -169,7 +196,7 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
     const int repeats = options.quick ? 5 : 11;
     // elementwise bytes = read + written = 2 * copied bytes
     const OpShape op{OpKind::elementwise, 1, 0, 0, 0, 2 * bytes, backend.precision()};
-    samples.push_back(sample_to_json(KernelTiming{"copy", op, backend.time_copy(bytes, repeats), repeats}, nullptr));
+    samples.push_back(sample_to_json(KernelTiming{"copy", op, backend.time_copy(bytes, repeats), repeats, {}}, nullptr));
   }
   say("copies");
   profile["samples"] = samples;

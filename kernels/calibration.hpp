@@ -36,6 +36,8 @@ struct CalibrationOptions {
   // processes (CFS sleeper credit), so short kernels then run without
   // contention; 0 disables both (GPU).
   double pause_s = 0.0;
+  // Passes over the Switch-layer shapes whose runs are pooled (time_switch_layers).
+  int rounds = 1;
   // Called with one line per finished step (the CLI prints it on a terminal).
   std::function<void(const std::string&)> progress;
 };
@@ -46,6 +48,7 @@ struct KernelTiming {
   OpShape op;
   Percentiles seconds;
   int repeats = 0;
+  std::vector<double> samples_s;  // every timed run (seconds is their summary)
 };
 
 // Shapes calibrate sweeps, and the held-out shapes validate runs (none of
@@ -57,6 +60,17 @@ struct KernelTiming {
 // Times the four cost-model ops of one Switch layer shape (switch_layer_ops).
 [[nodiscard]] std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const SwitchLayerConfig& config,
                                                           const CalibrationOptions& options);
+
+// Times every shape of `shapes` in `rounds` passes over the whole list, each
+// with 1/rounds of options.seconds_per_shape, and summarises each kernel over
+// the pooled runs of all passes. On a shared or virtual machine the speed
+// drifts for hundreds of milliseconds at a time (other processes, steal); a
+// single pass puts such a stretch on one shape's every kernel, while pooled
+// passes let the median come from the unaffected ones. Result: per shape, the
+// timings of time_switch_layer.
+[[nodiscard]] std::vector<std::vector<KernelTiming>> time_switch_layers(SwitchLayerBackend& backend,
+                                                                        const std::vector<SwitchLayerConfig>& shapes,
+                                                                        const CalibrationOptions& options, int rounds);
 
 // Runs the whole sweep; returns a "measured" profile.
 [[nodiscard]] nlohmann::ordered_json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options);

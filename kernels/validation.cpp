@@ -66,9 +66,10 @@ json validate(SwitchLayerBackend& backend, const CostModel& model, const json& p
   const auto* calibrated = dynamic_cast<const CalibratedCostModel*>(&model);
   json cases = json::array();
   std::vector<double> abs_errors;
+  const auto timings = time_switch_layers(backend, shapes, options.timing, options.timing.rounds);
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     const auto& c = shapes[i];
-    for (const auto& t : time_switch_layer(backend, c, options.timing)) {
+    for (const auto& t : timings[i]) {
       const Prediction p = model.predict(t.op);
       const double error = (p.seconds - t.seconds.median) / t.seconds.median;
       json e;
@@ -86,9 +87,6 @@ json validate(SwitchLayerBackend& backend, const CostModel& model, const json& p
       if (calibrated != nullptr) e["in_measured_range"] = calibrated->in_measured_range(t.op);
       cases.push_back(e);
       abs_errors.push_back(std::abs(error));
-    }
-    if (options.timing.progress) {
-      options.timing.progress("held-out shape " + std::to_string(i + 1) + "/" + std::to_string(shapes.size()));
     }
   }
   json result;
