@@ -9,34 +9,19 @@
 // Prints per run wall and CPU seconds, and the median; events/s and flows/s
 // from the median wall time; peak RSS (VmHWM) of the process so far.
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench/support/process_stats.hpp"
 #include "sim/collective.hpp"
 #include "topology/mesh_catalog.hpp"
 
 namespace {
 
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
-
-long vm_hwm_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
+using switchsim::bench::cpu_seconds;
+using switchsim::bench::vm_hwm_kib;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

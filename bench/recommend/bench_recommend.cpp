@@ -11,7 +11,6 @@
 // Prints per repeat: wall seconds, evaluated, pruned, candidates evaluated per second,
 // step simulations per second; then the median wall time.
 
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,19 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/process_stats.hpp"
 #include "planner/recommend.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
 #include "workloads/model_catalog.hpp"
 
-namespace {
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
-}  // namespace
+using switchsim::bench::cpu_seconds;
 
 int main(int argc, char** argv) {
   using namespace switchsim;

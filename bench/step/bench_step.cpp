@@ -15,10 +15,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench/support/process_stats.hpp"
 #include "sim/step_executor.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
@@ -30,12 +30,8 @@ using namespace switchsim;
 namespace {
 
 double vm_hwm_gib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / (1024.0 * 1024.0);  // kB -> GiB
-  }
-  return -1.0;
+  const long kib = switchsim::bench::vm_hwm_kib();
+  return kib < 0 ? -1.0 : static_cast<double>(kib) / (1024.0 * 1024.0);
 }
 
 void run_case(const char* label, const char* model_name, const char* mesh_name, const char* layout_text, int repeats,

@@ -23,6 +23,18 @@ DeviceCeilings test_ceilings() {
   c.launch_overhead_s = 1e-6;
   return c;
 }
+
+// A measured CPU profile with the test ceilings and no samples yet.
+json measured_cpu_profile() {
+  json p;
+  p["schema_version"] = kProfileSchemaVersion;
+  p["kind"] = "measured";
+  p["device"] = {{"kind", "cpu"}};
+  p["backend"] = "cpu";
+  p["ceilings"] = ceilings_to_json(test_ceilings());
+  p["samples"] = json::array();
+  return p;
+}
 }  // namespace
 
 TEST_CASE("OpShape flops and bytes follow the documented formulas", "[kernels][cost]") {
@@ -127,13 +139,7 @@ TEST_CASE("calibrated model adds the GELU cost measured beyond the GEMM curve", 
 }
 
 TEST_CASE("profile samples count calls from shape.batch", "[kernels][cost]") {
-  json p;
-  p["schema_version"] = kProfileSchemaVersion;
-  p["kind"] = "measured";
-  p["device"] = {{"kind", "cpu"}};
-  p["backend"] = "cpu";
-  p["ceilings"] = ceilings_to_json(test_ceilings());
-  p["samples"] = json::array();
+  json p = measured_cpu_profile();
   // Two samples of 4 calls each: per call 1e8 flops in 1e-4 s and 4e8 flops in 4e-4 s.
   for (double per_call : {1e8, 4e8}) {
     json s;
@@ -156,13 +162,7 @@ TEST_CASE("profile samples count calls from shape.batch", "[kernels][cost]") {
 }
 
 TEST_CASE("profile loader checks schema version and device kind", "[kernels][cost]") {
-  json p;
-  p["schema_version"] = kProfileSchemaVersion;
-  p["kind"] = "measured";
-  p["device"] = {{"kind", "cpu"}};
-  p["backend"] = "cpu";
-  p["ceilings"] = ceilings_to_json(test_ceilings());
-  p["samples"] = json::array();
+  json p = measured_cpu_profile();
   for (double w : {1e8, 1e9}) {
     json s;
     s["kernel"] = "expert_ffn";
