@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "topology/metrics.hpp"
+#include "workloads/layer_dims.hpp"
 
 namespace switchsim::planner {
 namespace {
@@ -67,17 +68,11 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
                            const MeshCuts& cuts, sim::CollectiveCache* cache) {
   StepBound b;
   const bool dropless = mode == workloads::ExecutionMode::dropless;
-  const std::int64_t d = m.d_model;
-  const std::int64_t mp = layout.mp;
-  const std::int64_t inner = m.inner_dim() / mp;
-  const std::int64_t heads = m.heads / mp;
-  const std::int64_t dff = m.d_ff / mp;
-  const std::int64_t nm = m.ffn_matrices();
-  const std::int64_t seqs = shape.local_sequences;
-  const std::int64_t T_enc = shape.local_tokens;
-  const std::int64_t T_dec = shape.local_decoder_tokens;
-  const std::int64_t groups = shape.groups_per_device;
-  const std::int64_t E = m.experts;
+  // Short names for the per-device dimensions (workloads/layer_dims.hpp).
+  const workloads::LayerDims dims = workloads::layer_dims(m, layout, shape);
+  const std::int64_t d = dims.d_model, mp = dims.mp, inner = dims.inner, heads = dims.heads, dff = dims.d_ff;
+  const std::int64_t nm = dims.ffn_matrices, seqs = dims.sequences, T_enc = dims.encoder_tokens;
+  const std::int64_t T_dec = dims.decoder_tokens, groups = dims.groups, E = dims.experts;
   const double a = setup.activation_bytes();
   const double forwards = setup.rematerialize ? 2.0 : 1.0;  // forward passes per micro-batch
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "workloads/layer_dims.hpp"
 
 namespace switchsim::workloads {
 namespace {
@@ -183,17 +184,11 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   Emitter em(g);
 
   const double a = setup.activation_bytes();
-  const std::int64_t d = m.d_model;
-  const std::int64_t mp = layout.mp;
-  const std::int64_t inner = m.inner_dim() / mp;
-  const std::int64_t heads = m.heads / mp;
-  const std::int64_t dff = m.d_ff / mp;
-  const std::int64_t nm = m.ffn_matrices();
-  const std::int64_t seqs = shape.local_sequences;
-  const std::int64_t T_enc = shape.local_tokens;
-  const std::int64_t T_dec = shape.local_decoder_tokens;
-  const std::int64_t groups = shape.groups_per_device;
-  const std::int64_t E = m.experts;
+  // Short names for the per-device dimensions (workloads/layer_dims.hpp).
+  const LayerDims dims = layer_dims(m, layout, shape);
+  const std::int64_t d = dims.d_model, mp = dims.mp, inner = dims.inner, heads = dims.heads, dff = dims.d_ff;
+  const std::int64_t nm = dims.ffn_matrices, seqs = dims.sequences, T_enc = dims.encoder_tokens;
+  const std::int64_t T_dec = dims.decoder_tokens, groups = dims.groups, E = dims.experts;
   const bool moe = m.is_moe();
   const bool dropless = ro.mode == ExecutionMode::dropless;
 

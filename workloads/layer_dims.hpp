@@ -1,0 +1,47 @@
+#pragma once
+// The per-device dimensions of one training step's layers, as the step
+// builder emits them and the planner's lower bounds price them. Model
+// parallelism (mp) splits the attention heads, the attention inner width
+// (heads * d_kv) and d_ff evenly (the layout checks that mp divides them):
+//     heads_local = heads / mp,  inner_local = heads * d_kv / mp,  d_ff_local = d_ff / mp.
+// Token counts are per device and micro-batch (StepShape).
+
+#include <cstdint>
+
+#include "workloads/layout.hpp"
+#include "workloads/model.hpp"
+#include "workloads/training.hpp"
+
+namespace switchsim::workloads {
+
+struct LayerDims {
+  std::int64_t d_model = 0;
+  std::int64_t mp = 1;
+  std::int64_t inner = 0;        // attention inner width per device
+  std::int64_t heads = 0;        // attention heads per device
+  std::int64_t d_ff = 0;         // FFN width per device
+  std::int64_t ffn_matrices = 0; // 3 for GEGLU, 2 for ReLU
+  std::int64_t sequences = 0;    // per device and micro-batch
+  std::int64_t encoder_tokens = 0;
+  std::int64_t decoder_tokens = 0;
+  std::int64_t groups = 1;       // routing groups per device and micro-batch
+  std::int64_t experts = 0;
+};
+
+[[nodiscard]] inline LayerDims layer_dims(const Model& m, const Layout& layout, const StepShape& shape) {
+  LayerDims dims;
+  dims.d_model = m.d_model;
+  dims.mp = layout.mp;
+  dims.inner = m.inner_dim() / layout.mp;
+  dims.heads = m.heads / layout.mp;
+  dims.d_ff = m.d_ff / layout.mp;
+  dims.ffn_matrices = m.ffn_matrices();
+  dims.sequences = shape.local_sequences;
+  dims.encoder_tokens = shape.local_tokens;
+  dims.decoder_tokens = shape.local_decoder_tokens;
+  dims.groups = shape.groups_per_device;
+  dims.experts = m.experts;
+  return dims;
+}
+
+}  // namespace switchsim::workloads
