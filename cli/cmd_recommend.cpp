@@ -118,12 +118,10 @@ CommandAction add_recommend_command(CLI::App& app) {
     if (mesh.topology.num_devices() <= 0) throw InputError("--mesh", "has no devices");
     {
       // Refuse a search far too large for this machine up front (common/resource_limits.hpp).
-      // One micro-batch: more are tried only where memory needs them.
       const std::int64_t threads =
           opt->threads > 0 ? opt->threads : static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
       check_resources("--mesh",
-                      workloads::estimate_search_resources(model, mesh.topology.num_devices(), !opt->no_dropless, 1,
-                                                           threads),
+                      workloads::estimate_search_resources(model, mesh.topology.num_devices(), !opt->no_dropless, threads),
                       opt->force);
     }
     const std::unique_ptr<kernels::CostModel> cost = workloads::make_cost_model(mesh.device_kind, opt->profile);

@@ -51,10 +51,10 @@ ResourceEstimate estimate_step_resources(const Model& model, const Layout& layou
 }
 
 ResourceEstimate estimate_search_resources(const Model& model, std::int64_t devices, bool dropless,
-                                           std::int64_t micro_batches, std::int64_t threads) {
+                                           std::int64_t threads) {
   const double n = static_cast<double>(devices);
   const double ep = model.is_moe() ? std::min(n, static_cast<double>(model.experts)) : 1.0;
-  const StepCost c = step_cost(model, n, ep, 1.0, dropless, static_cast<double>(std::max<std::int64_t>(1, micro_batches)));
+  const StepCost c = step_cost(model, n, ep, 1.0, dropless, 1.0);
   return to_estimate(c, static_cast<double>(std::max<std::int64_t>(1, threads)),
                      fmt::format("a layout search for {} on {} devices", model.name, devices));
 }

@@ -38,8 +38,9 @@ inline constexpr double kCpuSecondsPerFlow = 1e-6;
 
 // The most expensive step a layout search on `devices` devices may simulate
 // (every device in one data-parallel all-reduce, the largest expert-parallel
-// group), times `threads` steps at once.
+// group, one micro-batch: more are tried only where memory needs them), times
+// `threads` steps at once.
 [[nodiscard]] ResourceEstimate estimate_search_resources(const Model& model, std::int64_t devices, bool dropless,
-                                                         std::int64_t micro_batches, std::int64_t threads);
+                                                         std::int64_t threads);
 
 }  // namespace switchsim::workloads
