@@ -121,7 +121,8 @@ CommandAction add_recommend_command(CLI::App& app) {
       const std::int64_t threads =
           opt->threads > 0 ? opt->threads : static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
       check_resources("--mesh",
-                      workloads::estimate_search_resources(model, mesh.topology.num_devices(), !opt->no_dropless, threads),
+                      workloads::estimate_search_resources(model, so.enumeration.training, mesh.topology.num_devices(),
+                                                                 !opt->no_dropless, threads),
                       opt->force);
     }
     const std::unique_ptr<kernels::CostModel> cost = workloads::make_cost_model(mesh.device_kind, opt->profile);

@@ -128,8 +128,9 @@ CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMat
   topology::Path path;
   const auto n = static_cast<std::int32_t>(devices.size());
   for (std::int32_t i = 0; i < n; ++i) {
-    for (std::int32_t j = 0; j < n; ++j) {
-      const double b = matrix.at(i, j);
+    for (const ByteMatrix::Entry& e : matrix.row(i)) {
+      const std::int32_t j = e.col;
+      const double b = e.bytes;
       if (i == j || b <= 0.0) continue;
       const VertexId src = devices[static_cast<std::size_t>(i)];
       const VertexId dst = devices[static_cast<std::size_t>(j)];
@@ -202,24 +203,22 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
     if (given != nullptr) {
       matrix_ptr = given;
       const ByteMatrix& matrix = *given;
-      if (matrix.n != n || matrix.bytes.size() != static_cast<std::size_t>(n) * static_cast<std::size_t>(n)) {
+      if (matrix.n() != n) {
         throw InputError("matrix", "must be " + std::to_string(n) + " x " + std::to_string(n) +
                                        " (one row and column per participant)");
       }
       double max_row = 0.0;
       for (std::int32_t i = 0; i < n; ++i) {
         double row = 0.0;
-        for (std::int32_t j = 0; j < n; ++j) {
-          const double b = matrix.at(i, j);
-          if (!std::isfinite(b) || b < 0.0) throw InputError("matrix", "entries must be finite and >= 0");
-          row += b;
+        for (const ByteMatrix::Entry& e : matrix.row(i)) {
+          if (!std::isfinite(e.bytes) || e.bytes < 0.0) throw InputError("matrix", "entries must be finite and >= 0");
+          row += e.bytes;
         }
         max_row = std::max(max_row, row);
       }
       if (bytes == 0.0) bytes = max_row;
     } else {
-      uniform.n = n;
-      uniform.bytes.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), bytes / n);
+      uniform = ByteMatrix::filled(n, bytes / n);
     }
   } else if (given != nullptr) {
     throw InputError("matrix", "a byte matrix applies to all-to-all only");

@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/byte_matrix.hpp"
 #include "sim/transfer_simulation.hpp"
 #include "topology/mesh.hpp"
 
@@ -61,13 +62,6 @@ enum class CollectiveAlgorithm : std::uint8_t {
 // Parse from the CLI spelling ("all-to-all", "torus-dims"); InputError on unknown.
 [[nodiscard]] CollectiveOp parse_collective_op(const std::string& text);
 [[nodiscard]] CollectiveAlgorithm parse_collective_algorithm(const std::string& text);
-
-// Row-major n x n bytes: at(i, j) is what participant i sends to participant j.
-struct ByteMatrix {
-  std::int32_t n = 0;
-  std::vector<double> bytes;
-  [[nodiscard]] double at(std::int32_t i, std::int32_t j) const { return bytes[static_cast<std::size_t>(i) * n + j]; }
-};
 
 struct CollectiveRequest {
   CollectiveOp op = CollectiveOp::all_to_all;

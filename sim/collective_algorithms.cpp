@@ -23,17 +23,17 @@ std::int64_t ParticipantGrid::linear(std::span<const int> c) const {
 }
 
 void generate_all_to_all_direct(const ByteMatrix& m, std::span<const VertexId> devices, TransferGraph& g) {
-  const std::int32_t n = m.n;
-  g.reserve(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+  const std::int32_t n = m.n();
+  g.reserve(static_cast<std::size_t>(m.nonzeros()));
   for (std::int32_t i = 0; i < n; ++i) {
-    for (std::int32_t j = 0; j < n; ++j) {
-      if (i != j && m.at(i, j) > 0.0) g.add(devices[idx(i)], devices[idx(j)], m.at(i, j));
+    for (const ByteMatrix::Entry& e : m.row(i)) {
+      if (i != e.col && e.bytes > 0.0) g.add(devices[idx(i)], devices[idx(e.col)], e.bytes);
     }
   }
 }
 
 void generate_all_to_all_pairwise(const ByteMatrix& m, std::span<const VertexId> devices, TransferGraph& g) {
-  const std::int32_t n = m.n;
+  const std::int32_t n = m.n();
   const bool power_of_two = (n & (n - 1)) == 0;
   // send_of[i]: i's transfer of the previous round; recv_of[i]: the one into i.
   std::vector<TransferId> send_of(idx(n), -1), recv_of(idx(n), -1);
@@ -55,7 +55,7 @@ void generate_all_to_all_pairwise(const ByteMatrix& m, std::span<const VertexId>
 
 void generate_all_to_all_hierarchical(const ByteMatrix& m, std::span<const VertexId> devices,
                                       std::span<const int> group_of, TransferGraph& g) {
-  const std::int32_t n = m.n;
+  const std::int32_t n = m.n();
   // Groups in order of first appearance; local rank = order within the group.
   std::map<int, int> group_index;
   std::vector<int> grp(idx(n)), local(idx(n));
@@ -107,7 +107,7 @@ void generate_all_to_all_hierarchical(const ByteMatrix& m, std::span<const Verte
 
 void generate_all_to_all_grid(const ByteMatrix& m, std::span<const VertexId> devices, const ParticipantGrid& grid,
                               TransferGraph& g) {
-  const std::int32_t n = m.n;
+  const std::int32_t n = m.n();
   const auto dims = grid.sizes.size();
   std::vector<std::vector<TransferId>> received(idx(n));  // everything received so far
   std::vector<int> h(dims);
@@ -118,8 +118,9 @@ void generate_all_to_all_grid(const ByteMatrix& m, std::span<const VertexId> dev
     std::vector<double> bytes(idx(n) * idx(sk), 0.0);
     for (std::int32_t s = 0; s < n; ++s) {
       const auto& cs = grid.coords[idx(s)];
-      for (std::int32_t y = 0; y < n; ++y) {
-        const double b = m.at(s, y);
+      for (const ByteMatrix::Entry& e : m.row(s)) {
+        const std::int32_t y = e.col;
+        const double b = e.bytes;
         if (s == y || b <= 0.0) continue;
         const auto& cy = grid.coords[idx(y)];
         if (cs[k] == cy[k]) continue;

@@ -11,19 +11,6 @@
 namespace switchsim::sim {
 namespace {
 
-// FNV-1a over 64-bit words (the byte matrices are doubles: hashing word by word is
-// 8x cheaper than byte by byte; a 2048-way matrix is 32 MB).
-std::uint64_t hash_words(const double* data, std::size_t n, std::uint64_t h = 1469598103934665603ull) {
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, data + i, sizeof w);
-    h ^= w;
-    h *= 1099511628211ull;
-    h ^= h >> 29;
-  }
-  return h;
-}
-
 std::string cache_key(CollectiveOp op, CollectiveAlgorithm algorithm, const std::vector<topology::VertexId>& participants,
                       double bytes, const ByteMatrix* matrix) {
   std::string key;
@@ -33,7 +20,7 @@ std::string cache_key(CollectiveOp op, CollectiveAlgorithm algorithm, const std:
   char buf[sizeof(double)];
   std::memcpy(buf, &bytes, sizeof(double));
   key.append(buf, sizeof(double));
-  const std::uint64_t mh = matrix ? hash_words(matrix->bytes.data(), matrix->bytes.size()) : 0;
+  const std::uint64_t mh = matrix ? matrix->fingerprint() : 0;  // computed once, when the matrix was built
   char hb[sizeof(std::uint64_t)];
   std::memcpy(hb, &mh, sizeof(mh));
   key.append(hb, sizeof(mh));

@@ -12,7 +12,7 @@
 // time (e.g. the all-to-alls of different expert-parallel groups, or an
 // all-reduce overlapping an all-to-all) is not modelled, so concurrent
 // collectives on shared links come out optimistic. Durations are memoized by
-// (op, algorithm, participants, bytes, 64-bit FNV-1a hash of the byte matrix).
+// (op, algorithm, participants, bytes, the byte matrix's 64-bit fingerprint).
 // Processing ops in id order is exact for this model because every op's
 // dependencies and stream predecessors have lower ids.
 //

@@ -14,9 +14,7 @@ ByteMatrix random_all_to_all(std::int32_t n, TrafficPattern pattern, double para
                              double bytes_per_token, std::uint64_t seed) {
   SWITCHSIM_ASSERT(n > 0 && tokens_per_source >= 0 && bytes_per_token > 0.0, "bad traffic pattern request");
   std::mt19937_64 rng(seed);
-  ByteMatrix m;
-  m.n = n;
-  m.bytes.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), 0.0);
+  std::vector<double> dense(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), 0.0);
   std::vector<double> p(static_cast<std::size_t>(n));
   std::vector<std::int32_t> rank(static_cast<std::size_t>(n));
   for (std::int32_t i = 0; i < n; ++i) {
@@ -35,10 +33,10 @@ ByteMatrix random_all_to_all(std::int32_t n, TrafficPattern pattern, double para
       }
     }
     std::discrete_distribution<std::int32_t> pick(p.begin(), p.end());
-    double* row = m.bytes.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(n);
+    double* row = dense.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(n);
     for (std::int64_t t = 0; t < tokens_per_source; ++t) row[pick(rng)] += bytes_per_token;
   }
-  return m;
+  return ByteMatrix::from_dense(n, dense);
 }
 
 }  // namespace switchsim::sim

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/byte_matrix.hpp"
+
 namespace switchsim::workloads {
 
 namespace {
@@ -17,7 +19,10 @@ struct StepCost {
   double distinct_collectives = 0.0;
 };
 
-StepCost step_cost(const Model& model, double dp, double ep, double mp, bool dropless, double micro_batches) {
+// tokens_per_source: routed assignments one expert-parallel rank sends per layer and micro-batch
+// (top_k x its local tokens); a byte-matrix row has at most min(ep, that) non-zeros.
+StepCost step_cost(const Model& model, double dp, double ep, double mp, bool dropless, double micro_batches,
+                   double tokens_per_source) {
   StepCost c;
   const double switch_layers =
       static_cast<double>(model.switch_layers(model.encoder_layers) + model.switch_layers(model.decoder_layers));
@@ -25,10 +30,20 @@ StepCost step_cost(const Model& model, double dp, double ep, double mp, bool dro
   c.distinct_collectives = 3.0;
   if (dropless && model.is_moe() && ep > 1.0) {
     const double matrices = switch_layers * micro_batches * (dp / ep);
-    c.matrix_bytes = matrices * 3.0 * 8.0 * ep * ep;
+    const double row_entries = std::min(ep, std::max(1.0, tokens_per_source));
+    c.matrix_bytes = matrices * 2.0 * sim::ByteMatrix::storage_bytes(ep, ep * row_entries);
     c.distinct_collectives += 4.0 * matrices;
   }
   return c;
+}
+
+// Encoder or decoder tokens per device and micro-batch, whichever is larger, times top_k.
+double routed_per_source(const Model& model, const TrainingSetup& training, double dp, double micro_batches) {
+  const double batch = static_cast<double>(training.batch_tokens);
+  const double decoder = model.input_length > 0
+                             ? batch / static_cast<double>(model.input_length) * static_cast<double>(model.target_length)
+                             : 0.0;
+  return static_cast<double>(model.top_k) * std::max(batch, decoder) / (dp * micro_batches);
 }
 
 ResourceEstimate to_estimate(const StepCost& c, double concurrent, const std::string& what) {
@@ -44,17 +59,19 @@ ResourceEstimate to_estimate(const StepCost& c, double concurrent, const std::st
 }  // namespace
 
 ResourceEstimate estimate_step_resources(const Model& model, const Layout& layout, const StepOptions& options) {
-  const StepCost c = step_cost(model, static_cast<double>(layout.dp), static_cast<double>(layout.ep),
-                               static_cast<double>(layout.mp), options.mode == ExecutionMode::dropless,
-                               static_cast<double>(std::max<std::int64_t>(1, options.training.micro_batches)));
+  const auto dp = static_cast<double>(layout.dp);
+  const auto micro_batches = static_cast<double>(std::max<std::int64_t>(1, options.training.micro_batches));
+  const StepCost c = step_cost(model, dp, static_cast<double>(layout.ep), static_cast<double>(layout.mp),
+                               options.mode == ExecutionMode::dropless, micro_batches,
+                               routed_per_source(model, options.training, dp, micro_batches));
   return to_estimate(c, 1.0, fmt::format("one step of {} with {}", model.name, layout.to_string()));
 }
 
-ResourceEstimate estimate_search_resources(const Model& model, std::int64_t devices, bool dropless,
-                                           std::int64_t threads) {
+ResourceEstimate estimate_search_resources(const Model& model, const TrainingSetup& training, std::int64_t devices,
+                                           bool dropless, std::int64_t threads) {
   const double n = static_cast<double>(devices);
   const double ep = model.is_moe() ? std::min(n, static_cast<double>(model.experts)) : 1.0;
-  const StepCost c = step_cost(model, n, ep, 1.0, dropless, 1.0);
+  const StepCost c = step_cost(model, n, ep, 1.0, dropless, 1.0, routed_per_source(model, training, n, 1.0));
   return to_estimate(c, static_cast<double>(std::max<std::int64_t>(1, threads)),
                      fmt::format("a layout search for {} on {} devices", model.name, devices));
 }

@@ -11,8 +11,9 @@
 //   of CPU per flow (bench/RESULTS.md measures ~220 B and well under 1 us per
 //   flow for the 2048-way all-to-all), the largest collective sets the flow memory.
 //   Dropless steps also keep, per Switch layer, micro-batch and expert-parallel
-//   replica, an ep x ep token matrix and two byte matrices (forward, backward)
-//   of doubles alive in the op graph: 3 * 8 * ep^2 bytes each.
+//   replica, two sparse ep x ep byte matrices (forward and its transpose,
+//   sim/byte_matrix.hpp) alive in the op graph, each row holding at most
+//   min(ep, top_k x the rank's local tokens) entries of 16 bytes.
 //   CPU: the largest collective's flows times the distinct collectives a step
 //   simulates (3 in capacity mode: the memo serves the rest; in dropless mode
 //   4 more per Switch layer, micro-batch and replica, whose matrices differ).
@@ -40,7 +41,7 @@ inline constexpr double kCpuSecondsPerFlow = 1e-6;
 // (every device in one data-parallel all-reduce, the largest expert-parallel
 // group, one micro-batch: more are tried only where memory needs them), times
 // `threads` steps at once.
-[[nodiscard]] ResourceEstimate estimate_search_resources(const Model& model, std::int64_t devices, bool dropless,
-                                                         std::int64_t threads);
+[[nodiscard]] ResourceEstimate estimate_search_resources(const Model& model, const TrainingSetup& training,
+                                                         std::int64_t devices, bool dropless, std::int64_t threads);
 
 }  // namespace switchsim::workloads

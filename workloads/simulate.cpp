@@ -201,10 +201,10 @@ json to_json(const StepResult& r) {
   j["params"] = r.params;
   j["ops"] = r.ops;
   if (r.traffic) {
-    j["traffic_matrix"] = {{"n", r.traffic->n},
+    j["traffic_matrix"] = {{"n", r.traffic->n()},
                            {"what", "bytes device i sends device j in one step's all-to-alls (dispatch + combine, "
                                     "forward + backward, all micro-batches); diagonal 0 (a device's own share stays local)"},
-                           {"bytes", r.traffic->bytes}};
+                           {"bytes", r.traffic->dense()}};
   } else if (!r.traffic_omitted.empty()) {
     j["traffic_matrix_omitted"] = r.traffic_omitted;
   }

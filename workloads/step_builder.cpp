@@ -136,11 +136,11 @@ class Emitter {
 struct LayerRouting {
   DropStats drops;
   std::vector<double> received;  // per (rep * ep + e): processed assignments arriving at that ep index
-  std::vector<std::vector<double>> tokens;  // dropless: per rep, ep x ep processed assignments i -> j
+  std::vector<ByteMatrix> sent;  // dropless: per rep, ep x ep bytes of processed assignments i -> j
 };
 
 LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, std::int64_t groups,
-                         std::int64_t capacity, const RoutingOptions& ro, std::uint64_t stream) {
+                         std::int64_t capacity, const RoutingOptions& ro, std::uint64_t stream, double bytes_per_token) {
   LayerRouting r;
   const std::int64_t E = m.experts;
   const std::int64_t ep = layout.ep;
@@ -150,10 +150,13 @@ LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, s
   Rng rng(derive_seed(ro.seed, stream));
   RoutingSampler sampler(ro.spec, E, m.top_k, rng);
   r.received.assign(static_cast<std::size_t>(reps * ep), 0.0);
-  if (dropless) r.tokens.assign(static_cast<std::size_t>(reps), std::vector<double>(static_cast<std::size_t>(ep * ep), 0.0));
   std::vector<std::int64_t> counts(static_cast<std::size_t>(E));
   std::vector<std::int64_t> processed(static_cast<std::size_t>(E));
+  std::vector<double> row(static_cast<std::size_t>(ep), 0.0);  // dropless: source i's assignments per ep index j
   for (std::int64_t rep = 0; rep < reps; ++rep) {
+    // A source routes at most top_k * G * groups assignments: rows are sparse when that is below ep.
+    sim::ByteMatrix::Builder sent(static_cast<std::int32_t>(dropless ? ep : 0),
+                                  dropless ? static_cast<std::size_t>(ep * std::min(ep, m.top_k * G * groups)) : 0);
     for (std::int64_t i = 0; i < ep; ++i) {
       for (std::int64_t q = 0; q < groups; ++q) {
         std::fill(counts.begin(), counts.end(), 0);
@@ -162,13 +165,22 @@ LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, s
         r.drops.assignments += static_cast<double>(m.top_k * G);
         r.drops.dropped += static_cast<double>(dropped);
         for (std::int64_t e = 0; e < E; ++e) {
-          const std::int64_t j = e / per_dev;
-          r.received[static_cast<std::size_t>(rep * ep + j)] += static_cast<double>(processed[static_cast<std::size_t>(e)]);
-          if (dropless) r.tokens[static_cast<std::size_t>(rep)][static_cast<std::size_t>(i * ep + j)] +=
-              static_cast<double>(processed[static_cast<std::size_t>(e)]);
+          const auto j = static_cast<std::size_t>(e / per_dev);
+          const auto p = static_cast<double>(processed[static_cast<std::size_t>(e)]);
+          r.received[static_cast<std::size_t>(rep * ep) + j] += p;
+          if (dropless) row[j] += p;
         }
       }
+      if (dropless) {
+        for (std::int64_t j = 0; j < ep; ++j) {
+          double& tokens = row[static_cast<std::size_t>(j)];
+          if (tokens != 0.0) sent.add(static_cast<std::int32_t>(j), tokens * bytes_per_token);
+          tokens = 0.0;
+        }
+        sent.end_row();
+      }
     }
+    if (dropless) r.sent.push_back(std::move(sent).finish());
   }
   return r;
 }
@@ -238,7 +250,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   };
   auto switch_ffn = [&](std::vector<Item>& items, const std::string& p, std::int64_t T, std::int64_t G,
                         std::int64_t C, std::uint64_t stream, bool decoder) {
-    LayerRouting lr = route_layer(m, layout, G, groups, C, ro, stream);
+    LayerRouting lr = route_layer(m, layout, G, groups, C, ro, stream, static_cast<double>(d) * a);
     (decoder ? out.decoder_drops : out.encoder_drops).assignments += lr.drops.assignments;
     (decoder ? out.decoder_drops : out.encoder_drops).dropped += lr.drops.dropped;
     const double padded = static_cast<double>(E * groups * C);  // slots per device, capacity mode
@@ -261,28 +273,19 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       a2a = collective(p + ".dispatch_a2a", ep_part, CollectiveOp::all_to_all,
                        dropless ? 0.0 : padded * static_cast<double>(d) * a);
       if (dropless) {
-        const std::int64_t ep = layout.ep;
+        // One matrix per replica (the forward dispatch), shared by its mp groups (ep_groups(): for rep,
+        // for m); the combine and the backward dispatch send the transpose.
         std::vector<std::shared_ptr<const ByteMatrix>> fwd, bwd;
-        for (std::int64_t r = 0; r < layout.replicas(); ++r) {
-          auto mf = std::make_shared<ByteMatrix>();
-          auto mb = std::make_shared<ByteMatrix>();
-          mf->n = mb->n = static_cast<std::int32_t>(ep);
-          mf->bytes.assign(static_cast<std::size_t>(ep * ep), 0.0);
-          mb->bytes.assign(static_cast<std::size_t>(ep * ep), 0.0);
-          const auto& tk = lr.tokens[static_cast<std::size_t>(r)];
-          for (std::int64_t i = 0; i < ep; ++i)
-            for (std::int64_t j = 0; j < ep; ++j) {
-              const double b = tk[static_cast<std::size_t>(i * ep + j)] * static_cast<double>(d) * a;
-              mf->bytes[static_cast<std::size_t>(i * ep + j)] = b;
-              mb->bytes[static_cast<std::size_t>(j * ep + i)] = b;
-            }
-          for (std::int64_t k = 0; k < mp; ++k) {  // ep_groups(): for rep, for m
+        for (ByteMatrix& sent : lr.sent) {
+          auto mf = std::make_shared<const ByteMatrix>(std::move(sent));
+          auto mb = std::make_shared<const ByteMatrix>(mf->transposed());
+          for (std::int64_t k = 0; k < mp; ++k) {
             fwd.push_back(mf);
             bwd.push_back(mb);
           }
         }
-        a2a.matrices = fwd;
-        a2a.matrices_bwd = bwd;
+        a2a.matrices = std::move(fwd);
+        a2a.matrices_bwd = std::move(bwd);
       }
       items.push_back(a2a);
     }

@@ -25,7 +25,7 @@ CollectiveResult run_matrix(const topology::Mesh& mesh, const ByteMatrix& m, dou
   CollectiveRequest r;
   r.op = CollectiveOp::all_to_all;
   r.algorithm = algorithm;
-  r.participants.resize(static_cast<std::size_t>(m.n));
+  r.participants.resize(static_cast<std::size_t>(m.n()));
   std::iota(r.participants.begin(), r.participants.end(), 0);
   r.matrix = m;
   r.network.completion_window = eps;
@@ -36,11 +36,6 @@ double from_classes(const std::vector<DrainClass>& classes, double a) {
   double t = 0.0;
   for (const DrainClass& c : classes) t = std::max(t, a * c.max_drain_s + c.latency_s);
   return t;
-}
-
-ByteMatrix scaled(ByteMatrix m, double a) {
-  for (double& b : m.bytes) b *= a;
-  return m;
 }
 
 }  // namespace
@@ -105,7 +100,7 @@ TEST_CASE("bytes scaling: a direct all-to-all's makespan is max over latency cla
     for (const double a : {0.5, 0.37, 3.1}) {
       INFO("eps " << eps << " scale " << a);
       const double expected = from_classes(base.drain_classes, a);
-      const double simulated = run_matrix(mesh, scaled(m, a), eps).time_s;
+      const double simulated = run_matrix(mesh, m.scaled(a), eps).time_s;
       CHECK(std::abs(simulated - expected) <= 1e-9 * expected);
     }
   }

@@ -77,7 +77,7 @@ TEST_CASE("collectives: symmetric all-to-all on a switch = (n-1)/n S / B + laten
   // overhead 2 us. Each uplink carries 7 flows of S/8 (each gets B/7): all end at
   // 7/8 S / B. S = 8 MiB: 7/8 * 8388608 / 450e9 = 16.3119...us; + 2 * 0.5 us + 2 us.
   auto net = make_star(8, 450e9, 0.5e-6, topology::LinkKind::nvlink);
-  ByteMatrix m{8, std::vector<double>(64, 8388608.0 / 8)};
+  ByteMatrix m = ByteMatrix::filled(8, 8388608.0 / 8);
   const std::vector<topology::VertexId> devices = {0, 1, 2, 3, 4, 5, 6, 7};
   TransferGraph g;
   generate_all_to_all_direct(m, devices, g);
@@ -100,8 +100,9 @@ TEST_CASE("collectives: skewed all-to-all is limited by the hot receiver", "[sim
   // flows into 0 are max-min limited by that downlink (10/3 GB/s each) while
   // the others run faster, so the all-to-all takes exactly 0.3 s.
   auto net = make_star(4, 10e9, 0.0, topology::LinkKind::nvlink);
-  ByteMatrix m{4, std::vector<double>(16, 0.1e9)};
-  for (int i = 0; i < 4; ++i) m.bytes[static_cast<std::size_t>(i) * 4] = 1e9;
+  std::vector<double> dense(16, 0.1e9);
+  for (std::size_t i = 0; i < 4; ++i) dense[i * 4] = 1e9;
+  const ByteMatrix m = ByteMatrix::from_dense(4, dense);
   const std::vector<topology::VertexId> devices = {0, 1, 2, 3};
   TransferGraph g;
   generate_all_to_all_direct(m, devices, g);
@@ -130,7 +131,7 @@ TEST_CASE("collectives: hierarchical all-to-all moves every byte to its destinat
   // Phase 1: (u,a)->(u,b) carries 2 pairs' worth = 8 MB; phase 2 (u,b)->(v,b)
   // carries 8 MB. Total bytes = 4 phase-1 transfers * 8 + 4 phase-2 * 8 = 64 MB.
   auto net = make_star(4, 10e9, 0.0, topology::LinkKind::nvlink);
-  ByteMatrix m{4, std::vector<double>(16, 4e6)};
+  ByteMatrix m = ByteMatrix::filled(4, 4e6);
   const std::vector<topology::VertexId> devices = {0, 1, 2, 3};
   const std::vector<int> group = {0, 0, 1, 1};
   TransferGraph g;
@@ -148,7 +149,7 @@ TEST_CASE("collectives: pairwise all-to-all with n not a power of two", "[sim][c
   // n = 3 on a star (10 GB/s, no latency): rounds r = 1, 2 send i -> i+r mod 3,
   // a permutation per round (one flow per link): 2 * (1 GB / 10 GB/s) = 0.2 s.
   auto net = make_star(3, 10e9, 0.0, topology::LinkKind::nvlink);
-  ByteMatrix m{3, std::vector<double>(9, 1e9)};
+  ByteMatrix m = ByteMatrix::filled(3, 1e9);
   const std::vector<topology::VertexId> devices = {0, 1, 2};
   TransferGraph g;
   generate_all_to_all_pairwise(m, devices, g);

@@ -211,7 +211,7 @@ TEST_CASE("traffic matrix: uniform capacity mode with dp=ep=E sends the padded c
   const auto cost = make_cost_model("tpuv3", "");
   const StepResult r = simulate_step(m, small_mesh(), layout, o, *cost);
   REQUIRE(r.traffic.has_value());
-  REQUIRE(r.traffic->n == 8);
+  REQUIRE(r.traffic->n() == 8);
 
   // Oracle: in capacity mode each device's dispatch buffer is [E, groups x C, d_model] bf16
   // (E x groups x C x d x 2 B), and an all-to-all over ep = E devices sends 1/E of it, i.e.
@@ -247,5 +247,5 @@ TEST_CASE("traffic matrix: a dense model sends nothing in all-to-alls; only comp
   o.traffic = true;
   const StepResult r = simulate_step(load_model("t5-base"), small_mesh(), parse_layout("dp=8"), o, *cost);
   REQUIRE(r.traffic.has_value());
-  for (const double b : r.traffic->bytes) CHECK(b == 0.0);
+  for (const double b : r.traffic->dense()) CHECK(b == 0.0);
 }
