@@ -240,6 +240,45 @@ TEST_CASE("traffic matrix: uniform capacity mode with dp=ep=E sends the padded c
   CHECK(j["traffic_matrix"]["bytes"][1].get<double>() == Approx(expected).epsilon(1e-12));
 }
 
+TEST_CASE("traffic matrix: dropless sends each routed assignment out and back, forward and backward",
+          "[step][traffic]") {
+  Model m = load_model("switch-base");
+  m.experts = 8;  // one expert per device of tpuv3-2x2
+  StepOptions o = small_options();
+  o.mode = ExecutionMode::dropless;
+  o.training.rematerialize = false;  // exactly four all-to-alls per Switch layer
+  o.traffic = true;
+  const auto cost = make_cost_model("tpuv3", "");
+  const StepResult r = simulate_step(m, small_mesh(), parse_layout("dp=8,ep=8"), o, *cost);
+  REQUIRE(r.traffic.has_value());
+
+  // Oracle: per Switch layer, the forward dispatch sends the routed bytes M (i -> j: the
+  // assignments of i's tokens to j's expert x d_model x 2 B), the combine sends them back (M^T),
+  // and the backward pass repeats both reversed (M^T, then M). So the summed traffic is
+  // 2 (M + M^T) per layer: exactly symmetric (entries are integers x 1536 B, summed exactly).
+  // Every assignment is processed (dropless), so traffic + the shares that stay on their device
+  // = 4 x 2 B x d_model x (top_k x tokens) summed over Switch layers; uniform routing keeps
+  // about 1/8 local.
+  const StepShape shape = derive_step_shape(o.training, m, parse_layout("dp=8,ep=8"));
+  const double tokens = 8.0 * static_cast<double>(static_cast<std::int64_t>(m.switch_layers(m.encoder_layers)) * shape.local_tokens +
+                                                  static_cast<std::int64_t>(m.switch_layers(m.decoder_layers)) * shape.local_decoder_tokens);
+  const double all_assignments_bytes = 4.0 * 2.0 * static_cast<double>(m.d_model * m.top_k) * tokens;
+  double total = 0.0;
+  bool ragged = false;
+  for (std::int32_t i = 0; i < 8; ++i) {
+    CHECK(r.traffic->at(i, i) == 0.0);
+    for (std::int32_t j = 0; j < 8; ++j) {
+      INFO(i << " -> " << j);
+      CHECK(r.traffic->at(i, j) == r.traffic->at(j, i));
+      total += r.traffic->at(i, j);
+      if (i != j && j != (i + 1) % 8) ragged = ragged || r.traffic->at(i, j) != r.traffic->at(i, (i + 1) % 8);
+    }
+  }
+  CHECK(total < all_assignments_bytes);
+  CHECK(total == Approx(all_assignments_bytes * 7.0 / 8.0).epsilon(0.05));
+  CHECK(ragged);  // sampled loads, not the padded uniform buffer of capacity mode
+}
+
 TEST_CASE("traffic matrix: a dense model sends nothing in all-to-alls; only computed when asked", "[step][traffic]") {
   StepOptions o = small_options();
   const auto cost = make_cost_model("tpuv3", "");
