@@ -85,7 +85,7 @@ CommandAction add_recommend_command(CLI::App& app) {
                  "finish together (default 0.01; 0 = exact, slower)");
   app.add_option("--load-model-above", opt->load_model_above,
                  "Direct all-to-alls over more devices than this use the per-link load model instead of the flow "
-                 "simulation (default 512; 0 = never)");
+                 "simulation (default 64; 0 = never)");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
   add_output_flags(app, opt->output);
   return [opt]() -> int {

@@ -54,7 +54,7 @@ namespace switchsim::planner {
 enum class Objective : std::uint8_t { throughput, effective_throughput, memory };
 
 inline constexpr double kDefaultNetworkTolerance = 0.01;
-inline constexpr std::int32_t kDefaultLoadModelAboveDevices = 512;
+inline constexpr std::int32_t kDefaultLoadModelAboveDevices = 64;
 
 [[nodiscard]] const char* to_string(Objective o);
 [[nodiscard]] Objective parse_objective(const std::string& text, const std::string& field = "--objective");
@@ -77,8 +77,11 @@ struct SearchOptions {
   // together (measured error in docs/network.md). Recorded in the JSON inputs.
   double network_tolerance = kDefaultNetworkTolerance;
   // Direct all-to-alls over more devices than this use the per-link load model
-  // (sim/collective.hpp) instead of the flow simulation: 2048-way non-uniform
-  // (dropless) all-to-alls cost minutes each as flow simulations. 0 = never.
+  // (sim/collective.hpp) instead of the flow simulation. A dropless step has one
+  // non-uniform all-to-all per Switch layer and expert-parallel replica (960 of
+  // 128-way ones for Switch-C at ep=128), each 0.15 s (128-way) to 6 s (512-way)
+  // as a windowed flow simulation and 1-10 ms as the load model, which measured
+  // 0-8.5% above the flow simulation (docs/network.md). 0 = never.
   std::int32_t load_model_above_devices = kDefaultLoadModelAboveDevices;
 };
 
