@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/random_all_to_alls.hpp"
 #include "sim/collective.hpp"
-#include "sim/traffic_patterns.hpp"
 #include "topology/mesh_catalog.hpp"
 
 int main(int argc, char** argv) {
@@ -32,30 +32,15 @@ int main(int argc, char** argv) {
   const double eps = argc > 4 ? std::atof(argv[4]) : 0.01;
   const topology::Mesh mesh = topology::build_mesh(mesh_name);
   const std::int32_t n = mesh.topology.num_devices();
-  struct Pattern {
-    const char* name;
-    TrafficPattern kind;
-    double parameter;
-  };
-  const std::vector<Pattern> patterns = {{"uniform", TrafficPattern::uniform, 0.0},
-                                         {"zipf:1.0", TrafficPattern::zipf, 1.0},
-                                         {"zipf:1.5", TrafficPattern::zipf, 1.5},
-                                         {"dirichlet:1.0", TrafficPattern::dirichlet, 1.0},
-                                         {"dirichlet:0.3", TrafficPattern::dirichlet, 0.3}};
+  const auto& patterns = bench::random_patterns();
   std::printf("bench_load_model on %s (%d devices), %d seeds, %lld tokens per source, flow eps %g\n",
               mesh_name.c_str(), n, seeds, static_cast<long long>(tokens), eps);
   std::printf("%-14s %4s %9s %12s %12s %8s %9s %9s\n", "pattern", "seed", "nonzeros", "flow_s", "model_s", "err%",
               "flow_wall", "model_wall");
   double worst_low = 0.0, worst_high = 0.0, flow_wall = 0.0, model_wall = 0.0;
-  std::vector<topology::VertexId> all(static_cast<std::size_t>(n));
-  std::iota(all.begin(), all.end(), 0);
-  for (const Pattern& p : patterns) {
+  for (const bench::PatternCase& p : patterns) {
     for (int s = 0; s < seeds; ++s) {
-      CollectiveRequest r;
-      r.op = CollectiveOp::all_to_all;
-      r.algorithm = CollectiveAlgorithm::direct;
-      r.participants = all;
-      r.matrix = random_all_to_all(n, p.kind, p.parameter, tokens, 1536.0, static_cast<std::uint64_t>(1000 + s));
+      CollectiveRequest r = bench::random_direct_all_to_all(n, p, tokens, s);
       auto timed = [&](std::int32_t load_model_above, double& wall) {
         r.network = NetworkOptions{};
         r.network.completion_window = eps;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/random_all_to_alls.hpp"
 #include "sim/collective.hpp"
 #include "sim/traffic_patterns.hpp"
 #include "topology/mesh_catalog.hpp"
@@ -32,16 +33,7 @@ int main(int argc, char** argv) {
   const std::int32_t n = mesh.topology.num_devices();
   const std::int64_t tokens = argc > 3 ? std::atol(argv[3]) : (n <= 32 ? 32768 : 8192);
   const std::vector<double> windows = {0.001, 0.01, 0.05};
-  struct Pattern {
-    const char* name;
-    TrafficPattern kind;
-    double parameter;
-  };
-  const std::vector<Pattern> patterns = {{"uniform", TrafficPattern::uniform, 0.0},
-                                         {"zipf:1.0", TrafficPattern::zipf, 1.0},
-                                         {"zipf:1.5", TrafficPattern::zipf, 1.5},
-                                         {"dirichlet:1.0", TrafficPattern::dirichlet, 1.0},
-                                         {"dirichlet:0.3", TrafficPattern::dirichlet, 0.3}};
+  const auto& patterns = bench::random_patterns();
   std::vector<double> worst(windows.size(), 0.0), worst_signed_low(windows.size(), 0.0),
       worst_signed_high(windows.size(), 0.0);
   std::vector<double> exact_wall_sum(1, 0.0), approx_wall_sum(windows.size(), 0.0);
@@ -91,13 +83,9 @@ int main(int argc, char** argv) {
   };
   std::vector<topology::VertexId> all(static_cast<std::size_t>(n));
   std::iota(all.begin(), all.end(), 0);
-  for (const Pattern& p : patterns) {
+  for (const bench::PatternCase& p : patterns) {
     for (int s = 0; s < seeds; ++s) {
-      CollectiveRequest r;
-      r.op = CollectiveOp::all_to_all;
-      r.algorithm = CollectiveAlgorithm::direct;
-      r.participants = all;
-      r.matrix = random_all_to_all(n, p.kind, p.parameter, tokens, 1536.0, static_cast<std::uint64_t>(1000 + s));
+      CollectiveRequest r = bench::random_direct_all_to_all(n, p, tokens, s);
       report(p.name, s, r);
     }
   }
