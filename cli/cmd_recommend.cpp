@@ -2,7 +2,7 @@
 //  [--max-drop F] [--factors 1.0,1.25,...] [--no-dropless] [--samples N] [--seed S] [--routing R]
 //  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N] [--precision P]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
-//  [--json] [--out F] [--out-dir D]`:
+//  [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
 
@@ -11,6 +11,9 @@
 #include <iostream>
 #include <memory>
 #include <thread>
+
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
@@ -53,8 +56,31 @@ struct Options {
   double network_tolerance = planner::kDefaultNetworkTolerance;
   std::int32_t load_model_above = planner::kDefaultLoadModelAboveDevices;
   std::string out_dir;
+  bool progress = false;
+  bool no_progress = false;
   OutputOptions output;
 };
+
+// One progress line on stderr: rewritten in place on a terminal, one line per update otherwise.
+void print_progress(const planner::SearchProgress& p, planner::Objective objective, bool terminal) {
+  std::string best;
+  if (p.has_best) {
+    best = objective == planner::Objective::memory
+               ? fmt::format(", least {:.2f} GiB per device", -p.best_objective / (1024.0 * 1024.0 * 1024.0))
+               : fmt::format(", best {:.4g} {}tokens/s", p.best_objective,
+                             objective == planner::Objective::effective_throughput ? "processed " : "");
+  }
+  const std::string end = !p.finished                  ? ""
+                          : p.examined < p.candidates ? fmt::format(" (done: {} pruned)", p.candidates - p.examined)
+                                                      : " (done)";
+  const std::string line = fmt::format("recommend: {} of {} candidates examined, {} simulated{}, {:.1f} s{}",
+                                       p.examined, p.candidates, p.evaluated, best, p.elapsed_s, end);
+  if (terminal) {
+    std::cerr << "\r" << line << "\x1b[K" << (p.finished ? "\n" : "") << std::flush;
+  } else {
+    std::cerr << line << "\n" << std::flush;
+  }
+}
 
 CommandAction add_recommend_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
@@ -87,6 +113,8 @@ CommandAction add_recommend_command(CLI::App& app) {
                  "Direct all-to-alls over more devices than this use the per-link load model instead of the flow "
                  "simulation (default 64; 0 = never)");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
+  app.add_flag("--progress", opt->progress, "Progress lines on stderr (default: only when stderr is a terminal)");
+  app.add_flag("--no-progress", opt->no_progress, "No progress lines, even on a terminal");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
     planner::SearchOptions so;
@@ -109,6 +137,13 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.prune = !opt->exhaustive;
     so.network_tolerance = opt->network_tolerance;
     so.load_model_above_devices = opt->load_model_above;
+    if (opt->progress && opt->no_progress) throw InputError("--progress", "cannot be combined with --no-progress");
+    const bool terminal = isatty(STDERR_FILENO) != 0;
+    if (opt->progress || (terminal && !opt->no_progress)) {
+      so.on_progress = [objective = so.objective, terminal](const planner::SearchProgress& p) {
+        print_progress(p, objective, terminal);
+      };
+    }
     if (opt->samples <= 0) throw InputError("--samples", "must be positive");
     if (opt->top <= 0) throw InputError("--top", "must be positive");
     if (opt->batch_tokens <= 0) throw InputError("--batch-tokens", "must be positive");

@@ -253,11 +253,29 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   std::vector<double> eligible_values;   // objective values of eligible evaluations, descending
   std::size_t pos = 0;
   const auto K = static_cast<std::size_t>(o.top);
+  auto report_progress = [&](bool finished) {
+    if (!o.on_progress) return;
+    SearchProgress p;
+    p.candidates = static_cast<std::int64_t>(n);
+    p.examined = static_cast<std::int64_t>(pos);
+    p.evaluated = static_cast<std::int64_t>(done.size());
+    p.finished = finished;
+    p.has_best = !eligible_values.empty();
+    p.best_objective = p.has_best ? eligible_values.front() : 0.0;
+    p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    o.on_progress(p);
+  };
+  // Branch and bound: once K eligible results are in, a candidate whose bound cannot beat the
+  // K-th is pruned, and so is everything after it in bound order.
+  auto pruned_from = [&](std::size_t p) {
+    return o.prune && eligible_values.size() >= K && best_possible[order[p]] < eligible_values[K - 1];
+  };
+  report_progress(false);
   while (pos < n) {
     std::vector<std::size_t> wave;
     while (pos < n && wave.size() < static_cast<std::size_t>(o.wave)) {
       const std::size_t c = order[pos];
-      if (o.prune && eligible_values.size() >= K && best_possible[c] < eligible_values[K - 1]) break;
+      if (pruned_from(pos)) break;
       wave.push_back(c);
       ++pos;
     }
@@ -297,7 +315,9 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
       done.push_back(std::move(e));
       done_index.push_back(ci);
     }
+    if (pos < n && !pruned_from(pos)) report_progress(false);  // else the final report follows
   }
+  report_progress(true);
   res.pruned = static_cast<std::int64_t>(n - pos);
 
   // Evaluated candidates in enumeration order (independent of the evaluation order).

@@ -37,6 +37,7 @@
 // limit after all moves to the rejections.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,17 @@ inline constexpr std::int32_t kDefaultLoadModelAboveDevices = 64;
 
 [[nodiscard]] const char* to_string(Objective o);
 [[nodiscard]] Objective parse_objective(const std::string& text, const std::string& field = "--objective");
+
+// Where a search stands, after the bounds and after each wave of evaluations.
+struct SearchProgress {
+  std::int64_t candidates = 0;  // feasible candidates (enumeration)
+  std::int64_t examined = 0;    // taken from the bound order so far (evaluated or rejected by simulated memory)
+  std::int64_t evaluated = 0;   // simulated and kept
+  bool finished = false;        // the rest is pruned or none is left
+  bool has_best = false;        // an eligible candidate has been evaluated
+  double best_objective = 0.0;  // its objective value: tokens/s, or -bytes per device for memory
+  double elapsed_s = 0.0;
+};
 
 struct SearchOptions {
   EnumerationOptions enumeration;
@@ -83,6 +95,9 @@ struct SearchOptions {
   // as a windowed flow simulation and 1-10 ms as the load model, which measured
   // 0-8.5% above the flow simulation (docs/network.md). 0 = never.
   std::int32_t load_model_above_devices = kDefaultLoadModelAboveDevices;
+  // Called on the calling thread after the bounds and after each wave (e.g. a
+  // progress line); not part of the result. Empty: nothing is called.
+  std::function<void(const SearchProgress&)> on_progress;
 };
 
 // The network options every collective of a search runs with.

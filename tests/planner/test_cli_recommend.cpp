@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/json_io.hpp"
 
@@ -66,6 +67,48 @@ TEST_CASE("cli: recommend output does not depend on the thread count", "[planner
   ja.erase("wall_s");
   jb.erase("wall_s");
   CHECK(ja.dump() == jb.dump());
+}
+
+TEST_CASE("cli: --progress reports the search on stderr and changes nothing else", "[planner][cli]") {
+  const Run quiet = run(kSmall + "--json --seed 5");
+  const Run loud = run(kSmall + "--json --seed 5 --progress");
+  REQUIRE(quiet.status == 0);
+  REQUIRE(loud.status == 0);
+  CHECK(quiet.err.find("recommend:") == std::string::npos);  // stderr is not a terminal here
+  auto jq = switchsim::json::parse(quiet.out);
+  auto jl = switchsim::json::parse(loud.out);
+  jq.erase("wall_s");
+  jl.erase("wall_s");
+  CHECK(jq.dump() == jl.dump());
+
+  // One line per report; the counts only grow, and the last one matches the JSON.
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl = 0; (nl = loud.err.find('\n', at)) != std::string::npos; at = nl + 1) {
+    const std::string line = loud.err.substr(at, nl - at);
+    if (line.rfind("recommend: ", 0) == 0) lines.push_back(line);
+  }
+  REQUIRE(lines.size() >= 2);
+  const auto number_before = [](const std::string& line, const std::string& word) {
+    const std::size_t end = line.find(word);
+    REQUIRE(end != std::string::npos);
+    const std::size_t start = line.rfind(' ', end - 2) + 1;
+    return std::stoll(line.substr(start, end - 1 - start));
+  };
+  long long examined = -1, simulated = -1;
+  for (const std::string& line : lines) {
+    INFO(line);
+    CHECK(number_before(line, "of ") >= examined);
+    CHECK(number_before(line, "simulated") >= simulated);
+    examined = number_before(line, "of ");
+    simulated = number_before(line, "simulated");
+  }
+  const long long evaluated = jl["evaluated"].get<long long>();
+  const long long pruned = jl["pruned"].get<long long>();
+  INFO(lines.back());
+  CHECK(simulated == evaluated);
+  CHECK(lines.back().find("(done") != std::string::npos);
+  if (pruned > 0) CHECK(lines.back().find("(done: " + std::to_string(pruned) + " pruned)") != std::string::npos);
+  CHECK(lines.front().find(" 0 simulated") != std::string::npos);
 }
 
 TEST_CASE("cli: recommend human output is a ranked table", "[planner][cli]") {

@@ -322,6 +322,7 @@ const std::vector<Case>& cases() {
     rc("unknown mesh", {"--mesh", "tpuv9-4x4"}, "--mesh");
     rc("routing malformed", {"--routing", "zipf:"}, "--routing");
     rc("threads negative", {"--threads", "-1"}, "--threads");
+    rc("progress both ways", {"--progress", "--no-progress"}, "--progress");
     // ---- calibrate, validate, list ----------------------------------------------
     t.push_back({"calibrate", "unknown backend", {"calibrate", "--backend", "abacus", "--out", "{d}/out.json"}, {}, "--backend"});
     t.push_back({"calibrate", "roofline of an unknown device",
