@@ -1,6 +1,7 @@
 // `switchsim simulate --model M --mesh M --layout L --capacity-factor F [--routing R]
 //  [--mode capacity|dropless] [--batch-tokens N] [--micro-batches N] [--group-tokens N]
 //  [--precision bf16|fp32] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
+//  [--network-tolerance EPS] [--load-model-above N]
 //  [--json] [--out F] [--trace FILE [--trace-devices N]]`:
 // one simulated training step (workloads/simulate.hpp).
 
@@ -42,6 +43,11 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_flag("--remat", q.rematerialize, "Rematerialize activations in the backward pass");
   app.add_option("--seed", q.seed, "Routing seed (default 0)");
   app.add_option("--profile", q.profile, "Calibration profile (default: roofline of the mesh's device)");
+  app.add_option("--network-tolerance", q.network_tolerance,
+                 "Completion window of the flow-level network (default 0 = exact; recommend uses 0.01)");
+  app.add_option("--load-model-above", q.load_model_above,
+                 "Direct all-to-alls over more devices than this use the per-link load model (default 0 = never; "
+                 "recommend uses 64)");
 }
 
 namespace {

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "common/errors.hpp"
 #include "sim/step_executor.hpp"
 #include "sim/traffic.hpp"
@@ -33,7 +35,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   std::unique_ptr<sim::CollectiveCache> own_cache;
   sim::CollectiveCache* cache = options.cache;
   if (cache == nullptr) {
-    own_cache = std::make_unique<sim::CollectiveCache>(mesh);
+    own_cache = std::make_unique<sim::CollectiveCache>(mesh, options.network);
     cache = own_cache.get();
   }
   SWITCHSIM_ASSERT(&cache->mesh() == &mesh, "collective cache belongs to another mesh");
@@ -66,6 +68,8 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
                              built.decoder_received_slots, topology::device_spec(mesh.device_kind).memory_bytes);
   r.breakdown = schedule.critical_path;
   r.compute_lower_bound_s = schedule.compute_busy_max_s;
+  r.network_tolerance = cache->network().completion_window;
+  r.load_model_above_devices = cache->network().load_model_above_devices;
   r.ops = built.graph.num_ops();
   r.collective_simulations = cache->simulations() - sims_before;
   r.cost_model = cost.name();
@@ -106,7 +110,7 @@ std::vector<CapacityRow> capacity_sweep(const Model& model, const topology::Mesh
                                         std::int64_t samples, const kernels::CostModel& cost) {
   if (samples <= 0) throw InputError("--samples", "must be positive");
   if (factors.empty()) throw InputError("--factors", "needs at least one capacity factor");
-  sim::CollectiveCache local(mesh);
+  sim::CollectiveCache local(mesh, options.network);
   StepOptions o = options;
   o.trace = nullptr;
   if (o.cache == nullptr) o.cache = &local;
@@ -198,6 +202,8 @@ json to_json(const StepResult& r) {
                     {"other_communication_s", r.breakdown.other_communication_s},
                     {"idle_s", r.breakdown.idle_s}};
   j["compute_lower_bound_s"] = r.compute_lower_bound_s;
+  j["network_tolerance"] = r.network_tolerance;
+  j["load_model_above_devices"] = r.load_model_above_devices;
   j["params"] = r.params;
   j["ops"] = r.ops;
   if (r.traffic) {
@@ -211,6 +217,14 @@ json to_json(const StepResult& r) {
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
   prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
+  if (r.network_tolerance > 0.0 || r.load_model_above_devices > 0) {
+    prov["network_model"] = "approximate: completion window " + fmt::format("{:g}", r.network_tolerance) +
+                            (r.load_model_above_devices > 0
+                                 ? ", per-link load model for direct all-to-alls over more than " +
+                                       std::to_string(r.load_model_above_devices) + " devices"
+                                 : std::string()) +
+                            " (docs/network.md)";
+  }
   j["provenance"] = prov;
   return j;
 }
@@ -228,6 +242,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["routing"] = f.routing;
     j["seed"] = f.seed;
     j["samples"] = rows.front().samples;
+    j["network_tolerance"] = f.network_tolerance;
+    j["load_model_above_devices"] = f.load_model_above_devices;
   }
   json arr = json::array();
   for (const CapacityRow& row : rows) {

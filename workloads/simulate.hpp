@@ -31,6 +31,9 @@ struct StepOptions {
   sim::TraceWriter* trace = nullptr;       // when set, the step is added to it
   std::int32_t trace_max_devices = 64;     // tracks for at most this many devices
   sim::CollectiveCache* cache = nullptr;   // optional shared memo (must belong to the mesh)
+  // The network model of a memo made here (none given): exact by default; `recommend`'s
+  // approximations (completion window, load model) on request. A given cache keeps its own.
+  sim::NetworkOptions network;
   bool traffic = false;                    // fill StepResult::traffic (`simulate` does; the planner need not)
 };
 
@@ -58,6 +61,8 @@ struct StepResult {
   MemoryEstimate memory;
   sim::CriticalPathBreakdown breakdown;
   double compute_lower_bound_s = 0.0;  // busiest device's total compute time
+  double network_tolerance = 0.0;            // the memo's NetworkOptions::completion_window
+  std::int32_t load_model_above_devices = 0; // and NetworkOptions::load_model_above_devices
   std::int32_t ops = 0;
   std::int64_t collective_simulations = 0;
   std::string cost_model;

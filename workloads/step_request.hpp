@@ -30,6 +30,8 @@ struct StepRequest {
   bool rematerialize = false;         // --remat
   std::uint64_t seed = 0;             // --seed
   std::string profile;                // --profile (empty: roofline of the mesh's device)
+  double network_tolerance = 0.0;     // --network-tolerance (0: the exact fluid model)
+  std::int32_t load_model_above = 0;  // --load-model-above (0: never)
 };
 
 struct ResolvedStep {

@@ -111,6 +111,38 @@ TEST_CASE("cli: --progress reports the search on stderr and changes nothing else
   CHECK(lines.front().find(" 0 simulated") != std::string::npos);
 }
 
+TEST_CASE("cli: simulate with recommend's network options reproduces each recommendation", "[planner][cli]") {
+  // One seed, so a recommendation's step time is one simulated step; `simulate` with the same
+  // layout, mode, micro-batches, seed and network approximations must give the same numbers.
+  const std::string common = "--mesh tpuv3-2x2 --batch-tokens 65536 --seed 2";
+  const Run rec = run(common + " --factors 1.0,1.5 --samples 1 --top 3 --json");
+  REQUIRE(rec.status == 0);
+  const auto j = switchsim::json::parse(rec.out);
+  REQUIRE(j["recommendations"].size() >= 2);
+  static const switchsim::testing::ScratchDir scratch("switchsim-recommend-repro");
+  for (const auto& r : j["recommendations"]) {
+    std::vector<std::string> argv{"simulate", "--model", "switch-base", "--json", "--network-tolerance",
+                                  std::to_string(j["inputs"]["network_tolerance"].get<double>()),
+                                  "--load-model-above",
+                                  std::to_string(j["inputs"]["load_model_above_devices"].get<int>()), "--layout",
+                                  r["layout"]["text"].get<std::string>(), "--micro-batches",
+                                  std::to_string(r["micro_batches"].get<long long>())};
+    for (auto& w : switchsim::testing::split_args(common)) argv.push_back(std::move(w));
+    if (r["mode"] == "dropless") {
+      argv.insert(argv.end(), {"--mode", "dropless"});
+    } else {
+      argv.insert(argv.end(), {"--capacity-factor", std::to_string(r["capacity_factor"].get<double>())});
+    }
+    const Run sim = switchsim::testing::run_cli(argv, scratch.path());
+    INFO(r["layout"]["text"] << " " << r["mode"] << " -> " << sim.err);
+    REQUIRE(sim.status == 0);
+    const auto s = switchsim::json::parse(sim.out);
+    CHECK(s["step_time_s"].get<double>() == Approx(r["step_time_s"].get<double>()).epsilon(1e-12));
+    CHECK(s["drop_fraction"].get<double>() == Approx(r["drop_fraction"].get<double>()).epsilon(1e-12).margin(1e-15));
+    CHECK(s["network_tolerance"] == j["inputs"]["network_tolerance"]);
+  }
+}
+
 TEST_CASE("cli: recommend human output is a ranked table", "[planner][cli]") {
   const Run r = run(kSmall);
   REQUIRE(r.status == 0);

@@ -268,6 +268,10 @@ const std::vector<Case>& cases() {
       t.push_back({"simulate", std::move(name), sim_base(std::move(extra)), {}, std::move(field)});
     };
     sm("capacity factor zero", {"--capacity-factor", "0"}, "--capacity-factor");
+    sm("network tolerance negative", {"--network-tolerance", "-0.1"}, "--network-tolerance");
+    sm("network tolerance NaN", {"--network-tolerance", "nan"}, "--network-tolerance");
+    sm("network tolerance above 0.5", {"--network-tolerance", "0.9"}, "--network-tolerance");
+    sm("load model threshold negative", {"--load-model-above", "-5"}, "--load-model-above");
     sm("empty model name", {"--model", ""}, "--model");
     sm("capacity factor negative", {"--capacity-factor", "-1"}, "--capacity-factor");
     sm("capacity factor NaN", {"--capacity-factor", "nan"}, "--capacity-factor");
