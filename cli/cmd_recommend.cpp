@@ -13,7 +13,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
@@ -138,7 +137,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.network_tolerance = opt->network_tolerance;
     so.load_model_above_devices = opt->load_model_above;
     if (opt->progress && opt->no_progress) throw InputError("--progress", "cannot be combined with --no-progress");
-    const bool terminal = isatty(STDERR_FILENO) != 0;
+    const bool terminal = stderr_is_terminal();
     if (opt->progress || (terminal && !opt->no_progress)) {
       so.on_progress = [objective = so.objective, terminal](const planner::SearchProgress& p) {
         print_progress(p, objective, terminal);
