@@ -105,13 +105,10 @@ CommandAction add_calibrate_command(CLI::App& app) {
       co.quick = options->quick;
       co.seconds_per_shape = options->seconds_per_shape > 0.0 ? options->seconds_per_shape : (co.quick ? 0.2 : 0.5);
       if (options->seconds_per_shape < 0.0) throw InputError("--seconds-per-shape", "must not be negative");
-      // CPU: sleep 5 ms before each timed kernel so that it runs ahead of other
-      // processes on a shared machine (kernels/calibration.hpp, pause_s).
+      // CPU: the shared-machine timing validate uses too (kernels/calibration.hpp).
       if (backend->name() == "cpu") {
         kernels::set_cpu_blas_threads(options->blas_threads);
-        co.pause_s = 0.005;
-        co.max_repeats = 50;
-        co.rounds = 3;  // pooled passes: a slow stretch of the VM does not own one shape
+        kernels::use_shared_cpu_timing(co);
       }
       if (stderr_is_terminal()) co.progress = [](const std::string& line) { std::cerr << "calibrate: " << line << "\n"; };
       profile = kernels::calibrate(*backend, co);

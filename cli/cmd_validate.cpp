@@ -77,7 +77,7 @@ CommandAction add_validate_command(CLI::App& app) {
     vo.timing.seconds_per_shape =
         options->seconds_per_shape > 0.0 ? options->seconds_per_shape : (options->quick ? 0.2 : 0.5);
     vo.timing.seed = 2;  // not the calibration seed
-    if (backend->name() == "cpu") {  // as calibrate does: see kernels/calibration.hpp, pause_s
+    if (backend->name() == "cpu") {  // as calibrate does (kernels/calibration.hpp)
       int threads = options->blas_threads;
       if (threads == -1) {
         threads = 1;
@@ -87,9 +87,7 @@ CommandAction add_validate_command(CLI::App& app) {
         }
       }
       kernels::set_cpu_blas_threads(threads);
-      vo.timing.pause_s = 0.005;
-      vo.timing.max_repeats = 50;
-      vo.timing.rounds = 3;  // as calibrate
+      kernels::use_shared_cpu_timing(vo.timing);
     }
     if (stderr_is_terminal()) vo.timing.progress = [](const std::string& l) { std::cerr << "validate: " << l << "\n"; };
     json result = kernels::validate(*backend, *model, profile, vo);

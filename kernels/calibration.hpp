@@ -42,6 +42,17 @@ struct CalibrationOptions {
   std::function<void(const std::string&)> progress;
 };
 
+// The timing `calibrate` and `validate` use on the CPU backend of a shared
+// machine: sleep 5 ms before each timed kernel (pause_s), at most 50 repeats,
+// and three pooled passes over the shapes (rounds) so that a slow stretch of
+// the machine does not own one shape. Both must time alike for the held-out
+// error to mean anything.
+inline void use_shared_cpu_timing(CalibrationOptions& o) {
+  o.pause_s = 0.005;
+  o.max_repeats = 50;
+  o.rounds = 3;
+}
+
 // One timed kernel of one shape.
 struct KernelTiming {
   std::string kernel;  // "router", "dispatch", "expert_ffn", "combine", "matmul", "copy"
