@@ -181,10 +181,7 @@ Objective parse_objective(const std::string& text, const std::string& field) {
 }
 
 sim::NetworkOptions network_options(const SearchOptions& options) {
-  sim::NetworkOptions n;
-  n.completion_window = options.network_tolerance;
-  n.load_model_above_devices = options.load_model_above_devices;
-  return n;
+  return sim::network_options_from_flags(options.network_tolerance, options.load_model_above_devices);
 }
 
 Evaluation evaluate_candidate(const workloads::Model& model, const topology::Mesh& mesh, const Candidate& c,
@@ -205,10 +202,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   if (!(o.max_drop >= 0.0) || o.max_drop > 1.0) throw InputError("--max-drop", "must be a fraction in [0, 1]");
   if (o.threads < 0) throw InputError("--threads", "must be positive (or 0 for all cores)");
   if (o.wave <= 0) throw InputError("--wave", "must be positive");
-  if (!(o.network_tolerance >= 0.0) || o.network_tolerance > 0.5) {
-    throw InputError("--network-tolerance", "must be in [0, 0.5] (0 = exact network model)");
-  }
-  if (o.load_model_above_devices < 0) throw InputError("--load-model-above", "must be >= 0 (0 = never)");
+  const sim::NetworkOptions network = network_options(o);  // checks both network flags
   for (double f : o.enumeration.factors) {
     if (!(f > 0.0) || !std::isfinite(f)) throw InputError("--factors", "capacity factors must be positive");
   }
@@ -233,7 +227,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
 
   // Bounds, then the branch-and-bound order: best bound first, ties in enumeration order.
   const MeshCuts cuts = compute_mesh_cuts(mesh);
-  sim::CollectiveCache cache(mesh, network_options(o));
+  sim::CollectiveCache cache(mesh, network);
   std::vector<StepBound> bounds(n);
   std::vector<double> best_possible(n);
   parallel_for(n, res.threads_used, [&](std::size_t i) {

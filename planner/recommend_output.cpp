@@ -128,23 +128,11 @@ json to_json(const RecommendResult& r) {
   prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
   prov["network_tolerance"] = o.network_tolerance;
   prov["load_model_above_devices"] = o.load_model_above_devices;
-  if (o.load_model_above_devices > 0 && r.devices > o.load_model_above_devices) {
-    prov["all_to_all_model"] = "direct all-to-alls over more than " + std::to_string(o.load_model_above_devices) +
-                               " devices: per-link load model (max link load / capacity + largest path latency; "
-                               "sim/collective.hpp, docs/network.md), not the flow simulation";
+  const sim::NetworkOptions network = network_options(o);
+  if (const std::string a2a = sim::describe_all_to_all_model(network, r.devices); !a2a.empty()) {
+    prov["all_to_all_model"] = a2a;
   }
-  {
-    char buf[256];
-    if (o.network_tolerance > 0.0) {
-      std::snprintf(buf, sizeof buf,
-                    "max-min fluid with completion window %g: flows within that fraction of their elapsed time "
-                    "finish together (an approximation; measured error in docs/network.md)",
-                    o.network_tolerance);
-    } else {
-      std::snprintf(buf, sizeof buf, "max-min fluid, exact");
-    }
-    prov["network_model"] = buf;
-  }
+  prov["network_model"] = sim::describe_network_model(network);
   j["provenance"] = std::move(prov);
   return j;
 }

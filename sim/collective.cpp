@@ -188,9 +188,7 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   const auto n = static_cast<std::int32_t>(devices.size());
   const CollectiveOp op = request.op;
 
-  if (!(request.network.completion_window >= 0.0) || !std::isfinite(request.network.completion_window)) {
-    throw InputError("--network-tolerance", "must be a finite number >= 0 (0 = exact)");
-  }
+  check_completion_window(request.network);
 
   // Bytes.
   double bytes = request.bytes_per_device;

@@ -37,9 +37,7 @@ struct Pred {
 
 CollectiveCache::CollectiveCache(const topology::Mesh& mesh, const NetworkOptions& network)
     : mesh_(&mesh), network_(network) {
-  if (!(network.completion_window >= 0.0) || !std::isfinite(network.completion_window)) {
-    throw InputError("--network-tolerance", "must be a finite number >= 0 (0 = exact)");
-  }
+  check_completion_window(network);
   // Translations are symmetries of a torus built by topology::build_torus when every
   // dimension wraps (or has a single chip) and links of one kind are all alike.
   const topology::MeshStructure& st = mesh.structure;

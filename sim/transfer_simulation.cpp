@@ -5,11 +5,45 @@
 #include <limits>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "common/errors.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/flow_network.hpp"
 
 namespace switchsim::sim {
+
+void check_completion_window(const NetworkOptions& options) {
+  if (!(options.completion_window >= 0.0) || !std::isfinite(options.completion_window)) {
+    throw InputError("--network-tolerance", "must be a finite number >= 0 (0 = exact)");
+  }
+}
+
+NetworkOptions network_options_from_flags(double tolerance, std::int32_t load_model_above) {
+  if (!(tolerance >= 0.0) || tolerance > 0.5) {
+    throw InputError("--network-tolerance", "must be in [0, 0.5] (0 = exact network model)");
+  }
+  if (load_model_above < 0) throw InputError("--load-model-above", "must be >= 0 (0 = never)");
+  NetworkOptions o;
+  o.completion_window = tolerance;
+  o.load_model_above_devices = load_model_above;
+  return o;
+}
+
+std::string describe_network_model(const NetworkOptions& options) {
+  if (options.completion_window <= 0.0) return "max-min fluid, exact";
+  return fmt::format(
+      "max-min fluid with completion window {:g}: flows within that fraction of their elapsed time finish together "
+      "(an approximation; measured error in docs/network.md)",
+      options.completion_window);
+}
+
+std::string describe_all_to_all_model(const NetworkOptions& options, std::int32_t devices) {
+  if (options.load_model_above_devices <= 0 || devices <= options.load_model_above_devices) return {};
+  return "direct all-to-alls over more than " + std::to_string(options.load_model_above_devices) +
+         " devices: per-link load model (max link load / capacity + largest path latency; sim/collective.hpp, "
+         "docs/network.md), not the flow simulation";
+}
 
 double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
                       const NetworkOptions& options) {

@@ -47,6 +47,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "sim/sharing_policy.hpp"
@@ -95,6 +96,19 @@ struct TransferTimes {
   // when every transfer has bytes and src != dst.
   std::vector<DrainClass> drain_classes;
 };
+
+// InputError ("--network-tolerance") unless the completion window is finite and >= 0.
+void check_completion_window(const NetworkOptions& options);
+
+// The command-line network flags (`recommend`, `simulate`, `capacity`) as options:
+// --network-tolerance in [0, 0.5] (0 = exact), --load-model-above >= 0 (0 = never);
+// InputError naming the flag otherwise.
+[[nodiscard]] NetworkOptions network_options_from_flags(double tolerance, std::int32_t load_model_above);
+
+// One line each for provenance: the fluid model with its completion window, and
+// (empty when it does not apply to `devices`) the per-link load model.
+[[nodiscard]] std::string describe_network_model(const NetworkOptions& options);
+[[nodiscard]] std::string describe_all_to_all_model(const NetworkOptions& options, std::int32_t devices);
 
 // Latency of one path (overhead + hop latencies) under `options`.
 [[nodiscard]] double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,

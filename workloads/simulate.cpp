@@ -5,8 +5,6 @@
 #include <cstdio>
 #include <memory>
 
-#include <fmt/format.h>
-
 #include "common/errors.hpp"
 #include "sim/step_executor.hpp"
 #include "sim/traffic.hpp"
@@ -68,8 +66,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
                              built.decoder_received_slots, topology::device_spec(mesh.device_kind).memory_bytes);
   r.breakdown = schedule.critical_path;
   r.compute_lower_bound_s = schedule.compute_busy_max_s;
-  r.network_tolerance = cache->network().completion_window;
-  r.load_model_above_devices = cache->network().load_model_above_devices;
+  r.network = cache->network();
   r.ops = built.graph.num_ops();
   r.collective_simulations = cache->simulations() - sims_before;
   r.cost_model = cost.name();
@@ -202,8 +199,8 @@ json to_json(const StepResult& r) {
                     {"other_communication_s", r.breakdown.other_communication_s},
                     {"idle_s", r.breakdown.idle_s}};
   j["compute_lower_bound_s"] = r.compute_lower_bound_s;
-  j["network_tolerance"] = r.network_tolerance;
-  j["load_model_above_devices"] = r.load_model_above_devices;
+  j["network_tolerance"] = r.network.completion_window;
+  j["load_model_above_devices"] = r.network.load_model_above_devices;
   j["params"] = r.params;
   j["ops"] = r.ops;
   if (r.traffic) {
@@ -217,13 +214,9 @@ json to_json(const StepResult& r) {
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
   prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
-  if (r.network_tolerance > 0.0 || r.load_model_above_devices > 0) {
-    prov["network_model"] = "approximate: completion window " + fmt::format("{:g}", r.network_tolerance) +
-                            (r.load_model_above_devices > 0
-                                 ? ", per-link load model for direct all-to-alls over more than " +
-                                       std::to_string(r.load_model_above_devices) + " devices"
-                                 : std::string()) +
-                            " (docs/network.md)";
+  prov["network_model"] = sim::describe_network_model(r.network);
+  if (const std::string a2a = sim::describe_all_to_all_model(r.network, r.devices); !a2a.empty()) {
+    prov["all_to_all_model"] = a2a;
   }
   j["provenance"] = prov;
   return j;
@@ -242,8 +235,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["routing"] = f.routing;
     j["seed"] = f.seed;
     j["samples"] = rows.front().samples;
-    j["network_tolerance"] = f.network_tolerance;
-    j["load_model_above_devices"] = f.load_model_above_devices;
+    j["network_tolerance"] = f.network.completion_window;
+    j["load_model_above_devices"] = f.network.load_model_above_devices;
   }
   json arr = json::array();
   for (const CapacityRow& row : rows) {

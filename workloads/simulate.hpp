@@ -61,8 +61,7 @@ struct StepResult {
   MemoryEstimate memory;
   sim::CriticalPathBreakdown breakdown;
   double compute_lower_bound_s = 0.0;  // busiest device's total compute time
-  double network_tolerance = 0.0;            // the memo's NetworkOptions::completion_window
-  std::int32_t load_model_above_devices = 0; // and NetworkOptions::load_model_above_devices
+  sim::NetworkOptions network;         // the network options of the memo the step ran with
   std::int32_t ops = 0;
   std::int64_t collective_simulations = 0;
   std::string cost_model;

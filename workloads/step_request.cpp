@@ -39,12 +39,7 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   if (r.model.is_moe()) check_routing_for_model(o.routing, r.model.experts, "--routing");
   o.mode = parse_mode(q.mode, "--mode");
   o.seed = q.seed;
-  if (!(q.network_tolerance >= 0.0) || q.network_tolerance > 0.5) {
-    throw InputError("--network-tolerance", "must be in [0, 0.5] (0 = exact network model)");
-  }
-  if (q.load_model_above < 0) throw InputError("--load-model-above", "must be >= 0 (0 = never)");
-  o.network.completion_window = q.network_tolerance;
-  o.network.load_model_above_devices = q.load_model_above;
+  o.network = sim::network_options_from_flags(q.network_tolerance, q.load_model_above);
   o.training.batch_tokens = q.batch_tokens;
   o.training.micro_batches = q.micro_batches;
   o.training.group_tokens = q.group_tokens;
