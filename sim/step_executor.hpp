@@ -41,8 +41,8 @@ namespace switchsim::sim {
 // thread-safe, shareable between steps (a capacity sweep reuses the
 // all-reduces of every factor).
 //
-// Keys: (op, algorithm, participants, bytes, 64-bit FNV-1a hash of the byte
-// matrix). A direct all-to-all without a matrix (the uniform one: `automatic`
+// Keys: (op, algorithm, participants, bytes, the byte matrix's 64-bit
+// fingerprint, sim/byte_matrix.hpp). A direct all-to-all without a matrix (the uniform one: `automatic`
 // and `direct`) is keyed WITHOUT its bytes: its transfers have no
 // dependencies, so (transfer_simulation.hpp, "Bytes scaling")
 //     duration(B) = max over latency classes L of ( B * drain_per_byte_L + L )
