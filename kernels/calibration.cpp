@@ -112,8 +112,8 @@ std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const S
 
 std::vector<std::vector<KernelTiming>> time_switch_layers(SwitchLayerBackend& backend,
                                                           const std::vector<SwitchLayerConfig>& shapes,
-                                                          const CalibrationOptions& options, int rounds) {
-  rounds = std::max(rounds, 1);
+                                                          const CalibrationOptions& options) {
+  const int rounds = std::max(options.rounds, 1);
   CalibrationOptions per_round = options;
   per_round.seconds_per_shape = options.seconds_per_shape / rounds;
   per_round.min_repeats = std::max(1, options.min_repeats / rounds);
@@ -172,7 +172,7 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
 
   const auto shapes = calibration_shapes(backend.name(), options.quick);
   say("switch layer shapes: " + std::to_string(shapes.size()) + ", " + std::to_string(options.rounds) + " passes");
-  const auto timings = time_switch_layers(backend, shapes, options, options.rounds);
+  const auto timings = time_switch_layers(backend, shapes, options);
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     for (const auto& t : timings[i]) samples.push_back(sample_to_json(t, to_json(shapes[i])));
   }

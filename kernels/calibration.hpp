@@ -72,8 +72,8 @@ struct KernelTiming {
 [[nodiscard]] std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const SwitchLayerConfig& config,
                                                           const CalibrationOptions& options);
 
-// Times every shape of `shapes` in `rounds` passes over the whole list, each
-// with 1/rounds of options.seconds_per_shape, and summarises each kernel over
+// Times every shape of `shapes` in options.rounds passes over the whole list, each
+// with 1/rounds of options.seconds_per_shape (and of the repeat bounds), and summarises each kernel over
 // the pooled runs of all passes. On a shared or virtual machine the speed
 // drifts for hundreds of milliseconds at a time (other processes, steal); a
 // single pass puts such a stretch on one shape's every kernel, while pooled
@@ -81,7 +81,7 @@ struct KernelTiming {
 // timings of time_switch_layer.
 [[nodiscard]] std::vector<std::vector<KernelTiming>> time_switch_layers(SwitchLayerBackend& backend,
                                                                         const std::vector<SwitchLayerConfig>& shapes,
-                                                                        const CalibrationOptions& options, int rounds);
+                                                                        const CalibrationOptions& options);
 
 // Runs the whole sweep; returns a "measured" profile.
 [[nodiscard]] nlohmann::ordered_json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options);

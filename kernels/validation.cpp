@@ -66,7 +66,7 @@ json validate(SwitchLayerBackend& backend, const CostModel& model, const json& p
   const auto* calibrated = dynamic_cast<const CalibratedCostModel*>(&model);
   json cases = json::array();
   std::vector<double> abs_errors;
-  const auto timings = time_switch_layers(backend, shapes, options.timing, options.timing.rounds);
+  const auto timings = time_switch_layers(backend, shapes, options.timing);
   for (std::size_t i = 0; i < shapes.size(); ++i) {
     const auto& c = shapes[i];
     for (const auto& t : timings[i]) {
