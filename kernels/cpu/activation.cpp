@@ -28,12 +28,15 @@ inline float tanh_fast(float u) {
   return std::copysign((1.0f - e) / (1.0f + e), u);
 }
 
-}  // namespace
-
-float gelu_tanh_fast(float v) {
+// GELU, tanh form: 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))).
+inline float gelu_tanh(float v) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
   return 0.5f * v * (1.0f + tanh_fast(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
 }
+
+}  // namespace
+
+float gelu_tanh_fast(float v) { return gelu_tanh(v); }
 
 void exp_nonpositive_inplace(float* v, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
@@ -47,11 +50,7 @@ void relu_inplace(float* h, std::int64_t n) {
 }
 
 void geglu_inplace(float* h, const float* gate, std::int64_t n) {
-  constexpr float kSqrt2OverPi = 0.7978845608028654f;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float v = h[i];
-    h[i] = 0.5f * v * (1.0f + tanh_fast(kSqrt2OverPi * (v + 0.044715f * v * v * v))) * gate[i];
-  }
+  for (std::int64_t i = 0; i < n; ++i) h[i] = gelu_tanh(h[i]) * gate[i];
 }
 
 }  // namespace switchsim::kernels::cpu
