@@ -173,11 +173,10 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   return simulate_collective(mesh, request, request.matrix ? &*request.matrix : nullptr);
 }
 
-CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request,
-                                     const ByteMatrix* given) {
+CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveRequest& request,
+                               const ByteMatrix* given) {
   SWITCHSIM_ASSERT(given == nullptr || !request.matrix || given == &*request.matrix,
                    "a matrix both in the request and by pointer");
-  const auto wall_start = std::chrono::steady_clock::now();
   const std::int32_t num_devices = mesh.topology.num_devices();
   std::vector<VertexId> devices = request.participants;
   if (devices.empty()) {
@@ -195,8 +194,9 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   if (!std::isfinite(bytes) || bytes < 0.0 || (bytes == 0.0 && given == nullptr)) {
     throw InputError("--bytes", "must be a positive number of bytes");
   }
-  ByteMatrix uniform;
-  const ByteMatrix* matrix_ptr = &uniform;
+  CollectivePlan plan;
+  plan.matrix = given;
+  const ByteMatrix* matrix_ptr = given;
   if (op == CollectiveOp::all_to_all) {
     if (given != nullptr) {
       matrix_ptr = given;
@@ -216,7 +216,8 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
       }
       if (bytes == 0.0) bytes = max_row;
     } else {
-      uniform = ByteMatrix::filled(n, bytes / n);
+      plan.uniform = ByteMatrix::filled(n, bytes / n);
+      matrix_ptr = &plan.uniform;
     }
   } else if (given != nullptr) {
     throw InputError("matrix", "a byte matrix applies to all-to-all only");
@@ -275,14 +276,20 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
     case CollectiveAlgorithm::automatic: break;
   }
 
-  const ByteMatrix& matrix = *matrix_ptr;
+  plan.op = op;
+  plan.algorithm = algorithm;
+  plan.participants = devices;
+  plan.bytes_per_device = bytes;
   if (algorithm == CollectiveAlgorithm::direct && request.network.load_model_above_devices > 0 &&
       n > request.network.load_model_above_devices && !request.record_trace) {
-    return load_model_all_to_all(mesh, matrix, devices, bytes, request.network, wall_start);
+    plan.load_model = true;  // priced by the per-link load model, no transfers
+    return plan;
   }
 
   // Generate.
-  TransferGraph graph;
+  TransferGraph& graph = plan.transfers;
+  const ByteMatrix empty;
+  const ByteMatrix& matrix = matrix_ptr != nullptr ? *matrix_ptr : empty;
   switch (algorithm) {
     case CollectiveAlgorithm::direct: generate_all_to_all_direct(matrix, devices, graph); break;
     case CollectiveAlgorithm::pairwise: generate_all_to_all_pairwise(matrix, devices, graph); break;
@@ -298,13 +305,28 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
     case CollectiveAlgorithm::torus_2d: generate_torus_2d_all_reduce(bytes, devices, *grid, graph); break;
     case CollectiveAlgorithm::automatic: break;
   }
+  return plan;
+}
+
+CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request,
+                                     const ByteMatrix* given) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const CollectivePlan plan = plan_collective(mesh, request, given);
+  if (plan.load_model) {
+    return load_model_all_to_all(mesh, plan.all_to_all_matrix(), plan.participants, plan.bytes_per_device,
+                                 request.network, wall_start);
+  }
+  const TransferGraph& graph = plan.transfers;
+  const CollectiveOp op = plan.op;
+  const auto n = static_cast<std::int32_t>(plan.participants.size());
+  const double bytes = plan.bytes_per_device;
 
   // Simulate.
   const TransferTimes times = simulate_transfers(graph, mesh.topology.links(), *mesh.router, request.network);
 
   CollectiveResult result;
   result.op = op;
-  result.algorithm = algorithm;
+  result.algorithm = plan.algorithm;
   result.devices = n;
   result.bytes_per_device = bytes;
   result.time_s = times.makespan_s;

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "sim/byte_matrix.hpp"
+#include "sim/transfer_graph.hpp"
 #include "sim/transfer_simulation.hpp"
 #include "topology/mesh.hpp"
 
@@ -99,6 +100,27 @@ struct CollectiveResult {
   std::vector<DrainClass> drain_classes;  // per path latency: the latest drain (transfer_simulation.hpp)
   std::vector<TransferRecord> transfers;
 };
+
+// A collective ready to run: the algorithm chosen for the mesh and the
+// point-to-point transfers it generates (transfer_graph.hpp), or, with the
+// per-link load model, no transfers (load_model). The isolated model runs the
+// transfers alone (simulate_collective); the step's shared network runs them
+// beside every other collective in flight (shared_network.hpp).
+struct CollectivePlan {
+  CollectiveOp op = CollectiveOp::all_to_all;
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;  // never automatic once planned
+  std::vector<topology::VertexId> participants;
+  double bytes_per_device = 0.0;  // as nccl-tests counts it (an explicit matrix: its largest row sum when 0 was given)
+  TransferGraph transfers;
+  bool load_model = false;            // a direct all-to-all priced by the per-link load model
+  const ByteMatrix* matrix = nullptr;  // all-to-all: the caller's matrix (not owned; must outlive the plan)
+  ByteMatrix uniform;                  // all-to-all without a matrix: bytes / n to every participant
+  [[nodiscard]] const ByteMatrix& all_to_all_matrix() const { return matrix != nullptr ? *matrix : uniform; }
+};
+
+// Validates the request (InputError as simulate_collective) and plans it.
+[[nodiscard]] CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveRequest& request,
+                                             const ByteMatrix* matrix);
 
 // Runs one collective alone on the mesh's network. Throws InputError for bad
 // requests (bytes <= 0, participants not in the mesh, an algorithm that does
