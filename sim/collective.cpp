@@ -124,10 +124,12 @@ CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMat
   const auto links = mesh.topology.links();
   std::vector<double> load(links.size(), 0.0);
   double latency = 0.0;
+  double floor = 0.0;  // posting: per sender, one overhead per message in sequence
   std::int64_t flows = 0;
   topology::Path path;
   const auto n = static_cast<std::int32_t>(devices.size());
   for (std::int32_t i = 0; i < n; ++i) {
+    double posted = 0.0;
     for (const ByteMatrix::Entry& e : matrix.row(i)) {
       const std::int32_t j = e.col;
       const double b = e.bytes;
@@ -143,6 +145,10 @@ CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMat
         mesh.router->append_path(src, dst, c, path);
         for (const auto l : path) load[static_cast<std::size_t>(l)] += share;
         latency = std::max(latency, path_latency_s(links, path, network));
+        if (c == 0) {
+          posted += path_overhead_s(links, path, network);
+          floor = std::max(floor, posted + path_hops_s(links, path));
+        }
         ++flows;
       }
     }
@@ -157,8 +163,9 @@ CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMat
   result.devices = n;
   result.bytes_per_device = bytes;
   if (flows > 0) {
-    result.time_s = drain + latency;
+    result.time_s = std::max(drain + latency, floor);
     result.drain_classes.push_back(DrainClass{latency, drain});
+    result.posting_floor_s = floor;
   }
   result.algbw_Bps = result.time_s > 0.0 ? bytes / result.time_s : 0.0;
   result.busbw_Bps = result.algbw_Bps * bus_factor(CollectiveOp::all_to_all, n);
@@ -337,6 +344,7 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   result.rate_updates = times.rate_updates;
   result.bytes_truncated = times.bytes_truncated;
   result.drain_classes = times.drain_classes;
+  result.posting_floor_s = times.posting_floor_s;
   if (request.record_trace) {
     result.transfers.reserve(static_cast<std::size_t>(graph.size()));
     for (TransferId t = 0; t < graph.size(); ++t) {

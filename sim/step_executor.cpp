@@ -101,7 +101,7 @@ double CollectiveCache::Entry::at(double bytes_per_device) const {
   if (!scalable) return time_s;
   // At reference_bytes this is bit-identical to the simulation (per_byte was
   // divided by a power of two, and done = drain + latency in both).
-  double t = 0.0;
+  double t = floor_s;
   for (const DrainClass& c : per_byte) t = std::max(t, bytes_per_device * c.max_drain_s + c.latency_s);
   return t;
 }
@@ -151,6 +151,7 @@ double CollectiveCache::duration_s(CollectiveOp op, CollectiveAlgorithm algorith
         for (const DrainClass& c : result.drain_classes) {
           e.per_byte.push_back(DrainClass{c.latency_s, c.max_drain_s / kScalingReferenceBytes});
         }
+        e.floor_s = result.posting_floor_s;
       }
       {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -45,7 +45,7 @@ namespace switchsim::sim {
 // fingerprint, sim/byte_matrix.hpp). A direct all-to-all without a matrix (the uniform one: `automatic`
 // and `direct`) is keyed WITHOUT its bytes: its transfers have no
 // dependencies, so (transfer_simulation.hpp, "Bytes scaling")
-//     duration(B) = max over latency classes L of ( B * drain_per_byte_L + L )
+//     duration(B) = max( max over latency classes L of ( B * drain_per_byte_L + L ), posting floor )
 // where drain_per_byte_L = max drain of class L / kScalingReferenceBytes from ONE
 // simulation at B = kScalingReferenceBytes (a power of two: the division is
 // exact). Every capacity factor and byte size of one group shares it. The
@@ -86,6 +86,7 @@ class CollectiveCache {
     double time_s = 0.0;                    // not scalable
     double reference_bytes = 0.0;           // scalable: the bytes simulated
     std::vector<DrainClass> per_byte;       // scalable: max_drain_s per byte of bytes_per_device
+    double floor_s = 0.0;                   // scalable: the byte-independent posting floor
     [[nodiscard]] double at(double bytes_per_device) const;
   };
 

@@ -2,23 +2,10 @@
 // Runs a TransferGraph on the flow-level network: the narrow interface between
 // collectives and the network (collectives only generate transfers).
 //
-// Timing of one transfer t from src to dst with B bytes:
-//   issue_s(t)   = max over its dependencies d of done_s(d)   (0 without any)
-//   The router's equal-cost path set {P_1..P_k} (ECMP) splits it evenly into k
-//   sub-flows of B/k bytes, which enter the network at issue_s(t) and drain at
-//   the rates the sharing policy gives them (flow_network.hpp).
-//   done_s(t)    = max over sub-flows i of ( drain_s(i) + latency(P_i) ), with
-//   latency(P)   = message_overhead(P) + sum_{l in P} latency_s(l)
-//   message_overhead(P) = max over the link kinds on P of the per-kind
-//                         software overhead (NetworkOptions).
-// The fixed latency is added after the drain: it delays dependants but holds
-// no bandwidth. A single transfer alone on one link therefore takes exactly
-//   overhead + latency_s + B / (bandwidth_Bps * efficiency).
-// A transfer to itself or of 0 bytes is delivered at its issue time.
-//
-// Events: a drain batch (all flows finishing at one instant) or a delivery
-// batch (all sub-flows whose drain + latency fall at one instant) is one event
-// and costs one rate update; transfers issued by one event enter together.
+// Timing of one transfer (issue, ECMP sub-flows, per-sender posting of the
+// per-message overhead, delivery after drain + hop latencies) and events are
+// those of the shared network (shared_network.hpp): simulate_transfers runs the
+// graph there as one job, alone.
 //
 // Completion window (NetworkOptions::completion_window = eps, default 0: the
 // exact model). At a drain event at time T every active flow f that started at
@@ -33,14 +20,15 @@
 // on non-uniform all-to-alls and all-reduces is in docs/network.md and asserted
 // by tests/sim/test_completion_window.cpp.
 //
-// Bytes scaling (drain_classes). When no transfer has a dependency (a direct
-// all-to-all) every flow enters at t = 0, max-min rates depend only on which
-// flows are active, and the completion order does not depend on the bytes, so
-// multiplying every transfer's bytes by a > 0 multiplies every drain time by a
-// (with or without a completion window: T + eps (T - 0) scales too). With the
-// drain times grouped by path latency L (few classes: path lengths and link
-// kinds),
-//     makespan(a) = max over classes L of ( a * max_drain_L + L )
+// Bytes scaling (drain_classes, posting_floor_s). When no transfer has a
+// dependency (a direct all-to-all) every flow enters at t = 0, max-min rates
+// depend only on which flows are active, and the completion order does not
+// depend on the bytes, so multiplying every transfer's bytes by a > 0
+// multiplies every drain time by a (with or without a completion window:
+// T + eps (T - 0) scales too), while posting does not depend on bytes at all.
+// With the drain times grouped by latency L = overhead + hops (few classes:
+// path lengths and link kinds),
+//     makespan(a) = max( max over classes L of (a * max_drain_L + L), posting_floor )
 // exactly (up to floating-point rounding); sim::CollectiveCache uses it to serve
 // every byte size of one all-to-all pattern from one simulation.
 
@@ -95,6 +83,7 @@ struct TransferTimes {
   // that latency. makespan_s = max(latency_s + max_drain_s) over the classes
   // when every transfer has bytes and src != dst.
   std::vector<DrainClass> drain_classes;
+  double posting_floor_s = 0.0;  // max over sub-flows of (posting done + hops): the byte-independent floor
 };
 
 // InputError ("--network-tolerance") unless the completion window is finite and >= 0.
@@ -110,6 +99,11 @@ void check_completion_window(const NetworkOptions& options);
 [[nodiscard]] std::string describe_network_model(const NetworkOptions& options);
 [[nodiscard]] std::string describe_all_to_all_model(const NetworkOptions& options, std::int32_t devices);
 
+// The per-message software overhead of a path (the largest of its link kinds'),
+// the sum of its link latencies, and their sum, the latency of one message.
+[[nodiscard]] double path_overhead_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
+                                     const NetworkOptions& options);
+[[nodiscard]] double path_hops_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path);
 // Latency of one path (overhead + hop latencies) under `options`.
 [[nodiscard]] double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
                                     const NetworkOptions& options);
