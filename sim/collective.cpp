@@ -55,6 +55,54 @@ CollectiveAlgorithm parse_collective_algorithm(const std::string& text) {
                                       "' (auto, direct, pairwise, hierarchical, torus-dims, ring, torus-2d, tree)");
 }
 
+void accumulate_all_to_all_load(const topology::Mesh& mesh, const ByteMatrix& matrix,
+                                std::span<const topology::VertexId> devices, const NetworkOptions& network,
+                                AllToAllLinkLoad& load) {
+  const auto links = mesh.topology.links();
+  if (load.bytes.size() != links.size()) load.bytes.assign(links.size(), 0.0);
+  topology::Path path;
+  const auto n = static_cast<std::int32_t>(devices.size());
+  for (std::int32_t i = 0; i < n; ++i) {
+    double posted = 0.0;  // posting: one overhead per message, in sequence (shared_network.hpp)
+    for (const ByteMatrix::Entry& e : matrix.row(i)) {
+      const std::int32_t j = e.col;
+      const double b = e.bytes;
+      if (i == j || b <= 0.0) continue;
+      const topology::VertexId src = devices[static_cast<std::size_t>(i)];
+      const topology::VertexId dst = devices[static_cast<std::size_t>(j)];
+      if (src == dst) continue;
+      const std::int32_t k = mesh.router->path_count(src, dst);
+      SWITCHSIM_ASSERT(k > 0, "router gave no path between two devices");
+      const double share = b / static_cast<double>(k);
+      for (std::int32_t c = 0; c < k; ++c) {
+        path.clear();
+        mesh.router->append_path(src, dst, c, path);
+        for (const auto l : path) load.bytes[static_cast<std::size_t>(l)] += share;
+        load.latency_s = std::max(load.latency_s, path_latency_s(links, path, network));
+        if (c == 0) {
+          posted += path_overhead_s(links, path, network);
+          load.posting_floor_s = std::max(load.posting_floor_s, posted + path_hops_s(links, path));
+        }
+        ++load.flows;
+      }
+    }
+  }
+}
+
+double load_model_drain_s(const topology::Mesh& mesh, const AllToAllLinkLoad& load) {
+  const auto links = mesh.topology.links();
+  double drain = 0.0;
+  for (std::size_t l = 0; l < load.bytes.size(); ++l) {
+    if (load.bytes[l] > 0.0) drain = std::max(drain, load.bytes[l] / (links[l].bandwidth_Bps * links[l].efficiency));
+  }
+  return drain;
+}
+
+double load_model_time_s(const topology::Mesh& mesh, const AllToAllLinkLoad& load) {
+  if (load.flows == 0) return 0.0;
+  return std::max(load_model_drain_s(mesh, load) + load.latency_s, load.posting_floor_s);
+}
+
 namespace {
 
 using topology::VertexId;
@@ -121,55 +169,22 @@ double bus_factor(CollectiveOp op, std::int32_t n) {
 CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMatrix& matrix,
                                        const std::vector<VertexId>& devices, double bytes, const NetworkOptions& network,
                                        std::chrono::steady_clock::time_point wall_start) {
-  const auto links = mesh.topology.links();
-  std::vector<double> load(links.size(), 0.0);
-  double latency = 0.0;
-  double floor = 0.0;  // posting: per sender, one overhead per message in sequence
-  std::int64_t flows = 0;
-  topology::Path path;
+  AllToAllLinkLoad load;
+  accumulate_all_to_all_load(mesh, matrix, devices, network, load);
   const auto n = static_cast<std::int32_t>(devices.size());
-  for (std::int32_t i = 0; i < n; ++i) {
-    double posted = 0.0;
-    for (const ByteMatrix::Entry& e : matrix.row(i)) {
-      const std::int32_t j = e.col;
-      const double b = e.bytes;
-      if (i == j || b <= 0.0) continue;
-      const VertexId src = devices[static_cast<std::size_t>(i)];
-      const VertexId dst = devices[static_cast<std::size_t>(j)];
-      if (src == dst) continue;
-      const std::int32_t k = mesh.router->path_count(src, dst);
-      SWITCHSIM_ASSERT(k > 0, "router gave no path between two devices");
-      const double share = b / static_cast<double>(k);
-      for (std::int32_t c = 0; c < k; ++c) {
-        path.clear();
-        mesh.router->append_path(src, dst, c, path);
-        for (const auto l : path) load[static_cast<std::size_t>(l)] += share;
-        latency = std::max(latency, path_latency_s(links, path, network));
-        if (c == 0) {
-          posted += path_overhead_s(links, path, network);
-          floor = std::max(floor, posted + path_hops_s(links, path));
-        }
-        ++flows;
-      }
-    }
-  }
-  double drain = 0.0;
-  for (std::size_t l = 0; l < links.size(); ++l) {
-    if (load[l] > 0.0) drain = std::max(drain, load[l] / (links[l].bandwidth_Bps * links[l].efficiency));
-  }
   CollectiveResult result;
   result.op = CollectiveOp::all_to_all;
   result.algorithm = CollectiveAlgorithm::direct;
   result.devices = n;
   result.bytes_per_device = bytes;
-  if (flows > 0) {
-    result.time_s = std::max(drain + latency, floor);
-    result.drain_classes.push_back(DrainClass{latency, drain});
-    result.posting_floor_s = floor;
+  if (load.flows > 0) {
+    result.time_s = load_model_time_s(mesh, load);
+    result.drain_classes.push_back(DrainClass{load.latency_s, load_model_drain_s(mesh, load)});
+    result.posting_floor_s = load.posting_floor_s;
   }
   result.algbw_Bps = result.time_s > 0.0 ? bytes / result.time_s : 0.0;
   result.busbw_Bps = result.algbw_Bps * bus_factor(CollectiveOp::all_to_all, n);
-  result.flows = flows;
+  result.flows = load.flows;
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return result;
 }

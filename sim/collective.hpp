@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,22 @@ struct CollectivePlan {
   ByteMatrix uniform;                  // all-to-all without a matrix: bytes / n to every participant
   [[nodiscard]] const ByteMatrix& all_to_all_matrix() const { return matrix != nullptr ? *matrix : uniform; }
 };
+
+// Per-link bytes of direct all-to-alls (the per-link load model above): add
+// one matrix over `devices` with accumulate_all_to_all_load (several groups
+// that run at the same time add up: the contention-aware form the shared step
+// uses), then load_model_time_s = max(max_l bytes_l / c_l + latency, posting floor).
+struct AllToAllLinkLoad {
+  std::vector<double> bytes;       // per link
+  double latency_s = 0.0;          // largest path latency
+  double posting_floor_s = 0.0;    // largest posting of one sender + hops
+  std::int64_t flows = 0;          // routed sub-flows counted
+};
+void accumulate_all_to_all_load(const topology::Mesh& mesh, const ByteMatrix& matrix,
+                                std::span<const topology::VertexId> devices, const NetworkOptions& network,
+                                AllToAllLinkLoad& load);
+[[nodiscard]] double load_model_drain_s(const topology::Mesh& mesh, const AllToAllLinkLoad& load);
+[[nodiscard]] double load_model_time_s(const topology::Mesh& mesh, const AllToAllLinkLoad& load);
 
 // Validates the request (InputError as simulate_collective) and plans it.
 [[nodiscard]] CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveRequest& request,

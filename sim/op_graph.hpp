@@ -32,6 +32,11 @@ using PartitionId = std::int32_t;
 enum class OpCategory : std::uint8_t { compute, all_to_all, all_reduce, other_communication };
 [[nodiscard]] const char* to_string(OpCategory category);
 
+// Streams of a device: compute, and kCommStreams communication streams. Ops on
+// one stream of a device run one at a time, in issue order.
+inline constexpr int kCommStreams = 2;
+inline constexpr int kStreams = 1 + kCommStreams;
+
 enum class OpType : std::uint8_t { compute, collective };
 
 struct Op {
@@ -49,8 +54,11 @@ struct Op {
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;
   double bytes_per_device = 0.0;
   std::vector<std::shared_ptr<const ByteMatrix>> matrices;  // empty, or one per group of the partition
+  std::uint8_t comm_stream = 0;  // collective: which communication stream of each member (0 or 1)
 
   [[nodiscard]] OpCategory category() const;
+  // 0 = compute, 1 + comm_stream for collectives.
+  [[nodiscard]] int stream() const { return type == OpType::compute ? 0 : 1 + comm_stream; }
 };
 
 class OpGraph {

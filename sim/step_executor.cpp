@@ -28,12 +28,18 @@ std::string cache_key(CollectiveOp op, CollectiveAlgorithm algorithm, const std:
   return key;
 }
 
-struct Pred {
-  OpId op = -1;
-  topology::VertexId device = -1;
-};
-
 }  // namespace
+
+double member_seconds(const kernels::OpShape& sh, const kernels::CostModel& cost,
+                      std::unordered_map<std::string, double>& memo) {
+  std::string key(reinterpret_cast<const char*>(&sh.batch), 4 * sizeof(std::int64_t));
+  key.push_back(static_cast<char>(sh.kind));
+  key.append(reinterpret_cast<const char*>(&sh.bytes), sizeof(sh.bytes));
+  key.push_back(static_cast<char>(sh.precision));
+  auto it = memo.find(key);
+  if (it == memo.end()) it = memo.emplace(key, cost.predict(sh).seconds).first;
+  return it->second;
+}
 
 CollectiveCache::CollectiveCache(const topology::Mesh& mesh, const NetworkOptions& network)
     : mesh_(&mesh), network_(network) {
@@ -201,40 +207,27 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
   const std::int32_t n_dev = graph.num_devices();
   const std::int32_t n_ops = graph.num_ops();
   StepSchedule s;
-  s.offsets.resize(static_cast<std::size_t>(n_ops) + 1, 0);
-  for (OpId o = 0; o < n_ops; ++o) {
-    s.offsets[static_cast<std::size_t>(o) + 1] =
-        s.offsets[static_cast<std::size_t>(o)] + static_cast<std::int64_t>(graph.members(o).size());
-  }
-  const auto total = static_cast<std::size_t>(s.offsets.back());
-  s.start_s.assign(total, 0.0);
-  s.end_s.assign(total, 0.0);
-  std::vector<Pred> pred(total);
+  init_schedule(graph, s);
+  std::vector<StartCause> pred(s.start_s.size());
   std::vector<double> max_end(static_cast<std::size_t>(n_ops), 0.0);
   std::vector<topology::VertexId> max_dev(static_cast<std::size_t>(n_ops), -1);
 
-  // Per device and stream (0 compute, 1 communication): when it is free and which op freed it.
-  std::vector<double> free_at(2 * static_cast<std::size_t>(n_dev), 0.0);
-  std::vector<OpId> last_op(2 * static_cast<std::size_t>(n_dev), -1);
-  std::vector<double> compute_busy(static_cast<std::size_t>(n_dev), 0.0);
+  // Per device and stream (op_graph.hpp): when it is free and which op freed it.
+  constexpr auto kS = static_cast<std::size_t>(kStreams);
+  std::vector<double> free_at(kS * static_cast<std::size_t>(n_dev), 0.0);
+  std::vector<OpId> last_op(kS * static_cast<std::size_t>(n_dev), -1);
 
-  auto member_index = [&](OpId o, topology::VertexId d) -> std::int64_t {
-    const auto& m = graph.members(o);
-    if (static_cast<std::int32_t>(m.size()) == n_dev) return d;
-    auto it = std::lower_bound(m.begin(), m.end(), d);
-    return (it != m.end() && *it == d) ? it - m.begin() : -1;
-  };
   // Ready time of device d for op o, and what made it so.
-  auto ready_of = [&](const Op& op, topology::VertexId d, int stream, Pred& p) -> double {
+  auto ready_of = [&](const Op& op, topology::VertexId d, int stream, StartCause& p) -> double {
     double ready = 0.0;
-    p = Pred{};
-    const std::size_t slot = 2 * static_cast<std::size_t>(d) + static_cast<std::size_t>(stream);
+    p = StartCause{};
+    const std::size_t slot = kS * static_cast<std::size_t>(d) + static_cast<std::size_t>(stream);
     if (last_op[slot] >= 0) {
       ready = free_at[slot];
-      p = Pred{last_op[slot], d};
+      p = StartCause{last_op[slot], d};
     }
     for (OpId dep : op.deps) {
-      const std::int64_t idx = member_index(dep, d);
+      const std::int64_t idx = member_index(graph, dep, d);
       double t = 0.0;
       topology::VertexId dev = d;
       if (idx >= 0) {
@@ -245,7 +238,7 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
       }
       if (p.op < 0 ? t >= ready : t > ready) {
         ready = t;
-        p = Pred{dep, dev};
+        p = StartCause{dep, dev};
       }
     }
     return ready;
@@ -256,7 +249,7 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
     const Op& op = graph.op(o);
     const auto& members = graph.members(o);
     const std::int64_t base = s.offsets[static_cast<std::size_t>(o)];
-    const int stream = op.type == OpType::compute ? 0 : 1;
+    const int stream = op.stream();
     double op_max = -1.0;
     topology::VertexId op_max_dev = -1;
     if (op.type == OpType::compute) {
@@ -265,27 +258,16 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
       const double uniform_s = op.member_shapes.empty() ? cost.predict(op.shape).seconds : 0.0;
       for (std::size_t i = 0; i < members.size(); ++i) {
         const topology::VertexId d = members[i];
-        Pred p;
+        StartCause p;
         const double ready = ready_of(op, d, stream, p);
-        double dur = uniform_s;
-        if (!op.member_shapes.empty()) {
-          const kernels::OpShape& sh = op.member_shapes[i];
-          std::string key(reinterpret_cast<const char*>(&sh.batch), 4 * sizeof(std::int64_t));
-          key.push_back(static_cast<char>(sh.kind));
-          key.append(reinterpret_cast<const char*>(&sh.bytes), sizeof(sh.bytes));
-          key.push_back(static_cast<char>(sh.precision));
-          auto it = shape_seconds.find(key);
-          if (it == shape_seconds.end()) it = shape_seconds.emplace(key, cost.predict(sh).seconds).first;
-          dur = it->second;
-        }
+        const double dur = op.member_shapes.empty() ? uniform_s : member_seconds(op.member_shapes[i], cost, shape_seconds);
         const auto k = static_cast<std::size_t>(base) + i;
         s.start_s[k] = ready;
         s.end_s[k] = ready + dur;
         pred[k] = p;
-        const std::size_t slot = 2 * static_cast<std::size_t>(d);
+        const std::size_t slot = kS * static_cast<std::size_t>(d);
         free_at[slot] = ready + dur;
         last_op[slot] = o;
-        compute_busy[static_cast<std::size_t>(d)] += dur;
         if (ready + dur > op_max) {
           op_max = ready + dur;
           op_max_dev = d;
@@ -297,9 +279,9 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
       for (std::size_t g = 0; g < groups.size(); ++g) {
         const auto& group = groups[g];
         double start = -1.0;
-        Pred binding;
+        StartCause binding;
         for (topology::VertexId d : group) {
-          Pred p;
+          StartCause p;
           const double ready = ready_of(op, d, stream, p);
           if (ready > start) {
             start = ready;
@@ -309,12 +291,12 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
         const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[g].get();
         const double dur = cache.duration_s(op.collective, op.algorithm, group, op.bytes_per_device, matrix);
         for (topology::VertexId d : group) {
-          const std::int64_t idx = member_index(o, d);
+          const std::int64_t idx = member_index(graph, o, d);
           const auto k = static_cast<std::size_t>(base + idx);
           s.start_s[k] = start;
           s.end_s[k] = start + dur;
           pred[k] = binding;
-          const std::size_t slot = 2 * static_cast<std::size_t>(d) + 1;
+          const std::size_t slot = kS * static_cast<std::size_t>(d) + static_cast<std::size_t>(stream);
           free_at[slot] = start + dur;
           last_op[slot] = o;
         }
@@ -327,64 +309,8 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
     max_end[static_cast<std::size_t>(o)] = std::max(0.0, op_max);
     max_dev[static_cast<std::size_t>(o)] = op_max_dev;
   }
-
-  // Step time and critical path.
-  OpId cur = -1;
-  for (OpId o = 0; o < n_ops; ++o) {
-    if (cur < 0 || max_end[static_cast<std::size_t>(o)] > s.step_time_s) {
-      s.step_time_s = max_end[static_cast<std::size_t>(o)];
-      cur = o;
-    }
-  }
-  s.compute_busy_max_s = compute_busy.empty() ? 0.0 : *std::max_element(compute_busy.begin(), compute_busy.end());
-  topology::VertexId dev = cur >= 0 ? max_dev[static_cast<std::size_t>(cur)] : -1;
-  while (cur >= 0) {
-    const std::int64_t idx = member_index(cur, dev);
-    SWITCHSIM_ASSERT(idx >= 0, "critical path left the op's members");
-    const auto k = static_cast<std::size_t>(s.offsets[static_cast<std::size_t>(cur)] + idx);
-    const double dur = s.end_s[k] - s.start_s[k];
-    switch (graph.op(cur).category()) {
-      case OpCategory::compute: s.critical_path.compute_s += dur; break;
-      case OpCategory::all_to_all: s.critical_path.all_to_all_s += dur; break;
-      case OpCategory::all_reduce: s.critical_path.all_reduce_s += dur; break;
-      case OpCategory::other_communication: s.critical_path.other_communication_s += dur; break;
-    }
-    s.critical_ops.push_back(cur);
-    const Pred p = pred[k];
-    double pred_end = 0.0;
-    if (p.op >= 0) {
-      const std::int64_t pi = member_index(p.op, p.device);
-      pred_end = pi >= 0 ? s.end(p.op, pi) : max_end[static_cast<std::size_t>(p.op)];
-    }
-    s.critical_path.idle_s += std::max(0.0, s.start_s[k] - pred_end);
-    cur = p.op;
-    dev = p.device;
-  }
-  std::reverse(s.critical_ops.begin(), s.critical_ops.end());
+  finish_schedule(graph, s, pred, max_end, max_dev);
   return s;
-}
-
-void add_step_to_trace(const OpGraph& graph, const StepSchedule& schedule, TraceWriter& trace,
-                       std::int32_t max_devices) {
-  const std::int32_t n = std::min(graph.num_devices(), max_devices);
-  std::vector<TrackId> tracks(2 * static_cast<std::size_t>(n));
-  for (std::int32_t d = 0; d < n; ++d) {
-    const std::string group = "device " + std::to_string(d);
-    tracks[2 * static_cast<std::size_t>(d)] = trace.add_track("compute", group);
-    tracks[2 * static_cast<std::size_t>(d) + 1] = trace.add_track("communication", group);
-  }
-  for (OpId o = 0; o < graph.num_ops(); ++o) {
-    const Op& op = graph.op(o);
-    const auto& members = graph.members(o);
-    const int stream = op.type == OpType::compute ? 0 : 1;
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      if (members[i] >= n) break;  // members are sorted
-      const double start = schedule.start(o, static_cast<std::int64_t>(i));
-      const double end = schedule.end(o, static_cast<std::int64_t>(i));
-      trace.add_complete(tracks[2 * static_cast<std::size_t>(members[i]) + static_cast<std::size_t>(stream)],
-                         to_string(op.category()), op.name, start, end - start);
-    }
-  }
 }
 
 }  // namespace switchsim::sim
