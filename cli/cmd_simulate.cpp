@@ -1,7 +1,8 @@
 // `switchsim simulate --model M --mesh M --layout L --capacity-factor F [--routing R]
 //  [--mode capacity|dropless] [--batch-tokens N] [--micro-batches N] [--group-tokens N]
 //  [--precision bf16|fp32] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
-//  [--network-tolerance EPS] [--load-model-above N]
+//  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
+//  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
 //  [--json] [--out F] [--trace FILE [--trace-devices N]]`:
 // one simulated training step (workloads/simulate.hpp).
 
@@ -48,6 +49,14 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--load-model-above", q.load_model_above,
                  "Direct all-to-alls over more devices than this use the per-link load model (default 0 = never; "
                  "recommend uses 64)");
+  app.add_option("--network-model", q.network_model,
+                 "shared (default: one network for the whole step, collectives contend) | isolated (each collective "
+                 "alone: faster, optimistic)");
+  app.add_option("--grad-sync", q.grad_sync,
+                 "auto (default: fused on TPU meshes, bucketed:25MiB on a second stream on GPU meshes) | fused | "
+                 "bucketed[:BYTES]");
+  app.add_option("--comm-priority", q.comm_priority,
+                 "none (default: max-min) | all-to-all (strict priority over other traffic on shared links)");
 }
 
 namespace {

@@ -16,6 +16,18 @@ TrackId TraceWriter::add_track(const std::string& name, const std::string& group
   return id;
 }
 
+TrackId TraceWriter::add_counter_track(const std::string& name, const std::string& group) {
+  const TrackId id = add_track(name, group);
+  tracks_[static_cast<std::size_t>(id)].counter = true;
+  return id;
+}
+
+void TraceWriter::add_counter(TrackId track, double time_s, double value) {
+  SWITCHSIM_ASSERT(track >= 0 && track < num_tracks() && tracks_[static_cast<std::size_t>(track)].counter,
+                   "unknown counter track");
+  counters_.push_back(CounterSample{track, time_s, value});
+}
+
 void TraceWriter::add_complete(TrackId track, const std::string& category, const std::string& name,
                                double start_s, double dur_s, json args) {
   SWITCHSIM_ASSERT(track >= 0 && track < num_tracks(), "unknown trace track");
@@ -29,6 +41,7 @@ json TraceWriter::to_json() const {
                       {"args", {{"name", groups_[pid]}}}});
   }
   for (const Track& t : tracks_) {
+    if (t.counter) continue;  // a counter is named by its events
     events.push_back(
         {{"ph", "M"}, {"name", "thread_name"}, {"pid", t.pid}, {"tid", t.tid}, {"args", {{"name", t.name}}}});
     events.push_back({{"ph", "M"},
@@ -43,6 +56,11 @@ json TraceWriter::to_json() const {
               {"tid", t.tid},     {"ts", e.start_s * 1e6}, {"dur", e.dur_s * 1e6}};
     if (!e.args.is_null()) j["args"] = e.args;
     events.push_back(std::move(j));
+  }
+  for (const CounterSample& c : counters_) {
+    const Track& t = tracks_[static_cast<std::size_t>(c.track)];
+    events.push_back({{"ph", "C"}, {"name", t.name}, {"pid", t.pid}, {"ts", c.time_s * 1e6},
+                      {"args", {{"value", c.value}}}});
   }
   return json{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ns"}};
 }

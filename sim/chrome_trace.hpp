@@ -33,6 +33,11 @@ class TraceWriter {
   void add_complete(TrackId track, const std::string& category, const std::string& name, double start_s,
                     double dur_s, json args = nullptr);
 
+  // A counter track (`ph:"C"` events: a value that holds until the next sample),
+  // e.g. a link's utilisation; shown as a graph in the group's process.
+  TrackId add_counter_track(const std::string& name, const std::string& group = "switchsim");
+  void add_counter(TrackId track, double time_s, double value);
+
   [[nodiscard]] std::int64_t num_events() const { return static_cast<std::int64_t>(events_.size()); }
   [[nodiscard]] std::int32_t num_tracks() const { return static_cast<std::int32_t>(tracks_.size()); }
 
@@ -47,7 +52,14 @@ class TraceWriter {
     std::string name;
     std::int32_t pid = 0;
     std::int32_t tid = 0;
+    bool counter = false;
   };
+  struct CounterSample {
+    TrackId track = 0;
+    double time_s = 0.0;
+    double value = 0.0;
+  };
+  std::vector<CounterSample> counters_;
   struct Event {
     TrackId track = 0;
     std::string category;

@@ -56,6 +56,8 @@ class Router {
 struct Mesh {
   std::string name;         // catalog name or file path it came from
   std::string device_kind;  // key into the device catalog ("tpuv3", "h100", ...)
+  // TPU meshes run XLA (fused gradient sync, einsum MoE); the others are GPU meshes (NCCL, DDP).
+  [[nodiscard]] bool is_tpu() const { return device_kind.rfind("tpu", 0) == 0; }
   MeshStructure structure;
   Topology topology;
   std::unique_ptr<Router> router;

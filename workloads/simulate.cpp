@@ -13,6 +13,57 @@
 
 namespace switchsim::workloads {
 
+const char* to_string(NetworkModel m) { return m == NetworkModel::shared ? "shared" : "isolated"; }
+
+NetworkModel parse_network_model(const std::string& text, const std::string& field) {
+  if (text == "shared") return NetworkModel::shared;
+  if (text == "isolated") return NetworkModel::isolated;
+  throw InputError(field, "must be 'shared' or 'isolated' (got '" + text + "')");
+}
+
+bool parse_comm_priority(const std::string& text, const std::string& field) {
+  if (text == "none") return false;
+  if (text == "all-to-all") return true;
+  throw InputError(field, "must be 'none' or 'all-to-all' (got '" + text + "')");
+}
+
+namespace {
+
+// Counter tracks of the busiest links' utilisation (load / capacity) over time.
+void add_link_loads_to_trace(const topology::Mesh& mesh, const sim::SharedStepStats& stats, sim::TraceWriter& trace) {
+  constexpr std::size_t kBusiestLinks = 16;
+  const auto links = mesh.topology.links();
+  // Bytes carried per link: the integral of its load.
+  std::vector<double> carried(links.size(), 0.0), last_t(links.size(), 0.0), last_load(links.size(), 0.0);
+  for (const sim::LinkLoadSample& x : stats.link_loads) {
+    const auto l = static_cast<std::size_t>(x.link);
+    carried[l] += last_load[l] * (x.time_s - last_t[l]);
+    last_t[l] = x.time_s;
+    last_load[l] = x.load_Bps;
+  }
+  std::vector<std::size_t> order(links.size());
+  for (std::size_t l = 0; l < order.size(); ++l) order[l] = l;
+  const std::size_t top = std::min(kBusiestLinks, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(),
+                    [&](std::size_t a, std::size_t b) { return carried[a] != carried[b] ? carried[a] > carried[b] : a < b; });
+  std::vector<sim::TrackId> track(links.size(), -1);
+  for (std::size_t i = 0; i < top; ++i) {
+    const std::size_t l = order[i];
+    if (carried[l] <= 0.0) break;
+    const topology::Link& link = links[l];
+    track[l] = trace.add_counter_track("link " + std::to_string(l) + " " + std::to_string(link.src) + "->" +
+                                           std::to_string(link.dst) + " utilisation",
+                                       "busiest links");
+  }
+  for (const sim::LinkLoadSample& x : stats.link_loads) {
+    const auto l = static_cast<std::size_t>(x.link);
+    if (track[l] < 0) continue;
+    trace.add_counter(track[l], x.time_s, x.load_Bps / stats.link_capacity_Bps[l]);
+  }
+}
+
+}  // namespace
+
 StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const Layout& layout,
                          const StepOptions& options, const kernels::CostModel& cost) {
   const std::int32_t devices = mesh.topology.num_devices();
@@ -38,8 +89,22 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   }
   SWITCHSIM_ASSERT(&cache->mesh() == &mesh, "collective cache belongs to another mesh");
   const std::int64_t sims_before = cache->simulations();
-  const sim::StepSchedule schedule = sim::execute_step(built.graph, cost, *cache);
-  if (options.trace != nullptr) sim::add_step_to_trace(built.graph, schedule, *options.trace, options.trace_max_devices);
+  sim::SharedStepStats shared;
+  sim::StepSchedule schedule;
+  if (options.network_model == NetworkModel::shared) {
+    sim::SharedStepOptions so;
+    so.strict_priority = options.strict_priority;
+    so.record_link_loads = options.trace != nullptr;
+    schedule = sim::execute_step_shared(built.graph, cost, *cache, so, &shared);
+  } else {
+    schedule = sim::execute_step(built.graph, cost, *cache);
+  }
+  if (options.trace != nullptr) {
+    sim::add_step_to_trace(built.graph, schedule, *options.trace, options.trace_max_devices);
+    if (options.network_model == NetworkModel::shared) add_link_loads_to_trace(mesh, shared, *options.trace);
+  }
+  shared.link_loads.clear();
+  shared.link_capacity_Bps.clear();
 
   StepResult r;
   r.model = model.name;
@@ -65,6 +130,11 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.memory = estimate_memory(model, layout, options.training, shape, built.encoder_received_slots,
                              built.decoder_received_slots, topology::device_spec(mesh.device_kind).memory_bytes);
   r.breakdown = schedule.critical_path;
+  r.network_model = options.network_model;
+  r.strict_priority = options.strict_priority;
+  r.exposed_communication_s = schedule.exposed_communication_s;
+  r.overlapped_communication_s = schedule.overlapped_communication_s;
+  r.shared = shared;
   r.compute_lower_bound_s = schedule.compute_busy_max_s;
   r.network = cache->network();
   r.ops = built.graph.num_ops();
@@ -198,7 +268,21 @@ json to_json(const StepResult& r) {
                     {"all_reduce_s", r.breakdown.all_reduce_s},
                     {"other_communication_s", r.breakdown.other_communication_s},
                     {"idle_s", r.breakdown.idle_s}};
+  j["exposed_communication_s"] = r.exposed_communication_s;
+  j["overlapped_communication_s"] = r.overlapped_communication_s;
   j["compute_lower_bound_s"] = r.compute_lower_bound_s;
+  j["network_model"] = to_string(r.network_model);
+  j["grad_sync"] = to_string(r.training.grad_sync);
+  j["comm_streams"] = r.training.grad_sync.separate_stream ? 2 : 1;
+  j["comm_priority"] = r.strict_priority ? "all-to-all" : "none";
+  if (r.network_model == NetworkModel::shared) {
+    j["shared_network"] = {{"collectives", r.shared.collectives},
+                           {"timed_alone_from_memo", r.shared.memo_alone},
+                           {"replayed_into_shared", r.shared.replayed},
+                           {"load_modelled", r.shared.load_modelled},
+                           {"flows", r.shared.flows},
+                           {"network_events", r.shared.network_events}};
+  }
   j["network_tolerance"] = r.network.completion_window;
   j["load_model_above_devices"] = r.network.load_model_above_devices;
   j["params"] = r.params;
@@ -213,7 +297,12 @@ json to_json(const StepResult& r) {
   }
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
-  prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
+  prov["collectives"] =
+      r.network_model == NetworkModel::shared
+          ? "flow-level, one shared network for the whole step: concurrent collectives share links max-min fairly" +
+                std::string(r.strict_priority ? ", all-to-all with strict priority" : "") +
+                " (collectives that never overlap are timed from the isolated memo: the same result)"
+          : "flow-level, each collective simulated alone (isolated: no contention between concurrent collectives)";
   prov["network_model"] = sim::describe_network_model(r.network);
   if (const std::string a2a = sim::describe_all_to_all_model(r.network, r.devices); !a2a.empty()) {
     prov["all_to_all_model"] = a2a;
@@ -237,6 +326,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["samples"] = rows.front().samples;
     j["network_tolerance"] = f.network.completion_window;
     j["load_model_above_devices"] = f.network.load_model_above_devices;
+    j["network_model"] = to_string(f.network_model);
+    j["grad_sync"] = to_string(f.training.grad_sync);
   }
   json arr = json::array();
   for (const CapacityRow& row : rows) {
@@ -273,6 +364,7 @@ std::string to_text(const StepResult& r) {
                 "step time      %.6g s   tokens/s %.6g   examples/s %.6g\n"
                 "drop fraction  %.4g%% (encoder %.4g%%, decoder %.4g%%)\n"
                 "critical path  compute %.4g s, all-to-all %.4g s, all-reduce %.4g s, idle %.4g s\n"
+                "communication  exposed %.4g s, overlapped with compute %.4g s (%s network, gradients %s)\n"
                 "memory         %.2f GiB of %.2f GiB per device%s\n"
                 "cost model     %s; %d ops\n",
                 r.model.c_str(), r.mesh.c_str(), r.devices, r.layout.c_str(), r.capacity_factor, r.mode.c_str(),
@@ -280,7 +372,8 @@ std::string to_text(const StepResult& r) {
                 static_cast<long long>(r.expert_capacity), static_cast<long long>(r.decoder_expert_capacity),
                 r.step_time_s, r.tokens_per_s, r.examples_per_s, 100.0 * r.drop_fraction,
                 100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction, r.breakdown.compute_s,
-                r.breakdown.all_to_all_s, r.breakdown.all_reduce_s, r.breakdown.idle_s,
+                r.breakdown.all_to_all_s, r.breakdown.all_reduce_s, r.breakdown.idle_s, r.exposed_communication_s,
+                r.overlapped_communication_s, to_string(r.network_model), to_string(r.training.grad_sync).c_str(),
                 r.memory.total_bytes() / GiB, r.memory.device_memory_bytes / GiB,
                 r.memory.fits() ? "" : "  DOES NOT FIT", r.cost_model.c_str(), r.ops);
   std::string s = buf;

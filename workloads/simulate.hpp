@@ -12,6 +12,7 @@
 #include "kernels/cost_model.hpp"
 #include "sim/chrome_trace.hpp"
 #include "sim/collective.hpp"
+#include "sim/shared_step_executor.hpp"
 #include "sim/step_executor.hpp"
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
@@ -22,8 +23,22 @@
 
 namespace switchsim::workloads {
 
+// How the step's collectives use the network (--network-model).
+//   shared    one discrete-event simulation on one flow network for the whole step:
+//             concurrent collectives share links (sim/shared_step_executor.hpp); the default
+//   isolated  each collective timed alone on the mesh and memoized (sim/step_executor.hpp):
+//             no contention between collectives; faster, optimistic (an approximation)
+enum class NetworkModel : std::uint8_t { shared, isolated };
+[[nodiscard]] const char* to_string(NetworkModel m);
+[[nodiscard]] NetworkModel parse_network_model(const std::string& text, const std::string& field = "--network-model");
+// Traffic classes on shared links (--comm-priority): none (plain max-min), or all-to-all
+// served with strict priority over all other traffic (Lina).
+[[nodiscard]] bool parse_comm_priority(const std::string& text, const std::string& field = "--comm-priority");
+
 struct StepOptions {
   TrainingSetup training;
+  NetworkModel network_model = NetworkModel::shared;
+  bool strict_priority = false;  // all-to-all before other traffic (shared model only)
   double capacity_factor = 1.0;
   RoutingSpec routing;  // default uniform
   ExecutionMode mode = ExecutionMode::capacity;
@@ -60,6 +75,11 @@ struct StepResult {
   double max_expert_load_ratio = 0.0;
   MemoryEstimate memory;
   sim::CriticalPathBreakdown breakdown;
+  NetworkModel network_model = NetworkModel::shared;
+  bool strict_priority = false;
+  double exposed_communication_s = 0.0;     // communication on the critical path
+  double overlapped_communication_s = 0.0;  // communication hidden by compute (sim/step_schedule.hpp)
+  sim::SharedStepStats shared;              // shared model: collectives run, memo / replay / load-model counts
   double compute_lower_bound_s = 0.0;  // busiest device's total compute time
   sim::NetworkOptions network;         // the network options of the memo the step ran with
   std::int32_t ops = 0;

@@ -1,6 +1,7 @@
 #include "workloads/step_builder.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,55 @@ Item collective(std::string name, sim::PartitionId partition, CollectiveOp op, d
   return it;
 }
 
+// Gradient buckets of one parameter kind over its data-parallel partition
+// (training.hpp, GradSync::bucketed): gradients join the open bucket in the
+// order the backward pass produces them; a bucket is all-reduced, depending on
+// the wgrad ops that filled it, once it holds bucket_bytes.
+class GradBuckets {
+ public:
+  GradBuckets(sim::OpGraph& graph, sim::PartitionId partition, std::string name, double bytes_per_weight,
+              double bucket_bytes, std::uint8_t stream)
+      : g_(graph),
+        partition_(partition),
+        name_(std::move(name)),
+        bytes_per_weight_(bytes_per_weight),
+        bucket_bytes_(bucket_bytes),
+        stream_(stream) {}
+
+  void add(double weights, OpId wgrad) {
+    bytes_ += weights * bytes_per_weight_;
+    deps_.push_back(wgrad);
+    if (bytes_ >= bucket_bytes_) flush();
+  }
+  void flush() {
+    if (deps_.empty()) return;
+    const OpId id = g_.add_collective("grads." + name_ + std::to_string(emitted_.size()), "grads", partition_,
+                                      CollectiveOp::all_reduce, bytes_, deps_);
+    g_.op(id).comm_stream = stream_;
+    emitted_.push_back(id);
+    bytes_ = 0.0;
+    deps_.clear();
+  }
+  [[nodiscard]] const std::vector<OpId>& emitted() const { return emitted_; }
+
+ private:
+  sim::OpGraph& g_;
+  sim::PartitionId partition_;
+  std::string name_;
+  double bytes_per_weight_;
+  double bucket_bytes_;
+  std::uint8_t stream_;
+  double bytes_ = 0.0;
+  std::vector<OpId> deps_;
+  std::vector<OpId> emitted_;
+};
+
+// Weights (elements) of a weighted op: batch x k x n; batched matmuls are expert weights.
+double weights_of(const OpShape& shape) {
+  return static_cast<double>(shape.batch) * static_cast<double>(shape.k) * static_cast<double>(shape.n);
+}
+bool is_expert_weight(const OpShape& shape) { return shape.kind == OpKind::batched_matmul; }
+
 class Emitter {
  public:
   explicit Emitter(sim::OpGraph& graph) : g_(graph), all_(graph.add_all_devices()) {}
@@ -101,14 +151,18 @@ class Emitter {
     for (const Item& it : layer.items) chain_ = emit(it, layer.name, ".fwd", false, 1, chain_deps());
   }
 
-  void backward(const Layer& layer) {
+  // With buckets (the last micro-batch under bucketed sync), each wgrad feeds
+  // the dense or the expert bucket.
+  void backward(const Layer& layer, GradBuckets* dense = nullptr, GradBuckets* expert = nullptr) {
     for (auto it = layer.items.rbegin(); it != layer.items.rend(); ++it) {
       if (it->collective) {
         chain_ = emit(*it, layer.name, ".bwd", true, 1, chain_deps());
       } else if (it->backward == Backward::weighted) {
         const std::vector<OpId> deps = chain_deps();
         const OpId dgrad = emit(*it, layer.name, ".dgrad", true, 1, deps);
-        (void)emit(*it, layer.name, ".wgrad", true, 1, deps);
+        const OpId wgrad = emit(*it, layer.name, ".wgrad", true, 1, deps);
+        GradBuckets* bucket = is_expert_weight(it->shape) ? expert : dense;
+        if (bucket != nullptr) bucket->add(weights_of(it->shape), wgrad);
         chain_ = dgrad;
       } else {
         chain_ = emit(*it, layer.name, ".bwd", true, it->backward == Backward::doubled ? 2 : 1, chain_deps());
@@ -316,6 +370,18 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
   };
 
+  // Gradient sync (training.hpp): local gradient bytes per parameter kind.
+  const ParamCount pc = count_params(m);
+  const bool adam = setup.optimizer == Optimizer::adam;
+  const double grad_bytes = adam ? 2.0 : 4.0;
+  const double dense_local = pc.non_expert() / static_cast<double>(mp);
+  const double expert_local = pc.experts / static_cast<double>(layout.ep * mp);
+  const sim::PartitionId dp_part = layout.dp > 1 ? g.add_partition(layout.dp_groups()) : -1;
+  const sim::PartitionId xr_part = moe && layout.replicas() > 1 ? g.add_partition(layout.expert_replica_groups()) : -1;
+  const bool bucketed = setup.grad_sync.kind == GradSyncKind::bucketed;
+  const std::uint8_t grad_stream = setup.grad_sync.separate_stream ? 1 : 0;
+  std::unique_ptr<GradBuckets> dense_buckets, expert_buckets;
+
   std::uint64_t stream = 0;
   for (std::int64_t mb = 0; mb < setup.micro_batches; ++mb) {
     const std::string tag = setup.micro_batches > 1 ? "mb" + std::to_string(mb) + "." : "";
@@ -349,30 +415,56 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     layers.push_back(std::move(head));
 
     for (const Layer& L : layers) em.forward(L);
+    if (bucketed && mb + 1 == setup.micro_batches) {
+      // Bucket bytes per weight: the layers' weight elements carry the local parameter
+      // bytes of their kind (norms, biases and embeddings included), so the buckets add
+      // up exactly to the fused all-reduces.
+      double dense_weights = 0.0, expert_weights = 0.0;
+      for (const Layer& L : layers) {
+        for (const Item& it : L.items) {
+          if (it.collective || it.backward != Backward::weighted) continue;
+          (is_expert_weight(it.shape) ? expert_weights : dense_weights) += weights_of(it.shape);
+        }
+      }
+      if (dp_part >= 0 && dense_weights > 0.0) {
+        dense_buckets = std::make_unique<GradBuckets>(g, dp_part, "dense_allreduce", dense_local * grad_bytes / dense_weights,
+                                                      setup.grad_sync.bucket_bytes, grad_stream);
+      }
+      if (xr_part >= 0 && expert_weights > 0.0) {
+        expert_buckets = std::make_unique<GradBuckets>(g, xr_part, "expert_allreduce",
+                                                       expert_local * grad_bytes / expert_weights,
+                                                       setup.grad_sync.bucket_bytes, grad_stream);
+      }
+    }
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
       if (setup.rematerialize) em.forward(Layer{it->name + ".remat", it->items});
-      em.backward(*it);
+      em.backward(*it, dense_buckets.get(), expert_buckets.get());
     }
   }
   out.drops.assignments = out.encoder_drops.assignments + out.decoder_drops.assignments;
   out.drops.dropped = out.encoder_drops.dropped + out.decoder_drops.dropped;
 
-  // Gradient all-reduces and the optimizer.
-  const ParamCount pc = count_params(m);
-  const bool adam = setup.optimizer == Optimizer::adam;
-  const double grad_bytes = adam ? 2.0 : 4.0;
-  const double dense_local = pc.non_expert() / static_cast<double>(mp);
-  const double expert_local = pc.experts / static_cast<double>(layout.ep * mp);
+  // Gradient all-reduces (fused: after the backward pass; bucketed: the last buckets) and the optimizer.
   std::vector<OpId> before_update = em.all_done();
-  if (layout.dp > 1) {
-    const sim::PartitionId dp_part = g.add_partition(layout.dp_groups());
-    before_update.push_back(g.add_collective("grads.dense_allreduce", "grads", dp_part, CollectiveOp::all_reduce,
-                                             dense_local * grad_bytes, em.all_done()));
-  }
-  if (moe && layout.replicas() > 1) {
-    const sim::PartitionId xr_part = g.add_partition(layout.expert_replica_groups());
-    before_update.push_back(g.add_collective("grads.expert_allreduce", "grads", xr_part, CollectiveOp::all_reduce,
-                                             expert_local * grad_bytes, em.all_done()));
+  if (bucketed) {
+    for (GradBuckets* b : {dense_buckets.get(), expert_buckets.get()}) {
+      if (b == nullptr) continue;
+      b->flush();
+      before_update.insert(before_update.end(), b->emitted().begin(), b->emitted().end());
+    }
+  } else {
+    if (dp_part >= 0) {
+      const OpId id = g.add_collective("grads.dense_allreduce", "grads", dp_part, CollectiveOp::all_reduce,
+                                       dense_local * grad_bytes, em.all_done());
+      g.op(id).comm_stream = grad_stream;
+      before_update.push_back(id);
+    }
+    if (xr_part >= 0) {
+      const OpId id = g.add_collective("grads.expert_allreduce", "grads", xr_part, CollectiveOp::all_reduce,
+                                       expert_local * grad_bytes, em.all_done());
+      g.op(id).comm_stream = grad_stream;
+      before_update.push_back(id);
+    }
   }
   // Update: adafactor reads fp32 parameter and gradient, writes the parameter (12 B/param);
   // adam reads bf16 gradient and fp32 master + 2 moments, writes them and the bf16 copy (28 B/param).

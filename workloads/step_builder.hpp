@@ -16,10 +16,13 @@
 //             wgrad (off the chain, so the next all-to-all can overlap it); attention x2;
 //             the same all-to-alls and mp all-reduces; with rematerialization each layer's
 //             forward is replayed before its backward.
-// After the last micro-batch: the dense-gradient all-reduce over each dp group, the
-// expert-gradient all-reduce over expert replicas (when dp/ep > 1), then the optimizer update.
-// Gradients are all-reduced once, fused, after the backward pass (as XLA does on TPUs), so
-// they do not overlap the backward pass.
+// Gradient sync (TrainingSetup::grad_sync, training.hpp): fused -- after the last micro-batch,
+// the dense-gradient all-reduce over each dp group and the expert-gradient all-reduce over
+// expert replicas (when dp/ep > 1), as XLA does on TPUs, not overlapping the backward pass;
+// bucketed -- during the last micro-batch's backward, a dense or expert all-reduce per bucket
+// of gradients as soon as its wgrads are done (DDP), overlapping the rest of the backward pass.
+// Either way the gradient bytes add up to the local parameters x gradient bytes. Then the
+// optimizer update.
 //
 // Bytes of one all-to-all, per device (capacity mode): E x (groups x C) x d_model x 2 B: the
 // [E, C, d_model] bf16 tensor of the paper, for each routing group; each mp rank sends its

@@ -46,6 +46,9 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   o.training.precision = parse_precision(q.precision, "--precision");
   o.training.optimizer = parse_optimizer(q.optimizer, "--optimizer");
   o.training.rematerialize = q.rematerialize;
+  o.training.grad_sync = parse_grad_sync(q.grad_sync, r.mesh->is_tpu(), "--grad-sync");
+  o.network_model = parse_network_model(q.network_model, "--network-model");
+  o.strict_priority = parse_comm_priority(q.comm_priority, "--comm-priority");
   (void)derive_step_shape(o.training, r.model, r.layout);  // batch errors before any work
   r.cost = make_cost_model(r.mesh->device_kind, q.profile);
   return r;

@@ -32,6 +32,9 @@ struct StepRequest {
   std::string profile;                // --profile (empty: roofline of the mesh's device)
   double network_tolerance = 0.0;     // --network-tolerance (0: the exact fluid model)
   std::int32_t load_model_above = 0;  // --load-model-above (0: never)
+  std::string network_model = "shared";  // --network-model
+  std::string grad_sync = "auto";        // --grad-sync (auto: the platform default, training.hpp)
+  std::string comm_priority = "none";    // --comm-priority
 };
 
 struct ResolvedStep {

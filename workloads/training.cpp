@@ -1,5 +1,8 @@
 #include "workloads/training.hpp"
 
+#include <string>
+#include <utility>
+
 #include "common/errors.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/model.hpp"
@@ -19,6 +22,58 @@ Precision parse_precision(const std::string& text, const std::string& field) {
   if (text == "bf16") return Precision::bf16;
   if (text == "fp32") return Precision::fp32;
   throw InputError(field, "must be 'bf16' or 'fp32' (got '" + text + "')");
+}
+
+const char* to_string(GradSyncKind kind) { return kind == GradSyncKind::fused ? "fused" : "bucketed"; }
+
+std::string to_string(const GradSync& sync) {
+  if (sync.kind == GradSyncKind::fused) return "fused";
+  return "bucketed:" + std::to_string(static_cast<std::int64_t>(sync.bucket_bytes));
+}
+
+GradSync default_grad_sync(bool tpu) {
+  GradSync g;
+  g.kind = tpu ? GradSyncKind::fused : GradSyncKind::bucketed;
+  g.separate_stream = !tpu;
+  return g;
+}
+
+GradSync parse_grad_sync(const std::string& text, bool tpu, const std::string& field) {
+  GradSync g = default_grad_sync(tpu);
+  if (text == "auto") return g;
+  if (text == "fused") {
+    g.kind = GradSyncKind::fused;
+    return g;
+  }
+  const std::string prefix = "bucketed";
+  if (text.rfind(prefix, 0) != 0) {
+    throw InputError(field, "must be 'auto', 'fused', 'bucketed' or 'bucketed:BYTES' (got '" + text + "')");
+  }
+  g.kind = GradSyncKind::bucketed;
+  if (text.size() == prefix.size()) return g;
+  if (text[prefix.size()] != ':') {
+    throw InputError(field, "must be 'auto', 'fused', 'bucketed' or 'bucketed:BYTES' (got '" + text + "')");
+  }
+  std::string number = text.substr(prefix.size() + 1);
+  double unit = 1.0;
+  for (const auto& [suffix, scale] : {std::pair<const char*, double>{"KiB", 1024.0}, {"MiB", 1024.0 * 1024.0},
+                                      {"GiB", 1024.0 * 1024.0 * 1024.0}}) {
+    const std::string sfx = suffix;
+    if (number.size() > sfx.size() && number.compare(number.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      number.resize(number.size() - sfx.size());
+      unit = scale;
+      break;
+    }
+  }
+  const bool digits = !number.empty() && number.size() <= 18 &&
+                      number.find_first_not_of("0123456789") == std::string::npos;
+  const double bytes = digits ? static_cast<double>(std::stoll(number)) * unit : 0.0;
+  if (!(bytes >= 1.0) || bytes > 64.0 * 1024.0 * 1024.0 * 1024.0) {
+    throw InputError(field, "bucket size must be a whole number of bytes in [1, 64 GiB], optionally with a "
+                            "KiB/MiB/GiB suffix (got '" + text.substr(prefix.size() + 1) + "')");
+  }
+  g.bucket_bytes = bytes;
+  return g;
 }
 
 StepShape derive_step_shape(const TrainingSetup& setup, const Model& model, const Layout& layout) {

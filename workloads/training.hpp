@@ -24,6 +24,32 @@ struct Model;
 struct Layout;
 
 enum class Optimizer : std::uint8_t { adafactor, adam };
+
+// Gradient synchronisation over the data-parallel replicas (--grad-sync).
+//   fused     one all-reduce per parameter kind after the whole backward pass
+//             (XLA on TPU: gradients are reduced once, outside the backward)
+//   bucketed  gradients are packed, in the order the backward pass produces them,
+//             into buckets of `bucket_bytes`; each bucket is all-reduced as soon as
+//             its last gradient exists, overlapping the rest of the backward pass
+//             (PyTorch DDP, default 25 MiB; Megatron-Core's overlapped grad reduce).
+//             Only the last micro-batch's backward syncs (gradient accumulation).
+// separate_stream: gradient all-reduces run on their own communication stream
+// (a separate NCCL communicator, as DDP's process group and Megatron's dp group
+// have), so they run concurrently with the expert all-to-alls.
+enum class GradSyncKind : std::uint8_t { fused, bucketed };
+inline constexpr double kDdpBucketBytes = 25.0 * 1024.0 * 1024.0;  // torch DDP bucket_cap_mb = 25
+struct GradSync {
+  GradSyncKind kind = GradSyncKind::fused;
+  double bucket_bytes = kDdpBucketBytes;
+  bool separate_stream = false;
+};
+[[nodiscard]] const char* to_string(GradSyncKind kind);
+[[nodiscard]] std::string to_string(const GradSync& sync);  // "fused", "bucketed:26214400"
+// The platform default: TPU meshes fused on one stream, GPU meshes bucketed (25 MiB) on their own stream.
+[[nodiscard]] GradSync default_grad_sync(bool tpu);
+// "auto" (the platform default), "fused", "bucketed" or "bucketed:BYTES" (BYTES a positive
+// integer, optionally with a KiB/MiB/GiB suffix, at most 64 GiB); InputError(field) otherwise.
+[[nodiscard]] GradSync parse_grad_sync(const std::string& text, bool tpu, const std::string& field = "--grad-sync");
 enum class Precision : std::uint8_t { bf16, fp32 };
 
 [[nodiscard]] const char* to_string(Optimizer o);
@@ -38,6 +64,7 @@ struct TrainingSetup {
   Precision precision = Precision::bf16;
   Optimizer optimizer = Optimizer::adafactor;
   bool rematerialize = false;
+  GradSync grad_sync;
 
   [[nodiscard]] double activation_bytes() const { return precision == Precision::bf16 ? 2.0 : 4.0; }
 };
