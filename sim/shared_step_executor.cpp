@@ -15,7 +15,7 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-enum class GroupState : std::uint8_t { waiting, alone, shared, fixed, done };
+enum class GroupState : std::uint8_t { waiting, pending, alone, shared, fixed, done };
 
 class SharedStepRun {
  public:
@@ -43,8 +43,12 @@ class SharedStepRun {
     now_ = 0.0;
     release_ready();
     while (true) {
-      const double tn = net_.idle() ? kInf : net_.next_event_s();
-      const double tc = events_.empty() ? kInf : events_.top().time_s;
+      double tn = net_.idle() ? kInf : net_.next_event_s();
+      double tc = events_.empty() ? kInf : events_.top().time_s;
+      if (!batch_.sealed && !batch_.groups.empty() && std::min(tn, tc) > batch_.start) {
+        seal_batch();  // nothing else starts at the batch's instant: it runs alone
+        tc = events_.empty() ? kInf : events_.top().time_s;
+      }
       if (tn == kInf && tc == kInf) break;
       if (tn <= tc) {
         now_ = tn;
@@ -60,7 +64,7 @@ class SharedStepRun {
             const std::int64_t group = -e.payload - 1;
             const auto gs = static_cast<std::size_t>(group);
             if (state_[gs] == GroupState::alone || state_[gs] == GroupState::fixed) {
-              if (state_[gs] == GroupState::alone) alone_group_ = -1;
+              if (state_[gs] == GroupState::alone && --batch_.running == 0) batch_ = Batch{};
               end_group(group, tc);
             }
           }
@@ -202,15 +206,7 @@ class SharedStepRun {
   std::shared_ptr<const CollectivePlan> plan_for(const Op& op, std::size_t gi) {
     const auto& group = g_.partition(op.partition)[gi];
     const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[gi].get();
-    std::string key;
-    key.push_back(static_cast<char>(op.collective));
-    key.push_back(static_cast<char>(op.algorithm));
-    char buf[2 * sizeof(double)];
-    std::memcpy(buf, &op.bytes_per_device, sizeof(double));
-    const std::uint64_t fp = matrix != nullptr ? matrix->fingerprint() : 0;
-    std::memcpy(buf + sizeof(double), &fp, sizeof(fp));
-    key.append(buf, sizeof buf);
-    key.append(reinterpret_cast<const char*>(group.data()), group.size() * sizeof(topology::VertexId));
+    const std::string key = plan_key(op, gi);
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
     CollectiveRequest request;
@@ -259,51 +255,113 @@ class SharedStepRun {
       events_.push(now_ + load_model_duration(o), -(group + 1));
       return;
     }
-    if (options_.replay_alone && net_.idle() && alone_group_ < 0) {
-      // Nothing else in flight: the isolated memo knows how long it takes alone.
-      const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[gi].get();
-      const double dur = cache_.duration_s(op.collective, op.algorithm, members, op.bytes_per_device, matrix);
-      state_[gs] = GroupState::alone;
-      alone_group_ = group;
-      alone_start_ = now_;
-      alone_end_ = now_ + dur;
-      ++memo_alone_;
-      events_.push(alone_end_, -(group + 1));
-      return;
+    if (options_.replay_alone) {
+      if (batch_.sealed) {
+        replay_batch();  // the batch running alone is overtaken: from now on it shares
+      } else if (net_.idle() && (batch_.groups.empty() || batch_.start == now_)) {
+        // Nothing in flight: collect every collective that starts at this instant.
+        if (batch_.groups.empty()) batch_.start = now_;
+        batch_.groups.push_back(group);
+        state_[gs] = GroupState::pending;
+        return;
+      }
     }
-    if (alone_group_ >= 0) replay_alone_group();
     submit(group, *plan);
+  }
+
+  std::string plan_key(const Op& op, std::size_t gi) const {
+    const auto& group = g_.partition(op.partition)[gi];
+    const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[gi].get();
+    std::string key;
+    key.push_back(static_cast<char>(op.collective));
+    key.push_back(static_cast<char>(op.algorithm));
+    char buf[2 * sizeof(double)];
+    std::memcpy(buf, &op.bytes_per_device, sizeof(double));
+    const std::uint64_t fp = matrix != nullptr ? matrix->fingerprint() : 0;
+    std::memcpy(buf + sizeof(double), &fp, sizeof(fp));
+    key.append(buf, sizeof buf);
+    const auto n = static_cast<std::uint32_t>(group.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key.append(reinterpret_cast<const char*>(group.data()), group.size() * sizeof(topology::VertexId));
+    return key;
+  }
+
+  // The collectives that started together on an idle network run alone together
+  // until another one starts: their durations come from a memo (one collective:
+  // the isolated memo; several: a simulation of just them, memoized by their keys).
+  void seal_batch() {
+    batch_.sealed = true;
+    batch_.running = static_cast<std::int64_t>(batch_.groups.size());
+    std::vector<double> durations;
+    if (batch_.groups.size() == 1) {
+      const auto gs = static_cast<std::size_t>(batch_.groups.front());
+      const Op& op = g_.op(group_op_[gs]);
+      const auto gi = static_cast<std::size_t>(group_index_[gs]);
+      const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[gi].get();
+      durations.push_back(
+          cache_.duration_s(op.collective, op.algorithm, g_.partition(op.partition)[gi], op.bytes_per_device, matrix));
+    } else {
+      std::string key;
+      std::vector<std::shared_ptr<const CollectivePlan>> plans;
+      for (const std::int64_t group : batch_.groups) {
+        const auto gs = static_cast<std::size_t>(group);
+        const Op& op = g_.op(group_op_[gs]);
+        const auto gi = static_cast<std::size_t>(group_index_[gs]);
+        key += plan_key(op, gi);
+        plans.push_back(plan_for(op, gi));
+      }
+      durations = cache_.batch_durations(key, [&] {
+        SharedNetwork alone(mesh_.topology.links(), *mesh_.router, cache_.network());
+        std::vector<JobId> jobs;
+        for (std::size_t i = 0; i < plans.size(); ++i) {
+          const Op& op = g_.op(group_op_[static_cast<std::size_t>(batch_.groups[i])]);
+          alone.reserve_for(plans[i]->transfers);
+          jobs.push_back(alone.submit(plans[i]->transfers, traffic_class(op)));
+        }
+        for (double t = alone.next_event_s(); t < kInf; t = alone.next_event_s()) alone.advance_to(t);
+        std::vector<double> d;
+        for (const JobId j : jobs) d.push_back(alone.job(j).done_s);
+        return d;
+      });
+    }
+    for (std::size_t i = 0; i < batch_.groups.size(); ++i) {
+      const std::int64_t group = batch_.groups[i];
+      state_[static_cast<std::size_t>(group)] = GroupState::alone;
+      ++memo_alone_;
+      events_.push(batch_.start + durations[i], -(group + 1));
+    }
+  }
+
+  std::uint8_t traffic_class(const Op& op) const {
+    return options_.strict_priority && op.collective != CollectiveOp::all_to_all ? std::uint8_t{1} : std::uint8_t{0};
   }
 
   void submit(std::int64_t group, const CollectivePlan& plan) {
     const auto gs = static_cast<std::size_t>(group);
     const Op& op = g_.op(group_op_[gs]);
     net_.advance_to(now_);
-    const std::uint8_t traffic_class =
-        options_.strict_priority && op.collective != CollectiveOp::all_to_all ? std::uint8_t{1} : std::uint8_t{0};
     net_.reserve_for(plan.transfers);
-    const JobId job = net_.submit(plan.transfers, traffic_class);
+    const JobId job = net_.submit(plan.transfers, traffic_class(op));
     if (static_cast<std::size_t>(job) >= job_group_.size()) job_group_.resize(static_cast<std::size_t>(job) + 1, -1);
     job_group_[static_cast<std::size_t>(job)] = group;
-    state_[gs] = GroupState::shared;
+    if (state_[gs] != GroupState::done) state_[gs] = GroupState::shared;
     finish_network_jobs();  // a job without transfers ends at once
   }
 
-  // The collective timed alone is overtaken by another one: run it in the
-  // shared network from its start up to now, as it ran alone, then go on shared.
-  void replay_alone_group() {
-    const std::int64_t group = alone_group_;
-    alone_group_ = -1;
+  // The batch running alone is overtaken by another collective: run it in the
+  // shared network from its start up to now, exactly as it ran alone (members
+  // that already ended are simulated too, as they took bandwidth, but not ended
+  // again), then go on shared.
+  void replay_batch() {
+    Batch batch = std::move(batch_);
+    batch_ = Batch{};
     ++replayed_;
-    if (alone_end_ <= now_) {  // it ends now: nothing overlaps
-      state_[static_cast<std::size_t>(group)] = GroupState::fixed;
-      return;  // its end event (at alone_end_) is still queued
-    }
     const double resume = now_;
-    now_ = alone_start_;
-    const auto gs = static_cast<std::size_t>(group);
-    const Op& op = g_.op(group_op_[gs]);
-    submit(group, *plan_for(op, static_cast<std::size_t>(group_index_[gs])));
+    now_ = batch.start;
+    for (const std::int64_t group : batch.groups) {
+      const auto gs = static_cast<std::size_t>(group);
+      submit(group, *plan_for(g_.op(group_op_[gs]), static_cast<std::size_t>(group_index_[gs])));
+    }
     while (!net_.idle()) {
       const double t = net_.next_event_s();
       if (t > resume) break;
@@ -317,7 +375,8 @@ class SharedStepRun {
   void finish_network_jobs() {
     for (const JobId job : net_.take_finished()) {
       const std::int64_t group = job_group_[static_cast<std::size_t>(job)];
-      end_group(group, net_.job(job).done_s);
+      if (state_[static_cast<std::size_t>(group)] == GroupState::done) continue;  // ended alone before a replay
+      end_group(group, std::max(net_.job(job).done_s, now_));
     }
   }
 
@@ -395,9 +454,13 @@ class SharedStepRun {
   EventQueue events_;  // payload >= 0: a compute slot ends; < 0: group -(payload + 1) ends
   std::vector<std::int64_t> ready_;
   double now_ = 0.0;
-  std::int64_t alone_group_ = -1;
-  double alone_start_ = 0.0;
-  double alone_end_ = 0.0;
+  struct Batch {
+    std::vector<std::int64_t> groups;  // in the order they started
+    double start = 0.0;
+    bool sealed = false;
+    std::int64_t running = 0;  // sealed: groups not ended yet
+  };
+  Batch batch_;
   std::int64_t collectives_ = 0;
   std::int64_t memo_alone_ = 0;
   std::int64_t replayed_ = 0;

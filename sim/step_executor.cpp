@@ -182,6 +182,23 @@ double CollectiveCache::duration_s(CollectiveOp op, CollectiveAlgorithm algorith
   return e.at(bytes_per_device);
 }
 
+std::vector<double> CollectiveCache::batch_durations(const std::string& key,
+                                                     const std::function<std::vector<double>()>& simulate) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = batches_.find(key);
+    if (it != batches_.end()) {
+      ++hits_;
+      return it->second;
+    }
+  }
+  std::vector<double> d = simulate();
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++simulations_;
+  batches_.emplace(key, d);
+  return d;
+}
+
 std::int64_t CollectiveCache::simulations() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return simulations_;

@@ -21,6 +21,7 @@
 // every member, and the critical path (step_schedule.hpp).
 
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -71,6 +72,12 @@ class CollectiveCache {
                                   const ByteMatrix* matrix);
   [[nodiscard]] const topology::Mesh& mesh() const { return *mesh_; }
   [[nodiscard]] const NetworkOptions& network() const { return network_; }
+  // Durations of several collectives that start together on an idle network
+  // and run alone together (the shared step's batches, shared_step_executor.hpp),
+  // memoized by `key`; `simulate` computes them when the key is new (outside
+  // the lock: two threads may both compute a new key, with the same result).
+  [[nodiscard]] std::vector<double> batch_durations(const std::string& key,
+                                                    const std::function<std::vector<double>()>& simulate);
   [[nodiscard]] std::int64_t simulations() const;
   [[nodiscard]] std::int64_t hits() const;
   [[nodiscard]] std::int64_t scaled_hits() const;  // hits served by the bytes-scaling formula at other bytes
@@ -95,6 +102,7 @@ class CollectiveCache {
   bool translation_invariant_ = false;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_future<Entry>> entries_;
+  std::unordered_map<std::string, std::vector<double>> batches_;
   std::int64_t simulations_ = 0;
   std::int64_t hits_ = 0;
   std::int64_t scaled_hits_ = 0;
