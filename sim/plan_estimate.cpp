@@ -1,0 +1,56 @@
+#include "sim/plan_estimate.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "common/errors.hpp"
+
+namespace switchsim::sim {
+
+PlanEstimate estimate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,
+                                const topology::Router& router, const NetworkOptions& options) {
+  std::vector<double> load(links.size(), 0.0);
+  const auto n = static_cast<std::size_t>(graph.size());
+  std::vector<double> start(n, 0.0);  // latest delivery among a transfer's dependencies
+  double finish_max = 0.0;
+  topology::Path path;
+  for (TransferId t = 0; t < graph.size(); ++t) {
+    const auto ti = static_cast<std::size_t>(t);
+    double alone = 0.0;
+    const auto src = graph.src(t);
+    const auto dst = graph.dst(t);
+    const double bytes = graph.bytes(t);
+    if (src != dst && bytes > 0.0) {
+      const std::int32_t k = router.path_count(src, dst);
+      SWITCHSIM_ASSERT(k > 0, "router gave no path");
+      const double share = bytes / static_cast<double>(k);
+      for (std::int32_t c = 0; c < k; ++c) {
+        path.clear();
+        router.append_path(src, dst, c, path);
+        double slowest = std::numeric_limits<double>::infinity();
+        for (const auto l : path) {
+          const auto& link = links[static_cast<std::size_t>(l)];
+          const double cap = link.bandwidth_Bps * link.efficiency;
+          load[static_cast<std::size_t>(l)] += share;
+          slowest = std::min(slowest, cap);
+        }
+        alone = std::max(alone, share / slowest + path_latency_s(links, path, options));
+      }
+    }
+    const double finish = start[ti] + alone;
+    finish_max = std::max(finish_max, finish);
+    for (const TransferId d : graph.dependents(t)) {
+      auto& s = start[static_cast<std::size_t>(d)];
+      s = std::max(s, finish);
+    }
+  }
+  PlanEstimate e;
+  e.critical_path_s = finish_max;
+  for (std::size_t l = 0; l < links.size(); ++l) {
+    if (load[l] > 0.0) e.load_bound_s = std::max(e.load_bound_s, load[l] / (links[l].bandwidth_Bps * links[l].efficiency));
+  }
+  return e;
+}
+
+}  // namespace switchsim::sim
