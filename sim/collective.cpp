@@ -40,6 +40,7 @@ const char* to_string(CollectiveAlgorithm algorithm) {
     case CollectiveAlgorithm::torus_2d_bidir: return "torus-2d-bidir";
     case CollectiveAlgorithm::double_tree: return "double-tree";
     case CollectiveAlgorithm::nvls: return "nvls";
+    case CollectiveAlgorithm::torus_nd_bidir: return "torus-nd-bidir";
   }
   return "?";
 }
@@ -58,12 +59,12 @@ CollectiveAlgorithm parse_collective_algorithm(const std::string& text) {
                  CollectiveAlgorithm::hierarchical, CollectiveAlgorithm::torus_dims, CollectiveAlgorithm::ring,
                  CollectiveAlgorithm::torus_2d, CollectiveAlgorithm::tree, CollectiveAlgorithm::ring_channels,
                  CollectiveAlgorithm::bidir_ring, CollectiveAlgorithm::torus_2d_bidir, CollectiveAlgorithm::double_tree,
-                 CollectiveAlgorithm::nvls}) {
+                 CollectiveAlgorithm::nvls, CollectiveAlgorithm::torus_nd_bidir}) {
     if (text == to_string(a)) return a;
   }
   throw InputError("--algorithm", "unknown algorithm '" + text +
                                       "' (auto, direct, pairwise, hierarchical, torus-dims, ring, torus-2d, tree, "
-                                      "ring-channels, bidir-ring, torus-2d-bidir, double-tree, nvls)");
+                                      "ring-channels, bidir-ring, torus-2d-bidir, torus-nd-bidir, double-tree, nvls)");
 }
 
 namespace {
@@ -303,6 +304,11 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
         not_applicable(algorithm, op, "the participants do not form a product grid with rows and columns of >= 2");
       }
       break;
+    case CollectiveAlgorithm::torus_nd_bidir:
+      if (a2a) not_applicable(algorithm, op, "use direct, pairwise, hierarchical or torus-dims");
+      if (!is_torus) not_applicable(algorithm, op, "mesh '" + mesh.name + "' is not a torus");
+      if (!grid) not_applicable(algorithm, op, "the participants do not form a product grid of the torus");
+      break;
     case CollectiveAlgorithm::automatic: break;
   }
 
@@ -341,6 +347,7 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
       }
       case CollectiveAlgorithm::torus_2d: generate_torus_2d_all_reduce(bytes, devices, *grid, graph); break;
       case CollectiveAlgorithm::torus_2d_bidir: generate_two_level(op, bytes, devices, *grid, true, graph); break;
+      case CollectiveAlgorithm::torus_nd_bidir: generate_per_dimension(op, bytes, devices, *grid, true, graph); break;
       case CollectiveAlgorithm::automatic: break;
     }
   };
@@ -349,34 +356,50 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
     plan.algorithm = algorithm;
   } else if (a2a) {
     plan.algorithm = CollectiveAlgorithm::direct;
-  } else if (is_torus) {
-    plan.algorithm = grid_rows_cols_ok() ? CollectiveAlgorithm::torus_2d_bidir : CollectiveAlgorithm::bidir_ring;
+  } else if (is_torus && !grid) {
+    plan.algorithm = CollectiveAlgorithm::bidir_ring;
   } else if (is_gpu && op != CollectiveOp::all_reduce) {
     plan.algorithm = groups->count() > 1 ? CollectiveAlgorithm::ring_channels : CollectiveAlgorithm::ring;
-  } else if (is_gpu) {
-    // All-reduce on a GPU cluster: NCCL's candidates, the smallest estimate wins
-    // (ties: the earlier candidate).
+  } else if (is_torus || is_gpu) {
+    // Torus grid: bidirectional rings, two-level or per dimension. All-reduce
+    // on a GPU cluster: NCCL's candidates. The smallest estimate wins (ties:
+    // the earlier candidate).
     std::vector<CollectiveAlgorithm> candidates;
-    if (groups->count() > 1) {
+    if (is_torus) {
+      if (grid_rows_cols_ok()) candidates.push_back(CollectiveAlgorithm::torus_2d_bidir);
+      candidates.push_back(CollectiveAlgorithm::torus_nd_bidir);
+    } else if (groups->count() > 1) {
       candidates = {CollectiveAlgorithm::ring_channels, CollectiveAlgorithm::double_tree};
       if (groups->equal_sizes()) candidates.push_back(CollectiveAlgorithm::hierarchical);
     } else {
       candidates = {CollectiveAlgorithm::ring};
     }
-    if (mesh.structure.switch_reduction && groups->equal_sizes() && groups->largest() > 1) {
+    if (is_gpu && mesh.structure.switch_reduction && groups->equal_sizes() && groups->largest() > 1) {
       candidates.push_back(CollectiveAlgorithm::nvls);
     }
+    // Small candidates are timed by the simulation itself (exact under this
+    // model, a few ms each); larger ones by the estimate (plan_estimate.hpp),
+    // so that choosing costs one routing pass, not one simulation, per candidate.
+    std::vector<TransferGraph> graphs(candidates.size());
+    std::int64_t largest = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      generate(candidates[i], graphs[i]);
+      largest = std::max<std::int64_t>(largest, graphs[i].size());
+    }
+    const bool simulate = largest <= kChooseBySimulationTransfers;
     double best = std::numeric_limits<double>::infinity();
-    for (const CollectiveAlgorithm a : candidates) {
-      TransferGraph graph;
-      generate(a, graph);
-      const double t = estimate_transfers(graph, mesh.topology.links(), *mesh.router, request.network).time_s();
+    std::size_t chosen = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      const double t =
+          simulate ? simulate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).makespan_s
+                   : estimate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).time_s();
       if (t < best) {
         best = t;
-        plan.algorithm = a;
-        plan.transfers = std::move(graph);
+        chosen = i;
       }
     }
+    plan.algorithm = candidates[chosen];
+    plan.transfers = std::move(graphs[chosen]);
     return plan;
   } else {
     plan.algorithm = CollectiveAlgorithm::ring;

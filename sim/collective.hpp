@@ -30,21 +30,25 @@
 // subset (in the order given: it is the ring order). hierarchical,
 // ring-channels, double-tree and nvls need a GPU cluster; hierarchical and nvls
 // also the same number of participants on every node used, nvls an NVSwitch
-// that reduces (MeshStructure::switch_reduction). torus_dims, torus_2d and
-// torus_2d_bidir need a torus mesh and a subset that is a product grid (the
+// that reduces (MeshStructure::switch_reduction). torus_dims, torus_2d,
+// torus_2d_bidir and torus_nd_bidir need a torus mesh and a subset that is a product grid (the
 // same set of cores on every chip of a product of coordinate sets per
 // dimension). Otherwise they are an InputError.
 //
 // `automatic` (what every simulated step uses; docs/network.md):
 //   all-to-all: direct (NCCL's all-to-all is grouped point-to-point sends; XLA
 //     on TPU sends directly too).
-//   torus (XLA on TPU): all-reduce, all-gather, reduce-scatter -> torus-2d-bidir
-//     on a product grid with rows and columns >= 2, else bidir-ring.
+//   torus (XLA on TPU): all-reduce, all-gather, reduce-scatter on a product grid
+//     -> the faster of torus-2d-bidir (rows and columns >= 2) and
+//     torus-nd-bidir; not a product grid -> bidir-ring.
 //   GPU cluster (NCCL): all-gather and reduce-scatter -> ring-channels (ring on
-//     one node); all-reduce -> the candidate with the smallest estimate
-//     (plan_estimate.hpp) among ring (one node) or ring-channels, double-tree
-//     and hierarchical (several nodes), and nvls where the NVSwitch reduces.
+//     one node); all-reduce -> the fastest among ring (one node) or
+//     ring-channels, double-tree and hierarchical (several nodes), and nvls
+//     where the NVSwitch reduces.
 //   other meshes: ring.
+// "Fastest": each candidate's transfers simulated alone when the largest
+// candidate has at most kChooseBySimulationTransfers transfers, else the
+// smallest estimate (plan_estimate.hpp).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -56,6 +60,8 @@
 #include "topology/mesh.hpp"
 
 namespace switchsim::sim {
+
+inline constexpr std::int64_t kChooseBySimulationTransfers = std::int64_t{1} << 18;
 
 enum class CollectiveOp : std::uint8_t { all_to_all, all_reduce, all_gather, reduce_scatter };
 enum class CollectiveAlgorithm : std::uint8_t {
@@ -72,6 +78,7 @@ enum class CollectiveAlgorithm : std::uint8_t {
   torus_2d_bidir,  // torus_2d (also all-gather, reduce-scatter) with bidirectional rings in every phase
   double_tree,     // all-reduce: NCCL's double binary tree between nodes, chains inside nodes, pipelined
   nvls,            // all-reduce: in-switch reduction (NVLink SHARP), per-rail rings between nodes, pipelined
+  torus_nd_bidir,  // all-reduce, all-gather, reduce-scatter: bidirectional rings along each torus dimension in turn
 };
 
 [[nodiscard]] const char* to_string(CollectiveOp op);

@@ -304,4 +304,54 @@ void generate_two_level(CollectiveOp op, double bytes, std::span<const VertexId>
   }
 }
 
+void generate_per_dimension(CollectiveOp op, double bytes, std::span<const VertexId> devices,
+                            const ParticipantGrid& grid, bool bidirectional, TransferGraph& g) {
+  SWITCHSIM_ASSERT(op != CollectiveOp::all_to_all, "per-dimension rings: not an all-to-all algorithm");
+  const auto n = static_cast<std::int32_t>(devices.size());
+  const std::size_t dims = grid.sizes.size();
+  // rings[k]: participants that differ only in grid dimension k, by coordinate.
+  std::vector<std::vector<std::vector<std::int32_t>>> rings(dims);
+  for (std::size_t k = 0; k < dims; ++k) {
+    const auto sk = static_cast<std::int64_t>(grid.sizes[k]);
+    std::int64_t stride = 1;
+    for (std::size_t q = 0; q < k; ++q) stride *= grid.sizes[q];
+    // Linear index = low + stride * (c_k + sk * high): one ring per (low, high).
+    for (std::int64_t base = 0; base < static_cast<std::int64_t>(n); ++base) {
+      if ((base / stride) % sk != 0) continue;
+      std::vector<std::int32_t> ring;
+      for (std::int64_t c = 0; c < sk; ++c) ring.push_back(grid.at[idx(base + c * stride)]);
+      rings[k].push_back(std::move(ring));
+    }
+  }
+  std::vector<std::vector<TransferId>> state(idx(n));
+  auto run_rings = [&](std::size_t k, std::int64_t steps, double chunk, int label) {
+    for (const auto& ring : rings[k]) {
+      std::vector<std::vector<TransferId>> entry(ring.size());
+      for (std::size_t j = 0; j < ring.size(); ++j) entry[j] = state[idx(ring[j])];
+      auto exit = generate_ring_phase(ring, devices, static_cast<int>(steps), chunk, entry, label, bidirectional, g);
+      for (std::size_t j = 0; j < ring.size(); ++j) state[idx(ring[j])] = std::move(exit[j]);
+    }
+  };
+  // b[k]: the buffer that phase k scatters (or gathers into): S / (s_0 ... s_{k-1}).
+  std::vector<double> b(dims + 1, bytes);
+  for (std::size_t k = 0; k < dims; ++k) b[k + 1] = b[k] / grid.sizes[k];
+  const auto s = [&](std::size_t k) { return static_cast<std::int64_t>(grid.sizes[k]); };
+  const auto label = [](std::size_t k, int pass) { return 1 + 1000 * static_cast<int>(k) + 100000 * pass; };
+  if (dims == 0) return;
+  switch (op) {
+    case CollectiveOp::all_reduce:
+      for (std::size_t k = 0; k + 1 < dims; ++k) run_rings(k, s(k) - 1, b[k + 1], label(k, 0));
+      run_rings(dims - 1, 2 * (s(dims - 1) - 1), b[dims], label(dims - 1, 0));
+      for (std::size_t k = dims - 1; k-- > 0;) run_rings(k, s(k) - 1, b[k + 1], label(k, 1));
+      break;
+    case CollectiveOp::reduce_scatter:
+      for (std::size_t k = 0; k < dims; ++k) run_rings(k, s(k) - 1, b[k + 1], label(k, 0));
+      break;
+    case CollectiveOp::all_gather:
+      for (std::size_t k = dims; k-- > 0;) run_rings(k, s(k) - 1, b[k + 1], label(k, 1));
+      break;
+    case CollectiveOp::all_to_all: break;
+  }
+}
+
 }  // namespace switchsim::sim

@@ -100,6 +100,15 @@ void generate_tree_all_reduce(double bytes, std::span<const topology::VertexId> 
 // other dimensions. Needs rows and columns of at least 2.
 void generate_torus_2d_all_reduce(double bytes, std::span<const topology::VertexId> devices,
                                   const ParticipantGrid& grid, TransferGraph& g);
+// Per-dimension rings (torus-nd-bidir): one ring phase per grid dimension k
+// (size s_k), over the participants that differ only in k. all-reduce:
+// reduce-scatter along dimensions 0..D-2 (phase k: s_k - 1 steps of
+// S/(s_0..s_k)), all-reduce along D-1, all-gather back along D-2..0;
+// reduce-scatter: the first half; all-gather: the gathers from D-1 down to 0.
+// Every ring runs between torus neighbours, so on a torus each phase uses only
+// its own dimension's links.
+void generate_per_dimension(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices,
+                            const ParticipantGrid& grid, bool bidirectional, TransferGraph& g);
 // The two-level all-reduce, reduce-scatter or all-gather above (rows or columns
 // of 1 are skipped).
 void generate_two_level(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices,

@@ -12,12 +12,15 @@ PlanEstimate estimate_transfers(const TransferGraph& graph, std::span<const topo
                                 const topology::Router& router, const NetworkOptions& options) {
   std::vector<double> load(links.size(), 0.0);
   const auto n = static_cast<std::size_t>(graph.size());
-  std::vector<double> start(n, 0.0);  // latest delivery among a transfer's dependencies
+  std::vector<double> start(n, 0.0);      // latest delivery among a transfer's dependencies
+  std::vector<double> lat_start(n, 0.0);  // the same counting latencies only
   double finish_max = 0.0;
+  double latency_max = 0.0;
   topology::Path path;
   for (TransferId t = 0; t < graph.size(); ++t) {
     const auto ti = static_cast<std::size_t>(t);
     double alone = 0.0;
+    double latency = 0.0;
     const auto src = graph.src(t);
     const auto dst = graph.dst(t);
     const double bytes = graph.bytes(t);
@@ -35,18 +38,25 @@ PlanEstimate estimate_transfers(const TransferGraph& graph, std::span<const topo
           load[static_cast<std::size_t>(l)] += share;
           slowest = std::min(slowest, cap);
         }
-        alone = std::max(alone, share / slowest + path_latency_s(links, path, options));
+        const double l = path_latency_s(links, path, options);
+        alone = std::max(alone, share / slowest + l);
+        latency = std::max(latency, l);
       }
     }
     const double finish = start[ti] + alone;
+    const double lat_finish = lat_start[ti] + latency;
     finish_max = std::max(finish_max, finish);
+    latency_max = std::max(latency_max, lat_finish);
     for (const TransferId d : graph.dependents(t)) {
       auto& s = start[static_cast<std::size_t>(d)];
       s = std::max(s, finish);
+      auto& ls = lat_start[static_cast<std::size_t>(d)];
+      ls = std::max(ls, lat_finish);
     }
   }
   PlanEstimate e;
   e.critical_path_s = finish_max;
+  e.chain_latency_s = latency_max;
   for (std::size_t l = 0; l < links.size(); ++l) {
     if (load[l] > 0.0) e.load_bound_s = std::max(e.load_bound_s, load[l] / (links[l].bandwidth_Bps * links[l].efficiency));
   }

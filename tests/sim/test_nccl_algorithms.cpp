@@ -190,17 +190,54 @@ TEST_CASE("nccl: bidirectional ring on a torus ring is ~2x the one-direction rin
     // Same steps and latencies, half the bytes per direction: ratio -> 2 for large S.
     CHECK(one.time_s / two.time_s > 1.99);
     CHECK(one.time_s / two.time_s <= 2.0);
-    CHECK(simulate_collective(mesh, request(op, S)).algorithm == CollectiveAlgorithm::bidir_ring);
+    // automatic: per-dimension rings, which on one dimension are this bidirectional ring.
+    const auto pick = simulate_collective(mesh, request(op, S));
+    CHECK(pick.algorithm == CollectiveAlgorithm::torus_nd_bidir);
+    CHECK(pick.time_s == Approx(two.time_s).epsilon(1e-12));
   }
 }
 
+TEST_CASE("torus: per-dimension bidirectional rings = closed form on a 4x4 torus", "[sim][collective][torus]") {
+  const auto mesh = topology::build_mesh("tpuv4-4x4x1");  // 16 chips, both dimensions wrap
+  const double c = capacity(link_of(mesh, 0, topology::LinkKind::ici));
+  const double a = message_latency(mesh, 0, 1);  // one ICI hop
+  const double S = 64.0 * 1048576;
+  // Reduce-scatter along x (3 steps of S/4, half each way: S/8 per link), all-reduce
+  // of the S/4 shard along y (6 steps of S/16: S/32 per link), all-gather along x.
+  const double expected = 2 * 3 * (a + S / 8 / c) + 6 * (a + S / 32 / c);
+  const auto r = simulate_collective(mesh, request(CollectiveOp::all_reduce, S, CollectiveAlgorithm::torus_nd_bidir));
+  CHECK(r.time_s == Approx(expected).epsilon(1e-9));
+  // On one dimension it is the bidirectional ring.
+  const auto line = topology::build_mesh("tpuv4-8x1x1");
+  CHECK(simulate_collective(line, request(CollectiveOp::all_gather, S, CollectiveAlgorithm::torus_nd_bidir)).time_s ==
+        Approx(simulate_collective(line, request(CollectiveOp::all_gather, S, CollectiveAlgorithm::bidir_ring)).time_s)
+            .epsilon(1e-12));
+  // Reduce-scatter and all-gather: half of the all-reduce's phases each.
+  const double half = 3 * (a + S / 8 / c) + 3 * (a + S / 32 / c);
+  CHECK(simulate_collective(mesh, request(CollectiveOp::reduce_scatter, S, CollectiveAlgorithm::torus_nd_bidir)).time_s ==
+        Approx(half).epsilon(1e-9));
+  CHECK(simulate_collective(mesh, request(CollectiveOp::all_gather, S, CollectiveAlgorithm::torus_nd_bidir)).time_s ==
+        Approx(half).epsilon(1e-9));
+}
+
 TEST_CASE("nccl: automatic picks per mesh, and its choice is the fastest simulated", "[sim][collective][nccl]") {
-  // Torus product grid: the bidirectional two-level algorithm (XLA).
-  const auto torus = topology::build_mesh("tpuv3-4x4");
-  CHECK(simulate_collective(torus, request(CollectiveOp::all_reduce, 8e6)).algorithm ==
-        CollectiveAlgorithm::torus_2d_bidir);
-  CHECK(simulate_collective(torus, request(CollectiveOp::all_reduce, 64e6)).time_s <
-        simulate_collective(torus, request(CollectiveOp::all_reduce, 64e6, CollectiveAlgorithm::torus_2d)).time_s);
+  // Torus product grid: bidirectional rings (XLA), two-level or per dimension,
+  // the faster as simulated within 10%, and faster than the one-way torus-2d.
+  for (const char* name : {"tpuv3-4x4", "tpuv4-4x4x4"}) {
+    const auto torus = topology::build_mesh(name);
+    for (double S : {65536.0, 64e6}) {
+      const auto pick = simulate_collective(torus, request(CollectiveOp::all_reduce, S));
+      CHECK((pick.algorithm == CollectiveAlgorithm::torus_2d_bidir ||
+             pick.algorithm == CollectiveAlgorithm::torus_nd_bidir));
+      const double best = std::min(
+          simulate_collective(torus, request(CollectiveOp::all_reduce, S, CollectiveAlgorithm::torus_2d_bidir)).time_s,
+          simulate_collective(torus, request(CollectiveOp::all_reduce, S, CollectiveAlgorithm::torus_nd_bidir)).time_s);
+      INFO(name << " " << S << " picked " << to_string(pick.algorithm));
+      CHECK(pick.time_s <= 1.10 * best);
+      CHECK(pick.time_s <
+            simulate_collective(torus, request(CollectiveOp::all_reduce, S, CollectiveAlgorithm::torus_2d)).time_s);
+    }
+  }
   // GPU clusters: all-gather over channels; all-reduce by the estimate. The
   // pick must be within 10% of the best candidate as simulated.
   const auto one = topology::build_mesh("dgx-h100-1");
@@ -240,7 +277,9 @@ TEST_CASE("nccl: new algorithms reject meshes and ops they do not fit", "[sim][c
   CHECK_THROWS_AS(simulate_collective(gpus, uneven), InputError);
   uneven.algorithm = CollectiveAlgorithm::automatic;  // falls back to what fits
   CHECK(simulate_collective(gpus, uneven).time_s > 0.0);
-  for (const char* name : {"ring-channels", "bidir-ring", "torus-2d-bidir", "double-tree", "nvls", "ring", "tree",
+  CHECK_THROWS_AS(simulate_collective(gpus, request(CollectiveOp::all_reduce, 1e6, CollectiveAlgorithm::torus_nd_bidir)),
+                  InputError);
+  for (const char* name : {"ring-channels", "bidir-ring", "torus-2d-bidir", "torus-nd-bidir", "double-tree", "nvls", "ring", "tree",
                            "torus-2d", "hierarchical", "auto", "automatic"}) {
     CHECK_NOTHROW(parse_collective_algorithm(name));
   }
