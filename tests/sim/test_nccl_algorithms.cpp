@@ -159,7 +159,7 @@ TEST_CASE("nccl: NVLS moves about S over each NVLink instead of 2(n-1)/n S", "[s
   const auto mesh = topology::build_mesh("dgx-h100-1");
   REQUIRE(mesh.structure.switch_reduction);
   const double c = capacity(link_of(mesh, 0, topology::LinkKind::nvlink));
-  const double a1 = path_latency_s(mesh.topology.links(), mesh.router->paths(0, 8)[0], NetworkOptions{});  // GPU -> NVSwitch
+  const double a1 = path_latency_s(mesh.topology.links(), mesh.router->paths(0, mesh.node_switch(0))[0], NetworkOptions{});  // GPU -> NVSwitch
   const double m = 8.0;
   // One chunk (S/8 = 64 KiB): up S, down S/m, up S/m, down S, one after the other.
   const double small = 512.0 * 1024;
