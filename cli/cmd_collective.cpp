@@ -88,6 +88,10 @@ void write_trace(const std::string& path, const sim::CollectiveResult& r, const 
     lanes[d].group = fmt::format("device {} ({})", d, mesh.topology.vertex(d).name);
     (void)lane_track(d, 0);  // every device shows, in device order, even without sends
   }
+  // In-switch collectives (nvls) also send from the NVSwitch: one process for it.
+  for (const auto& t : r.transfers) {
+    if (lanes.count(t.src) == 0) lanes[t.src].group = fmt::format("switch {} ({})", t.src, mesh.topology.vertex(t.src).name);
+  }
   const std::string name = fmt::format("{} ({})", sim::to_string(r.op), sim::to_string(r.algorithm));
   if (r.transfers.size() <= 200000) {
     std::vector<std::size_t> order(r.transfers.size());
@@ -129,7 +133,10 @@ CommandAction add_collective_command(CLI::App& app) {
   app.add_option("--op", opt->op, "all-to-all | all-reduce | all-gather | reduce-scatter")->required();
   app.add_option("--bytes", opt->bytes, "Buffer size per device (nccl-tests semantics), e.g. 8MiB")->required();
   app.add_option("--algorithm", opt->algorithm,
-                 "auto | direct | pairwise | hierarchical | torus-dims | ring | torus-2d | tree");
+                 "auto (per mesh: docs/network.md) | all-to-all: direct | pairwise | hierarchical | torus-dims; "
+                 "all-reduce, all-gather, reduce-scatter: ring | bidir-ring | ring-channels (GPU: one ring per NIC) | "
+                 "hierarchical (GPU) | torus-2d-bidir; all-reduce only: torus-2d | tree | double-tree (GPU, NCCL) | "
+                 "nvls (GPU, in-switch reduction)");
   app.add_option("--participants", opt->participants, "Device ids, e.g. 0-15,32,40-47 (default: all)");
   app.add_option("--sharing", opt->sharing, "Link sharing: max-min (default) or uncongested (a lower bound)");
   app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one process per device, concurrent sends on lanes)");

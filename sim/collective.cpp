@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "common/errors.hpp"
 #include "sim/collective_algorithms.hpp"
+#include "sim/gpu_collectives.hpp"
 #include "sim/participants.hpp"
+#include "sim/plan_estimate.hpp"
 #include "sim/transfer_graph.hpp"
 
 namespace switchsim::sim {
@@ -32,6 +35,12 @@ const char* to_string(CollectiveAlgorithm algorithm) {
     case CollectiveAlgorithm::ring: return "ring";
     case CollectiveAlgorithm::torus_2d: return "torus-2d";
     case CollectiveAlgorithm::tree: return "tree";
+    case CollectiveAlgorithm::ring_channels: return "ring-channels";
+    case CollectiveAlgorithm::bidir_ring: return "bidir-ring";
+    case CollectiveAlgorithm::torus_2d_bidir: return "torus-2d-bidir";
+    case CollectiveAlgorithm::double_tree: return "double-tree";
+    case CollectiveAlgorithm::nvls: return "nvls";
+    case CollectiveAlgorithm::torus_nd_bidir: return "torus-nd-bidir";
   }
   return "?";
 }
@@ -48,11 +57,14 @@ CollectiveAlgorithm parse_collective_algorithm(const std::string& text) {
   if (text == "automatic") return CollectiveAlgorithm::automatic;
   for (auto a : {CollectiveAlgorithm::automatic, CollectiveAlgorithm::direct, CollectiveAlgorithm::pairwise,
                  CollectiveAlgorithm::hierarchical, CollectiveAlgorithm::torus_dims, CollectiveAlgorithm::ring,
-                 CollectiveAlgorithm::torus_2d, CollectiveAlgorithm::tree}) {
+                 CollectiveAlgorithm::torus_2d, CollectiveAlgorithm::tree, CollectiveAlgorithm::ring_channels,
+                 CollectiveAlgorithm::bidir_ring, CollectiveAlgorithm::torus_2d_bidir, CollectiveAlgorithm::double_tree,
+                 CollectiveAlgorithm::nvls, CollectiveAlgorithm::torus_nd_bidir}) {
     if (text == to_string(a)) return a;
   }
   throw InputError("--algorithm", "unknown algorithm '" + text +
-                                      "' (auto, direct, pairwise, hierarchical, torus-dims, ring, torus-2d, tree)");
+                                      "' (auto, direct, pairwise, hierarchical, torus-dims, ring, torus-2d, tree, "
+                                      "ring-channels, bidir-ring, torus-2d-bidir, torus-nd-bidir, double-tree, nvls)");
 }
 
 void accumulate_all_to_all_load(const topology::Mesh& mesh, const ByteMatrix& matrix,
@@ -246,36 +258,34 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
   }
 
   // Algorithm.
-  CollectiveAlgorithm algorithm = request.algorithm;
+  const CollectiveAlgorithm algorithm = request.algorithm;
   std::optional<ParticipantGrid> grid;
   const bool is_torus = mesh.structure.family == topology::MeshFamily::torus;
+  const bool is_gpu = mesh.structure.family == topology::MeshFamily::gpu_cluster;
   if (is_torus) grid = torus_grid(mesh, devices);
+  std::optional<NodeGroups> groups;
+  if (is_gpu) groups = group_by_node(mesh, devices);
   auto grid_rows_cols_ok = [&] {
     if (!grid) return false;
     std::int64_t R = 1;
     for (int k = 0; k < grid->row_dims && k < static_cast<int>(grid->sizes.size()); ++k) R *= grid->sizes[static_cast<std::size_t>(k)];
     return static_cast<int>(grid->sizes.size()) > grid->row_dims && R >= 2 && n / R >= 2;
   };
-  if (algorithm == CollectiveAlgorithm::automatic) {
-    if (op == CollectiveOp::all_to_all) {
-      algorithm = CollectiveAlgorithm::direct;
-    } else if (op == CollectiveOp::all_reduce && grid_rows_cols_ok()) {
-      algorithm = CollectiveAlgorithm::torus_2d;
-    } else {
-      algorithm = CollectiveAlgorithm::ring;
-    }
-  }
   const bool a2a = op == CollectiveOp::all_to_all;
+  auto need_gpu = [&](CollectiveAlgorithm a) {
+    if (!is_gpu) not_applicable(a, op, "mesh '" + mesh.name + "' is not a GPU cluster");
+  };
+  auto need_equal_nodes = [&](CollectiveAlgorithm a) {
+    if (!groups->equal_sizes()) not_applicable(a, op, "it needs the same number of participants on every node");
+  };
   switch (algorithm) {
     case CollectiveAlgorithm::direct:
     case CollectiveAlgorithm::pairwise:
       if (!a2a) not_applicable(algorithm, op, "it is an all-to-all algorithm");
       break;
     case CollectiveAlgorithm::hierarchical:
-      if (!a2a) not_applicable(algorithm, op, "it is an all-to-all algorithm");
-      if (mesh.structure.family != topology::MeshFamily::gpu_cluster) {
-        not_applicable(algorithm, op, "mesh '" + mesh.name + "' is not a GPU cluster");
-      }
+      need_gpu(algorithm);
+      need_equal_nodes(algorithm);
       break;
     case CollectiveAlgorithm::torus_dims:
       if (!a2a) not_applicable(algorithm, op, "it is an all-to-all algorithm");
@@ -283,50 +293,146 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
       if (!grid) not_applicable(algorithm, op, "the participants do not form a product grid of the torus");
       break;
     case CollectiveAlgorithm::ring:
+    case CollectiveAlgorithm::bidir_ring:
       if (a2a) not_applicable(algorithm, op, "use direct, pairwise, hierarchical or torus-dims");
+      break;
+    case CollectiveAlgorithm::ring_channels:
+      if (a2a) not_applicable(algorithm, op, "use direct, pairwise, hierarchical or torus-dims");
+      need_gpu(algorithm);
       break;
     case CollectiveAlgorithm::tree:
       if (op != CollectiveOp::all_reduce) not_applicable(algorithm, op, "tree is an all-reduce algorithm");
       break;
+    case CollectiveAlgorithm::double_tree:
+      if (op != CollectiveOp::all_reduce) not_applicable(algorithm, op, "double-tree is an all-reduce algorithm");
+      need_gpu(algorithm);
+      break;
+    case CollectiveAlgorithm::nvls:
+      if (op != CollectiveOp::all_reduce) not_applicable(algorithm, op, "nvls is an all-reduce algorithm");
+      need_gpu(algorithm);
+      if (!mesh.structure.switch_reduction) {
+        not_applicable(algorithm, op, "the NVSwitch of '" + mesh.device_kind + "' nodes does not reduce (devices.json)");
+      }
+      need_equal_nodes(algorithm);
+      break;
     case CollectiveAlgorithm::torus_2d:
-      if (op != CollectiveOp::all_reduce) not_applicable(algorithm, op, "torus-2d is an all-reduce algorithm");
+    case CollectiveAlgorithm::torus_2d_bidir:
+      if (algorithm == CollectiveAlgorithm::torus_2d && op != CollectiveOp::all_reduce) {
+        not_applicable(algorithm, op, "torus-2d is an all-reduce algorithm (torus-2d-bidir also gathers and scatters)");
+      }
+      if (a2a) not_applicable(algorithm, op, "use direct, pairwise, hierarchical or torus-dims");
       if (!is_torus) not_applicable(algorithm, op, "mesh '" + mesh.name + "' is not a torus");
       if (!grid_rows_cols_ok()) {
         not_applicable(algorithm, op, "the participants do not form a product grid with rows and columns of >= 2");
       }
       break;
+    case CollectiveAlgorithm::torus_nd_bidir:
+      if (a2a) not_applicable(algorithm, op, "use direct, pairwise, hierarchical or torus-dims");
+      if (!is_torus) not_applicable(algorithm, op, "mesh '" + mesh.name + "' is not a torus");
+      if (!grid) not_applicable(algorithm, op, "the participants do not form a product grid of the torus");
+      break;
     case CollectiveAlgorithm::automatic: break;
   }
 
   plan.op = op;
-  plan.algorithm = algorithm;
   plan.participants = devices;
   plan.bytes_per_device = bytes;
-  if (algorithm == CollectiveAlgorithm::direct && request.network.load_model_above_devices > 0 &&
+  const ByteMatrix empty;
+  const ByteMatrix& matrix = matrix_ptr != nullptr ? *matrix_ptr : empty;
+  // Generates one algorithm's transfers into `graph`.
+  auto generate = [&](CollectiveAlgorithm a, TransferGraph& graph) {
+    switch (a) {
+      case CollectiveAlgorithm::direct: generate_all_to_all_direct(matrix, devices, graph); break;
+      case CollectiveAlgorithm::pairwise: generate_all_to_all_pairwise(matrix, devices, graph); break;
+      case CollectiveAlgorithm::hierarchical:
+        if (a2a) {
+          std::vector<int> node(devices.size());
+          for (std::size_t i = 0; i < devices.size(); ++i) node[i] = mesh.node_of(devices[i]);
+          generate_all_to_all_hierarchical(matrix, devices, node, graph);
+        } else {
+          generate_gpu_hierarchical(op, bytes, devices, *groups, graph);
+        }
+        break;
+      case CollectiveAlgorithm::torus_dims: generate_all_to_all_grid(matrix, devices, *grid, graph); break;
+      case CollectiveAlgorithm::ring: generate_ring(op, bytes, devices, graph); break;
+      case CollectiveAlgorithm::bidir_ring: generate_rings(op, bytes, devices, bidirectional_orders(n), graph); break;
+      case CollectiveAlgorithm::ring_channels:
+        generate_rings(op, bytes, devices, channel_ring_orders(*groups, ring_channels(op, *groups, n)), graph);
+        break;
+      case CollectiveAlgorithm::tree: generate_tree_all_reduce(bytes, devices, graph); break;
+      case CollectiveAlgorithm::double_tree: generate_double_tree_all_reduce(bytes, devices, *groups, graph); break;
+      case CollectiveAlgorithm::nvls: {
+        std::vector<VertexId> switches;
+        for (const int node : groups->node) switches.push_back(mesh.node_switch(node));
+        generate_nvls_all_reduce(bytes, devices, *groups, switches, graph);
+        break;
+      }
+      case CollectiveAlgorithm::torus_2d: generate_torus_2d_all_reduce(bytes, devices, *grid, graph); break;
+      case CollectiveAlgorithm::torus_2d_bidir: generate_two_level(op, bytes, devices, *grid, true, graph); break;
+      case CollectiveAlgorithm::torus_nd_bidir: generate_per_dimension(op, bytes, devices, *grid, true, graph); break;
+      case CollectiveAlgorithm::automatic: break;
+    }
+  };
+
+  if (algorithm != CollectiveAlgorithm::automatic) {
+    plan.algorithm = algorithm;
+  } else if (a2a) {
+    plan.algorithm = CollectiveAlgorithm::direct;
+  } else if (is_torus && !grid) {
+    plan.algorithm = CollectiveAlgorithm::bidir_ring;
+  } else if (is_gpu && op != CollectiveOp::all_reduce) {
+    plan.algorithm = groups->count() > 1 ? CollectiveAlgorithm::ring_channels : CollectiveAlgorithm::ring;
+  } else if (is_torus || is_gpu) {
+    // Torus grid: bidirectional rings, two-level or per dimension. All-reduce
+    // on a GPU cluster: NCCL's candidates. The smallest estimate wins (ties:
+    // the earlier candidate).
+    std::vector<CollectiveAlgorithm> candidates;
+    if (is_torus) {
+      if (grid_rows_cols_ok()) candidates.push_back(CollectiveAlgorithm::torus_2d_bidir);
+      candidates.push_back(CollectiveAlgorithm::torus_nd_bidir);
+    } else if (groups->count() > 1) {
+      candidates = {CollectiveAlgorithm::ring_channels, CollectiveAlgorithm::double_tree};
+      if (groups->equal_sizes()) candidates.push_back(CollectiveAlgorithm::hierarchical);
+    } else {
+      candidates = {CollectiveAlgorithm::ring};
+    }
+    if (is_gpu && mesh.structure.switch_reduction && groups->equal_sizes() && groups->largest() > 1) {
+      candidates.push_back(CollectiveAlgorithm::nvls);
+    }
+    // Small candidates are timed by the simulation itself (exact under this
+    // model, a few ms each); larger ones by the estimate (plan_estimate.hpp),
+    // so that choosing costs one routing pass, not one simulation, per candidate.
+    std::vector<TransferGraph> graphs(candidates.size());
+    std::int64_t largest = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      generate(candidates[i], graphs[i]);
+      largest = std::max<std::int64_t>(largest, graphs[i].size());
+    }
+    const bool simulate = largest <= kChooseBySimulationTransfers;
+    double best = std::numeric_limits<double>::infinity();
+    std::size_t chosen = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      const double t =
+          simulate ? simulate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).makespan_s
+                   : estimate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).time_s();
+      if (t < best) {
+        best = t;
+        chosen = i;
+      }
+    }
+    plan.algorithm = candidates[chosen];
+    plan.transfers = std::move(graphs[chosen]);
+    return plan;
+  } else {
+    plan.algorithm = CollectiveAlgorithm::ring;
+  }
+
+  if (plan.algorithm == CollectiveAlgorithm::direct && request.network.load_model_above_devices > 0 &&
       n > request.network.load_model_above_devices && !request.record_trace) {
     plan.load_model = true;  // priced by the per-link load model, no transfers
     return plan;
   }
-
-  // Generate.
-  TransferGraph& graph = plan.transfers;
-  const ByteMatrix empty;
-  const ByteMatrix& matrix = matrix_ptr != nullptr ? *matrix_ptr : empty;
-  switch (algorithm) {
-    case CollectiveAlgorithm::direct: generate_all_to_all_direct(matrix, devices, graph); break;
-    case CollectiveAlgorithm::pairwise: generate_all_to_all_pairwise(matrix, devices, graph); break;
-    case CollectiveAlgorithm::hierarchical: {
-      std::vector<int> node(devices.size());
-      for (std::size_t i = 0; i < devices.size(); ++i) node[i] = mesh.node_of(devices[i]);
-      generate_all_to_all_hierarchical(matrix, devices, node, graph);
-      break;
-    }
-    case CollectiveAlgorithm::torus_dims: generate_all_to_all_grid(matrix, devices, *grid, graph); break;
-    case CollectiveAlgorithm::ring: generate_ring(op, bytes, devices, graph); break;
-    case CollectiveAlgorithm::tree: generate_tree_all_reduce(bytes, devices, graph); break;
-    case CollectiveAlgorithm::torus_2d: generate_torus_2d_all_reduce(bytes, devices, *grid, graph); break;
-    case CollectiveAlgorithm::automatic: break;
-  }
+  generate(plan.algorithm, plan.transfers);
   return plan;
 }
 

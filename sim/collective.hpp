@@ -28,15 +28,29 @@
 // all-to-alls affordable; it scales exactly with the bytes like the simulation
 // (one DrainClass). CollectiveResult::flows counts the routed sub-flows, events 0.
 //
-// Participant subsets: direct, pairwise, ring and tree work on any subset (in
-// the order given: it is the ring order). hierarchical needs a GPU cluster and
-// the same number of participants on every node used. torus_dims and torus_2d
-// need a torus mesh and a subset that is a product grid (the same set of cores
-// on every chip of a product of coordinate sets per dimension); otherwise they
-// are an InputError. `automatic`: all-to-all -> direct; all-reduce -> torus_2d
-// on a product grid of a torus with rows and columns >= 2, else ring;
-// all-gather and reduce-scatter -> ring.
-
+// Participant subsets: direct, pairwise, ring, bidir-ring and tree work on any
+// subset (in the order given: it is the ring order). hierarchical,
+// ring-channels, double-tree and nvls need a GPU cluster; hierarchical and nvls
+// also the same number of participants on every node used, nvls an NVSwitch
+// that reduces (MeshStructure::switch_reduction). torus_dims, torus_2d,
+// torus_2d_bidir and torus_nd_bidir need a torus mesh and a subset that is a product grid (the
+// same set of cores on every chip of a product of coordinate sets per
+// dimension). Otherwise they are an InputError.
+//
+// `automatic` (what every simulated step uses; docs/network.md):
+//   all-to-all: direct (NCCL's all-to-all is grouped point-to-point sends; XLA
+//     on TPU sends directly too).
+//   torus (XLA on TPU): all-reduce, all-gather, reduce-scatter on a product grid
+//     -> the faster of torus-2d-bidir (rows and columns >= 2) and
+//     torus-nd-bidir; not a product grid -> bidir-ring.
+//   GPU cluster (NCCL): all-gather and reduce-scatter -> ring-channels (ring on
+//     one node); all-reduce -> the fastest among ring (one node) or
+//     ring-channels, double-tree and hierarchical (several nodes), and nvls
+//     where the NVSwitch reduces.
+//   other meshes: ring.
+// "Fastest": each candidate's transfers simulated alone when the largest
+// candidate has at most kChooseBySimulationTransfers transfers, else the
+// smallest estimate (plan_estimate.hpp).
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -50,16 +64,24 @@
 
 namespace switchsim::sim {
 
+inline constexpr std::int64_t kChooseBySimulationTransfers = std::int64_t{1} << 18;
+
 enum class CollectiveOp : std::uint8_t { all_to_all, all_reduce, all_gather, reduce_scatter };
 enum class CollectiveAlgorithm : std::uint8_t {
   automatic,     // the best fit for the mesh and op
   direct,        // all-to-all: every pair at once
   pairwise,      // all-to-all: n-1 rounds, round r pairs i with i xor r (or i+r mod n)
-  hierarchical,  // all-to-all: intra-node, then inter-node (GPU clusters)
+  hierarchical,  // GPU clusters. all-to-all: intra-node, then inter-node; all-reduce etc.: NVLink ring in the node, rail rings between nodes
   torus_dims,    // all-to-all: dimension by dimension over the torus
   ring,          // all-reduce, all-gather, reduce-scatter
   torus_2d,      // all-reduce: reduce-scatter along rows, all-reduce along columns, all-gather along rows
-  tree,          // all-reduce: binary tree reduce + broadcast
+  tree,          // all-reduce: binary tree reduce + broadcast (whole buffer, not pipelined)
+  ring_channels,   // all-reduce, all-gather, reduce-scatter: NCCL's channels, one ring per NIC (gpu_collectives.hpp)
+  bidir_ring,      // two counter-rotating rings, half the buffer each
+  torus_2d_bidir,  // torus_2d (also all-gather, reduce-scatter) with bidirectional rings in every phase
+  double_tree,     // all-reduce: NCCL's double binary tree between nodes, chains inside nodes, pipelined
+  nvls,            // all-reduce: in-switch reduction (NVLink SHARP), per-rail rings between nodes, pipelined
+  torus_nd_bidir,  // all-reduce, all-gather, reduce-scatter: bidirectional rings along each torus dimension in turn
 };
 
 [[nodiscard]] const char* to_string(CollectiveOp op);

@@ -212,13 +212,61 @@ void generate_tree_all_reduce(double bytes, std::span<const VertexId> devices, T
   }
 }
 
+void generate_rings(CollectiveOp op, double bytes, std::span<const VertexId> devices,
+                    const std::vector<std::vector<std::int32_t>>& orders, TransferGraph& g) {
+  const auto n = static_cast<std::int32_t>(devices.size());
+  const int steps = op == CollectiveOp::all_reduce ? 2 * (n - 1) : n - 1;
+  const double chunk = bytes / static_cast<double>(orders.size()) / static_cast<double>(n);
+  for (const auto& order : orders) {
+    SWITCHSIM_ASSERT(static_cast<std::int32_t>(order.size()) == n, "a ring order must hold every participant");
+    (void)generate_ring_steps(order, devices, steps, chunk, std::vector<std::vector<TransferId>>(idx(n)), 1, g);
+  }
+}
+
+std::vector<std::vector<std::int32_t>> bidirectional_orders(std::int32_t n) {
+  std::vector<std::int32_t> forward(idx(n));
+  for (std::int32_t i = 0; i < n; ++i) forward[idx(i)] = i;
+  std::vector<std::int32_t> backward(forward.rbegin(), forward.rend());
+  return {forward, backward};
+}
+
+std::vector<std::vector<TransferId>> generate_ring_phase(std::span<const std::int32_t> ring,
+                                                         std::span<const VertexId> devices, int steps,
+                                                         double chunk_bytes,
+                                                         const std::vector<std::vector<TransferId>>& entry,
+                                                         std::int32_t step_label, bool bidirectional,
+                                                         TransferGraph& g) {
+  if (!bidirectional) return generate_ring_steps(ring, devices, steps, chunk_bytes, entry, step_label, g);
+  auto exit = generate_ring_steps(ring, devices, steps, chunk_bytes / 2.0, entry, step_label, g);
+  // The reversed ring: member j of `ring` is member r-1-j of `reversed`.
+  const std::size_t r = ring.size();
+  std::vector<std::int32_t> reversed(ring.rbegin(), ring.rend());
+  std::vector<std::vector<TransferId>> rentry(r);
+  for (std::size_t j = 0; j < r; ++j) rentry[j] = entry[r - 1 - j];
+  const auto rexit = generate_ring_steps(reversed, devices, steps, chunk_bytes / 2.0, rentry, step_label, g);
+  for (std::size_t j = 0; j < r; ++j) {
+    const auto& other = rexit[r - 1 - j];
+    auto& mine = exit[j];
+    for (const TransferId t : other) {
+      if (std::find(mine.begin(), mine.end(), t) == mine.end()) mine.push_back(t);
+    }
+  }
+  return exit;
+}
+
 void generate_torus_2d_all_reduce(double bytes, std::span<const VertexId> devices, const ParticipantGrid& grid,
                                   TransferGraph& g) {
+  generate_two_level(CollectiveOp::all_reduce, bytes, devices, grid, false, g);
+}
+
+void generate_two_level(CollectiveOp op, double bytes, std::span<const VertexId> devices, const ParticipantGrid& grid,
+                        bool bidirectional, TransferGraph& g) {
+  SWITCHSIM_ASSERT(op != CollectiveOp::all_to_all, "two-level rings: not an all-to-all algorithm");
   const auto n = static_cast<std::int32_t>(devices.size());
   std::int64_t R = 1;
-  for (int k = 0; k < grid.row_dims; ++k) R *= grid.sizes[idx(k)];
+  for (int k = 0; k < grid.row_dims && k < static_cast<int>(grid.sizes.size()); ++k) R *= grid.sizes[idx(k)];
   const std::int64_t C = static_cast<std::int64_t>(n) / R;
-  SWITCHSIM_ASSERT(R >= 2 && C >= 2, "torus_2d needs rows and columns of at least 2");
+  SWITCHSIM_ASSERT(R * C == n, "two-level rings need a product grid");
   // Row id and column id of each participant: linear index = row_pos + R * col_pos.
   std::vector<std::vector<std::int32_t>> rows(idx(C)), cols(idx(R));
   for (std::int64_t lin = 0; lin < static_cast<std::int64_t>(n); ++lin) {
@@ -227,18 +275,83 @@ void generate_torus_2d_all_reduce(double bytes, std::span<const VertexId> device
     cols[idx(lin % R)].push_back(p);
   }
   std::vector<std::vector<TransferId>> state(idx(n));  // per participant: what it waits for
-  auto run_rings = [&](const std::vector<std::vector<std::int32_t>>& rings, int steps, double chunk, int label) {
+  auto run_rings = [&](const std::vector<std::vector<std::int32_t>>& rings, std::int64_t steps, double chunk,
+                       int label) {
     for (const auto& ring : rings) {
       std::vector<std::vector<TransferId>> entry(ring.size());
       for (std::size_t j = 0; j < ring.size(); ++j) entry[j] = state[idx(ring[j])];
-      auto exit = generate_ring_steps(ring, devices, steps, chunk, entry, label, g);
+      auto exit = generate_ring_phase(ring, devices, static_cast<int>(steps), chunk, entry, label, bidirectional, g);
       for (std::size_t j = 0; j < ring.size(); ++j) state[idx(ring[j])] = std::move(exit[j]);
     }
   };
-  const double shard = bytes / static_cast<double>(R);
-  run_rings(rows, static_cast<int>(R - 1), shard, 1);                                           // reduce-scatter
-  run_rings(cols, static_cast<int>(2 * (C - 1)), shard / static_cast<double>(C), 1000);         // all-reduce
-  run_rings(rows, static_cast<int>(R - 1), shard, 2000);                                        // all-gather
+  const double r = static_cast<double>(R);
+  const double c = static_cast<double>(C);
+  switch (op) {
+    case CollectiveOp::all_reduce:
+      run_rings(rows, R - 1, bytes / r, 1);                // reduce-scatter along rows
+      run_rings(cols, 2 * (C - 1), bytes / (r * c), 1000);  // all-reduce of the S/R shard along columns
+      run_rings(rows, R - 1, bytes / r, 2000);              // all-gather along rows
+      break;
+    case CollectiveOp::reduce_scatter:
+      run_rings(rows, R - 1, bytes / r, 1);
+      run_rings(cols, C - 1, bytes / (r * c), 1000);
+      break;
+    case CollectiveOp::all_gather:
+      run_rings(cols, C - 1, bytes / (r * c), 1);
+      run_rings(rows, R - 1, bytes / r, 1000);
+      break;
+    case CollectiveOp::all_to_all: break;
+  }
+}
+
+void generate_per_dimension(CollectiveOp op, double bytes, std::span<const VertexId> devices,
+                            const ParticipantGrid& grid, bool bidirectional, TransferGraph& g) {
+  SWITCHSIM_ASSERT(op != CollectiveOp::all_to_all, "per-dimension rings: not an all-to-all algorithm");
+  const auto n = static_cast<std::int32_t>(devices.size());
+  const std::size_t dims = grid.sizes.size();
+  // rings[k]: participants that differ only in grid dimension k, by coordinate.
+  std::vector<std::vector<std::vector<std::int32_t>>> rings(dims);
+  for (std::size_t k = 0; k < dims; ++k) {
+    const auto sk = static_cast<std::int64_t>(grid.sizes[k]);
+    std::int64_t stride = 1;
+    for (std::size_t q = 0; q < k; ++q) stride *= grid.sizes[q];
+    // Linear index = low + stride * (c_k + sk * high): one ring per (low, high).
+    for (std::int64_t base = 0; base < static_cast<std::int64_t>(n); ++base) {
+      if ((base / stride) % sk != 0) continue;
+      std::vector<std::int32_t> ring;
+      for (std::int64_t c = 0; c < sk; ++c) ring.push_back(grid.at[idx(base + c * stride)]);
+      rings[k].push_back(std::move(ring));
+    }
+  }
+  std::vector<std::vector<TransferId>> state(idx(n));
+  auto run_rings = [&](std::size_t k, std::int64_t steps, double chunk, int label) {
+    for (const auto& ring : rings[k]) {
+      std::vector<std::vector<TransferId>> entry(ring.size());
+      for (std::size_t j = 0; j < ring.size(); ++j) entry[j] = state[idx(ring[j])];
+      auto exit = generate_ring_phase(ring, devices, static_cast<int>(steps), chunk, entry, label, bidirectional, g);
+      for (std::size_t j = 0; j < ring.size(); ++j) state[idx(ring[j])] = std::move(exit[j]);
+    }
+  };
+  // b[k]: the buffer that phase k scatters (or gathers into): S / (s_0 ... s_{k-1}).
+  std::vector<double> b(dims + 1, bytes);
+  for (std::size_t k = 0; k < dims; ++k) b[k + 1] = b[k] / grid.sizes[k];
+  const auto s = [&](std::size_t k) { return static_cast<std::int64_t>(grid.sizes[k]); };
+  const auto label = [](std::size_t k, int pass) { return 1 + 1000 * static_cast<int>(k) + 100000 * pass; };
+  if (dims == 0) return;
+  switch (op) {
+    case CollectiveOp::all_reduce:
+      for (std::size_t k = 0; k + 1 < dims; ++k) run_rings(k, s(k) - 1, b[k + 1], label(k, 0));
+      run_rings(dims - 1, 2 * (s(dims - 1) - 1), b[dims], label(dims - 1, 0));
+      for (std::size_t k = dims - 1; k-- > 0;) run_rings(k, s(k) - 1, b[k + 1], label(k, 1));
+      break;
+    case CollectiveOp::reduce_scatter:
+      for (std::size_t k = 0; k < dims; ++k) run_rings(k, s(k) - 1, b[k + 1], label(k, 0));
+      break;
+    case CollectiveOp::all_gather:
+      for (std::size_t k = dims; k-- > 0;) run_rings(k, s(k) - 1, b[k + 1], label(k, 1));
+      break;
+    case CollectiveOp::all_to_all: break;
+  }
 }
 
 }  // namespace switchsim::sim

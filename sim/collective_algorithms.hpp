@@ -27,9 +27,22 @@
 //   tree all-reduce       binary tree in heap order (parent of i = (i-1)/2),
 //                         whole buffer per message, not pipelined: reduce up,
 //                         then broadcast down: 2 * depth * (L + S/B).
-//   torus_2d all-reduce   reduce-scatter along rows (ring of R), all-reduce of
-//                         the S/R shard along columns (ring of C), all-gather
-//                         along rows.
+//   rings (channels)      C rings over orders of the participants, each carrying
+//                         S/C (chunks S/(C n)); NCCL's channels. The two
+//                         counter-rotating rings (order and its reverse, S/2
+//                         each) are the bidirectional ring: on a torus each
+//                         direction of a link is its own link, so it moves a
+//                         step's bytes in half the time (XLA's bidirectional
+//                         rings on TPU).
+//   two-level (torus_2d,  grid rows = dims [0, row_dims), columns = the rest
+//   hierarchical)         (R x C participants). all-reduce: reduce-scatter
+//                         along rows (R-1 steps of S/R), all-reduce of the S/R
+//                         shard along columns (2(C-1) steps of S/(RC)),
+//                         all-gather along rows. reduce-scatter: rows (R-1
+//                         steps of S/R), then columns (C-1 steps of S/(RC)).
+//                         all-gather: columns (C-1 steps of S/n), then rows
+//                         (R-1 steps of S/R). Bidirectional: every ring phase
+//                         as two counter-rotating rings of half the chunk.
 
 #include <cstdint>
 #include <span>
@@ -69,11 +82,36 @@ void generate_all_to_all_grid(const ByteMatrix& m, std::span<const topology::Ver
     TransferGraph& g);
 
 void generate_ring(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices, TransferGraph& g);
+// Ring steps of `op` (2(n-1) for all-reduce, n-1 otherwise) over each order of
+// `orders` (permutations of 0..n-1), each ring carrying bytes / orders.size().
+void generate_rings(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices,
+                    const std::vector<std::vector<std::int32_t>>& orders, TransferGraph& g);
+// 0..n-1 and n-1..0: the two counter-rotating rings.
+[[nodiscard]] std::vector<std::vector<std::int32_t>> bidirectional_orders(std::int32_t n);
+// Ring phase over `ring` (participant indices) from entry to exit (as
+// generate_ring_steps); bidirectional: also the reversed ring, each with half
+// the chunk, and the exit waits for both.
+[[nodiscard]] std::vector<std::vector<TransferId>> generate_ring_phase(
+    std::span<const std::int32_t> ring, std::span<const topology::VertexId> devices, int steps, double chunk_bytes,
+    const std::vector<std::vector<TransferId>>& entry, std::int32_t step_label, bool bidirectional, TransferGraph& g);
 void generate_tree_all_reduce(double bytes, std::span<const topology::VertexId> devices, TransferGraph& g);
 // Rows: participants that differ only in grid dimensions [0, row_dims), in
 // linear order (dimension 0 fastest); columns: those that differ only in the
 // other dimensions. Needs rows and columns of at least 2.
 void generate_torus_2d_all_reduce(double bytes, std::span<const topology::VertexId> devices,
                                   const ParticipantGrid& grid, TransferGraph& g);
+// Per-dimension rings (torus-nd-bidir): one ring phase per grid dimension k
+// (size s_k), over the participants that differ only in k. all-reduce:
+// reduce-scatter along dimensions 0..D-2 (phase k: s_k - 1 steps of
+// S/(s_0..s_k)), all-reduce along D-1, all-gather back along D-2..0;
+// reduce-scatter: the first half; all-gather: the gathers from D-1 down to 0.
+// Every ring runs between torus neighbours, so on a torus each phase uses only
+// its own dimension's links.
+void generate_per_dimension(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices,
+                            const ParticipantGrid& grid, bool bidirectional, TransferGraph& g);
+// The two-level all-reduce, reduce-scatter or all-gather above (rows or columns
+// of 1 are skipped).
+void generate_two_level(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices,
+                        const ParticipantGrid& grid, bool bidirectional, TransferGraph& g);
 
 }  // namespace switchsim::sim

@@ -70,6 +70,14 @@ std::vector<DeviceSpec> parse_device_catalog(const json& doc) {
       }
       s.link_kinds[static_cast<std::size_t>(kind)] = ls;
     }
+    if (e.contains("nvswitch")) {
+      const std::string nw = where + ".nvswitch";
+      const json& reduction = require(require(e, "nvswitch", where), "in_switch_reduction", nw);
+      const json& value = require(reduction, "value", nw + ".in_switch_reduction");
+      if (!value.is_boolean()) throw InputError(nw + ".in_switch_reduction.value", "must be true or false");
+      s.nvswitch_reduction = value.get<bool>();
+      s.nvswitch_reduction_source = require_string(reduction, "source", nw + ".in_switch_reduction");
+    }
     s.catalog_entry = e;
     for (const DeviceSpec& other : specs) {
       if (other.kind == s.kind) throw InputError(where + ".kind", "duplicate kind '" + s.kind + "'");

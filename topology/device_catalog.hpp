@@ -41,6 +41,12 @@ struct DeviceSpec {
 
   std::array<std::optional<LinkKindSpec>, kNumLinkKinds> link_kinds;
 
+  // GPU nodes: whether the node's NVSwitch reduces in the switch (NVLink SHARP,
+  // NCCL's NVLS algorithm). Optional "nvswitch.in_switch_reduction" entry,
+  // false when absent.
+  bool nvswitch_reduction = false;
+  std::string nvswitch_reduction_source;
+
   [[nodiscard]] bool has_link(LinkKind link) const { return link_kinds[static_cast<std::size_t>(link)].has_value(); }
   // Throws InputError("device_kind", ...) when this device has no such link.
   [[nodiscard]] const LinkKindSpec& link_kind(LinkKind link) const;

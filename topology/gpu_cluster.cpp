@@ -25,6 +25,7 @@ Mesh build_gpu_cluster(const std::string& name, const GpuClusterSpec& spec) {
   mesh.structure.nodes = spec.nodes;
   mesh.structure.gpus_per_node = spec.gpus_per_node;
   mesh.structure.fabric = spec.nodes > 1 ? spec.fabric : FabricKind::none;
+  mesh.structure.switch_reduction = spec.switch_reduction;
 
   Topology& topo = mesh.topology;
   for (int g = 0; g < gpus; ++g) {

@@ -17,7 +17,7 @@
 //   link pair to each spine with bandwidth nodes * nic / spines.
 //
 // Device ids: gpu = node * gpus_per_node + local index. Then the NVSwitches
-// (one per node), then leaves or rails, then spines. Routing: shortest paths
+// (one per node; vertex id num_devices() + node), then leaves or rails, then spines. Routing: shortest paths
 // by latency (ties by hop count) with ECMP, through switches only (a GPU never
 // forwards traffic), so traffic inside a node takes NVLink.
 
@@ -37,6 +37,7 @@ struct GpuClusterSpec {
   LinkSpec nic;                              // GPU <-> leaf or rail, per direction
   LinkSpec fabric_port;                      // switch <-> switch: latency and efficiency (bandwidth is bundled)
   std::string device_kind;
+  bool switch_reduction = false;             // NVSwitch reduces in the switch (NVLS)
 };
 
 // InputError("mesh", ...) for a bad spec.

@@ -30,4 +30,12 @@ int Mesh::node_of(VertexId device) const {
   return device / structure.gpus_per_node;
 }
 
+VertexId Mesh::node_switch(int node) const {
+  SWITCHSIM_ASSERT(structure.family == MeshFamily::gpu_cluster, "node_switch on a mesh that is not a GPU cluster");
+  SWITCHSIM_ASSERT(node >= 0 && node < structure.nodes, "no such node");
+  const VertexId v = topology.num_devices() + node;  // gpu_cluster.hpp: NVSwitches follow the GPUs
+  SWITCHSIM_ASSERT(topology.vertex(v).kind == VertexKind::switch_node, "not the node's NVSwitch");
+  return v;
+}
+
 }  // namespace switchsim::topology

@@ -27,6 +27,9 @@ struct MeshStructure {
   int nodes = 0;
   int gpus_per_node = 0;
   FabricKind fabric = FabricKind::none;
+  // gpu_cluster: the NVSwitch reduces in the switch (NVLink SHARP: NCCL's NVLS),
+  // from the device catalog (DeviceSpec::nvswitch_reduction).
+  bool switch_reduction = false;
 };
 
 // Routes between devices. Paths are computed once and cached; `paths` is safe
@@ -36,6 +39,8 @@ class Router {
   virtual ~Router() = default;
   // The equal-cost paths (ECMP set) from device `src` to device `dst`: at least
   // one when src != dst, none when src == dst. Traffic is spread evenly over them.
+  // The shortest-path router of GPU clusters also routes to and from switch
+  // vertices (in-switch reduction, gpu_cluster.hpp); the torus router does not.
   [[nodiscard]] virtual std::span<const Path> paths(VertexId src, VertexId dst) const = 0;
 
   // Bulk routing without caching (an all-to-all over 2048 TPU cores asks for
@@ -67,6 +72,9 @@ struct Mesh {
   [[nodiscard]] int core_index(VertexId device) const;
   // GPU cluster: the node of device d.
   [[nodiscard]] int node_of(VertexId device) const;
+  // GPU cluster: the NVSwitch vertex of a node (the shortest-path router routes
+  // to and from it, for in-switch reductions).
+  [[nodiscard]] VertexId node_switch(int node) const;
 };
 
 }  // namespace switchsim::topology

@@ -77,6 +77,7 @@ std::optional<Mesh> build_gpu(const std::string& name, std::string_view rest, co
   spec.nic = dev.link(LinkKind::nic);
   spec.fabric_port = dev.link(LinkKind::fabric);
   spec.device_kind = kind;
+  spec.switch_reduction = dev.nvswitch_reduction;
   return build_gpu_cluster(name, spec);
 }
 

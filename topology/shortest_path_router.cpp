@@ -39,10 +39,10 @@ class ShortestPathRouter final : public Router {
         num_vertices_(topo.num_vertices()),
         max_paths_(max_paths),
         graph_(static_cast<std::size_t>(topo.num_vertices())),
-        dags_(static_cast<std::size_t>(topo.num_devices())),
-        rows_(static_cast<std::size_t>(topo.num_devices())),
-        dag_once_(std::make_unique<std::once_flag[]>(static_cast<std::size_t>(topo.num_devices()))),
-        row_once_(std::make_unique<std::once_flag[]>(static_cast<std::size_t>(topo.num_devices()))) {
+        dags_(static_cast<std::size_t>(topo.num_vertices())),
+        rows_(static_cast<std::size_t>(topo.num_vertices())),
+        dag_once_(std::make_unique<std::once_flag[]>(static_cast<std::size_t>(topo.num_vertices()))),
+        row_once_(std::make_unique<std::once_flag[]>(static_cast<std::size_t>(topo.num_vertices()))) {
     SWITCHSIM_ASSERT(max_paths >= 1, "ECMP cap must be >= 1");
     forwards_.resize(static_cast<std::size_t>(num_vertices_));
     for (VertexId v = 0; v < num_vertices_; ++v) {
@@ -106,8 +106,9 @@ class ShortestPathRouter final : public Router {
     std::vector<LinkId> tight;
   };
 
+  // Endpoints are devices or, for in-switch collectives (NVLS), switches.
   void check(VertexId src, VertexId dst) const {
-    SWITCHSIM_ASSERT(src >= 0 && src < num_devices_ && dst >= 0 && dst < num_devices_, "router: not a device");
+    SWITCHSIM_ASSERT(src >= 0 && src < num_vertices_ && dst >= 0 && dst < num_vertices_, "router: not a vertex");
   }
 
   [[nodiscard]] const Dag& dag(VertexId src) const {
@@ -138,7 +139,10 @@ class ShortestPathRouter final : public Router {
       }
       dag.offsets[v + 1] = static_cast<std::int32_t>(dag.tight.size());
     }
-    for (VertexId d = 0; d < num_devices_; ++d) {
+    // From a device every device is reachable (finalize checks connectivity);
+    // from a switch only what switches lead to (an NVSwitch reaches its own
+    // node's GPUs: GPUs do not forward).
+    for (VertexId d = 0; d < num_devices_ && src < num_devices_; ++d) {
       SWITCHSIM_ASSERT(d == src || dist[static_cast<std::size_t>(d)] != inf,
                        "router: destination unreachable (finalize checks connectivity)");
     }
@@ -147,9 +151,9 @@ class ShortestPathRouter final : public Router {
 
   [[nodiscard]] std::vector<std::vector<Path>> compute_row(VertexId src) const {
     const Dag& d = dag(src);
-    std::vector<std::vector<Path>> row(static_cast<std::size_t>(num_devices_));
+    std::vector<std::vector<Path>> row(static_cast<std::size_t>(num_vertices_));
     Path reversed;
-    for (VertexId dst = 0; dst < num_devices_; ++dst) {
+    for (VertexId dst = 0; dst < num_vertices_; ++dst) {
       if (dst == src) continue;
       auto& out = row[static_cast<std::size_t>(dst)];
       walk(src, dst, d, reversed, [&](const Path& p) {

@@ -6,7 +6,8 @@
 // "equal cost" exact. Dijkstra (Boost.Graph) from the source gives each
 // vertex's distance; the equal-cost paths are the source-to-destination walks
 // of the shortest-path DAG, enumerated depth-first in link order and capped at
-// `max_paths` (8 by default). Transit vertices: switches and chip routers
+// `max_paths` (8 by default). Endpoints are usually devices; a switch may be
+// one too (an in-switch reduction sends to and receives from the NVSwitch). Transit vertices: switches and chip routers
 // always; devices only when `devices_forward` (custom meshes without switches).
 //
 // Per source, the shortest-path DAG is computed on first use and kept (a few
