@@ -2,6 +2,7 @@
 //  [--max-drop F] [--factors 1.0,1.25,...] [--no-dropless] [--samples N] [--seed S] [--routing R]
 //  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N] [--precision P]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
+//  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
 //  [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
@@ -54,6 +55,10 @@ struct Options {
   bool force = false;
   double network_tolerance = planner::kDefaultNetworkTolerance;
   std::int32_t load_model_above = planner::kDefaultLoadModelAboveDevices;
+  std::string network_model = "shared";
+  std::int64_t rerank = 10;
+  std::string grad_sync = "auto";
+  std::string comm_priority = "none";
   std::string out_dir;
   bool progress = false;
   bool no_progress = false;
@@ -111,6 +116,13 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--load-model-above", opt->load_model_above,
                  "Direct all-to-alls over more devices than this use the per-link load model instead of the flow "
                  "simulation (default 64; 0 = never)");
+  app.add_option("--network-model", opt->network_model,
+                 "shared (default: search with collectives alone, re-rank the best --rerank on one shared network) | "
+                 "isolated (no re-rank)");
+  app.add_option("--rerank", opt->rerank, "Candidates re-simulated on the shared network (default 10)");
+  app.add_option("--grad-sync", opt->grad_sync,
+                 "auto (default: fused on TPU meshes, bucketed:25MiB on GPU meshes) | fused | bucketed[:BYTES]");
+  app.add_option("--comm-priority", opt->comm_priority, "none (default) | all-to-all (strict priority on shared links)");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
   app.add_flag("--progress", opt->progress, "Progress lines on stderr (default: only when stderr is a terminal)");
   app.add_flag("--no-progress", opt->no_progress, "No progress lines, even on a terminal");
@@ -136,6 +148,10 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.prune = !opt->exhaustive;
     so.network_tolerance = opt->network_tolerance;
     so.load_model_above_devices = opt->load_model_above;
+    so.network_model = workloads::parse_network_model(opt->network_model, "--network-model");
+    so.strict_priority = workloads::parse_comm_priority(opt->comm_priority, "--comm-priority");
+    if (opt->rerank <= 0) throw InputError("--rerank", "must be positive");
+    so.rerank = opt->rerank;
     if (opt->progress && opt->no_progress) throw InputError("--progress", "cannot be combined with --no-progress");
     const bool terminal = stderr_is_terminal();
     if (opt->progress || (terminal && !opt->no_progress)) {
@@ -150,6 +166,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     const workloads::Model model = workloads::load_model(opt->model, "--model");
     const topology::Mesh mesh = topology::build_mesh(opt->mesh);
     if (mesh.topology.num_devices() <= 0) throw InputError("--mesh", "has no devices");
+    so.enumeration.training.grad_sync = workloads::parse_grad_sync(opt->grad_sync, mesh.is_tpu(), "--grad-sync");
     {
       // Refuse a search far too large for this machine up front (common/resource_limits.hpp).
       const std::int64_t threads =

@@ -28,6 +28,8 @@ workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, 
   so.mode = c.mode;
   so.seed = seed;
   so.cache = cache;
+  so.network_model = workloads::NetworkModel::isolated;  // the search; re-ranked afterwards (recommend.hpp)
+  so.strict_priority = o.strict_priority;
   return so;
 }
 
@@ -321,11 +323,45 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   for (std::size_t p : perm) res.evaluated.push_back(std::move(done[p]));
 
   const Objective obj = o.objective;
-  for (std::size_t i = 0; i < res.evaluated.size(); ++i)
-    if (eligible(res.evaluated[i], obj)) res.ranking.push_back(i);
-  std::sort(res.ranking.begin(), res.ranking.end(), [&](std::size_t a, std::size_t b) {
-    return ranks_before(res.evaluated[a], a, res.evaluated[b], b, obj);
-  });
+  auto rank = [&] {
+    res.ranking.clear();
+    for (std::size_t i = 0; i < res.evaluated.size(); ++i)
+      if (eligible(res.evaluated[i], obj)) res.ranking.push_back(i);
+    std::sort(res.ranking.begin(), res.ranking.end(), [&](std::size_t a, std::size_t b) {
+      const Evaluation& ea = res.evaluated[a];
+      const Evaluation& eb = res.evaluated[b];
+      if (ea.reranked != eb.reranked) return ea.reranked;  // the re-simulated top first
+      return ranks_before(ea, a, eb, b, obj);
+    });
+  };
+  rank();
+  for (std::size_t i = 0; i < res.evaluated.size(); ++i) res.evaluated[i].isolated_step_time_s = res.evaluated[i].step_time_s.mean;
+  if (o.network_model == workloads::NetworkModel::shared && !res.ranking.empty()) {
+    // Re-rank the best candidates on the shared network, same seeds.
+    const std::size_t R = std::min<std::size_t>(res.ranking.size(), static_cast<std::size_t>(std::max<std::int64_t>(o.rerank, 1)));
+    const std::vector<std::size_t> top(res.ranking.begin(), res.ranking.begin() + static_cast<std::ptrdiff_t>(R));
+    res.isolated_top = res.evaluated[top.front()].candidate.label();
+    const auto samples = static_cast<std::size_t>(o.samples);
+    std::vector<workloads::StepResult> runs(R * samples);
+    parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
+      const Candidate& c = res.evaluated[top[t / samples]].candidate;
+      workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache);
+      so.network_model = workloads::NetworkModel::shared;
+      runs[t] = workloads::simulate_step(model, mesh, c.layout, so, cost);
+    });
+    for (std::size_t r = 0; r < R; ++r) {
+      Evaluation& e = res.evaluated[top[r]];
+      const std::vector<workloads::StepResult> mine(runs.begin() + static_cast<std::ptrdiff_t>(r * samples),
+                                                    runs.begin() + static_cast<std::ptrdiff_t>((r + 1) * samples));
+      Evaluation shared = aggregate(e.candidate, e.bound, mine, o);
+      shared.reranked = true;
+      shared.isolated_step_time_s = e.step_time_s.mean;
+      e = std::move(shared);
+    }
+    res.reranked = static_cast<std::int64_t>(R);
+    rank();
+    res.rerank_changed_top = res.evaluated[res.ranking.front()].candidate.label() != res.isolated_top;
+  }
   for (std::size_t r = 0; r < res.ranking.size() && r < K; ++r) {
     Recommendation rec;
     rec.evaluation = res.ranking[r];

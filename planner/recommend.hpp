@@ -95,6 +95,15 @@ struct SearchOptions {
   // as a windowed flow simulation and 1-10 ms as the load model, which measured
   // 0-8.5% above the flow simulation (docs/network.md). 0 = never.
   std::int32_t load_model_above_devices = kDefaultLoadModelAboveDevices;
+  // The network model of the final ranking (workloads::NetworkModel). The search
+  // (bounds, pruning, every candidate's simulation) uses the isolated model with
+  // its memo; with `shared`, the best `rerank` eligible candidates are then
+  // simulated again on the shared network (same seeds) and ranked by that.
+  // Pruning is exact with respect to the isolated search; contention can reorder
+  // the top, which the re-rank catches among the candidates it re-simulates.
+  workloads::NetworkModel network_model = workloads::NetworkModel::shared;
+  std::int64_t rerank = 10;
+  bool strict_priority = false;  // --comm-priority all-to-all (shared model)
   // Called on the calling thread after the bounds and after each wave (e.g. a
   // progress line); not part of the result. Empty: nothing is called.
   std::function<void(const SearchProgress&)> on_progress;
@@ -115,6 +124,8 @@ struct Evaluation {
   sim::CriticalPathBreakdown breakdown; // mean over seeds
   double compute_lower_bound_s = 0.0;   // simulated busiest compute stream (first seed)
   bool meets_drop_limit = false;
+  bool reranked = false;                 // simulated again on the shared network
+  double isolated_step_time_s = 0.0;     // the search's (isolated model) mean step time
   [[nodiscard]] double memory_per_device_bytes() const { return memory.total_bytes(); }
 };
 
@@ -141,6 +152,9 @@ struct RecommendResult {
   std::vector<std::size_t> pareto;           // indices into evaluated, by tokens/s descending
   std::vector<Rejection> rejected;
   std::int64_t pruned = 0;
+  std::int64_t reranked = 0;              // candidates simulated again on the shared network
+  bool rerank_changed_top = false;        // the best layout differs from the isolated search's
+  std::string isolated_top;               // the isolated search's best (label), when re-ranked
   double wall_s = 0.0;
 };
 

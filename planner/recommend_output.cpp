@@ -43,6 +43,8 @@ json entry_json(const Evaluation& e) {
   j["spread"] = {{"step_time_s", spread_json(e.step_time_s)},
                  {"tokens_per_s", spread_json(e.tokens_per_s)},
                  {"drop_fraction", spread_json(e.drop_fraction)}};
+  j["network_model"] = e.reranked ? "shared" : "isolated";
+  if (e.reranked) j["isolated_step_time_s"] = e.isolated_step_time_s;
   j["lower_bound"] = {{"step_time_s", e.bound.step_time_s()},
                       {"compute_s", e.bound.compute_s},
                       {"communication_s", e.bound.communication_s},
@@ -88,6 +90,10 @@ json to_json(const RecommendResult& r) {
   in["prune"] = o.prune;
   in["network_tolerance"] = o.network_tolerance;
   in["load_model_above_devices"] = o.load_model_above_devices;
+  in["network_model"] = workloads::to_string(o.network_model);
+  in["grad_sync"] = workloads::to_string(o.enumeration.training.grad_sync);
+  in["comm_priority"] = o.strict_priority ? "all-to-all" : "none";
+  in["rerank"] = o.rerank;
   j["inputs"] = std::move(in);
   json recs = json::array();
   for (const Recommendation& rec : r.recommendations) {
@@ -121,11 +127,20 @@ json to_json(const RecommendResult& r) {
   j["candidates"] = r.candidates;
   j["evaluated"] = static_cast<std::int64_t>(r.evaluated.size());
   j["pruned"] = r.pruned;
+  j["reranked"] = r.reranked;
+  if (r.reranked > 0) {
+    j["rerank"] = {{"isolated_top", r.isolated_top}, {"top_changed", r.rerank_changed_top}};
+  }
   j["over_drop_limit"] = over;
   j["wall_s"] = r.wall_s;
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
-  prov["collectives"] = "flow-level, each collective simulated alone (no contention between concurrent collectives)";
+  prov["collectives"] =
+      o.network_model == workloads::NetworkModel::shared
+          ? "search: flow-level, each collective simulated alone (isolated); the best " + std::to_string(r.reranked) +
+                " re-simulated on one shared network for the whole step (contention between collectives) and "
+                "ranked by that"
+          : "flow-level, each collective simulated alone (isolated: no contention between concurrent collectives)";
   prov["network_tolerance"] = o.network_tolerance;
   prov["load_model_above_devices"] = o.load_model_above_devices;
   const sim::NetworkOptions network = network_options(o);
@@ -174,6 +189,12 @@ std::string to_text(const RecommendResult& r) {
                 static_cast<long long>(r.candidates), r.evaluated.size(), static_cast<long long>(r.pruned),
                 r.rejected.size(), r.pareto.size(), r.wall_s);
   s += buf;
+  if (r.reranked > 0) {
+    s += "network: searched with collectives alone (isolated), best " + std::to_string(r.reranked) +
+         " re-ranked on the shared network" +
+         (r.rerank_changed_top ? " (this changed the top layout; isolated best was " + r.isolated_top + ")\n"
+                               : " (top layout unchanged)\n");
+  }
   const std::size_t shown = std::min<std::size_t>(r.rejected.size(), 3);
   for (std::size_t i = 0; i < shown; ++i) {
     const Rejection& x = r.rejected[i];

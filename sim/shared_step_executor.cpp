@@ -206,18 +206,15 @@ class SharedStepRun {
   std::shared_ptr<const CollectivePlan> plan_for(const Op& op, std::size_t gi) {
     const auto& group = g_.partition(op.partition)[gi];
     const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[gi].get();
-    const std::string key = plan_key(op, gi);
-    auto it = plans_.find(key);
-    if (it != plans_.end()) return it->second;
-    CollectiveRequest request;
-    request.op = op.collective;
-    request.algorithm = op.algorithm;
-    request.participants = group;
-    request.bytes_per_device = op.bytes_per_device;
-    request.network = cache_.network();
-    auto plan = std::make_shared<const CollectivePlan>(plan_collective(mesh_, request, matrix));
-    plans_.emplace(key, plan);
-    return plan;
+    return cache_.plan(plan_key(op, gi), [&] {
+      CollectiveRequest request;
+      request.op = op.collective;
+      request.algorithm = op.algorithm;
+      request.participants = group;
+      request.bytes_per_device = op.bytes_per_device;
+      request.network = cache_.network();
+      return plan_collective(mesh_, request, matrix);
+    });
   }
 
   // Contention-aware load model: every group of the op, their link loads summed.
@@ -228,8 +225,13 @@ class SharedStepRun {
     const auto& groups = g_.partition(op.partition);
     AllToAllLinkLoad load;
     for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-      const auto plan = plan_for(op, gi);
-      accumulate_all_to_all_load(mesh_, plan->all_to_all_matrix(), plan->participants, cache_.network(), load);
+      const auto& members = groups[gi];
+      if (op.matrices.empty()) {
+        const auto n = static_cast<std::int32_t>(members.size());
+        accumulate_all_to_all_load(mesh_, ByteMatrix::filled(n, op.bytes_per_device / n), members, cache_.network(), load);
+      } else {
+        accumulate_all_to_all_load(mesh_, *op.matrices[gi], members, cache_.network(), load);
+      }
     }
     const double t = load_model_time_s(mesh_, load);
     op_load_time_.emplace(o, t);
@@ -447,7 +449,6 @@ class SharedStepRun {
   std::vector<GroupState> state_;
   std::vector<std::int64_t> job_group_;
   std::unordered_map<PartitionId, std::vector<std::int32_t>> partition_groups_;
-  std::unordered_map<std::string, std::shared_ptr<const CollectivePlan>> plans_;
   std::unordered_map<OpId, double> op_load_time_;
   std::unordered_map<OpId, double> uniform_s_;
   std::unordered_map<std::string, double> shape_seconds_;

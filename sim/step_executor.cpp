@@ -199,6 +199,21 @@ std::vector<double> CollectiveCache::batch_durations(const std::string& key,
   return d;
 }
 
+std::shared_ptr<const CollectivePlan> CollectiveCache::plan(const std::string& key,
+                                                           const std::function<CollectivePlan()>& make) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = plans_.find(key);
+    if (it != plans_.end()) return it->second;
+  }
+  CollectivePlan made = make();
+  made.matrix = nullptr;
+  made.uniform = ByteMatrix{};
+  auto shared = std::make_shared<const CollectivePlan>(std::move(made));
+  std::lock_guard<std::mutex> lock(mutex_);
+  return plans_.emplace(key, std::move(shared)).first->second;
+}
+
 std::int64_t CollectiveCache::simulations() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return simulations_;

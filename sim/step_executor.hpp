@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -78,6 +79,12 @@ class CollectiveCache {
   // the lock: two threads may both compute a new key, with the same result).
   [[nodiscard]] std::vector<double> batch_durations(const std::string& key,
                                                     const std::function<std::vector<double>()>& simulate);
+  // The plan of a collective (collective.hpp), memoized by `key` across steps
+  // and threads; `make` plans it when the key is new. The plan kept has no
+  // matrix pointer (the caller's matrix may not outlive it): its transfers
+  // already carry the bytes.
+  [[nodiscard]] std::shared_ptr<const CollectivePlan> plan(const std::string& key,
+                                                           const std::function<CollectivePlan()>& make);
   [[nodiscard]] std::int64_t simulations() const;
   [[nodiscard]] std::int64_t hits() const;
   [[nodiscard]] std::int64_t scaled_hits() const;  // hits served by the bytes-scaling formula at other bytes
@@ -103,6 +110,7 @@ class CollectiveCache {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_future<Entry>> entries_;
   std::unordered_map<std::string, std::vector<double>> batches_;
+  std::unordered_map<std::string, std::shared_ptr<const CollectivePlan>> plans_;
   std::int64_t simulations_ = 0;
   std::int64_t hits_ = 0;
   std::int64_t scaled_hits_ = 0;
