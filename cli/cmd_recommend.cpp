@@ -56,7 +56,7 @@ struct Options {
   double network_tolerance = planner::kDefaultNetworkTolerance;
   std::int32_t load_model_above = planner::kDefaultLoadModelAboveDevices;
   std::string network_model = "shared";
-  std::int64_t rerank = 10;
+  std::int64_t rerank = 5;
   std::string grad_sync = "auto";
   std::string comm_priority = "none";
   std::string out_dir;
@@ -119,7 +119,7 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--network-model", opt->network_model,
                  "shared (default: search with collectives alone, re-rank the best --rerank on one shared network) | "
                  "isolated (no re-rank)");
-  app.add_option("--rerank", opt->rerank, "Candidates re-simulated on the shared network (default 10)");
+  app.add_option("--rerank", opt->rerank, "Candidates re-simulated on the shared network (default 5)");
   app.add_option("--grad-sync", opt->grad_sync,
                  "auto (default: fused on TPU meshes, bucketed:25MiB on GPU meshes) | fused | bucketed[:BYTES]");
   app.add_option("--comm-priority", opt->comm_priority, "none (default) | all-to-all (strict priority on shared links)");

@@ -102,7 +102,7 @@ struct SearchOptions {
   // Pruning is exact with respect to the isolated search; contention can reorder
   // the top, which the re-rank catches among the candidates it re-simulates.
   workloads::NetworkModel network_model = workloads::NetworkModel::shared;
-  std::int64_t rerank = 10;
+  std::int64_t rerank = 5;
   bool strict_priority = false;  // --comm-priority all-to-all (shared model)
   // Called on the calling thread after the bounds and after each wave (e.g. a
   // progress line); not part of the result. Empty: nothing is called.

@@ -411,10 +411,16 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
     const bool simulate = largest <= kChooseBySimulationTransfers;
     double best = std::numeric_limits<double>::infinity();
     std::size_t chosen = 0;
+    std::optional<TransferTimes> best_times;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-      const double t =
-          simulate ? simulate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).makespan_s
-                   : estimate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).time_s();
+      double t = 0.0;
+      if (simulate) {
+        TransferTimes times = simulate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network);
+        t = times.makespan_s;
+        if (t < best) best_times = std::move(times);
+      } else {
+        t = estimate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).time_s();
+      }
       if (t < best) {
         best = t;
         chosen = i;
@@ -422,6 +428,7 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
     }
     plan.algorithm = candidates[chosen];
     plan.transfers = std::move(graphs[chosen]);
+    if (!request.record_trace) plan.alone = std::move(best_times);  // simulate_collective need not run it again
     return plan;
   } else {
     plan.algorithm = CollectiveAlgorithm::ring;
@@ -449,8 +456,9 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   const auto n = static_cast<std::int32_t>(plan.participants.size());
   const double bytes = plan.bytes_per_device;
 
-  // Simulate.
-  const TransferTimes times = simulate_transfers(graph, mesh.topology.links(), *mesh.router, request.network);
+  // Simulate (unless choosing the algorithm already did).
+  const TransferTimes times =
+      plan.alone ? *plan.alone : simulate_transfers(graph, mesh.topology.links(), *mesh.router, request.network);
 
   CollectiveResult result;
   result.op = op;

@@ -141,6 +141,7 @@ struct CollectivePlan {
   bool load_model = false;            // a direct all-to-all priced by the per-link load model
   const ByteMatrix* matrix = nullptr;  // all-to-all: the caller's matrix (not owned; must outlive the plan)
   ByteMatrix uniform;                  // all-to-all without a matrix: bytes / n to every participant
+  std::optional<TransferTimes> alone;  // when choosing the algorithm simulated it alone: those times
   [[nodiscard]] const ByteMatrix& all_to_all_matrix() const { return matrix != nullptr ? *matrix : uniform; }
 };
 

@@ -41,11 +41,16 @@ void SharedNetwork::reserve_for(const TransferGraph& graph) {
   }
   const double scale = 1.05 * static_cast<double>(n) / static_cast<double>(samples);
   const auto more_flows = static_cast<std::size_t>(flows * scale) + 16;
+  const auto more_links = static_cast<std::size_t>(path_links * scale) + 64;
   const auto have = static_cast<std::size_t>(network_.num_flows());
-  network_.reserve(have + more_flows, static_cast<std::size_t>(path_links * scale) + 64 + have * 4);
-  flow_owner_.reserve(have + more_flows);
-  flow_overhead_s_.reserve(have + more_flows);
-  flow_hops_s_.reserve(have + more_flows);
+  if (have + more_flows <= reserved_flows_ && path_links_used_ + more_links <= reserved_path_links_) return;
+  // Grow geometrically: jobs arrive one by one, and exact reservations would copy every array each time.
+  reserved_flows_ = std::max(2 * reserved_flows_, have + more_flows);
+  reserved_path_links_ = std::max(2 * reserved_path_links_, path_links_used_ + more_links);
+  network_.reserve(reserved_flows_, reserved_path_links_);
+  flow_owner_.reserve(reserved_flows_);
+  flow_overhead_s_.reserve(reserved_flows_);
+  flow_hops_s_.reserve(reserved_flows_);
 }
 
 JobId SharedNetwork::submit(const TransferGraph& graph, std::uint8_t traffic_class, bool record) {
@@ -115,6 +120,7 @@ void SharedNetwork::issue(std::int64_t global) {
       post_s_[gi] = clock;
     }
     (void)network_.add_flow(scratch_path_, share);
+    path_links_used_ += scratch_path_.size();
     flow_owner_.push_back(global);
     flow_overhead_s_.push_back(overhead);
     flow_hops_s_.push_back(path_hops_s(links_, scratch_path_));

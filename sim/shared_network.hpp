@@ -154,6 +154,9 @@ class SharedNetwork {
   std::int64_t events_ = 0;
   std::int64_t unfinished_ = 0;  // jobs submitted and not finished
   bool dirty_ = false;
+  std::size_t reserved_flows_ = 0;       // reserve_for's running reservation
+  std::size_t reserved_path_links_ = 0;
+  std::size_t path_links_used_ = 0;
   bool record_links_ = false;
   std::vector<double> link_load_;
   std::vector<double> link_load_scratch_;

@@ -209,6 +209,7 @@ std::shared_ptr<const CollectivePlan> CollectiveCache::plan(const std::string& k
   CollectivePlan made = make();
   made.matrix = nullptr;
   made.uniform = ByteMatrix{};
+  made.alone.reset();
   auto shared = std::make_shared<const CollectivePlan>(std::move(made));
   std::lock_guard<std::mutex> lock(mutex_);
   return plans_.emplace(key, std::move(shared)).first->second;
