@@ -6,7 +6,12 @@
 // distinct collectives (2048-way all-to-all per distinct capacity, one 2048-way all-reduce)
 // simulated once each thanks to the memo.
 //
-// Usage: bench_step [base|c|all|base-dropless|c-dropless] [repeats] [eps]: the dropless cases
+// Network models (issue 14): every case runs with the network model given as the 4th argument
+// (shared, the default, or isolated); targets of the shared model: Switch-Base on tpuv3-4x4
+// <= 0.3 s, on tpuv3-8x8 <= 3 s (base8: dp=128,ep=32: four expert groups whose all-to-alls
+// contend), Switch-C on tpuv3-32x32 <= 60 s and <= 8 GiB.
+//
+// Usage: bench_step [base|base8|c|all|base-dropless|c-dropless] [repeats] [eps] [shared|isolated]: the dropless cases
 // run with the network completion window eps (default 0.01, the planner's default); c-dropless
 // prices its 2048-way all-to-alls with the per-link load model (the planner's default above 512). Prints one line per case: median wall seconds,
 // min, the host time spent inside collective simulations, VmHWM.
@@ -36,7 +41,8 @@ double vm_hwm_gib() {
 
 void run_case(const char* label, const char* model_name, const char* mesh_name, const char* layout_text, int repeats,
               workloads::ExecutionMode mode = workloads::ExecutionMode::capacity, double eps = 0.0,
-              std::int32_t load_model_above = 0) {
+              std::int32_t load_model_above = 0,
+              workloads::NetworkModel network_model = workloads::NetworkModel::shared) {
   const workloads::Model model = workloads::load_model(model_name);
   const auto t_mesh0 = std::chrono::steady_clock::now();
   const topology::Mesh mesh = topology::build_mesh(mesh_name);
@@ -54,15 +60,17 @@ void run_case(const char* label, const char* model_name, const char* mesh_name, 
     workloads::StepOptions o;
     o.cache = &cache;
     o.mode = mode;
+    o.network_model = network_model;
     const auto t0 = std::chrono::steady_clock::now();
     last = workloads::simulate_step(model, mesh, layout, o, *cost);
     walls.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     collective_wall = cache.simulated_wall_s();
   }
   std::sort(walls.begin(), walls.end());
-  std::printf("%-12s %-12s %-22s %s eps=%g load-model>%d step_time_s=%.6g ops=%d  wall median=%.4f s min=%.4f s (n=%d)  "
+  std::printf("%-12s %-12s %-22s %s %s eps=%g load-model>%d step_time_s=%.6g ops=%d  wall median=%.4f s min=%.4f s (n=%d)  "
               "collectives=%.4f s (%lld simulations)  mesh build=%.3f s  VmHWM=%.3f GiB\n",
-              label, mesh_name, layout_text, workloads::to_string(mode), eps, load_model_above, last.step_time_s, last.ops,
+              label, mesh_name, layout_text, workloads::to_string(mode), workloads::to_string(network_model), eps,
+              load_model_above, last.step_time_s, last.ops,
               walls[walls.size() / 2], walls.front(), repeats, collective_wall,
               static_cast<long long>(last.collective_simulations), mesh_s, vm_hwm_gib());
   std::fflush(stdout);
@@ -73,16 +81,29 @@ void run_case(const char* label, const char* model_name, const char* mesh_name, 
 int main(int argc, char** argv) {
   const std::string which = argc > 1 ? argv[1] : "all";
   const int repeats = argc > 2 ? std::max(1, std::atoi(argv[2])) : 0;
-  if (which == "base" || which == "all") run_case("switch-base", "switch-base", "tpuv3-4x4", "dp=32,ep=32", repeats ? repeats : 21);
-  if (which == "c" || which == "all") run_case("switch-c", "switch-c", "tpuv3-32x32", "dp=2048,ep=2048", repeats ? repeats : 3);
   const double eps = argc > 3 ? std::atof(argv[3]) : 0.01;
+  const workloads::NetworkModel net =
+      argc > 4 ? workloads::parse_network_model(argv[4], "network model") : workloads::NetworkModel::shared;
+  const auto capacity = workloads::ExecutionMode::capacity;
+  if (which == "base" || which == "all") {
+    run_case("switch-base", "switch-base", "tpuv3-4x4", "dp=32,ep=32", repeats ? repeats : 21, capacity, 0.0, 0, net);
+  }
+  if (which == "base8" || which == "all") {
+    run_case("switch-base", "switch-base", "tpuv3-8x8", "dp=128,ep=32", repeats ? repeats : 5, capacity, 0.0, 0, net);
+  }
+  if (which == "c" || which == "all") {
+    run_case("switch-c", "switch-c", "tpuv3-32x32", "dp=2048,ep=2048", repeats ? repeats : 3, capacity, 0.0, 0, net);
+  }
+  if (which == "c-approx") {  // 2048-way all-to-alls by the contention-aware load model
+    run_case("switch-c", "switch-c", "tpuv3-32x32", "dp=2048,ep=512", repeats ? repeats : 1, capacity, 0.0, 64, net);
+  }
   if (which == "base-dropless") {
     run_case("switch-base", "switch-base", "tpuv3-4x4", "dp=32,ep=32", repeats ? repeats : 5,
-             workloads::ExecutionMode::dropless, eps);
+             workloads::ExecutionMode::dropless, eps, 0, net);
   }
   if (which == "c-dropless") {  // 2048-way all-to-alls by the per-link load model, as the planner does
     run_case("switch-c", "switch-c", "tpuv3-32x32", "dp=2048,ep=2048", repeats ? repeats : 1,
-             workloads::ExecutionMode::dropless, eps, 512);
+             workloads::ExecutionMode::dropless, eps, 512, net);
   }
   return 0;
 }
