@@ -45,7 +45,7 @@ kernels::OpShape matmul(std::int64_t batch, std::int64_t m, std::int64_t n, std:
 
 }  // namespace
 
-TEST_CASE("ops table: matmul FLOPs are 2 m n k x batch per device copy; rows add up to the step", "[op_accounting]") {
+TEST_CASE("ops table: matmul FLOPs are 2 m n k x batch per device copy, and the rows add up to the step", "[op_accounting]") {
   const topology::Mesh mesh = topology::build_mesh("tpuv3-2x2");  // 8 devices
   sim::OpGraph g(mesh.topology.num_devices());
   const auto all = g.add_all_devices();
@@ -125,7 +125,7 @@ TEST_CASE("ops table: the critical-path rows equal the breakdown on whole steps"
   }
 }
 
-TEST_CASE("model FLOPs: 3 x forward FLOPs x sequences; MFU against the precision's peak", "[op_accounting]") {
+TEST_CASE("model FLOPs: 3 x forward FLOPs x sequences, and MFU against the precision's peak", "[op_accounting]") {
   const topology::Mesh mesh = topology::build_mesh("tpuv3-2x2");
   const Model m = load_model("switch-base");
   const auto cost = make_cost_model("tpuv3", "");
