@@ -1,6 +1,6 @@
 // `switchsim report RESULT.json... --out DIR`: an HTML page and a Markdown
-// file with charts from the JSON of recommend, capacity, simulate, collective
-// and validate. Every input is read and checked before anything is drawn or
+// file with charts from the JSON of recommend, capacity, simulate, collective,
+// validate and fidelity. Every input is read and checked before anything is drawn or
 // written; charts are drawn by gnuplot.
 
 #include <filesystem>
@@ -30,7 +30,7 @@ struct ReportFlags {
 CommandAction add_report_command(CLI::App& app) {
   auto flags = std::make_shared<ReportFlags>();
   app.description("Write DIR/report.html (self-contained) and DIR/report.md (charts beside it) from result JSON");
-  app.add_option("results", flags->inputs, "Result JSON files of recommend, capacity, simulate, collective, validate")
+  app.add_option("results", flags->inputs, "Result JSON files of recommend, capacity, simulate, collective, validate, fidelity")
       ->required();
   app.add_option("--out", flags->out, "Folder for report.html, report.md and charts/ (created if missing)")->required();
   app.add_option("--title", flags->title, "Title of the report");

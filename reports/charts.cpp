@@ -291,4 +291,52 @@ std::optional<Chart> validation_chart(const ValidateView& view, const std::strin
   return chart;
 }
 
+std::optional<Chart> fidelity_chart(const FidelityView& view, const std::string& name, const std::string& context) {
+  std::vector<std::string> series;  // "unit" or "unit (excluded)"
+  std::map<std::string, std::string> data_by_series;
+  double lo = 0.0;
+  double hi = 0.0;
+  bool first = true;
+  for (const FidelityCaseView& c : view.cases) {
+    if (c.status != "ok" && c.status != "excluded") continue;
+    if (!c.measured || !c.predicted || !(*c.measured > 0.0) || !(*c.predicted > 0.0)) continue;
+    const std::string key = (c.unit.empty() ? std::string("figure") : c.unit) + (c.status == "excluded" ? " (excluded)" : "");
+    if (std::find(series.begin(), series.end(), key) == series.end()) series.push_back(key);
+    data_by_series[key] += fmt::format("{} {}\n", format_exact(*c.measured), format_exact(*c.predicted));
+    const double a = std::min(*c.measured, *c.predicted);
+    const double b = std::max(*c.measured, *c.predicted);
+    lo = first ? a : std::min(lo, a);
+    hi = first ? b : std::max(hi, b);
+    first = false;
+  }
+  if (series.empty()) return std::nullopt;
+  lo /= 1.6;
+  hi *= 1.6;
+  Chart chart;
+  chart.name = name;
+  chart.title = "Predicted against published measurements, each case in its own unit (y = x is a perfect "
+                "prediction; bands at ±10% and ±25%)" +
+                (context.empty() ? std::string() : " (" + context + ")");
+  chart.width_px = 760;
+  chart.height_px = 640;
+  std::string data;
+  for (const auto& k : series) data += "# " + gnuplot_label(k) + "\n" + data_by_series[k] + "\n\n";
+  chart.data_files.emplace_back("fidelity.dat", data);
+  std::string& s = chart.script;
+  s += preamble(context.empty() ? "fidelity" : "fidelity: " + context);
+  s += "set key top left inside vertical box opaque\nset size square\nset logscale xy\n";
+  s += fmt::format("set xrange [{0}:{1}]\nset yrange [{0}:{1}]\n", format_exact(lo), format_exact(hi));
+  s += "set xlabel 'published'\nset ylabel 'predicted'\nset samples 200\n";
+  s += "plot '+' using 1:($1*0.75):($1*1.25) with filledcurves lc rgb '#e8eef7' title '±25%', \\\n";
+  s += "     '+' using 1:($1*0.9):($1*1.1) with filledcurves lc rgb '#c9d9ee' title '±10%', \\\n";
+  s += "     x with lines lw 1.5 dt 2 lc rgb '#444444' title 'y = x'";
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const bool excluded = series[i].find("(excluded)") != std::string::npos;
+    s += fmt::format(", \\\n     'fidelity.dat' index {} using 1:2 with points pt {} ps 1.3 lc rgb '{}' title '{}'", i,
+                     excluded ? 6 : 7, colour(i + 1), gnuplot_label(series[i]));
+  }
+  s += "\n";
+  return chart;
+}
+
 }  // namespace switchsim::reports

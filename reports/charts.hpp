@@ -59,4 +59,11 @@ struct LabelledBreakdown {
 [[nodiscard]] std::optional<Chart> validation_chart(const ValidateView& view, const std::string& name,
                                                     const std::string& context);
 
+// `switchsim fidelity`: published (x) against predicted (y), log-log, each case
+// in its own unit (one colour per unit), the y = x line and bands of +-10% and
+// +-25%; cases excluded from the MAPE drawn as open circles. Nothing when no
+// case was run.
+[[nodiscard]] std::optional<Chart> fidelity_chart(const FidelityView& view, const std::string& name,
+                                                  const std::string& context);
+
 }  // namespace switchsim::reports

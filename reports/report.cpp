@@ -320,6 +320,28 @@ void validate_section(Doc& doc, const LoadedResult& r, const ValidateView& v, in
   }
 }
 
+void fidelity_section(Doc& doc, const LoadedResult& r, const FidelityView& v, int index) {
+  doc.heading(2, "Predicted against published measurements", fmt::format("fidelity-{}", index));
+  std::size_t compared = 0;
+  for (const FidelityCaseView& c : v.cases) compared += c.status == "ok" ? 1 : 0;
+  std::string meta = "From " + file_label(r) + ". " + std::to_string(v.cases.size()) + " cases, " +
+                     std::to_string(compared) + " compared";
+  if (v.mape_percent) meta += ", mean absolute percentage error " + format_percent(*v.mape_percent / 100.0);
+  doc.note(meta + " (docs/fidelity.md: excluded, unsupported and error cases do not count).");
+  if (auto c = fidelity_chart(v, fmt::format("fidelity-{}", index), "")) doc.chart(*c);
+  Table t;
+  t.headers = {"case", "unit", "published", "predicted", "error", "status"};
+  t.numeric = {false, false, true, true, true, false};
+  t.nowrap = {true, true, false, false, false, false};
+  for (const FidelityCaseView& c : v.cases) {
+    t.rows.push_back({c.id, c.unit, c.measured ? format_si(*c.measured) : "—", c.predicted ? format_si(*c.predicted) : "—",
+                      c.relative_error ? format_percent(*c.relative_error) : "—",
+                      c.reason.empty() ? c.status : c.status + ": " + c.reason});
+    t.row_class.push_back(c.status == "ok" ? "ok" : (c.status == "error" ? "fail" : ""));
+  }
+  doc.table(t);
+}
+
 void inputs_section(Doc& doc, const std::vector<LoadedResult>& results) {
   doc.heading(2, "Inputs and provenance", "inputs");
   for (const LoadedResult& r : results) {
@@ -341,6 +363,7 @@ ReportDocument build_report(const std::vector<LoadedResult>& results, const Char
   int recommend_index = 0;
   int capacity_index = 0;
   int validate_index = 0;
+  int fidelity_index = 0;
   std::vector<std::pair<std::string, std::string>> nav;  // (id, label)
 
   for (const LoadedResult& r : results) {
@@ -374,6 +397,13 @@ ReportDocument build_report(const std::vector<LoadedResult>& results, const Char
       ++validate_index;
       validate_section(doc, r, *v, validate_index);
       nav.emplace_back(fmt::format("validate-{}", validate_index), "Validation");
+    }
+  }
+  for (const LoadedResult& r : results) {
+    if (const auto* v = std::get_if<FidelityView>(&r.view)) {
+      ++fidelity_index;
+      fidelity_section(doc, r, *v, fidelity_index);
+      nav.emplace_back(fmt::format("fidelity-{}", fidelity_index), "Fidelity");
     }
   }
   inputs_section(doc, results);

@@ -16,6 +16,7 @@ const char* to_string(ResultKind kind) {
     case ResultKind::recommend: return "recommend";
     case ResultKind::collective: return "collective";
     case ResultKind::validate: return "validate";
+    case ResultKind::fidelity: return "fidelity";
   }
   return "unknown";
 }
@@ -468,7 +469,34 @@ ValidateView read_validate(const json& j) {
   return v;
 }
 
-constexpr const char* kKinds = "simulate, capacity, recommend, collective, validate";
+FidelityView read_fidelity(const json& j) {
+  FidelityView v;
+  const json& cases = req_array(j, "", "cases");
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const json& c = cases[i];
+    const std::string where = index_field("", "cases", i);
+    if (!c.is_object()) throw InputError(where, "must be an object");
+    FidelityCaseView fc;
+    fc.id = opt_string(c, "id");
+    fc.status = opt_string(c, "status");
+    if (fc.status.empty()) throw InputError(where + ".status", "missing");
+    fc.unit = opt_string(c, "unit");
+    fc.measured = opt_number(c, where, "measured");
+    fc.predicted = opt_number(c, where, "predicted");
+    fc.relative_error = opt_number(c, where, "relative_error");
+    fc.citation = opt_string(c, "citation");
+    fc.reason = opt_string(c, "reason");
+    if (fc.status == "error") fc.reason = opt_string(c, "error_field") + ": " + opt_string(c, "error");
+    if ((fc.status == "ok" || fc.status == "excluded") && (!fc.measured || !fc.predicted)) {
+      throw InputError(where, "a compared case needs measured and predicted");
+    }
+    v.cases.push_back(std::move(fc));
+  }
+  v.mape_percent = opt_number(j, "", "mape_percent");
+  return v;
+}
+
+constexpr const char* kKinds = "simulate, capacity, recommend, collective, validate, fidelity";
 
 }  // namespace
 
@@ -490,7 +518,7 @@ ResultKind classify_result(const json& j, const std::string& where) {
   if (const json* command = find(j, "command"); command != nullptr && command->is_string()) {
     const std::string c = command->get<std::string>();
     for (const ResultKind k : {ResultKind::simulate, ResultKind::capacity, ResultKind::recommend, ResultKind::collective,
-                               ResultKind::validate}) {
+                               ResultKind::validate, ResultKind::fidelity}) {
       if (c == to_string(k)) return k;
     }
     throw InputError(where, "a result of `" + c + "`, which reports do not read (they read " + kKinds + ")");
@@ -503,6 +531,7 @@ ResultKind classify_result(const json& j, const std::string& where) {
     if (k == "recommend") return ResultKind::recommend;
     if (k == "collective") return ResultKind::collective;
     if (k == "validate" || k == "validation") return ResultKind::validate;
+    if (k == "fidelity") return ResultKind::fidelity;
   }
   if (find(j, "recommendations") != nullptr) return ResultKind::recommend;
   if (find(j, "cases") != nullptr && find(j, "mape") != nullptr) return ResultKind::validate;
@@ -519,6 +548,7 @@ ResultView read_view(const json& j, ResultKind kind) {
     case ResultKind::recommend: return read_recommend(j);
     case ResultKind::collective: return read_collective(j);
     case ResultKind::validate: return read_validate(j);
+    case ResultKind::fidelity: return read_fidelity(j);
   }
   SWITCHSIM_ASSERT(false, "unknown result kind");
   return SimulateView{};

@@ -4,7 +4,7 @@
 //
 // A file is accepted when it is a JSON object with `schema_version` equal to
 // kSchemaVersion and its kind is known: the top-level `"command"` field
-// ("simulate", "capacity", "recommend", "collective", "validate") decides;
+// ("simulate", "capacity", "recommend", "collective", "validate", "fidelity") decides;
 // without it, distinctive fields do (`recommendations` -> recommend; `cases`
 // and `mape` -> validate; `busbw_Bps` -> collective; an array of rows with
 // `capacity_factor` -> capacity; `step_time_s` and `breakdown` -> simulate).
@@ -22,7 +22,7 @@
 
 namespace switchsim::reports {
 
-enum class ResultKind : std::uint8_t { simulate, capacity, recommend, collective, validate };
+enum class ResultKind : std::uint8_t { simulate, capacity, recommend, collective, validate, fidelity };
 [[nodiscard]] const char* to_string(ResultKind kind);
 
 // A mean with its spread over routing seeds (one standard deviation, or half
@@ -139,7 +139,24 @@ struct ValidateView {
   std::vector<DropCheck> drop_check;
 };
 
-using ResultView = std::variant<SimulateView, CapacityView, RecommendView, CollectiveView, ValidateView>;
+// `switchsim fidelity` (workloads/fidelity.hpp): predicted against published measurements.
+struct FidelityCaseView {
+  std::string id;
+  std::string status;  // ok | excluded | unsupported | error
+  std::string unit;
+  std::optional<double> measured;
+  std::optional<double> predicted;
+  std::optional<double> relative_error;
+  std::string citation;
+  std::string reason;  // unsupported / excluded reason, or the error
+};
+
+struct FidelityView {
+  std::vector<FidelityCaseView> cases;
+  std::optional<double> mape_percent;
+};
+
+using ResultView = std::variant<SimulateView, CapacityView, RecommendView, CollectiveView, ValidateView, FidelityView>;
 
 struct LoadedResult {
   std::filesystem::path path;

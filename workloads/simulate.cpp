@@ -141,6 +141,9 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.collective_simulations = cache->simulations() - sims_before;
   r.cost_model = cost.name();
   r.params = count_params(model).total();
+  r.op_accounting = account_ops(built.graph, schedule, cost);
+  r.model_flops = model_flops(model, shape.sequences, schedule.step_time_s, devices, mesh.device_kind,
+                              options.training.precision == Precision::bf16);
   if (options.traffic) {
     if (devices <= kMaxTrafficDevices) {
       r.traffic = sim::all_to_all_traffic(built.graph);
@@ -286,7 +289,13 @@ json to_json(const StepResult& r) {
   j["network_tolerance"] = r.network.completion_window;
   j["load_model_above_devices"] = r.network.load_model_above_devices;
   j["params"] = r.params;
-  j["ops"] = r.ops;
+  j["op_count"] = r.ops;
+  j["ops"] = to_json(r.op_accounting);
+  j["model_flops_per_step"] = r.model_flops.per_step;
+  j["model_flops_per_s_per_device"] = r.model_flops.per_s_per_device;
+  j["peak_flops_per_device"] = r.model_flops.peak_flops_per_device;
+  j["mfu"] = r.model_flops.mfu;
+  j["mfu_convention"] = kModelFlopsConvention;
   if (r.traffic) {
     j["traffic_matrix"] = {{"n", r.traffic->n()},
                            {"what", "bytes device i sends device j in one step's all-to-alls (dispatch + combine, "
@@ -378,6 +387,11 @@ std::string to_text(const StepResult& r) {
                 r.memory.fits() ? "" : "  DOES NOT FIT", r.cost_model.c_str(), r.ops);
   std::string s = buf;
   if (!r.memory.fits()) s += "rejected: " + r.memory.explain(r.device_kind) + "\n";
+  std::snprintf(buf, sizeof buf, "model FLOP/s   %.4g per device (%s), MFU %.2f%% of %.4g (%s peak)\n",
+                r.model_flops.per_s_per_device, "3 x forward, PaLM/Megatron convention", 100.0 * r.model_flops.mfu,
+                r.model_flops.peak_flops_per_device, r.model_flops.precision.c_str());
+  s += buf;
+  s += to_text(r.op_accounting);
   return s;
 }
 

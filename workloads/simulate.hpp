@@ -18,6 +18,7 @@
 #include "workloads/layout.hpp"
 #include "workloads/memory.hpp"
 #include "workloads/model.hpp"
+#include "workloads/op_accounting.hpp"
 #include "workloads/routing.hpp"
 #include "workloads/training.hpp"
 
@@ -91,6 +92,8 @@ struct StepResult {
   // entries, ~1.5 MB of JSON); otherwise `traffic_omitted` says why when asked.
   std::optional<sim::ByteMatrix> traffic;
   std::string traffic_omitted;
+  OpAccounting op_accounting;  // per op kind: count, FLOPs, bytes, critical-path seconds (op_accounting.hpp)
+  ModelFlops model_flops;      // model FLOPs per step and per device-second, MFU (op_accounting.hpp)
 };
 
 inline constexpr std::int32_t kMaxTrafficDevices = 256;

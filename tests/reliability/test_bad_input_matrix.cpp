@@ -339,6 +339,41 @@ const std::vector<Case>& cases() {
                  {"calibrate", "--backend", "cpu", "--quick", "--blas-threads", "-1", "--out", "{d}/out.json"}, {},
                  "--blas-threads"});
     t.push_back({"list", "unknown kind", {"list", "gizmos"}, {}, "kind"});
+    // ---- fidelity: one bad measurement file each (the file and the field on the one line) ----
+    {
+      const std::string src = R"("schema_version": 1, "source": {"citation": "c", "url": "u", "accessed": "2026-12-06"})";
+      const std::string good = R"({"id": "x", "description": "d", "location": "l", "as_published": "p",
+        "kind": "collective", "config": {"mesh": "dgx-h100-1", "op": "all-reduce", "bytes": 1e6},
+        "measured": {"unit": "busbw_GBps", "value": 100}})";
+      const std::string base = "{" + src + R"(, "cases": [)" + good + "]}";
+      const std::vector<std::string> args = {"fidelity", "--registry", "{d}/m.json", "--out", "{d}/out.json"};
+      auto fid = [&](std::string name, std::string doc, std::string field) {
+        t.push_back({"fidelity", std::move(name), args, {{"m.json", std::move(doc)}}, std::move(field)});
+      };
+      fid("not JSON", "{", "m.json");
+      fid("source missing", "{" + sub(src, R"(, "source": {"citation": "c", "url": "u", "accessed": "2026-12-06"})", "") +
+          R"(, "cases": [)" + good + "]}", "m.json: source");
+      fid("cases empty", "{" + src + R"(, "cases": []})", "m.json: cases");
+      fid("measured missing", sub(base, R"("measured": {"unit": "busbw_GBps", "value": 100})", R"("measure": 100)"),
+          "m.json: cases[0].measured");
+      fid("unit unknown", sub(base, "busbw_GBps", "GB/s"), "m.json: cases[0].measured.unit");
+      fid("unit of another kind", sub(base, "busbw_GBps", "tokens_per_s"), "m.json: cases[0].measured.unit");
+      fid("value negative", sub(base, R"("value": 100)", R"("value": -1)"), "m.json: cases[0].measured.value");
+      fid("value and range", sub(base, R"("value": 100)", R"("value": 100, "low": 1, "high": 2)"),
+          "m.json: cases[0].measured.value");
+      fid("kind unknown", sub(base, R"("kind": "collective")", R"("kind": "vibes")"), "m.json: cases[0].kind");
+      fid("config key unknown", sub(base, R"("op": "all-reduce")", R"("op": "all-reduce", "colour": "red")"),
+          "m.json: x: config.colour");
+      fid("mesh the simulator rejects", sub(base, "dgx-h100-1", "tpuv9-4x4"), "m.json: x: config.mesh");
+      fid("op the simulator rejects", sub(base, "all-reduce", "all-to-some"), "m.json: x: config.op");
+      const std::string step = sub(sub(base, R"({"mesh": "dgx-h100-1", "op": "all-reduce", "bytes": 1e6})",
+                                           R"({"model": "switch-base", "mesh": "tpuv3-2x2", "layout": "dp=3"})"),
+                                       R"("kind": "collective")", R"("kind": "step")");
+      fid("step layout the simulator rejects", sub(step, "busbw_GBps", "step_time_s"), "m.json: x: config.layout");
+      t.push_back({"fidelity", "registry missing", {"fidelity", "--registry", "{d}/absent", "--out", "{d}/out.json"}, {},
+                   "absent: --registry"});
+      t.push_back({"fidelity", "max-mape negative", merged(args, {"--max-mape", "-1"}), {{"m.json", base}}, "--max-mape"});
+    }
     return t;
   }();
   return table;
@@ -404,6 +439,7 @@ TEST_CASE("bad input: collective", "[reliability][bad-input]") { run_group("coll
 TEST_CASE("bad input: simulate", "[reliability][bad-input]") { run_group("simulate"); }
 TEST_CASE("bad input: capacity", "[reliability][bad-input]") { run_group("capacity"); }
 TEST_CASE("bad input: recommend", "[reliability][bad-input]") { run_group("recommend"); }
+TEST_CASE("bad input: fidelity measurement files", "[reliability][bad-input]") { run_group("fidelity"); }
 TEST_CASE("bad input: calibrate, validate, list", "[reliability][bad-input]") {
   run_group("calibrate");
   run_group("validate");
@@ -414,7 +450,7 @@ TEST_CASE("bad input: the matrix covers every subcommand and file kind", "[relia
   // 11 groups above; a group left empty by an edit would silently test nothing.
   const std::vector<std::string> groups = {"mesh file", "topology", "model file", "routing trace", "profile",
                                            "result file", "collective", "simulate", "capacity", "recommend",
-                                           "calibrate", "validate", "list"};
+                                           "calibrate", "validate", "list", "fidelity"};
   for (const auto& g : groups) {
     INFO(g);
     CHECK(std::count_if(cases().begin(), cases().end(), [&](const Case& c) { return c.group == g; }) > 0);
