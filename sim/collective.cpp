@@ -415,7 +415,8 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       double t = 0.0;
       if (simulate) {
-        TransferTimes times = simulate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network);
+        TransferTimes times = simulate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network,
+                                                   mesh.topology.num_devices());
         t = times.makespan_s;
         if (t < best) best_times = std::move(times);
       } else {
@@ -458,7 +459,8 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
 
   // Simulate (unless choosing the algorithm already did).
   const TransferTimes times =
-      plan.alone ? *plan.alone : simulate_transfers(graph, mesh.topology.links(), *mesh.router, request.network);
+      plan.alone ? *plan.alone : simulate_transfers(graph, mesh.topology.links(), *mesh.router, request.network,
+                                                   mesh.topology.num_devices());
 
   CollectiveResult result;
   result.op = op;

@@ -12,8 +12,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 }  // namespace
 
 SharedNetwork::SharedNetwork(std::span<const topology::Link> links, const topology::Router& router,
-                             const NetworkOptions& options)
-    : links_(links), router_(router), options_(options), network_(links, make_sharing_policy(options.sharing)) {
+                             const NetworkOptions& options, std::int32_t devices)
+    : links_(links),
+      router_(router),
+      options_(options),
+      network_(links, make_sharing_policy(options.sharing)),
+      devices_(devices) {
   SWITCHSIM_ASSERT(options.completion_window >= 0.0 && std::isfinite(options.completion_window),
                    "completion window must be finite and >= 0");
   network_.set_completion_window(options.completion_window);
@@ -115,9 +119,13 @@ void SharedNetwork::issue(std::int64_t global) {
     const double overhead = path_overhead_s(links_, scratch_path_, options_);
     if (c == 0) {
       // One posting per message (not per ECMP sub-flow), in issue order at the sender.
-      double& clock = sender_clock_s_[static_cast<std::size_t>(src)];
-      clock = std::max(clock, now_s_) + overhead;
-      post_s_[gi] = clock;
+      if (src < devices_) {
+        double& clock = sender_clock_s_[static_cast<std::size_t>(src)];
+        clock = std::max(clock, now_s_) + overhead;
+        post_s_[gi] = clock;
+      } else {
+        post_s_[gi] = now_s_ + overhead;
+      }
     }
     (void)network_.add_flow(scratch_path_, share);
     path_links_used_ += scratch_path_.size();

@@ -18,7 +18,8 @@
 //   kind: the largest on the path). With a per-sender posting clock c_src,
 //       post_s(t) = max(c_src, issue_s) + o(P_1);   c_src = post_s(t)
 //   so a device that issues m messages at once (a direct all-to-all to m
-//   peers) pays m overheads in sequence, not one.
+//   peers) pays m overheads in sequence, not one. A switch (in-switch
+//   reduction) forwards in hardware: post_s = issue_s + o(P_1), no clock.
 //   Delivery of sub-flow i, drained at drain_s(i):
 //       deliver_s(i) = max( drain_s(i) + o(P_i), post_s(t) ) + hops(P_i)
 //   hops(P) = sum of the link latencies on P. done_s(t) = max_i deliver_s(i).
@@ -39,6 +40,7 @@
 // serves every byte size of one pattern from them).
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <span>
 #include <vector>
@@ -73,7 +75,10 @@ struct LinkLoadSample {
 
 class SharedNetwork {
  public:
-  SharedNetwork(std::span<const topology::Link> links, const topology::Router& router, const NetworkOptions& options);
+  // Vertices numbered `devices` and up are switches: what they send (in-switch
+  // reduction results, NVLS) is forwarded by hardware, without a posting clock.
+  SharedNetwork(std::span<const topology::Link> links, const topology::Router& router, const NetworkOptions& options,
+                std::int32_t devices = std::numeric_limits<std::int32_t>::max());
 
   // Starts `graph` at now_s(); `graph` must outlive the job. `traffic_class`
   // (0 = highest) matters under strict priority only.
@@ -143,6 +148,7 @@ class SharedNetwork {
   BigVector<double> flow_hops_s_;
   // Per vertex: the posting clock.
   std::vector<double> sender_clock_s_;
+  std::int32_t devices_ = 0;
   std::vector<std::int64_t> ready_;  // delivered now, dependents not yet issued
   std::vector<std::vector<FlowId>> batches_;
   std::vector<std::int64_t> free_batches_;

@@ -26,7 +26,7 @@ class SharedStepRun {
         cache_(cache),
         mesh_(cache.mesh()),
         options_(options),
-        net_(mesh_.topology.links(), *mesh_.router, cache.network()) {
+        net_(mesh_.topology.links(), *mesh_.router, cache.network(), mesh_.topology.num_devices()) {
     net_.record_link_loads(options.record_link_loads);
     if (options.record_link_loads) options_.replay_alone = false;  // a trace needs every flow
   }
@@ -245,6 +245,10 @@ class SharedStepRun {
     const auto gi = static_cast<std::size_t>(group_index_[gs]);
     const auto& members = g_.partition(op.partition)[gi];
     ++collectives_;
+    // Every member starts when the last one is ready (as the isolated executor has it).
+    for (const auto d : members) {
+      s_.start_s[static_cast<std::size_t>(s_.offsets[static_cast<std::size_t>(o)] + member_index(g_, o, d))] = now_;
+    }
     if (members.size() <= 1) {
       state_[gs] = GroupState::fixed;
       events_.push(now_, -(group + 1));
@@ -313,7 +317,7 @@ class SharedStepRun {
         plans.push_back(plan_for(op, gi));
       }
       durations = cache_.batch_durations(key, [&] {
-        SharedNetwork alone(mesh_.topology.links(), *mesh_.router, cache_.network());
+        SharedNetwork alone(mesh_.topology.links(), *mesh_.router, cache_.network(), mesh_.topology.num_devices());
         std::vector<JobId> jobs;
         for (std::size_t i = 0; i < plans.size(); ++i) {
           const Op& op = g_.op(group_op_[static_cast<std::size_t>(batch_.groups[i])]);

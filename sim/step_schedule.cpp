@@ -122,6 +122,7 @@ void finish_schedule(const OpGraph& graph, StepSchedule& s, const std::vector<St
       case OpCategory::other_communication: s.critical_path.other_communication_s += dur; break;
     }
     s.critical_ops.push_back(cur);
+    s.critical_seconds.push_back(dur);
     const StartCause p = cause[k];
     double pred_end = 0.0;
     if (p.op >= 0) {
@@ -133,6 +134,7 @@ void finish_schedule(const OpGraph& graph, StepSchedule& s, const std::vector<St
     dev = p.device;
   }
   std::reverse(s.critical_ops.begin(), s.critical_ops.end());
+  std::reverse(s.critical_seconds.begin(), s.critical_seconds.end());
   s.exposed_communication_s = s.critical_path.communication_s();
   communication_overlap(graph, s);
 }

@@ -36,6 +36,7 @@ struct StepSchedule {
   double step_time_s = 0.0;
   CriticalPathBreakdown critical_path;
   std::vector<OpId> critical_ops;  // in time order
+  std::vector<double> critical_seconds;  // per critical op: its duration on the device the path runs through
   // Per op, per member (graph.members(op) order): offsets[op] .. offsets[op + 1].
   std::vector<std::int64_t> offsets;
   std::vector<double> start_s;

@@ -65,8 +65,9 @@ double path_latency_s(std::span<const topology::Link> links, std::span<const top
 }
 
 TransferTimes simulate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,
-                                 const topology::Router& router, const NetworkOptions& options) {
-  SharedNetwork network(links, router, options);
+                                 const topology::Router& router, const NetworkOptions& options,
+                                 std::int32_t devices) {
+  SharedNetwork network(links, router, options, devices);
   network.reserve_for(graph);
   const JobId job = network.submit(graph, 0, /*record=*/true);
   for (double t = network.next_event_s(); t < std::numeric_limits<double>::infinity(); t = network.next_event_s()) {

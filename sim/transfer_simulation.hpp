@@ -34,6 +34,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -108,7 +109,9 @@ void check_completion_window(const NetworkOptions& options);
 [[nodiscard]] double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
                                     const NetworkOptions& options);
 
+// `devices`: vertices numbered from it are switches (shared_network.hpp: no posting clock).
 [[nodiscard]] TransferTimes simulate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,
-                                               const topology::Router& router, const NetworkOptions& options = {});
+                                               const topology::Router& router, const NetworkOptions& options = {},
+                                               std::int32_t devices = std::numeric_limits<std::int32_t>::max());
 
 }  // namespace switchsim::sim

@@ -12,91 +12,16 @@
 
 namespace switchsim::workloads {
 
-namespace {
-
 using sim::OpId;
-using topology::VertexId;
 
-std::int64_t member_index(const sim::OpGraph& graph, OpId o, VertexId d) {
-  const auto& m = graph.members(o);
-  auto it = std::lower_bound(m.begin(), m.end(), d);
-  return (it != m.end() && *it == d) ? it - m.begin() : -1;
-}
-
-// The op's latest end and the device the step executor attributes it to
-// (sim/step_executor.cpp: the first member, or the first group's front, reaching it).
-std::pair<double, VertexId> latest_end(const sim::OpGraph& graph, const sim::StepSchedule& s, OpId o) {
-  const sim::Op& op = graph.op(o);
-  const auto& members = graph.members(o);
-  double best = -1.0;
-  VertexId dev = -1;
-  if (op.type == sim::OpType::compute) {
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      const double e = s.end(o, static_cast<std::int64_t>(i));
-      if (e > best) {
-        best = e;
-        dev = members[i];
-      }
-    }
-  } else {
-    for (const auto& group : graph.partition(op.partition)) {
-      const std::int64_t idx = member_index(graph, o, group.front());
-      const double e = s.end(o, idx);
-      if (e > best) {
-        best = e;
-        dev = group.front();
-      }
-    }
-  }
-  return {std::max(0.0, best), dev};
-}
-
-
-}  // namespace
-
-std::vector<CriticalOp> critical_op_durations(const sim::OpGraph& graph, const sim::StepSchedule& schedule) {
+std::vector<CriticalOp> critical_op_durations(const sim::OpGraph& /*graph*/, const sim::StepSchedule& schedule) {
+  // The executors record the seconds of each op on the critical path as they walk it
+  // (sim/step_schedule.hpp), so every network model is accounted by its own path.
   std::vector<CriticalOp> out;
-  const auto& path = schedule.critical_ops;
-  if (path.empty()) return out;
-  out.resize(path.size());
-  // Walk back from the op that ends last, choosing at each step the member the
-  // executor's critical path ran through (the same rules as sim::execute_step).
-  VertexId dev = latest_end(graph, schedule, path.back()).second;
-  for (std::size_t i = path.size(); i-- > 0;) {
-    const OpId cur = path[i];
-    std::int64_t idx = member_index(graph, cur, dev);
-    if (idx < 0) {  // not expected; fall back to the member that ends last
-      dev = latest_end(graph, schedule, cur).second;
-      idx = member_index(graph, cur, dev);
-    }
-    SWITCHSIM_ASSERT(idx >= 0, "critical path: op without members");
-    out[i] = CriticalOp{cur, schedule.end(cur, idx) - schedule.start(cur, idx)};
-    if (i == 0) break;
-    const OpId q = path[i - 1];
-    const sim::Op& op = graph.op(cur);
-    const std::pair<double, VertexId> q_latest = latest_end(graph, schedule, q);
-    // When q made `cur` ready on device d: its end there, or its latest end (sim::execute_step's rule).
-    const auto ready_from = [&](VertexId d) {
-      const std::int64_t qi = member_index(graph, q, d);
-      return qi >= 0 ? schedule.end(q, qi) : q_latest.first;
-    };
-    VertexId via = dev;
-    if (op.type == sim::OpType::collective) {
-      // The group waits for its latest member; the first one (in group order)
-      // whose readiness q explains is the one the path goes through.
-      const double start = schedule.start(cur, idx);
-      for (const auto& group : graph.partition(op.partition)) {
-        if (std::find(group.begin(), group.end(), dev) == group.end()) continue;
-        for (VertexId d : group) {
-          if (ready_from(d) == start) {
-            via = d;
-            break;
-          }
-        }
-        break;
-      }
-    }
-    dev = member_index(graph, q, via) >= 0 ? via : q_latest.second;
+  SWITCHSIM_ASSERT(schedule.critical_seconds.size() == schedule.critical_ops.size(), "critical path durations missing");
+  out.reserve(schedule.critical_ops.size());
+  for (std::size_t i = 0; i < schedule.critical_ops.size(); ++i) {
+    out.push_back(CriticalOp{schedule.critical_ops[i], schedule.critical_seconds[i]});
   }
   return out;
 }
