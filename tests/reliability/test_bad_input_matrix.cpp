@@ -272,6 +272,17 @@ const std::vector<Case>& cases() {
     sm("network tolerance NaN", {"--network-tolerance", "nan"}, "--network-tolerance");
     sm("network tolerance above 0.5", {"--network-tolerance", "0.9"}, "--network-tolerance");
     sm("load model threshold negative", {"--load-model-above", "-5"}, "--load-model-above");
+    sm("network model unknown", {"--network-model", "telepathy"}, "--network-model");
+    sm("grad sync unknown", {"--grad-sync", "eventually"}, "--grad-sync");
+    sm("grad sync bucket zero", {"--grad-sync", "bucketed:0"}, "--grad-sync");
+    sm("grad sync bucket negative", {"--grad-sync", "bucketed:-5MiB"}, "--grad-sync");
+    sm("grad sync bucket absurd", {"--grad-sync", "bucketed:999GiB"}, "--grad-sync");
+    sm("grad sync bucket not a number", {"--grad-sync", "bucketed:lots"}, "--grad-sync");
+    sm("comm priority unknown", {"--comm-priority", "vip"}, "--comm-priority");
+    t.push_back({"capacity", "network model unknown", cap({"--network-model", "both"}), {}, "--network-model"});
+    t.push_back({"recommend", "network model unknown", rec({"--network-model", "both"}), {}, "--network-model"});
+    t.push_back({"recommend", "grad sync bucket zero", rec({"--grad-sync", "bucketed:0"}), {}, "--grad-sync"});
+    t.push_back({"recommend", "rerank zero", rec({"--rerank", "0"}), {}, "--rerank"});
     sm("empty model name", {"--model", ""}, "--model");
     sm("capacity factor negative", {"--capacity-factor", "-1"}, "--capacity-factor");
     sm("capacity factor NaN", {"--capacity-factor", "nan"}, "--capacity-factor");
