@@ -49,7 +49,7 @@ std::string read_all(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("TempDir: removed with its contents when it goes away; release keeps it", "[common][temp_dir]") {
+TEST_CASE("TempDir: removed with its contents when it goes away, release keeps it", "[common][temp_dir]") {
   fs::path kept;
   fs::path removed;
   {

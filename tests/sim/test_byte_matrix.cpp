@@ -63,7 +63,7 @@ TEST_CASE("byte matrix: the builder sorts a row and sums repeated columns", "[si
   CHECK(m.nonzeros() == 2);
 }
 
-TEST_CASE("byte matrix: transposed() is the transpose; twice is the original", "[sim][byte_matrix]") {
+TEST_CASE("byte matrix: transposed() is the transpose, twice is the original", "[sim][byte_matrix]") {
   const std::int32_t n = 29;
   const std::vector<double> d = random_dense(n, 0.2, 5);
   const ByteMatrix m = ByteMatrix::from_dense(n, d);

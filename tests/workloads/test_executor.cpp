@@ -23,7 +23,7 @@ kernels::OpShape ms(std::int64_t m) {
 }
 }  // namespace
 
-TEST_CASE("ops on one stream run in issue order; streams overlap where deps allow", "[executor]") {
+TEST_CASE("ops on one stream run in issue order, streams overlap where deps allow", "[executor]") {
   const topology::Mesh mesh = topology::build_mesh("tpuv3-2x2");
   OpGraph g(mesh.topology.num_devices());
   const auto all = g.add_all_devices();
@@ -47,7 +47,7 @@ TEST_CASE("ops on one stream run in issue order; streams overlap where deps allo
   CHECK(cache.hits() == 1);  // the test's own lookup was served from the memo
 }
 
-TEST_CASE("a collective waits for its slowest member; the straggler is on the critical path", "[executor]") {
+TEST_CASE("a collective waits for its slowest member, the straggler is on the critical path", "[executor]") {
   const topology::Mesh mesh = topology::build_mesh("tpuv3-2x2");
   OpGraph g(mesh.topology.num_devices());
   const auto all = g.add_all_devices();

@@ -76,7 +76,7 @@ TEST_CASE("Monte Carlo drops match E * E[max(0, X - C)] within 4 standard errors
   }
 }
 
-TEST_CASE("more capacity never drops more; dropless never drops", "[routing]") {
+TEST_CASE("more capacity never drops more, dropless never drops", "[routing]") {
   RoutingSpec spec = parse_routing("zipf:1.1");
   const std::int64_t E = 64, G = 2048;
   std::vector<std::int64_t> counts(E), processed(E);

@@ -53,7 +53,7 @@ TEST_CASE("a dp-only dense step is its compute plus its gradient all-reduce", "[
   CHECK(r.drop_fraction == 0.0);
 }
 
-TEST_CASE("step time never below the compute lower bound; breakdown sums to the step", "[step]") {
+TEST_CASE("step time never below the compute lower bound, breakdown sums to the step", "[step]") {
   const Model m = load_model("switch-base");
   const auto cost = make_cost_model("tpuv3", "");
   for (const char* mode : {"capacity", "dropless"}) {
@@ -70,7 +70,7 @@ TEST_CASE("step time never below the compute lower bound; breakdown sums to the 
   }
 }
 
-TEST_CASE("step: more capacity never drops more; dropless never drops", "[step]") {
+TEST_CASE("step: more capacity never drops more, dropless never drops", "[step]") {
   const Model m = load_model("switch-base");
   const auto cost = make_cost_model("tpuv3", "");
   StepOptions o = small_options();
@@ -104,7 +104,7 @@ TEST_CASE("capacity mode pays for padding: a larger factor never makes the step 
   }
 }
 
-TEST_CASE("the same seed gives byte-identical JSON; another seed other drops", "[step]") {
+TEST_CASE("the same seed gives byte-identical JSON, another seed other drops", "[step]") {
   const Model m = load_model("switch-base");
   const auto cost = make_cost_model("tpuv3", "");
   StepOptions o = small_options();
@@ -279,7 +279,7 @@ TEST_CASE("traffic matrix: dropless sends each routed assignment out and back, f
   CHECK(ragged);  // sampled loads, not the padded uniform buffer of capacity mode
 }
 
-TEST_CASE("traffic matrix: a dense model sends nothing in all-to-alls; only computed when asked", "[step][traffic]") {
+TEST_CASE("traffic matrix: a dense model sends nothing in all-to-alls, only computed when asked", "[step][traffic]") {
   StepOptions o = small_options();
   const auto cost = make_cost_model("tpuv3", "");
   CHECK(!simulate_step(load_model("t5-base"), small_mesh(), parse_layout("dp=8"), o, *cost).traffic.has_value());
