@@ -2,11 +2,15 @@
 // graphs and meshes, against hand-computed times and the isolated executor.
 #include <catch2/catch.hpp>
 
+#include <set>
+#include <string>
+
 #include "sim/shared_step_executor.hpp"
 #include "sim/step_executor.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "topology/mesh_file.hpp"
 #include "workloads/device_ceilings.hpp"
+#include "workloads/layout.hpp"
 #include "workloads/model_catalog.hpp"
 #include "workloads/simulate.hpp"
 
@@ -180,4 +184,36 @@ TEST_CASE("shared step: the contention-aware load model sums the link loads of a
   CHECK(s.step_time_s == Approx(bytes / kLinkBps + 3 * kLatency + overhead).epsilon(1e-9));
   // The isolated model prices each group alone: half of it.
   CHECK(execute_step(g, cost, cache).step_time_s == Approx(bytes / 2 / kLinkBps + 3 * kLatency + overhead).epsilon(1e-9));
+}
+
+TEST_CASE("shared step: the trace carries link-utilisation counters that never exceed capacity", "[executor][shared]") {
+  const workloads::Model model = workloads::load_model("switch-base", "--model");
+  const topology::Mesh mesh = topology::build_mesh("tpuv3-2x2");
+  const workloads::Layout layout = workloads::parse_layout("dp=8,ep=4", "--layout");
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  workloads::StepOptions o;
+  o.training.batch_tokens = 8 * 2 * 512;
+  TraceWriter trace;
+  o.trace = &trace;
+  o.trace_max_devices = 2;
+  const auto traced = workloads::simulate_step(model, mesh, layout, o, *cost);
+  o.trace = nullptr;
+  const auto plain = workloads::simulate_step(model, mesh, layout, o, *cost);
+  CHECK(traced.step_time_s == Approx(plain.step_time_s).epsilon(1e-12));  // tracing replays every collective
+  const json j = trace.to_json();
+  std::set<std::string> counters;
+  std::int64_t samples = 0;
+  bool busy = false;
+  for (const json& e : j["traceEvents"]) {
+    if (e["ph"] != "C") continue;
+    ++samples;
+    counters.insert(e["name"].get<std::string>());
+    const double u = e["args"]["value"].get<double>();
+    CHECK(u >= 0.0);
+    CHECK(u <= 1.0 + 1e-9);  // max-min never puts more than a link's capacity on it
+    busy = busy || u > 0.99;
+  }
+  CHECK(samples > 0);
+  CHECK(counters.size() <= 16);
+  CHECK(busy);  // an all-to-all saturates its bottleneck link
 }
