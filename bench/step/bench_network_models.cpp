@@ -18,6 +18,7 @@
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
 #include "workloads/model_catalog.hpp"
+#include "workloads/routing.hpp"
 #include "workloads/simulate.hpp"
 
 using namespace switchsim;
@@ -30,7 +31,7 @@ struct Timed {
 };
 
 Timed run(const workloads::Model& model, const topology::Mesh& mesh, const workloads::Layout& layout,
-          workloads::NetworkModel net, std::int32_t load_model_above, std::int64_t micro_batches) {
+          workloads::NetworkModel net, std::int32_t load_model_above, std::int64_t micro_batches, bool dropless) {
   sim::NetworkOptions network;
   network.load_model_above_devices = load_model_above;
   sim::CollectiveCache cache(mesh, network);
@@ -38,25 +39,29 @@ Timed run(const workloads::Model& model, const topology::Mesh& mesh, const workl
   o.cache = &cache;
   o.network_model = net;
   o.training.micro_batches = micro_batches;
+  if (dropless) {  // uneven expert loads: non-uniform all-to-all matrices
+    o.mode = workloads::ExecutionMode::dropless;
+    o.routing = workloads::parse_routing("zipf:1.2");
+  }
   const auto cost = workloads::make_cost_model(mesh.device_kind, "");
   const auto t0 = std::chrono::steady_clock::now();
   const workloads::StepResult r = workloads::simulate_step(model, mesh, layout, o, *cost);
   return {r.step_time_s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
 }
 
-void compare(const char* mesh_name, const char* layout_text, std::int64_t micro_batches) {
+void compare(const char* mesh_name, const char* layout_text, std::int64_t micro_batches, bool dropless = false) {
   const workloads::Model model = workloads::load_model("switch-base");
   const topology::Mesh mesh = topology::build_mesh(mesh_name);
   const workloads::Layout layout = workloads::parse_layout(layout_text);
   const auto below_ep = static_cast<std::int32_t>(layout.ep - 1);
-  const Timed exact = run(model, mesh, layout, workloads::NetworkModel::shared, 0, micro_batches);
-  const Timed load = run(model, mesh, layout, workloads::NetworkModel::shared, below_ep, micro_batches);
-  const Timed iso = run(model, mesh, layout, workloads::NetworkModel::isolated, 0, micro_batches);
-  const Timed iso_load = run(model, mesh, layout, workloads::NetworkModel::isolated, below_ep, micro_batches);
+  const Timed exact = run(model, mesh, layout, workloads::NetworkModel::shared, 0, micro_batches, dropless);
+  const Timed load = run(model, mesh, layout, workloads::NetworkModel::shared, below_ep, micro_batches, dropless);
+  const Timed iso = run(model, mesh, layout, workloads::NetworkModel::isolated, 0, micro_batches, dropless);
+  const Timed iso_load = run(model, mesh, layout, workloads::NetworkModel::isolated, below_ep, micro_batches, dropless);
   auto err = [&](const Timed& t) { return 100.0 * (t.step_s / exact.step_s - 1.0); };
-  std::printf("%-12s %-16s mb=%lld  shared exact %.6f s (%.2f s wall) | shared+load model %+.2f%% (%.2f s) | "
+  std::printf("%-12s %-16s %s mb=%lld  shared exact %.6f s (%.2f s wall) | shared+load model %+.2f%% (%.2f s) | "
               "isolated %+.2f%% (%.2f s) | isolated+load model %+.2f%% (%.2f s)\n",
-              mesh_name, layout_text, static_cast<long long>(micro_batches), exact.step_s, exact.wall_s, err(load),
+              mesh_name, layout_text, dropless ? "dropless zipf:1.2" : "capacity", static_cast<long long>(micro_batches), exact.step_s, exact.wall_s, err(load),
               load.wall_s, err(iso), iso.wall_s, err(iso_load), iso_load.wall_s);
   std::fflush(stdout);
 }
@@ -72,14 +77,18 @@ int main(int argc, char** argv) {
     compare("tpuv3-4x4", "dp=32,ep=8,order=mp.rep.ep", 4);
     compare("dgx-h100-4", "dp=32,ep=8", 4);
     compare("dgx-h100-4", "dp=32,ep=8,order=mp.rep.ep", 4);
+    compare("tpuv3-4x4", "dp=32,ep=8,order=mp.rep.ep", 4, true);
+    compare("dgx-h100-4", "dp=32,ep=8,order=mp.rep.ep", 4, true);
   }
   if (which == "128" || which == "all") {
     compare("tpuv3-8x8", "dp=128,ep=32", 2);
     compare("tpuv3-8x8", "dp=128,ep=32,order=mp.rep.ep", 2);
+    compare("tpuv3-8x8", "dp=128,ep=32,order=mp.rep.ep", 2, true);
   }
   if (which == "512" || which == "all") {
     compare("tpuv3-16x16", "dp=512,ep=128", 1);
     compare("tpuv3-16x16", "dp=512,ep=128,order=mp.rep.ep", 1);
+    compare("tpuv3-16x16", "dp=512,ep=128,order=mp.rep.ep", 1, true);
   }
   return 0;
 }
