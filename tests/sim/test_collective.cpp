@@ -7,20 +7,15 @@
 
 #include "common/errors.hpp"
 #include "sim/collective.hpp"
+#include "tests/sim/collective_request.hpp"
 #include "sim/participants.hpp"
 #include "topology/mesh_catalog.hpp"
 
 using namespace switchsim;
 using namespace switchsim::sim;
+using switchsim::sim::testing::request;
 
 namespace {
-CollectiveRequest request(CollectiveOp op, double bytes, CollectiveAlgorithm a = CollectiveAlgorithm::automatic) {
-  CollectiveRequest r;
-  r.op = op;
-  r.algorithm = a;
-  r.bytes_per_device = bytes;
-  return r;
-}
 }  // namespace
 
 TEST_CASE("collective: symmetric all-to-all on one NVSwitch node", "[sim][collective]") {

@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "sim/collective.hpp"
+#include "tests/sim/collective_request.hpp"
 #include "sim/gpu_collectives.hpp"
 #include "sim/pipeline.hpp"
 #include "topology/gpu_cluster.hpp"
@@ -16,15 +17,9 @@
 
 using namespace switchsim;
 using namespace switchsim::sim;
+using switchsim::sim::testing::request;
 
 namespace {
-CollectiveRequest request(CollectiveOp op, double bytes, CollectiveAlgorithm a = CollectiveAlgorithm::automatic) {
-  CollectiveRequest r;
-  r.op = op;
-  r.algorithm = a;
-  r.bytes_per_device = bytes;
-  return r;
-}
 
 // The first out-link of vertex v of the given kind.
 const topology::Link& link_of(const topology::Mesh& mesh, topology::VertexId v, topology::LinkKind kind) {

@@ -2,26 +2,13 @@
 #include <catch2/catch.hpp>
 
 #include "sim/step_executor.hpp"
+#include "tests/workloads/fixed_cost.hpp"
 #include "topology/mesh_catalog.hpp"
 
 using namespace switchsim;
 using namespace switchsim::sim;
-
-namespace {
-// Every op takes `m` milliseconds, m taken from the shape.
-class FixedCost final : public kernels::CostModel {
- public:
-  [[nodiscard]] kernels::Prediction predict(const kernels::OpShape& op) const override {
-    return {static_cast<double>(op.m) * 1e-3, 0.0};
-  }
-  [[nodiscard]] std::string name() const override { return "fixed"; }
-};
-kernels::OpShape ms(std::int64_t m) {
-  kernels::OpShape s;
-  s.m = m;
-  return s;
-}
-}  // namespace
+using switchsim::workloads::test::FixedCost;
+using switchsim::workloads::test::ms;
 
 TEST_CASE("ops on one stream run in issue order, streams overlap where deps allow", "[executor]") {
   const topology::Mesh mesh = topology::build_mesh("tpuv3-2x2");

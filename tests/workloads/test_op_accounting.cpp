@@ -5,6 +5,7 @@
 
 #include "kernels/calibrated_cost_model.hpp"
 #include "sim/step_executor.hpp"
+#include "tests/workloads/fixed_cost.hpp"
 #include "topology/device_catalog.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
@@ -14,6 +15,7 @@
 
 using namespace switchsim;
 using namespace switchsim::workloads;
+using switchsim::workloads::test::FixedCost;
 
 namespace {
 
@@ -23,15 +25,6 @@ const OpKindRow* row(const OpAccounting& a, const std::string& kind) {
   }
   return nullptr;
 }
-
-// Every op takes `m` milliseconds.
-class FixedCost final : public kernels::CostModel {
- public:
-  [[nodiscard]] kernels::Prediction predict(const kernels::OpShape& op) const override {
-    return {static_cast<double>(op.m) * 1e-3, 0.0};
-  }
-  [[nodiscard]] std::string name() const override { return "fixed"; }
-};
 
 kernels::OpShape matmul(std::int64_t batch, std::int64_t m, std::int64_t n, std::int64_t k) {
   kernels::OpShape s;

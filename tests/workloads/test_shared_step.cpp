@@ -7,6 +7,7 @@
 
 #include "sim/shared_step_executor.hpp"
 #include "sim/step_executor.hpp"
+#include "tests/workloads/fixed_cost.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "topology/mesh_file.hpp"
 #include "workloads/device_ceilings.hpp"
@@ -16,20 +17,10 @@
 
 using namespace switchsim;
 using namespace switchsim::sim;
+using switchsim::workloads::test::FixedCost;
+using switchsim::workloads::test::ms;
 
 namespace {
-class FixedCost final : public kernels::CostModel {
- public:
-  [[nodiscard]] kernels::Prediction predict(const kernels::OpShape& op) const override {
-    return {static_cast<double>(op.m) * 1e-3, 0.0};
-  }
-  [[nodiscard]] std::string name() const override { return "fixed"; }
-};
-kernels::OpShape ms(std::int64_t m) {
-  kernels::OpShape s;
-  s.m = m;
-  return s;
-}
 
 constexpr double kLinkBps = 10e9;  // every link of the dumbbell
 constexpr double kLatency = 1e-6;
