@@ -23,7 +23,7 @@ std::unique_ptr<SharingPolicy> make_sharing_policy(SharingKind kind) {
   return std::make_unique<MaxMinSharing>();
 }
 
-void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
+void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, BigVector<FlowId>* order) {
   const std::size_t num_links = p.capacity_Bps.size();
   const std::size_t num_flows = p.multiplicity.size();
   remaining_.assign(p.capacity_Bps.begin(), p.capacity_Bps.end());
@@ -45,7 +45,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
     if (path.empty()) {
       rate_Bps[fi] = std::numeric_limits<double>::infinity();
       frozen_[fi] = 1;
-      continue;
+      continue;  // appended to `order` last (infinite rate)
     }
     frozen_[fi] = 0;
     unfrozen_list_.push_back(f);
@@ -61,6 +61,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
     const auto fi = static_cast<std::size_t>(f);
     frozen_[fi] = 1;
     rate_Bps[fi] = level;
+    if (order != nullptr) order->push_back(f);
     const double m = p.multiplicity[fi];
     const double used = m * level;
     for (const auto l : links_of(f)) {
@@ -126,6 +127,11 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
     }
     for (const topology::LinkId l : saturated_) unfrozen_[static_cast<std::size_t>(l)] = 0.0;
   }
+  if (order != nullptr) {
+    for (const FlowId f : p.active) {
+      if (p.path_offset[static_cast<std::size_t>(f)] == p.path_offset[static_cast<std::size_t>(f) + 1]) order->push_back(f);
+    }
+  }
 }
 
 void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_links) {
@@ -152,7 +158,7 @@ void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_li
   link_start_[0] = 0;
 }
 
-void UncongestedSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
+void UncongestedSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, BigVector<FlowId>* order) {
   for (const FlowId f : p.active) {
     const auto fi = static_cast<std::size_t>(f);
     double r = std::numeric_limits<double>::infinity();
@@ -160,6 +166,13 @@ void UncongestedSharing::solve(const SharingProblem& p, std::span<double> rate_B
       r = std::min(r, p.capacity_Bps[static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(k)])]);
     }
     rate_Bps[fi] = r;
+  }
+  if (order != nullptr) {
+    const auto first = order->size();
+    order->insert(order->end(), p.active.begin(), p.active.end());
+    std::stable_sort(order->begin() + static_cast<std::ptrdiff_t>(first), order->end(), [&](FlowId a, FlowId b) {
+      return rate_Bps[static_cast<std::size_t>(a)] < rate_Bps[static_cast<std::size_t>(b)];
+    });
   }
 }
 

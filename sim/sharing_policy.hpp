@@ -62,8 +62,15 @@ class SharingPolicy {
  public:
   virtual ~SharingPolicy() = default;
   [[nodiscard]] virtual const char* name() const = 0;
-  // Writes rate_Bps[f] for every f in problem.active (entries of other flows are untouched).
-  virtual void solve(const SharingProblem& problem, std::span<double> rate_Bps) = 0;
+  // Writes rate_Bps[f] for every f in problem.active (entries of other flows are
+  // untouched). With `order`, also appends problem.active to it in non-decreasing
+  // order of the rates given (up to rounding): the order FlowNetwork's selective
+  // re-solve keeps (flow_network.hpp).
+  virtual void solve(const SharingProblem& problem, std::span<double> rate_Bps, BigVector<FlowId>* order) = 0;
+  void solve(const SharingProblem& problem, std::span<double> rate_Bps) { solve(problem, rate_Bps, nullptr); }
+  // False when a flow's rate depends only on its own path (no sharing): the
+  // network then rates each flow once, when it is added.
+  [[nodiscard]] virtual bool shares_links() const { return true; }
 };
 
 enum class SharingKind : std::uint8_t { max_min, uncongested };
@@ -78,7 +85,8 @@ inline constexpr std::int64_t kScanLevels = 4;
 class MaxMinSharing final : public SharingPolicy {
  public:
   [[nodiscard]] const char* name() const override { return "max-min"; }
-  void solve(const SharingProblem& problem, std::span<double> rate_Bps) override;
+  using SharingPolicy::solve;
+  void solve(const SharingProblem& problem, std::span<double> rate_Bps, BigVector<FlowId>* order) override;
   // Water levels used by the last solve (for statistics and tests).
   [[nodiscard]] std::int64_t last_levels() const { return last_levels_; }
 
@@ -100,7 +108,9 @@ class MaxMinSharing final : public SharingPolicy {
 class UncongestedSharing final : public SharingPolicy {
  public:
   [[nodiscard]] const char* name() const override { return "uncongested"; }
-  void solve(const SharingProblem& problem, std::span<double> rate_Bps) override;
+  using SharingPolicy::solve;
+  void solve(const SharingProblem& problem, std::span<double> rate_Bps, BigVector<FlowId>* order) override;
+  [[nodiscard]] bool shares_links() const override { return false; }
 };
 
 }  // namespace switchsim::sim
