@@ -264,6 +264,7 @@ void FlowNetwork::report_progress() {
   p.active_flows = static_cast<std::int64_t>(active_.size());
   p.flows_added = num_flows();
   p.flows_finished = flows_finished_;
+  p.flows_resolved = flows_resolved_;
   p.now_s = now_s_;
   p.wall_s = std::chrono::duration<double>(now - started_).count();
   progress_(p);

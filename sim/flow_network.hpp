@@ -89,6 +89,7 @@ struct NetworkProgress {
   std::int64_t active_flows = 0;
   std::int64_t flows_added = 0;    // since the network was built
   std::int64_t flows_finished = 0;
+  std::int64_t flows_resolved = 0;  // sum over updates of the flows handed to the solver
   double now_s = 0.0;              // simulated time
   double wall_s = 0.0;             // since the network was built
 };

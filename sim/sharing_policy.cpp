@@ -1,6 +1,7 @@
 #include "sim/sharing_policy.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 #include "common/errors.hpp"
@@ -52,10 +53,29 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
     const double m = p.multiplicity[fi];
     for (const auto l : path) unfrozen_[static_cast<std::size_t>(l)] += m;
   }
-  live_links_.clear();
+  // Links with unfrozen flows, in a min-heap on their fair share C_l / N_l.
+  // A freeze at level s <= C_l / N_l turns C_l / N_l into
+  // (C_l - m s) / (N_l - m) >= C_l / N_l: shares only grow, so a stored key is
+  // a lower bound of the link's current share, and a link popped with a stale
+  // key is pushed back with its current one (lazy update: no heap work per
+  // freeze, at most one re-push per link and level).
+  link_heap_.clear();
   for (std::size_t l = 0; l < num_links; ++l) {
-    if (unfrozen_[l] > 0.0) live_links_.push_back(static_cast<topology::LinkId>(l));
+    if (unfrozen_[l] > 0.0) link_heap_.push_back({std::max(0.0, remaining_[l]) / unfrozen_[l], static_cast<topology::LinkId>(l)});
   }
+  std::make_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
+  auto pop_link = [this] {
+    std::pop_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
+    link_heap_.pop_back();
+  };
+  auto push_link = [this](double key, topology::LinkId l) {
+    link_heap_.push_back({key, l});
+    std::push_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
+  };
+  auto share = [this](topology::LinkId l) {
+    const auto li = static_cast<std::size_t>(l);
+    return std::max(0.0, remaining_[li]) / unfrozen_[li];
+  };
 
   auto freeze = [&](FlowId f, double level) {
     const auto fi = static_cast<std::size_t>(f);
@@ -70,27 +90,44 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
     }
   };
 
+  // A solve after one that needed many levels indexes links -> flows at once.
   bool csr = false;
-  while (!live_links_.empty()) {
-    // The next water level, and drop links whose flows are all frozen.
+  const bool index_first = previous_levels_ > kScanLevels;
+  while (true) {
+    // The next water level: the smallest current share (links whose flows are
+    // all frozen leave the heap; multiplicities are >= 1, so N_l <= 0.5 is 0).
     double level = std::numeric_limits<double>::infinity();
-    std::size_t kept = 0;
-    for (const topology::LinkId l : live_links_) {
-      const auto li = static_cast<std::size_t>(l);
-      if (unfrozen_[li] <= 0.5) continue;  // multiplicities are >= 1: N_l is 0 up to rounding
-      live_links_[kept++] = l;
-      level = std::min(level, std::max(0.0, remaining_[li]) / unfrozen_[li]);
+    while (!link_heap_.empty()) {
+      const auto [key, l] = link_heap_.front();
+      if (unfrozen_[static_cast<std::size_t>(l)] <= 0.5) {
+        pop_link();
+        continue;
+      }
+      const double current = share(l);
+      if (current > key) {
+        pop_link();
+        push_link(current, l);
+        continue;
+      }
+      level = current;
+      break;
     }
-    live_links_.resize(kept);
-    if (kept == 0) break;
+    if (link_heap_.empty()) break;
     ++last_levels_;
     const double threshold = level * (1.0 + kLevelTolerance);
     saturated_.clear();
-    for (const topology::LinkId l : live_links_) {
-      const auto li = static_cast<std::size_t>(l);
-      if (std::max(0.0, remaining_[li]) / unfrozen_[li] <= threshold) saturated_.push_back(l);
+    while (!link_heap_.empty() && link_heap_.front().first <= threshold) {
+      const topology::LinkId l = link_heap_.front().second;
+      pop_link();
+      if (unfrozen_[static_cast<std::size_t>(l)] <= 0.5) continue;
+      const double current = share(l);
+      if (current <= threshold) {
+        saturated_.push_back(l);
+      } else {
+        push_link(current, l);
+      }
     }
-    if (!csr && last_levels_ > kScanLevels) {
+    if (!csr && (index_first || last_levels_ > kScanLevels)) {
       // Many levels: index link -> unfrozen flows once, then visit only the
       // flows of saturated links.
       build_link_index(p, num_links);
@@ -127,6 +164,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
     }
     for (const topology::LinkId l : saturated_) unfrozen_[static_cast<std::size_t>(l)] = 0.0;
   }
+  previous_levels_ = last_levels_;
   if (order != nullptr) {
     for (const FlowId f : p.active) {
       if (p.path_offset[static_cast<std::size_t>(f)] == p.path_offset[static_cast<std::size_t>(f) + 1]) order->push_back(f);

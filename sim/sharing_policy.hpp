@@ -40,6 +40,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/huge_page_allocator.hpp"
@@ -97,11 +98,12 @@ class MaxMinSharing final : public SharingPolicy {
   std::vector<std::int64_t> link_start_;  // CSR link -> active flows
   BigVector<FlowId> link_flows_;
   BigVector<std::uint8_t> frozen_;      // per flow id
-  std::vector<topology::LinkId> live_links_;
+  std::vector<std::pair<double, topology::LinkId>> link_heap_;  // (share C_l / N_l, link), lazy
   std::vector<topology::LinkId> saturated_;
   std::vector<std::uint8_t> saturated_mark_;
   BigVector<FlowId> unfrozen_list_;
   std::int64_t last_levels_ = 0;
+  std::int64_t previous_levels_ = 0;
   void build_link_index(const SharingProblem& p, std::size_t num_links);
 };
 

@@ -72,6 +72,8 @@ class TransferRun {
     SWITCHSIM_ASSERT(options.completion_window >= 0.0 && std::isfinite(options.completion_window),
                      "completion window must be finite and >= 0");
     network_.set_completion_window(options.completion_window);
+    network_.set_solve_mode(options.solve);
+    if (options.progress) network_.set_progress(options.progress, options.progress_interval_s);
     const auto n = static_cast<std::size_t>(graph.size());
     times_.issue_s.assign(n, 0.0);
     times_.done_s.assign(n, 0.0);
