@@ -8,6 +8,57 @@
 
 namespace switchsim::sim {
 
+namespace {
+
+// A 4-ary min-heap (shallower than a binary one: fewer cache misses per sift
+// on heaps of millions of entries), ties broken by flow id.
+template <class Entry>
+bool before(const Entry& a, const Entry& b) {
+  return a.key < b.key || (a.key == b.key && a.flow < b.flow);
+}
+template <class Entry>
+void sift_down(std::vector<Entry>& h, std::size_t i, Entry e) {
+  const std::size_t n = h.size();
+  while (true) {
+    const std::size_t c = 4 * i + 1;
+    if (c >= n) break;
+    std::size_t best = c;
+    const std::size_t end = std::min(c + 4, n);
+    for (std::size_t j = c + 1; j < end; ++j) {
+      if (before(h[j], h[best])) best = j;
+    }
+    if (!before(h[best], e)) break;
+    h[i] = h[best];
+    i = best;
+  }
+  h[i] = e;
+}
+template <class Entry>
+void heap_push(std::vector<Entry>& h, Entry e) {
+  std::size_t i = h.size();
+  h.push_back(e);
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 4;
+    if (!before(e, h[parent])) break;
+    h[i] = h[parent];
+    i = parent;
+  }
+  h[i] = e;
+}
+template <class Entry>
+void heap_pop(std::vector<Entry>& h) {
+  const Entry last = h.back();
+  h.pop_back();
+  if (!h.empty()) sift_down(h, 0, last);
+}
+template <class Entry>
+void heap_make(std::vector<Entry>& h) {
+  if (h.size() < 2) return;
+  for (std::size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i, h[i]);
+}
+
+}  // namespace
+
 FlowNetwork::FlowNetwork(std::span<const topology::Link> links, std::unique_ptr<SharingPolicy> policy)
     : policy_(std::move(policy)) {
   SWITCHSIM_ASSERT(policy_ != nullptr, "a sharing policy is required");
@@ -28,7 +79,6 @@ void FlowNetwork::reserve(std::size_t flows, std::size_t path_links) {
   remaining_.reserve(flows);
   rate_since_s_.reserve(flows);
   rate_Bps_.reserve(flows);
-  new_rate_Bps_.reserve(flows);
   finish_s_.reserve(flows);
   multiplicity_.reserve(flows);
   start_s_.reserve(flows);
@@ -80,7 +130,6 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   remaining_.push_back(bytes);
   rate_since_s_.push_back(now_s_);
   rate_Bps_.push_back(0.0);
-  new_rate_Bps_.push_back(0.0);
   finish_s_.push_back(std::numeric_limits<double>::infinity());
   multiplicity_.push_back(multiplicity);
   start_s_.push_back(now_s_);
@@ -130,30 +179,24 @@ void FlowNetwork::add_load(TrafficClass& c, FlowId f, double rate, int flow_delt
 
 void FlowNetwork::push_finish(FlowId f) {
   const auto fi = static_cast<std::size_t>(f);
-  const double t = finish_s_[fi];
-  finish_heap_.push_back(HeapEntry{t, t, f});
-  std::push_heap(finish_heap_.begin(), finish_heap_.end(), std::greater<>());
-  if (completion_window_ > 0.0) {
-    window_heap_.push_back(HeapEntry{t + completion_window_ * start_s_[fi], t, f});
-    std::push_heap(window_heap_.begin(), window_heap_.end(), std::greater<>());
-  }
+  (void)fi;
+  heap_push(finish_heap_, HeapEntry{heap_key(f, false), f});
+  if (completion_window_ > 0.0) heap_push(window_heap_, HeapEntry{heap_key(f, true), f});
 }
 
 // Rebuilds the heaps from the active flows once stale entries dominate.
 void FlowNetwork::compact_heaps() {
-  if (finish_heap_.size() < 2 * active_.size() + 4096) return;
+  if (2 * finish_heap_.size() < 3 * active_.size() + 4096) return;
   finish_heap_.clear();
   window_heap_.clear();
   for (const FlowId f : active_) {
     const auto fi = static_cast<std::size_t>(f);
     if (rate_Bps_[fi] <= 0.0) continue;
-    finish_heap_.push_back(HeapEntry{finish_s_[fi], finish_s_[fi], f});
-    if (completion_window_ > 0.0) {
-      window_heap_.push_back(HeapEntry{finish_s_[fi] + completion_window_ * start_s_[fi], finish_s_[fi], f});
-    }
+    finish_heap_.push_back(HeapEntry{heap_key(f, false), f});
+    if (completion_window_ > 0.0) window_heap_.push_back(HeapEntry{heap_key(f, true), f});
   }
-  std::make_heap(finish_heap_.begin(), finish_heap_.end(), std::greater<>());
-  std::make_heap(window_heap_.begin(), window_heap_.end(), std::greater<>());
+  heap_make(finish_heap_);
+  heap_make(window_heap_);
 }
 
 // Re-solves class k: the flows at or above its restart level (all of them when
@@ -173,42 +216,70 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
       std::partition_point(c.order.begin(), c.order.end(),
                            [&](FlowId f) { return rate_Bps_[static_cast<std::size_t>(f)] < threshold; }) -
       c.order.begin());
+  // Gather the flows to re-solve into a compact local problem (local ids 0..n-1,
+  // their paths copied): the solver's passes then stay in cache instead of
+  // visiting flows scattered over arrays of millions. Their load leaves the
+  // class's link loads meanwhile.
   resolve_.clear();
+  local_offset_.assign(1, 0);
+  local_links_.clear();
+  local_multiplicity_.clear();
+  auto gather = [&](FlowId f) {
+    const auto fi = static_cast<std::size_t>(f);
+    const double m = multiplicity_[fi];
+    const double load = m * rate_Bps_[fi];
+    for (auto i = path_offset_[fi]; i < path_offset_[fi + 1]; ++i) {
+      const topology::LinkId l = path_links_[static_cast<std::size_t>(i)];
+      local_links_.push_back(l);
+      c.load_Bps[static_cast<std::size_t>(l)] -= load;
+    }
+    local_offset_.push_back(static_cast<std::int64_t>(local_links_.size()));
+    local_multiplicity_.push_back(m);
+    resolve_.push_back(f);
+  };
   for (std::size_t i = first; i < c.order.size(); ++i) {
     const FlowId f = c.order[i];
-    if (position_[static_cast<std::size_t>(f)] < 0) continue;  // finished; its load is already gone
-    resolve_.push_back(f);
-    add_load(c, f, -rate_Bps_[static_cast<std::size_t>(f)], 0);
+    if (position_[static_cast<std::size_t>(f)] >= 0) gather(f);  // finished ones: their load is already gone
   }
-  resolve_.insert(resolve_.end(), c.added.begin(), c.added.end());
+  for (const FlowId f : c.added) gather(f);  // rate 0: no load yet
   c.order.resize(first);
   c.added.clear();
   c.restart_Bps = std::numeric_limits<double>::infinity();
   c.departures = false;
-  flows_resolved_ += static_cast<std::int64_t>(resolve_.size());
+  const std::size_t n = resolve_.size();
+  flows_resolved_ += static_cast<std::int64_t>(n);
   // C_l = (c_l - higher classes) - this class's unchanged flows.
   const std::size_t L = capacity_Bps_.size();
   for (std::size_t l = 0; l < L; ++l) class_capacity_Bps_[l] = std::max(0.0, residual_Bps_[l] - c.load_Bps[l]);
+  while (local_ids_.size() < n) local_ids_.push_back(static_cast<FlowId>(local_ids_.size()));
+  if (local_rate_Bps_.size() < n) local_rate_Bps_.resize(n);
   freeze_order_.clear();
-  policy_->solve(SharingProblem{class_capacity_Bps_, resolve_, path_offset_, path_links_, multiplicity_},
-                 new_rate_Bps_, &freeze_order_);
+  policy_->solve(SharingProblem{class_capacity_Bps_, std::span<const FlowId>(local_ids_.data(), n), local_offset_,
+                                local_links_, local_multiplicity_},
+                 local_rate_Bps_, &freeze_order_);
   bool changed = touched;
-  for (const FlowId f : freeze_order_) {
+  for (FlowId& j : freeze_order_) {
+    const auto ji = static_cast<std::size_t>(j);
+    const FlowId f = resolve_[ji];
+    j = f;  // back to network ids for the order
     const auto fi = static_cast<std::size_t>(f);
     const double old_rate = rate_Bps_[fi];
-    const double rate = new_rate_Bps_[fi];
+    double rate = local_rate_Bps_[ji];
     SWITCHSIM_ASSERT(rate > 0.0, "an active flow got no bandwidth");
     if (old_rate > 0.0 && std::abs(rate - old_rate) <= kRateKeep * old_rate) {
-      add_load(c, f, old_rate, 0);  // unchanged: keep rate and finish time
-      continue;
+      rate = old_rate;  // unchanged: keep rate and finish time
+    } else {
+      changed = true;
+      remaining_[fi] = std::max(0.0, remaining_[fi] - old_rate * (now_s_ - rate_since_s_[fi]));
+      rate_since_s_[fi] = now_s_;
+      rate_Bps_[fi] = rate;
+      finish_s_[fi] = now_s_ + remaining_[fi] / rate;
+      push_finish(f);
     }
-    changed = true;
-    remaining_[fi] = std::max(0.0, remaining_[fi] - old_rate * (now_s_ - rate_since_s_[fi]));
-    rate_since_s_[fi] = now_s_;
-    rate_Bps_[fi] = rate;
-    finish_s_[fi] = now_s_ + remaining_[fi] / rate;
-    add_load(c, f, rate, 0);
-    push_finish(f);
+    const double load = local_multiplicity_[ji] * rate;
+    for (auto i = local_offset_[ji]; i < local_offset_[ji + 1]; ++i) {
+      c.load_Bps[static_cast<std::size_t>(local_links_[static_cast<std::size_t>(i)])] += load;
+    }
   }
   c.order.insert(c.order.end(), freeze_order_.begin(), freeze_order_.end());
   return changed;
@@ -247,11 +318,8 @@ void FlowNetwork::update_rates() {
     }
   }
   compact_heaps();
-  while (!finish_heap_.empty() && !valid(finish_heap_.front())) {
-    std::pop_heap(finish_heap_.begin(), finish_heap_.end(), std::greater<>());
-    finish_heap_.pop_back();
-  }
-  next_completion_s_ = finish_heap_.empty() ? std::numeric_limits<double>::infinity() : finish_heap_.front().finish_s;
+  while (!finish_heap_.empty() && !valid(finish_heap_.front(), false)) heap_pop(finish_heap_);
+  next_completion_s_ = finish_heap_.empty() ? std::numeric_limits<double>::infinity() : finish_heap_.front().key;
   if (progress_) report_progress();
 }
 
@@ -282,22 +350,22 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
   const double horizon = now_s_ + kFinishTolerance * (now_s_ - last_update_s_);
   const double eps = completion_window_;
   collected_.clear();
-  auto take = [&](std::vector<HeapEntry>& heap, auto&& due) {
+  auto take = [&](std::vector<HeapEntry>& heap, bool window, auto&& due) {
     while (!heap.empty()) {
       const HeapEntry e = heap.front();
-      if (valid(e) && !due(e)) break;
-      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
-      heap.pop_back();
-      if (valid(e)) collected_.push_back(e.flow);
+      const bool ok = valid(e, window);
+      if (ok && !due(e)) break;
+      heap_pop(heap);
+      if (ok) collected_.push_back(e.flow);
     }
   };
-  take(finish_heap_, [&](const HeapEntry& e) { return e.finish_s <= horizon; });
+  take(finish_heap_, false, [&](const HeapEntry& e) { return e.key <= horizon; });
   if (eps > 0.0) {
     // t_f <= T + eps (T - s_f)  <=>  t_f + eps s_f <= T (1 + eps); the heap key
     // is rounded, so each candidate is checked with the first form and the
     // first that fails (and every later one) stays.
     const double bound = now_s_ * (1.0 + eps);
-    take(window_heap_, [&](const HeapEntry& e) {
+    take(window_heap_, true, [&](const HeapEntry& e) {
       if (e.key > bound * (1.0 + 1e-12)) return false;
       const auto fi = static_cast<std::size_t>(e.flow);
       return finish_s_[fi] <= now_s_ + eps * (now_s_ - start_s_[fi]);

@@ -164,16 +164,19 @@ class FlowNetwork {
   };
   struct HeapEntry {
     double key;
-    double finish_s;
     FlowId flow;
-    bool operator>(const HeapEntry& o) const { return key > o.key || (key == o.key && flow > o.flow); }
   };
   TrafficClass& traffic_class(FlowId f);
   void add_load(TrafficClass& c, FlowId f, double rate, int flow_delta);
   bool solve_class(std::size_t k, bool whole);
   void push_finish(FlowId f);
-  [[nodiscard]] bool valid(const HeapEntry& e) const {
-    return position_[static_cast<std::size_t>(e.flow)] >= 0 && finish_s_[static_cast<std::size_t>(e.flow)] == e.finish_s;
+  // The key a flow has now in the finish heap (window: false) or the window heap.
+  [[nodiscard]] double heap_key(FlowId f, bool window) const {
+    const auto fi = static_cast<std::size_t>(f);
+    return window ? finish_s_[fi] + completion_window_ * start_s_[fi] : finish_s_[fi];
+  }
+  [[nodiscard]] bool valid(const HeapEntry& e, bool window) const {
+    return position_[static_cast<std::size_t>(e.flow)] >= 0 && heap_key(e.flow, window) == e.key;
   }
   void compact_heaps();
   void report_progress();
@@ -185,7 +188,6 @@ class FlowNetwork {
   BigVector<double> remaining_;  // as of rate_since_s_
   BigVector<double> rate_since_s_;
   BigVector<double> rate_Bps_;
-  BigVector<double> new_rate_Bps_;  // solver output
   BigVector<double> finish_s_;
   BigVector<double> multiplicity_;
   BigVector<double> start_s_;
@@ -198,6 +200,11 @@ class FlowNetwork {
   // Scratch.
   BigVector<FlowId> resolve_;
   BigVector<FlowId> freeze_order_;
+  BigVector<std::int64_t> local_offset_;  // the re-solved flows as a local problem (solve_class)
+  BigVector<topology::LinkId> local_links_;
+  BigVector<double> local_multiplicity_;
+  BigVector<double> local_rate_Bps_;
+  BigVector<FlowId> local_ids_;  // 0, 1, 2, ...
   std::vector<double> residual_Bps_;
   std::vector<double> class_capacity_Bps_;
   std::vector<FlowId> collected_;
