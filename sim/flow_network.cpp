@@ -142,11 +142,6 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   TrafficClass& c = traffic_class(id);
   c.added.push_back(id);
   add_load(c, id, 0.0, +1);
-  // Restart bound of an arrival (flow_network.hpp): min over its links of c_l / N_l.
-  for (const auto l : path) {
-    const auto li = static_cast<std::size_t>(l);
-    c.restart_Bps = std::min(c.restart_Bps, capacity_Bps_[li] / c.weight[li]);
-  }
   dirty_ = true;
   return id;
 }
@@ -207,6 +202,14 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   TrafficClass& c = classes_[k];
   const bool touched = c.departures || !c.added.empty();
   if (!whole && !touched) return false;
+  // Restart bound of an arrival (flow_network.hpp): min over its links of
+  // C_l / N_l, C_l being what the higher classes leave this class.
+  for (const FlowId f : c.added) {
+    for (const auto l : path(f)) {
+      const auto li = static_cast<std::size_t>(l);
+      c.restart_Bps = std::min(c.restart_Bps, std::max(0.0, residual_Bps_[li]) / c.weight[li]);
+    }
+  }
   double threshold = -std::numeric_limits<double>::infinity();
   if (!whole && solve_mode_ == SolveMode::selective && std::isfinite(c.restart_Bps)) {
     threshold = c.restart_Bps * (1.0 - kRestartSlack);
@@ -265,16 +268,21 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
     const auto fi = static_cast<std::size_t>(f);
     const double old_rate = rate_Bps_[fi];
     double rate = local_rate_Bps_[ji];
-    SWITCHSIM_ASSERT(rate > 0.0, "an active flow got no bandwidth");
-    if (old_rate > 0.0 && std::abs(rate - old_rate) <= kRateKeep * old_rate) {
+    // Only a lower class under strict priority can be starved (rate 0) by the classes above it.
+    SWITCHSIM_ASSERT(rate > 0.0 || (strict_priority_ && k > 0 && rate == 0.0), "an active flow got no bandwidth");
+    if (std::abs(rate - old_rate) <= kRateKeep * old_rate) {
       rate = old_rate;  // unchanged: keep rate and finish time
     } else {
       changed = true;
       remaining_[fi] = std::max(0.0, remaining_[fi] - old_rate * (now_s_ - rate_since_s_[fi]));
       rate_since_s_[fi] = now_s_;
       rate_Bps_[fi] = rate;
-      finish_s_[fi] = now_s_ + remaining_[fi] / rate;
-      push_finish(f);
+      if (rate > 0.0) {
+        finish_s_[fi] = now_s_ + remaining_[fi] / rate;
+        push_finish(f);
+      } else {
+        finish_s_[fi] = std::numeric_limits<double>::infinity();
+      }
     }
     const double load = local_multiplicity_[ji] * rate;
     for (auto i = local_offset_[ji]; i < local_offset_[ji + 1]; ++i) {
