@@ -143,6 +143,7 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   c.added.push_back(id);
   add_load(c, id, 0.0, +1);
   dirty_ = true;
+  if (progress_ && (id & 0xFFFF) == 0) report_progress();  // millions of flows may enter before the first update
   return id;
 }
 
