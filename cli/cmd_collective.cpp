@@ -34,6 +34,7 @@
 #include "sim/participants.hpp"
 #include "sim/trace_lanes.hpp"
 #include "topology/mesh_catalog.hpp"
+#include "workloads/resource_estimate.hpp"
 
 namespace switchsim::cli {
 namespace {
@@ -158,17 +159,10 @@ CommandAction add_collective_command(CLI::App& app) {
     if (!opt->participants.empty()) request.participants = sim::parse_participants(opt->participants);
     request.record_trace = !opt->trace.empty();
     const topology::Mesh mesh = topology::build_mesh(opt->mesh);
-    {
-      // Size estimate (common/resource_limits.hpp): an all-to-all is n(n-1) flows, the
-      // ring-style collectives about 2n(n-1); bench/RESULTS.md measures ~220 bytes and
-      // under 1 us of CPU per flow for the 2048-way all-to-all.
-      const double n = request.participants.empty() ? static_cast<double>(mesh.topology.num_devices())
-                                                    : static_cast<double>(request.participants.size());
-      const double flows = (request.op == sim::CollectiveOp::all_to_all ? 1.0 : 2.0) * n * (n - 1.0);
-      check_resources("--mesh",
-                      {fmt::format("{} over {} devices ({:.3g} flows)", opt->op, n, flows), 256.0 * flows, 1e-6 * flows},
-                      opt->force);
-    }
+    // Size estimate (common/resource_limits.hpp, workloads/resource_estimate.hpp): refuses
+    // what would need over half the memory or an hour of CPU, naming the approximations.
+    check_resources("--mesh", workloads::estimate_collective_resources(mesh, request.op, request.participants),
+                    opt->force, workloads::kFasterNetworkModels);
     if (opt->progress || (!opt->output.json && stderr_is_terminal())) {
       // Quiet for the first few seconds: most simulations end before then.
       request.network.progress = [](const sim::NetworkProgress& p) {
