@@ -131,6 +131,7 @@ class FlowNetwork {
   void collect_finished(std::vector<FlowId>& finished);
 
   [[nodiscard]] double now_s() const { return now_s_; }
+  // The active flows, in no particular order.
   [[nodiscard]] std::span<const FlowId> active() const { return active_; }
   [[nodiscard]] std::int32_t num_links() const { return static_cast<std::int32_t>(capacity_Bps_.size()); }
   [[nodiscard]] std::int64_t num_flows() const { return static_cast<std::int64_t>(bytes_.size()); }

@@ -20,16 +20,33 @@
 //         for every link l with N_l > 0 and C_l / N_l <= s* (1 + kLevelTolerance):
 //             for every f in U with l in P_f: r_f = s*, remove f from U,
 //                 and for every k in P_f: C_k -= m_f s*, N_k -= m_f
-// Each flow is frozen once and each frozen flow touches its path once. Finding
-// the flows of the saturated links: for the first kScanLevels levels, one
-// sequential scan of the unfrozen flows per level (symmetric collectives have
-// a handful of levels, and the scan needs no index); past that, a link -> flows
-// index (CSR) over the still unfrozen flows, so one solve costs
-// O(min(levels, kScanLevels) * sum_f |P_f| + levels * links). Giving every frozen flow the
-// current minimum level s* keeps every link feasible (s* <= C_l / N_l for every
-// link). kLevelTolerance merges levels that differ only by rounding noise
-// (symmetric links whose capacities were decremented in different orders): a
-// flow may get up to 1e-9 (relative) less than its exact max-min share.
+// Each flow is frozen once and each frozen flow touches its path once. The
+// next level comes from a min-heap of link shares C_l / N_l kept lazily:
+// freezing f at level s <= C_l / N_l turns the share of a link l of P_f into
+//     (C_l - m_f s) / (N_l - m_f) >= C_l / N_l     (since s <= C_l / N_l),
+// so shares only grow; a heap key is a lower bound of its link's share, and a
+// link whose key is stale when it reaches the top is pushed back with its
+// current share. Finding the flows of the saturated links: for the first
+// kScanLevels levels, one sequential scan of the unfrozen flows per level
+// (symmetric collectives have a handful of levels, and the scan needs no
+// index); past that, or at once when the previous solve needed more levels, a
+// link -> flows index (CSR) over the still unfrozen flows, so one solve costs
+// O(min(levels, kScanLevels) * sum_f |P_f| + links + pushes * log links).
+// Giving every frozen flow the current minimum level s* keeps every link
+// feasible (s* <= C_l / N_l for every link). kLevelTolerance merges levels
+// that differ only by rounding noise (symmetric links whose capacities were
+// decremented in different orders): a flow may get up to 1e-9 (relative) less
+// than its exact max-min share.
+//
+// Restarting from a level (FlowNetwork's selective re-solve, flow_network.hpp
+// proves when it is exact). Progressive filling visits levels in increasing
+// order and a flow's rate is the level at which it froze; the solver appends
+// the flows to `order` in that order. Solving the flows whose rates are >= s,
+// on capacities C_l minus what the flows below s use, continues the same
+// filling from level s: the caller passes exactly that sub-problem.
+//
+// Strict priority between classes is built on top (flow_network.hpp): the
+// solver is called once per class on what the classes above it left.
 //
 // Congestion-unaware bound (UncongestedSharing). Every flow gets the smallest
 // capacity on its path, as if it were alone: r_f = min_{l in P_f} c_l. Links
