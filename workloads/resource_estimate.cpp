@@ -84,6 +84,8 @@ ResourceEstimate estimate_collective_resources(const topology::Mesh& mesh, sim::
     for (topology::VertexId d = 0; d < mesh.topology.num_devices(); ++d) devices.push_back(d);
   }
   const auto n = static_cast<double>(devices.size());
+  // Only valid devices are routed (the simulation itself reports bad participants).
+  std::erase_if(devices, [&](topology::VertexId d) { return d < 0 || d >= mesh.topology.num_devices(); });
   const double transfers = (op == sim::CollectiveOp::all_to_all ? 1.0 : 2.0) * n * (n - 1.0);
   // Sample pairs spread over the (src, dst) grid, as the transfer simulation's reserve does.
   double sampled = 0.0, subflows = 0.0, links = 0.0;
