@@ -76,15 +76,8 @@ FlowNetwork::FlowNetwork(std::span<const topology::Link> links, std::unique_ptr<
 
 void FlowNetwork::reserve(std::size_t flows, std::size_t path_links) {
   bytes_.reserve(flows);
-  remaining_.reserve(flows);
-  rate_since_s_.reserve(flows);
-  rate_Bps_.reserve(flows);
-  finish_s_.reserve(flows);
-  multiplicity_.reserve(flows);
-  start_s_.reserve(flows);
+  flows_.reserve(flows);
   priority_.reserve(flows);
-  position_.reserve(flows);
-  path_offset_.reserve(flows + 1);
   path_links_.reserve(path_links);
 }
 
@@ -94,7 +87,7 @@ void FlowNetwork::set_completion_window(double eps) {
   if (eps > 0.0) {
     for (const FlowId f : active_) {
       const auto fi = static_cast<std::size_t>(f);
-      if (rate_Bps_[fi] > 0.0) push_finish(f);
+      if (flows_[fi].rate_Bps > 0.0) push_finish(f);
     }
   }
 }
@@ -127,17 +120,19 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   SWITCHSIM_ASSERT(!path.empty(), "a flow needs at least one link");
   const auto id = static_cast<FlowId>(bytes_.size());
   bytes_.push_back(bytes);
-  remaining_.push_back(bytes);
-  rate_since_s_.push_back(now_s_);
-  rate_Bps_.push_back(0.0);
-  finish_s_.push_back(std::numeric_limits<double>::infinity());
-  multiplicity_.push_back(multiplicity);
-  start_s_.push_back(now_s_);
+  SWITCHSIM_ASSERT(path.size() < (std::size_t{1} << 31), "flow path too long");
+  FlowState st;
+  st.remaining = bytes;
+  st.rate_since_s = now_s_;
+  st.multiplicity = multiplicity;
+  st.start_s = now_s_;
+  st.path_begin = static_cast<std::int64_t>(path_links_.size());
+  st.path_size = static_cast<std::int32_t>(path.size());
+  st.position = static_cast<std::int32_t>(active_.size());
+  flows_.push_back(st);
   priority_.push_back(priority);
-  position_.push_back(static_cast<std::int64_t>(active_.size()));
   for (const auto l : path) SWITCHSIM_ASSERT(l >= 0 && l < num_links(), "flow path names an unknown link");
   path_links_.insert(path_links_.end(), path.begin(), path.end());
-  path_offset_.push_back(static_cast<std::int64_t>(path_links_.size()));
   active_.push_back(id);
   TrafficClass& c = traffic_class(id);
   c.added.push_back(id);
@@ -148,15 +143,14 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
 }
 
 std::span<const topology::LinkId> FlowNetwork::path(FlowId f) const {
-  const auto b = path_offset_[static_cast<std::size_t>(f)];
-  const auto e = path_offset_[static_cast<std::size_t>(f) + 1];
-  return {path_links_.data() + b, static_cast<std::size_t>(e - b)};
+  const FlowState& st = flows_[static_cast<std::size_t>(f)];
+  return {path_links_.data() + st.path_begin, static_cast<std::size_t>(st.path_size)};
 }
 
 double FlowNetwork::remaining_bytes(FlowId f) const {
   const auto fi = static_cast<std::size_t>(f);
-  if (position_[fi] < 0) return 0.0;
-  return std::max(0.0, remaining_[fi] - rate_Bps_[fi] * (now_s_ - rate_since_s_[fi]));
+  if (flows_[fi].position < 0) return 0.0;
+  return std::max(0.0, flows_[fi].remaining - flows_[fi].rate_Bps * (now_s_ - flows_[fi].rate_since_s));
 }
 
 // Adds m_f * rate to the load of every link of f (rate may be negative to
@@ -164,11 +158,11 @@ double FlowNetwork::remaining_bytes(FlowId f) const {
 // a load of exactly 0, so rounding does not accumulate across its lifetimes.
 void FlowNetwork::add_load(TrafficClass& c, FlowId f, double rate, int flow_delta) {
   const auto fi = static_cast<std::size_t>(f);
-  const double load = multiplicity_[fi] * rate;
-  for (auto i = path_offset_[fi]; i < path_offset_[fi + 1]; ++i) {
+  const double load = flows_[fi].multiplicity * rate;
+  for (auto i = flows_[fi].path_begin; i < flows_[fi].path_begin + flows_[fi].path_size; ++i) {
     const auto l = static_cast<std::size_t>(path_links_[static_cast<std::size_t>(i)]);
     c.flows[l] += flow_delta;
-    c.weight[l] = c.flows[l] == 0 ? 0.0 : c.weight[l] + flow_delta * multiplicity_[fi];
+    c.weight[l] = c.flows[l] == 0 ? 0.0 : c.weight[l] + flow_delta * flows_[fi].multiplicity;
     c.load_Bps[l] = c.flows[l] == 0 ? 0.0 : c.load_Bps[l] + load;
   }
 }
@@ -187,7 +181,7 @@ void FlowNetwork::compact_heaps() {
   window_heap_.clear();
   for (const FlowId f : active_) {
     const auto fi = static_cast<std::size_t>(f);
-    if (rate_Bps_[fi] <= 0.0) continue;
+    if (flows_[fi].rate_Bps <= 0.0) continue;
     finish_heap_.push_back(HeapEntry{heap_key(f, false), f});
     if (completion_window_ > 0.0) window_heap_.push_back(HeapEntry{heap_key(f, true), f});
   }
@@ -218,7 +212,7 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   // order is non-decreasing in rate (up to rounding): the flows to re-solve are a suffix.
   const auto first = static_cast<std::size_t>(
       std::partition_point(c.order.begin(), c.order.end(),
-                           [&](FlowId f) { return rate_Bps_[static_cast<std::size_t>(f)] < threshold; }) -
+                           [&](FlowId f) { return flows_[static_cast<std::size_t>(f)].rate_Bps < threshold; }) -
       c.order.begin());
   // Gather the flows to re-solve into a compact local problem (local ids 0..n-1,
   // their paths copied): the solver's passes then stay in cache instead of
@@ -230,9 +224,9 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   local_multiplicity_.clear();
   auto gather = [&](FlowId f) {
     const auto fi = static_cast<std::size_t>(f);
-    const double m = multiplicity_[fi];
-    const double load = m * rate_Bps_[fi];
-    for (auto i = path_offset_[fi]; i < path_offset_[fi + 1]; ++i) {
+    const double m = flows_[fi].multiplicity;
+    const double load = m * flows_[fi].rate_Bps;
+    for (auto i = flows_[fi].path_begin; i < flows_[fi].path_begin + flows_[fi].path_size; ++i) {
       const topology::LinkId l = path_links_[static_cast<std::size_t>(i)];
       local_links_.push_back(l);
       c.load_Bps[static_cast<std::size_t>(l)] -= load;
@@ -243,7 +237,7 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   };
   for (std::size_t i = first; i < c.order.size(); ++i) {
     const FlowId f = c.order[i];
-    if (position_[static_cast<std::size_t>(f)] >= 0) gather(f);  // finished ones: their load is already gone
+    if (flows_[static_cast<std::size_t>(f)].position >= 0) gather(f);  // finished ones: their load is already gone
   }
   for (const FlowId f : c.added) gather(f);  // rate 0: no load yet
   c.order.resize(first);
@@ -267,7 +261,7 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
     const FlowId f = resolve_[ji];
     j = f;  // back to network ids for the order
     const auto fi = static_cast<std::size_t>(f);
-    const double old_rate = rate_Bps_[fi];
+    const double old_rate = flows_[fi].rate_Bps;
     double rate = local_rate_Bps_[ji];
     // Only a lower class under strict priority can be starved (rate 0) by the classes above it.
     SWITCHSIM_ASSERT(rate > 0.0 || (strict_priority_ && k > 0 && rate == 0.0), "an active flow got no bandwidth");
@@ -275,14 +269,14 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
       rate = old_rate;  // unchanged: keep rate and finish time
     } else {
       changed = true;
-      remaining_[fi] = std::max(0.0, remaining_[fi] - old_rate * (now_s_ - rate_since_s_[fi]));
-      rate_since_s_[fi] = now_s_;
-      rate_Bps_[fi] = rate;
+      flows_[fi].remaining = std::max(0.0, flows_[fi].remaining - old_rate * (now_s_ - flows_[fi].rate_since_s));
+      flows_[fi].rate_since_s = now_s_;
+      flows_[fi].rate_Bps = rate;
       if (rate > 0.0) {
-        finish_s_[fi] = now_s_ + remaining_[fi] / rate;
+        flows_[fi].finish_s = now_s_ + flows_[fi].remaining / rate;
         push_finish(f);
       } else {
-        finish_s_[fi] = std::numeric_limits<double>::infinity();
+        flows_[fi].finish_s = std::numeric_limits<double>::infinity();
       }
     }
     const double load = local_multiplicity_[ji] * rate;
@@ -377,7 +371,7 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
     take(window_heap_, true, [&](const HeapEntry& e) {
       if (e.key > bound * (1.0 + 1e-12)) return false;
       const auto fi = static_cast<std::size_t>(e.flow);
-      return finish_s_[fi] <= now_s_ + eps * (now_s_ - start_s_[fi]);
+      return flows_[fi].finish_s <= now_s_ + eps * (now_s_ - flows_[fi].start_s);
     });
   }
   // Both heaps may name a flow; the batch is reported in flow-id order.
@@ -385,20 +379,20 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
   collected_.erase(std::unique(collected_.begin(), collected_.end()), collected_.end());
   for (const FlowId f : collected_) {
     const auto fi = static_cast<std::size_t>(f);
-    truncated_bytes_ += multiplicity_[fi] * std::max(0.0, (finish_s_[fi] - now_s_) * rate_Bps_[fi]);
+    truncated_bytes_ += flows_[fi].multiplicity * std::max(0.0, (flows_[fi].finish_s - now_s_) * flows_[fi].rate_Bps);
     finished.push_back(f);
-    const auto slot = static_cast<std::size_t>(position_[fi]);
+    const auto slot = static_cast<std::size_t>(flows_[fi].position);
     const FlowId last = active_.back();
     active_[slot] = last;
-    position_[static_cast<std::size_t>(last)] = static_cast<std::int64_t>(slot);
+    flows_[static_cast<std::size_t>(last)].position = static_cast<std::int32_t>(slot);
     active_.pop_back();
-    position_[fi] = -1;
+    flows_[fi].position = -1;
     TrafficClass& c = traffic_class(f);
-    add_load(c, f, -rate_Bps_[fi], -1);
+    add_load(c, f, -flows_[fi].rate_Bps, -1);
     c.departures = true;
-    c.restart_Bps = std::min(c.restart_Bps, rate_Bps_[fi]);
-    remaining_[fi] = 0.0;
-    finish_s_[fi] = now_s_;
+    c.restart_Bps = std::min(c.restart_Bps, flows_[fi].rate_Bps);
+    flows_[fi].remaining = 0.0;
+    flows_[fi].finish_s = now_s_;
     ++flows_finished_;
   }
   next_completion_s_ = std::numeric_limits<double>::infinity();  // valid again after update_rates()

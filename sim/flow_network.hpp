@@ -138,11 +138,11 @@ class FlowNetwork {
   [[nodiscard]] double capacity_Bps(topology::LinkId l) const { return capacity_Bps_[static_cast<std::size_t>(l)]; }
   // Current rate of an active flow; 0 once it has finished.
   [[nodiscard]] double rate_Bps(FlowId f) const {
-    return position_[static_cast<std::size_t>(f)] >= 0 ? rate_Bps_[static_cast<std::size_t>(f)] : 0.0;
+    return flows_[static_cast<std::size_t>(f)].position >= 0 ? flows_[static_cast<std::size_t>(f)].rate_Bps : 0.0;
   }
   [[nodiscard]] std::uint8_t priority(FlowId f) const { return priority_[static_cast<std::size_t>(f)]; }
   [[nodiscard]] double bytes(FlowId f) const { return bytes_[static_cast<std::size_t>(f)]; }
-  [[nodiscard]] double multiplicity(FlowId f) const { return multiplicity_[static_cast<std::size_t>(f)]; }
+  [[nodiscard]] double multiplicity(FlowId f) const { return flows_[static_cast<std::size_t>(f)].multiplicity; }
   // Bytes still to send as of now_s().
   [[nodiscard]] double remaining_bytes(FlowId f) const;
   [[nodiscard]] std::span<const topology::LinkId> path(FlowId f) const;
@@ -174,27 +174,33 @@ class FlowNetwork {
   // The key a flow has now in the finish heap (window: false) or the window heap.
   [[nodiscard]] double heap_key(FlowId f, bool window) const {
     const auto fi = static_cast<std::size_t>(f);
-    return window ? finish_s_[fi] + completion_window_ * start_s_[fi] : finish_s_[fi];
+    return window ? flows_[fi].finish_s + completion_window_ * flows_[fi].start_s : flows_[fi].finish_s;
   }
   [[nodiscard]] bool valid(const HeapEntry& e, bool window) const {
-    return position_[static_cast<std::size_t>(e.flow)] >= 0 && heap_key(e.flow, window) == e.key;
+    return flows_[static_cast<std::size_t>(e.flow)].position >= 0 && heap_key(e.flow, window) == e.key;
   }
   void compact_heaps();
   void report_progress();
 
   std::unique_ptr<SharingPolicy> policy_;
   std::vector<double> capacity_Bps_;
-  // Per flow.
+  // Per flow: what every update touches in one 64-byte record (one cache
+  // line: the re-solve visits flows scattered over millions), the rest apart.
+  struct FlowState {
+    double rate_Bps = 0.0;
+    double remaining = 0.0;     // bytes, as of rate_since_s
+    double rate_since_s = 0.0;  // when rate_Bps was set
+    double finish_s = std::numeric_limits<double>::infinity();
+    double multiplicity = 1.0;
+    double start_s = 0.0;
+    std::int64_t path_begin = 0;  // links path_links_[path_begin .. + path_size)
+    std::int32_t path_size = 0;
+    std::int32_t position = -1;  // index in active_, -1 once finished
+  };
+  static_assert(sizeof(FlowState) == 64);
+  BigVector<FlowState> flows_;
   BigVector<double> bytes_;
-  BigVector<double> remaining_;  // as of rate_since_s_
-  BigVector<double> rate_since_s_;
-  BigVector<double> rate_Bps_;
-  BigVector<double> finish_s_;
-  BigVector<double> multiplicity_;
-  BigVector<double> start_s_;
   BigVector<std::uint8_t> priority_;
-  BigVector<std::int64_t> position_;  // index in active_, -1 once finished
-  BigVector<std::int64_t> path_offset_{0};
   BigVector<topology::LinkId> path_links_;
   BigVector<FlowId> active_;
   std::vector<TrafficClass> classes_;
