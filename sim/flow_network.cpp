@@ -218,20 +218,41 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   // their paths copied): the solver's passes then stay in cache instead of
   // visiting flows scattered over arrays of millions. Their load leaves the
   // class's link loads meanwhile.
+  // Capacity for the largest possible problem up front: doubling hundreds of MB
+  // would copy and fault in every page twice (reserving only maps them).
+  if (local_links_.capacity() < path_links_.size()) local_links_.reserve(path_links_.size());
+  if (resolve_.capacity() < flows_.size()) {
+    resolve_.reserve(flows_.size());
+    local_offset_.reserve(flows_.size() + 1);
+    local_multiplicity_.reserve(flows_.size());
+  }
+  // Above kPackLimit flows the paths are referenced in place (begin, end)
+  // instead: packing them would copy hundreds of MB for little locality.
+  const bool packed = c.order.size() - first + c.added.size() <= pack_limit_;
   resolve_.clear();
-  local_offset_.assign(1, 0);
+  local_offset_.clear();
+  local_end_.clear();
+  if (packed) local_offset_.push_back(0);
   local_links_.clear();
   local_multiplicity_.clear();
   auto gather = [&](FlowId f) {
     const auto fi = static_cast<std::size_t>(f);
-    const double m = flows_[fi].multiplicity;
-    const double load = m * flows_[fi].rate_Bps;
-    for (auto i = flows_[fi].path_begin; i < flows_[fi].path_begin + flows_[fi].path_size; ++i) {
-      const topology::LinkId l = path_links_[static_cast<std::size_t>(i)];
-      local_links_.push_back(l);
+    const FlowState& st = flows_[fi];
+    const double m = st.multiplicity;
+    const double load = m * st.rate_Bps;
+    const auto begin = static_cast<std::size_t>(st.path_begin);
+    const auto end = begin + static_cast<std::size_t>(st.path_size);
+    for (std::size_t i = begin; i < end; ++i) {
+      const topology::LinkId l = path_links_[i];
+      if (packed) local_links_.push_back(l);
       c.load_Bps[static_cast<std::size_t>(l)] -= load;
     }
-    local_offset_.push_back(static_cast<std::int64_t>(local_links_.size()));
+    if (packed) {
+      local_offset_.push_back(static_cast<std::int64_t>(local_links_.size()));
+    } else {
+      local_offset_.push_back(st.path_begin);
+      local_end_.push_back(st.path_begin + st.path_size);
+    }
     local_multiplicity_.push_back(m);
     resolve_.push_back(f);
   };
@@ -249,12 +270,20 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   // C_l = (c_l - higher classes) - this class's unchanged flows.
   const std::size_t L = capacity_Bps_.size();
   for (std::size_t l = 0; l < L; ++l) class_capacity_Bps_[l] = std::max(0.0, residual_Bps_[l] - c.load_Bps[l]);
-  while (local_ids_.size() < n) local_ids_.push_back(static_cast<FlowId>(local_ids_.size()));
-  if (local_rate_Bps_.size() < n) local_rate_Bps_.resize(n);
+  if (local_ids_.size() < n) {
+    local_ids_.reserve(std::max(n, flows_.size()));
+    while (local_ids_.size() < n) local_ids_.push_back(static_cast<FlowId>(local_ids_.size()));
+  }
+  if (local_rate_Bps_.size() < n) {
+    local_rate_Bps_.reserve(std::max(n, flows_.size()));
+    local_rate_Bps_.resize(n);
+  }
   freeze_order_.clear();
-  policy_->solve(SharingProblem{class_capacity_Bps_, std::span<const FlowId>(local_ids_.data(), n), local_offset_,
-                                local_links_, local_multiplicity_},
-                 local_rate_Bps_, &freeze_order_);
+  const std::span<const topology::LinkId> links =
+      packed ? std::span<const topology::LinkId>(local_links_) : std::span<const topology::LinkId>(path_links_);
+  const SharingProblem problem{class_capacity_Bps_, std::span<const FlowId>(local_ids_.data(), n), local_offset_, links,
+                               local_multiplicity_, packed ? std::span<const std::int64_t>() : local_end_};
+  policy_->solve(problem, local_rate_Bps_, &freeze_order_);
   bool changed = touched;
   for (FlowId& j : freeze_order_) {
     const auto ji = static_cast<std::size_t>(j);
@@ -280,9 +309,7 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
       }
     }
     const double load = local_multiplicity_[ji] * rate;
-    for (auto i = local_offset_[ji]; i < local_offset_[ji + 1]; ++i) {
-      c.load_Bps[static_cast<std::size_t>(local_links_[static_cast<std::size_t>(i)])] += load;
-    }
+    for (const auto l : problem.links_of(static_cast<FlowId>(ji))) c.load_Bps[static_cast<std::size_t>(l)] += load;
   }
   c.order.insert(c.order.end(), freeze_order_.begin(), freeze_order_.end());
   return changed;

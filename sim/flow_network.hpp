@@ -80,6 +80,9 @@ inline constexpr double kFinishTolerance = 1e-9;
 inline constexpr double kRestartSlack = 1e-8;
 // A re-solved rate within this (relative) of the old one keeps the old rate.
 inline constexpr double kRateKeep = 1e-13;
+// Re-solves of more flows than this reference their paths in place instead of
+// packing a copy (solve_class).
+inline constexpr std::size_t kPackLimit = std::size_t{1} << 20;
 
 enum class SolveMode : std::uint8_t { selective, full };
 
@@ -116,6 +119,8 @@ class FlowNetwork {
   // Selective (default) or full re-solve at each update (see above); same rates up to rounding.
   void set_solve_mode(SolveMode mode) { solve_mode_ = mode; }
   [[nodiscard]] SolveMode solve_mode() const { return solve_mode_; }
+  // Re-solves above this many flows reference paths in place (default kPackLimit; tests set 0).
+  void set_pack_limit(std::size_t flows) { pack_limit_ = flows; }
   // Calls `callback` from update_rates() at most once per `interval_s` of wall time.
   void set_progress(NetworkProgressCallback callback, double interval_s = 1.0);
 
@@ -208,6 +213,7 @@ class FlowNetwork {
   BigVector<FlowId> resolve_;
   BigVector<FlowId> freeze_order_;
   BigVector<std::int64_t> local_offset_;  // the re-solved flows as a local problem (solve_class)
+  BigVector<std::int64_t> local_end_;     // (unpacked: path ends)
   BigVector<topology::LinkId> local_links_;
   BigVector<double> local_multiplicity_;
   BigVector<double> local_rate_Bps_;
@@ -227,6 +233,7 @@ class FlowNetwork {
   double completion_window_ = 0.0;
   bool strict_priority_ = false;
   SolveMode solve_mode_ = SolveMode::selective;
+  std::size_t pack_limit_ = kPackLimit;
   bool dirty_ = false;  // flows added or finished since the last update_rates()
   NetworkProgressCallback progress_;
   double progress_interval_s_ = 1.0;

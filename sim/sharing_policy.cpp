@@ -32,11 +32,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
   saturated_mark_.assign(num_links, 0);
   if (frozen_.size() < num_flows) frozen_.resize(num_flows);
   last_levels_ = 0;
-  auto links_of = [&p](FlowId f) {
-    const auto b = p.path_offset[static_cast<std::size_t>(f)];
-    const auto e = p.path_offset[static_cast<std::size_t>(f) + 1];
-    return std::span<const topology::LinkId>(p.path_links.data() + b, static_cast<std::size_t>(e - b));
-  };
+  auto links_of = [&p](FlowId f) { return p.links_of(f); };
 
   // N_l; flows with an empty path (none in practice) get an infinite rate.
   unfrozen_list_.clear();
@@ -167,7 +163,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
   previous_levels_ = last_levels_;
   if (order != nullptr) {
     for (const FlowId f : p.active) {
-      if (p.path_offset[static_cast<std::size_t>(f)] == p.path_offset[static_cast<std::size_t>(f) + 1]) order->push_back(f);
+      if (p.links_of(f).empty()) order->push_back(f);
     }
   }
 }
@@ -175,10 +171,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
 void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_links) {
   link_start_.assign(num_links + 1, 0);
   for (const FlowId f : unfrozen_list_) {
-    const auto fi = static_cast<std::size_t>(f);
-    for (auto i = p.path_offset[fi]; i < p.path_offset[fi + 1]; ++i) {
-      ++link_start_[static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]) + 1];
-    }
+    for (const auto l : p.links_of(f)) ++link_start_[static_cast<std::size_t>(l) + 1];
   }
   for (std::size_t l = 0; l < num_links; ++l) link_start_[l + 1] += link_start_[l];
   // Grow only: resize() of a larger buffer would rewrite (memset) it every solve.
@@ -186,9 +179,8 @@ void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_li
     link_flows_.resize(static_cast<std::size_t>(link_start_[num_links]));
   }
   for (const FlowId f : unfrozen_list_) {
-    const auto fi = static_cast<std::size_t>(f);
-    for (auto i = p.path_offset[fi]; i < p.path_offset[fi + 1]; ++i) {
-      const auto l = static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]);
+    for (const auto link : p.links_of(f)) {
+      const auto l = static_cast<std::size_t>(link);
       link_flows_[static_cast<std::size_t>(link_start_[l]++)] = f;
     }
   }
@@ -200,9 +192,7 @@ void UncongestedSharing::solve(const SharingProblem& p, std::span<double> rate_B
   for (const FlowId f : p.active) {
     const auto fi = static_cast<std::size_t>(f);
     double r = std::numeric_limits<double>::infinity();
-    for (auto k = p.path_offset[fi]; k < p.path_offset[fi + 1]; ++k) {
-      r = std::min(r, p.capacity_Bps[static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(k)])]);
-    }
+    for (const auto l : p.links_of(f)) r = std::min(r, p.capacity_Bps[static_cast<std::size_t>(l)]);
     rate_Bps[fi] = r;
   }
   if (order != nullptr) {

@@ -74,6 +74,15 @@ struct SharingProblem {
   std::span<const std::int64_t> path_offset;       // per flow: its links are path_links[off[f] .. off[f+1])
   std::span<const topology::LinkId> path_links;
   std::span<const double> multiplicity;            // per flow, m_f
+  // Optional: when not empty, flow f's links end at path_end[f] instead of
+  // path_offset[f + 1] (paths referenced in place rather than packed).
+  std::span<const std::int64_t> path_end = {};
+  [[nodiscard]] std::span<const topology::LinkId> links_of(FlowId f) const {
+    const auto fi = static_cast<std::size_t>(f);
+    const auto b = path_offset[fi];
+    const auto e = path_end.empty() ? path_offset[fi + 1] : path_end[fi];
+    return {path_links.data() + b, static_cast<std::size_t>(e - b)};
+  }
 };
 
 class SharingPolicy {

@@ -44,11 +44,16 @@ double run(const switchsim::topology::Mesh& mesh, const std::string& label, swit
   req.bytes_per_device = 16.0 * 1048576;
   req.network.solve = mode;
   sim::NetworkProgress last;
-  req.network.progress = [&last](const sim::NetworkProgress& p) { last = p; };
+  double active_sum = 0.0;  // over updates
+  req.network.progress = [&](const sim::NetworkProgress& p) {
+    last = p;
+    active_sum += static_cast<double>(p.active_flows);
+  };
   req.network.progress_interval_s = 0.0;  // every update: the last one gives the totals
   std::vector<double> wall, cpu;
   sim::CollectiveResult r;
   for (int i = 0; i < runs; ++i) {
+    active_sum = 0.0;
     const double c0 = cpu_seconds();
     r = sim::simulate_collective(mesh, req);
     cpu.push_back(cpu_seconds() - c0);
@@ -63,7 +68,7 @@ double run(const switchsim::topology::Mesh& mesh, const std::string& label, swit
       label.c_str(), mode == sim::SolveMode::full ? "full" : "selective", r.devices, r.time_s * 1e6,
       static_cast<long long>(r.flows), static_cast<long long>(r.events), static_cast<long long>(r.rate_updates),
       static_cast<double>(last.flows_resolved) / static_cast<double>(std::max<std::int64_t>(1, r.rate_updates)),
-      static_cast<double>(last.flows_resolved) / static_cast<double>(std::max<std::int64_t>(1, r.rate_updates)),
+      active_sum / static_cast<double>(std::max<std::int64_t>(1, r.rate_updates)),
       median(wall), median(cpu), static_cast<double>(vm_hwm_kib()) / 1024.0);
   std::fflush(stdout);
   return r.time_s;
