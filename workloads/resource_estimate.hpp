@@ -53,7 +53,7 @@ inline constexpr double kCpuSecondsPerFlow = 1e-6;
 // the sub-flows per pair k (ECMP set size) and the links per sub-flow h, so
 //     F = transfers x k      (transfers: n(n-1) for an all-to-all, ~2n(n-1) otherwise)
 //     memory = F (200 + 8 h) bytes      (per-flow arrays + path links + solver copies;
-//                                         2.7 GB measured for the 32x32 mesh-file torus)
+//                                         2.3 GB measured for the 32x32 mesh-file torus)
 // CPU. One path per pair (dimension-order tori): few distinct completion times,
 // kCpuSecondsPerFlow per flow (the 2048-way tpuv3-32x32 all-to-all: 4.2M flows,
 // ~3 s). Several paths per pair (shortest-path ECMP on mesh files, switched
@@ -66,7 +66,7 @@ inline constexpr double kCpuSecondsPerFlow = 1e-6;
 //     CPU = kCpuSecondsPerFlow F + kCpuSecondsPerResolve U(F) R(F)
 // An empirical fit, not a bound: a worse-conditioned graph may need more
 // updates. kFasterNetworkModels names the measured approximations for the refusal.
-inline constexpr double kCpuSecondsPerResolve = 5e-7;  // per flow re-solved (32x32 file: 76 s / 165M, loaded box)
+inline constexpr double kCpuSecondsPerResolve = 3e-7;  // per flow re-solved (32x32 file: 50 s / 165M flows re-solved)
 
 extern const char* const kFasterNetworkModels;
 
