@@ -256,7 +256,16 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
     local_multiplicity_.push_back(m);
     resolve_.push_back(f);
   };
-  for (std::size_t i = first; i < c.order.size(); ++i) {
+  // The flows are scattered over the record array: prefetch a few ahead (their
+  // records, then their paths) so that the misses overlap.
+  constexpr std::size_t kAhead = 8;
+  const std::size_t last = c.order.size();
+  for (std::size_t i = first; i < last; ++i) {
+    if (i + 2 * kAhead < last) __builtin_prefetch(&flows_[static_cast<std::size_t>(c.order[i + 2 * kAhead])]);
+    if (i + kAhead < last) {
+      const FlowState& ahead = flows_[static_cast<std::size_t>(c.order[i + kAhead])];
+      __builtin_prefetch(path_links_.data() + ahead.path_begin);
+    }
     const FlowId f = c.order[i];
     if (flows_[static_cast<std::size_t>(f)].position >= 0) gather(f);  // finished ones: their load is already gone
   }
@@ -285,7 +294,11 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
                                local_multiplicity_, packed ? std::span<const std::int64_t>() : local_end_};
   policy_->solve(problem, local_rate_Bps_, &freeze_order_);
   bool changed = touched;
-  for (FlowId& j : freeze_order_) {
+  for (std::size_t q = 0; q < freeze_order_.size(); ++q) {
+    if (q + kAhead < freeze_order_.size()) {
+      __builtin_prefetch(&flows_[static_cast<std::size_t>(resolve_[static_cast<std::size_t>(freeze_order_[q + kAhead])])]);
+    }
+    FlowId& j = freeze_order_[q];
     const auto ji = static_cast<std::size_t>(j);
     const FlowId f = resolve_[ji];
     j = f;  // back to network ids for the order
