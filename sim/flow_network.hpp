@@ -58,8 +58,11 @@
 // Latency is not part of this model: it is a fixed delay the caller adds after
 // a flow drains (transfer_simulation.hpp), so it holds no bandwidth.
 //
-// Storage is flat: per-flow arrays indexed by FlowId and one CSR array of path
-// links. Flow ids are never reused within one network.
+// Storage is flat: one 64-byte record per flow (what an update touches: rate,
+// remaining bytes, times, multiplicity, path position) indexed by FlowId, and
+// one array of path links. A re-solve copies its flows into a compact local
+// problem for the solver (paths too, up to kPackLimit flows). Flow ids are
+// never reused within one network.
 
 #include <chrono>
 #include <cstdint>
