@@ -1,5 +1,5 @@
 // `switchsim collective --mesh M --op OP --bytes N [--algorithm A]
-//  [--participants LIST] [--sharing max-min|uncongested] [--json] [--out F] [--trace FILE]`:
+//  [--participants LIST] [--sharing max-min|uncongested] [--progress] [--json] [--out F] [--trace FILE]`:
 // one collective simulated alone on the mesh's flow-level network.
 //
 // --bytes: the nccl-tests buffer size per device; a number with an optional
@@ -11,9 +11,14 @@
 //   concurrent sends on separate lanes, sim/trace_lanes.hpp). Above
 //   200,000 transfers, the transfers of one sender and one step are merged
 //   into one interval (the file would otherwise be hundreds of MB).
+// Progress: a simulation running longer than a few seconds prints a line on
+//   stderr about every second (network updates, flows active and finished,
+//   simulated time); only when stderr is a terminal and --json is not given,
+//   or always with --progress.
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,6 +34,7 @@
 #include "sim/participants.hpp"
 #include "sim/trace_lanes.hpp"
 #include "topology/mesh_catalog.hpp"
+#include "workloads/resource_estimate.hpp"
 
 namespace switchsim::cli {
 namespace {
@@ -42,6 +48,7 @@ struct Options {
   std::string sharing = "max-min";
   std::string trace;
   bool force = false;
+  bool progress = false;
   OutputOptions output;
 };
 
@@ -141,6 +148,8 @@ CommandAction add_collective_command(CLI::App& app) {
   app.add_option("--sharing", opt->sharing, "Link sharing: max-min (default) or uncongested (a lower bound)");
   app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one process per device, concurrent sends on lanes)");
   app.add_flag("--force", opt->force, "Run even when the size estimate exceeds this machine's limits");
+  app.add_flag("--progress", opt->progress,
+               "Progress lines on stderr for long simulations (default: only when stderr is a terminal, without --json)");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
     sim::CollectiveRequest request;
@@ -157,16 +166,18 @@ CommandAction add_collective_command(CLI::App& app) {
     if (!opt->participants.empty()) request.participants = sim::parse_participants(opt->participants);
     request.record_trace = !opt->trace.empty();
     const topology::Mesh mesh = topology::build_mesh(opt->mesh);
-    {
-      // Size estimate (common/resource_limits.hpp): an all-to-all is n(n-1) flows, the
-      // ring-style collectives about 2n(n-1); bench/RESULTS.md measures ~220 bytes and
-      // under 1 us of CPU per flow for the 2048-way all-to-all.
-      const double n = request.participants.empty() ? static_cast<double>(mesh.topology.num_devices())
-                                                    : static_cast<double>(request.participants.size());
-      const double flows = (request.op == sim::CollectiveOp::all_to_all ? 1.0 : 2.0) * n * (n - 1.0);
-      check_resources("--mesh",
-                      {fmt::format("{} over {} devices ({:.3g} flows)", opt->op, n, flows), 256.0 * flows, 1e-6 * flows},
-                      opt->force);
+    // Size estimate (common/resource_limits.hpp, workloads/resource_estimate.hpp): refuses
+    // what would need over half the memory or an hour of CPU, naming the approximations.
+    check_resources("--mesh", workloads::estimate_collective_resources(mesh, request.op, request.participants),
+                    opt->force, workloads::kFasterNetworkModels);
+    if (opt->progress || (!opt->output.json && stderr_is_terminal())) {
+      // Quiet for the first few seconds: most simulations end before then.
+      request.network.progress = [](const sim::NetworkProgress& p) {
+        if (p.wall_s < 3.0) return;
+        std::cerr << fmt::format("collective: {:.0f} s, {} network updates, {} flows active, {} of {} finished, "
+                                 "simulated {:.6g} us\n",
+                                 p.wall_s, p.rate_updates, p.active_flows, p.flows_finished, p.flows_added, p.now_s * 1e6);
+      };
     }
     const sim::CollectiveResult r = sim::simulate_collective(mesh, request);
 

@@ -23,8 +23,10 @@ struct ResourceEstimate {
 // Physical memory of this machine in bytes (sysconf); 0 when unknown.
 [[nodiscard]] double physical_memory_bytes();
 
-// Throws InputError(field, "<what> needs about X GiB / Y h ... (use --force to run anyway)")
+// Throws InputError(field, "<what> needs about X GiB / Y h ... [instead: <faster>;] (use --force to run anyway)")
 // when `estimate` exceeds a limit and `force` is false.
-void check_resources(const std::string& field, const ResourceEstimate& estimate, bool force);
+// `faster` (when not empty) names faster approximations; the CPU-limit message offers them.
+void check_resources(const std::string& field, const ResourceEstimate& estimate, bool force,
+                     const std::string& faster = {});
 
 }  // namespace switchsim

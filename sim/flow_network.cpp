@@ -2,10 +2,62 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "common/errors.hpp"
 
 namespace switchsim::sim {
+
+namespace {
+
+// A 4-ary min-heap (shallower than a binary one: fewer cache misses per sift
+// on heaps of millions of entries), ties broken by flow id.
+template <class Entry>
+bool before(const Entry& a, const Entry& b) {
+  return a.key < b.key || (a.key == b.key && a.flow < b.flow);
+}
+template <class Entry>
+void sift_down(std::vector<Entry>& h, std::size_t i, Entry e) {
+  const std::size_t n = h.size();
+  while (true) {
+    const std::size_t c = 4 * i + 1;
+    if (c >= n) break;
+    std::size_t best = c;
+    const std::size_t end = std::min(c + 4, n);
+    for (std::size_t j = c + 1; j < end; ++j) {
+      if (before(h[j], h[best])) best = j;
+    }
+    if (!before(h[best], e)) break;
+    h[i] = h[best];
+    i = best;
+  }
+  h[i] = e;
+}
+template <class Entry>
+void heap_push(std::vector<Entry>& h, Entry e) {
+  std::size_t i = h.size();
+  h.push_back(e);
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 4;
+    if (!before(e, h[parent])) break;
+    h[i] = h[parent];
+    i = parent;
+  }
+  h[i] = e;
+}
+template <class Entry>
+void heap_pop(std::vector<Entry>& h) {
+  const Entry last = h.back();
+  h.pop_back();
+  if (!h.empty()) sift_down(h, 0, last);
+}
+template <class Entry>
+void heap_make(std::vector<Entry>& h) {
+  if (h.size() < 2) return;
+  for (std::size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i, h[i]);
+}
+
+}  // namespace
 
 FlowNetwork::FlowNetwork(std::span<const topology::Link> links, std::unique_ptr<SharingPolicy> policy)
     : policy_(std::move(policy)) {
@@ -16,71 +68,317 @@ FlowNetwork::FlowNetwork(std::span<const topology::Link> links, std::unique_ptr<
     SWITCHSIM_ASSERT(c > 0.0 && std::isfinite(c), "link capacity must be positive and finite");
     capacity_Bps_.push_back(c);
   }
+  classes_.resize(1);
+  classes_[0].load_Bps.assign(capacity_Bps_.size(), 0.0);
+  classes_[0].flows.assign(capacity_Bps_.size(), 0);
+  classes_[0].weight.assign(capacity_Bps_.size(), 0.0);
 }
 
 void FlowNetwork::reserve(std::size_t flows, std::size_t path_links) {
   bytes_.reserve(flows);
-  remaining_.reserve(flows);
-  rate_Bps_.reserve(flows);
-  finish_s_.reserve(flows);
-  multiplicity_.reserve(flows);
-  start_s_.reserve(flows);
-  path_offset_.reserve(flows + 1);
+  flows_.reserve(flows);
+  priority_.reserve(flows);
   path_links_.reserve(path_links);
-  active_.reserve(flows);
 }
 
-FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double bytes, double multiplicity) {
+void FlowNetwork::set_completion_window(double eps) {
+  completion_window_ = eps;
+  window_heap_.clear();
+  if (eps > 0.0) {
+    for (const FlowId f : active_) {
+      const auto fi = static_cast<std::size_t>(f);
+      if (flows_[fi].rate_Bps > 0.0) push_finish(f);
+    }
+  }
+}
+
+void FlowNetwork::set_strict_priority(bool on) {
+  SWITCHSIM_ASSERT(bytes_.empty(), "set_strict_priority() must come before the first flow");
+  strict_priority_ = on;
+}
+
+void FlowNetwork::set_progress(NetworkProgressCallback callback, double interval_s) {
+  progress_ = std::move(callback);
+  progress_interval_s_ = interval_s;
+}
+
+FlowNetwork::TrafficClass& FlowNetwork::traffic_class(FlowId f) {
+  const std::size_t k = strict_priority_ ? priority_[static_cast<std::size_t>(f)] : 0;
+  while (classes_.size() <= k) {
+    classes_.emplace_back();
+    classes_.back().load_Bps.assign(capacity_Bps_.size(), 0.0);
+    classes_.back().flows.assign(capacity_Bps_.size(), 0);
+    classes_.back().weight.assign(capacity_Bps_.size(), 0.0);
+  }
+  return classes_[k];
+}
+
+FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double bytes, double multiplicity,
+                             std::uint8_t priority) {
   SWITCHSIM_ASSERT(bytes > 0.0 && std::isfinite(bytes), "flow bytes must be positive");
   SWITCHSIM_ASSERT(multiplicity >= 1.0, "flow multiplicity must be >= 1");
   SWITCHSIM_ASSERT(!path.empty(), "a flow needs at least one link");
   const auto id = static_cast<FlowId>(bytes_.size());
   bytes_.push_back(bytes);
-  remaining_.push_back(bytes);
-  rate_Bps_.push_back(0.0);
-  finish_s_.push_back(std::numeric_limits<double>::infinity());
-  multiplicity_.push_back(multiplicity);
-  start_s_.push_back(now_s_);
+  SWITCHSIM_ASSERT(path.size() < (std::size_t{1} << 31), "flow path too long");
+  FlowState st;
+  st.remaining = bytes;
+  st.rate_since_s = now_s_;
+  st.multiplicity = multiplicity;
+  st.start_s = now_s_;
+  st.path_begin = static_cast<std::int64_t>(path_links_.size());
+  st.path_size = static_cast<std::int32_t>(path.size());
+  st.position = static_cast<std::int32_t>(active_.size());
+  flows_.push_back(st);
+  priority_.push_back(priority);
   for (const auto l : path) SWITCHSIM_ASSERT(l >= 0 && l < num_links(), "flow path names an unknown link");
   path_links_.insert(path_links_.end(), path.begin(), path.end());
-  path_offset_.push_back(static_cast<std::int64_t>(path_links_.size()));
   active_.push_back(id);
+  TrafficClass& c = traffic_class(id);
+  c.added.push_back(id);
+  add_load(c, id, 0.0, +1);
   dirty_ = true;
+  if (progress_ && (id & 0xFFFF) == 0) report_progress();  // millions of flows may enter before the first update
   return id;
 }
 
 std::span<const topology::LinkId> FlowNetwork::path(FlowId f) const {
-  const auto b = path_offset_[static_cast<std::size_t>(f)];
-  const auto e = path_offset_[static_cast<std::size_t>(f) + 1];
-  return {path_links_.data() + b, static_cast<std::size_t>(e - b)};
+  const FlowState& st = flows_[static_cast<std::size_t>(f)];
+  return {path_links_.data() + st.path_begin, static_cast<std::size_t>(st.path_size)};
 }
 
 double FlowNetwork::remaining_bytes(FlowId f) const {
   const auto fi = static_cast<std::size_t>(f);
-  return std::max(0.0, remaining_[fi] - rate_Bps_[fi] * (now_s_ - last_update_s_));
+  if (flows_[fi].position < 0) return 0.0;
+  return std::max(0.0, flows_[fi].remaining - flows_[fi].rate_Bps * (now_s_ - flows_[fi].rate_since_s));
+}
+
+// Adds m_f * rate to the load of every link of f (rate may be negative to
+// remove it) and flow_delta to its flow count; a link left without flows gets
+// a load of exactly 0, so rounding does not accumulate across its lifetimes.
+void FlowNetwork::add_load(TrafficClass& c, FlowId f, double rate, int flow_delta) {
+  const auto fi = static_cast<std::size_t>(f);
+  const double load = flows_[fi].multiplicity * rate;
+  for (auto i = flows_[fi].path_begin; i < flows_[fi].path_begin + flows_[fi].path_size; ++i) {
+    const auto l = static_cast<std::size_t>(path_links_[static_cast<std::size_t>(i)]);
+    c.flows[l] += flow_delta;
+    c.weight[l] = c.flows[l] == 0 ? 0.0 : c.weight[l] + flow_delta * flows_[fi].multiplicity;
+    c.load_Bps[l] = c.flows[l] == 0 ? 0.0 : c.load_Bps[l] + load;
+  }
+}
+
+void FlowNetwork::push_finish(FlowId f) {
+  const auto fi = static_cast<std::size_t>(f);
+  (void)fi;
+  heap_push(finish_heap_, HeapEntry{heap_key(f, false), f});
+  if (completion_window_ > 0.0) heap_push(window_heap_, HeapEntry{heap_key(f, true), f});
+}
+
+// Rebuilds the heaps from the active flows once stale entries dominate.
+void FlowNetwork::compact_heaps() {
+  if (2 * finish_heap_.size() < 3 * active_.size() + 4096) return;
+  finish_heap_.clear();
+  window_heap_.clear();
+  for (const FlowId f : active_) {
+    const auto fi = static_cast<std::size_t>(f);
+    if (flows_[fi].rate_Bps <= 0.0) continue;
+    finish_heap_.push_back(HeapEntry{heap_key(f, false), f});
+    if (completion_window_ > 0.0) window_heap_.push_back(HeapEntry{heap_key(f, true), f});
+  }
+  heap_make(finish_heap_);
+  heap_make(window_heap_);
+}
+
+// Re-solves class k: the flows at or above its restart level (all of them when
+// `whole`) plus the new ones, on the capacity the higher classes and its own
+// lower flows leave. Returns true when its allocation changed (departures,
+// arrivals or a new rate), which changes what lower classes may use.
+bool FlowNetwork::solve_class(std::size_t k, bool whole) {
+  TrafficClass& c = classes_[k];
+  const bool touched = c.departures || !c.added.empty();
+  if (!whole && !touched) return false;
+  // Restart bound of an arrival (flow_network.hpp): min over its links of
+  // C_l / N_l, C_l being what the higher classes leave this class.
+  for (const FlowId f : c.added) {
+    for (const auto l : path(f)) {
+      const auto li = static_cast<std::size_t>(l);
+      c.restart_Bps = std::min(c.restart_Bps, std::max(0.0, residual_Bps_[li]) / c.weight[li]);
+    }
+  }
+  double threshold = -std::numeric_limits<double>::infinity();
+  if (!whole && solve_mode_ == SolveMode::selective && std::isfinite(c.restart_Bps)) {
+    threshold = c.restart_Bps * (1.0 - kRestartSlack);
+  }
+  // order is non-decreasing in rate (up to rounding): the flows to re-solve are a suffix.
+  const auto first = static_cast<std::size_t>(
+      std::partition_point(c.order.begin(), c.order.end(),
+                           [&](FlowId f) { return flows_[static_cast<std::size_t>(f)].rate_Bps < threshold; }) -
+      c.order.begin());
+  // Gather the flows to re-solve into a compact local problem (local ids 0..n-1,
+  // their paths copied): the solver's passes then stay in cache instead of
+  // visiting flows scattered over arrays of millions. Their load leaves the
+  // class's link loads meanwhile.
+  // Capacity for the largest possible problem up front: doubling hundreds of MB
+  // would copy and fault in every page twice (reserving only maps them).
+  if (local_links_.capacity() < path_links_.size()) local_links_.reserve(path_links_.size());
+  if (resolve_.capacity() < flows_.size()) {
+    resolve_.reserve(flows_.size());
+    local_offset_.reserve(flows_.size() + 1);
+    local_multiplicity_.reserve(flows_.size());
+  }
+  // Above kPackLimit flows the paths are referenced in place (begin, end)
+  // instead: packing them would copy hundreds of MB for little locality.
+  const bool packed = c.order.size() - first + c.added.size() <= pack_limit_;
+  resolve_.clear();
+  local_offset_.clear();
+  local_end_.clear();
+  if (packed) local_offset_.push_back(0);
+  local_links_.clear();
+  local_multiplicity_.clear();
+  auto gather = [&](FlowId f) {
+    const auto fi = static_cast<std::size_t>(f);
+    const FlowState& st = flows_[fi];
+    const double m = st.multiplicity;
+    const double load = m * st.rate_Bps;
+    const auto begin = static_cast<std::size_t>(st.path_begin);
+    const auto end = begin + static_cast<std::size_t>(st.path_size);
+    for (std::size_t i = begin; i < end; ++i) {
+      const topology::LinkId l = path_links_[i];
+      if (packed) local_links_.push_back(l);
+      c.load_Bps[static_cast<std::size_t>(l)] -= load;
+    }
+    if (packed) {
+      local_offset_.push_back(static_cast<std::int64_t>(local_links_.size()));
+    } else {
+      local_offset_.push_back(st.path_begin);
+      local_end_.push_back(st.path_begin + st.path_size);
+    }
+    local_multiplicity_.push_back(m);
+    resolve_.push_back(f);
+  };
+  // The flows are scattered over the record array: prefetch a few ahead (their
+  // records, then their paths) so that the misses overlap.
+  constexpr std::size_t kAhead = 8;
+  const std::size_t last = c.order.size();
+  for (std::size_t i = first; i < last; ++i) {
+    if (i + 2 * kAhead < last) __builtin_prefetch(&flows_[static_cast<std::size_t>(c.order[i + 2 * kAhead])]);
+    if (i + kAhead < last) {
+      const FlowState& ahead = flows_[static_cast<std::size_t>(c.order[i + kAhead])];
+      __builtin_prefetch(path_links_.data() + ahead.path_begin);
+    }
+    const FlowId f = c.order[i];
+    if (flows_[static_cast<std::size_t>(f)].position >= 0) gather(f);  // finished ones: their load is already gone
+  }
+  for (const FlowId f : c.added) gather(f);  // rate 0: no load yet
+  c.order.resize(first);
+  c.added.clear();
+  c.restart_Bps = std::numeric_limits<double>::infinity();
+  c.departures = false;
+  const std::size_t n = resolve_.size();
+  flows_resolved_ += static_cast<std::int64_t>(n);
+  // C_l = (c_l - higher classes) - this class's unchanged flows.
+  const std::size_t L = capacity_Bps_.size();
+  for (std::size_t l = 0; l < L; ++l) class_capacity_Bps_[l] = std::max(0.0, residual_Bps_[l] - c.load_Bps[l]);
+  if (local_ids_.size() < n) {
+    local_ids_.reserve(std::max(n, flows_.size()));
+    while (local_ids_.size() < n) local_ids_.push_back(static_cast<FlowId>(local_ids_.size()));
+  }
+  if (local_rate_Bps_.size() < n) {
+    local_rate_Bps_.reserve(std::max(n, flows_.size()));
+    local_rate_Bps_.resize(n);
+  }
+  freeze_order_.clear();
+  const std::span<const topology::LinkId> links =
+      packed ? std::span<const topology::LinkId>(local_links_) : std::span<const topology::LinkId>(path_links_);
+  const SharingProblem problem{class_capacity_Bps_, std::span<const FlowId>(local_ids_.data(), n), local_offset_, links,
+                               local_multiplicity_, packed ? std::span<const std::int64_t>() : local_end_};
+  policy_->solve(problem, local_rate_Bps_, &freeze_order_);
+  bool changed = touched;
+  for (std::size_t q = 0; q < freeze_order_.size(); ++q) {
+    if (q + kAhead < freeze_order_.size()) {
+      __builtin_prefetch(&flows_[static_cast<std::size_t>(resolve_[static_cast<std::size_t>(freeze_order_[q + kAhead])])]);
+    }
+    FlowId& j = freeze_order_[q];
+    const auto ji = static_cast<std::size_t>(j);
+    const FlowId f = resolve_[ji];
+    j = f;  // back to network ids for the order
+    const auto fi = static_cast<std::size_t>(f);
+    const double old_rate = flows_[fi].rate_Bps;
+    double rate = local_rate_Bps_[ji];
+    // Only a lower class under strict priority can be starved (rate 0) by the classes above it.
+    SWITCHSIM_ASSERT(rate > 0.0 || (strict_priority_ && k > 0 && rate == 0.0), "an active flow got no bandwidth");
+    if (std::abs(rate - old_rate) <= kRateKeep * old_rate) {
+      rate = old_rate;  // unchanged: keep rate and finish time
+    } else {
+      changed = true;
+      flows_[fi].remaining = std::max(0.0, flows_[fi].remaining - old_rate * (now_s_ - flows_[fi].rate_since_s));
+      flows_[fi].rate_since_s = now_s_;
+      flows_[fi].rate_Bps = rate;
+      if (rate > 0.0) {
+        flows_[fi].finish_s = now_s_ + flows_[fi].remaining / rate;
+        push_finish(f);
+      } else {
+        flows_[fi].finish_s = std::numeric_limits<double>::infinity();
+      }
+    }
+    const double load = local_multiplicity_[ji] * rate;
+    for (const auto l : problem.links_of(static_cast<FlowId>(ji))) c.load_Bps[static_cast<std::size_t>(l)] += load;
+  }
+  c.order.insert(c.order.end(), freeze_order_.begin(), freeze_order_.end());
+  return changed;
 }
 
 void FlowNetwork::update_rates() {
-  // Charge the time since the last update at the old rates.
-  const double dt = now_s_ - last_update_s_;
-  if (dt > 0.0) {
-    for (const FlowId f : active_) {
-      const auto fi = static_cast<std::size_t>(f);
-      remaining_[fi] = std::max(0.0, remaining_[fi] - rate_Bps_[fi] * dt);
-    }
-  }
   last_update_s_ = now_s_;
   ++rate_updates_;
   dirty_ = false;
-  policy_->solve(SharingProblem{capacity_Bps_, active_, path_offset_, path_links_, multiplicity_}, rate_Bps_);
-  double next = std::numeric_limits<double>::infinity();
-  for (const FlowId f : active_) {
-    const auto fi = static_cast<std::size_t>(f);
-    SWITCHSIM_ASSERT(rate_Bps_[fi] > 0.0, "an active flow got no bandwidth");
-    finish_s_[fi] = now_s_ + remaining_[fi] / rate_Bps_[fi];
-    next = std::min(next, finish_s_[fi]);
+  const std::size_t L = capacity_Bps_.size();
+  residual_Bps_.assign(capacity_Bps_.begin(), capacity_Bps_.end());
+  class_capacity_Bps_.resize(L);
+  if (!policy_->shares_links()) {
+    // Rates depend on each flow's own path only: rate the new flows, once.
+    TrafficClass& c = classes_[0];
+    for (std::size_t k = 1; k < classes_.size(); ++k) {
+      c.added.insert(c.added.end(), classes_[k].added.begin(), classes_[k].added.end());
+      classes_[k].added.clear();
+    }
+    for (auto& other : classes_) {
+      other.departures = false;
+      other.restart_Bps = std::numeric_limits<double>::infinity();
+      other.order.clear();
+    }
+    const bool whole = solve_mode_ == SolveMode::full;
+    if (whole) c.added.assign(active_.begin(), active_.end());
+    (void)solve_class(0, false);
+    c.order.clear();
+  } else {
+    bool higher_changed = false;
+    for (std::size_t k = 0; k < classes_.size(); ++k) {
+      higher_changed = solve_class(k, higher_changed || solve_mode_ == SolveMode::full) || higher_changed;
+      if (k + 1 < classes_.size()) {
+        for (std::size_t l = 0; l < L; ++l) residual_Bps_[l] -= classes_[k].load_Bps[l];
+      }
+    }
   }
-  next_completion_s_ = next;
+  compact_heaps();
+  while (!finish_heap_.empty() && !valid(finish_heap_.front(), false)) heap_pop(finish_heap_);
+  next_completion_s_ = finish_heap_.empty() ? std::numeric_limits<double>::infinity() : finish_heap_.front().key;
+  if (progress_) report_progress();
+}
+
+void FlowNetwork::report_progress() {
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - last_report_).count() < progress_interval_s_) return;
+  last_report_ = now;
+  NetworkProgress p;
+  p.rate_updates = rate_updates_;
+  p.active_flows = static_cast<std::int64_t>(active_.size());
+  p.flows_added = num_flows();
+  p.flows_finished = flows_finished_;
+  p.flows_resolved = flows_resolved_;
+  p.now_s = now_s_;
+  p.wall_s = std::chrono::duration<double>(now - started_).count();
+  progress_(p);
 }
 
 void FlowNetwork::advance_to(double time_s) {
@@ -94,22 +392,51 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
   if (!(next_completion_s_ <= now_s_)) return;
   const double horizon = now_s_ + kFinishTolerance * (now_s_ - last_update_s_);
   const double eps = completion_window_;
-  std::size_t kept = 0;
-  for (const FlowId f : active_) {
-    const auto fi = static_cast<std::size_t>(f);
-    if (finish_s_[fi] <= horizon || (eps > 0.0 && finish_s_[fi] <= now_s_ + eps * (now_s_ - start_s_[fi]))) {
-      truncated_bytes_ += multiplicity_[fi] * std::max(0.0, (finish_s_[fi] - now_s_) * rate_Bps_[fi]);
-      finished.push_back(f);
-      remaining_[fi] = 0.0;
-      rate_Bps_[fi] = 0.0;
-      finish_s_[fi] = now_s_;
-    } else {
-      active_[kept++] = f;
+  collected_.clear();
+  auto take = [&](std::vector<HeapEntry>& heap, bool window, auto&& due) {
+    while (!heap.empty()) {
+      const HeapEntry e = heap.front();
+      const bool ok = valid(e, window);
+      if (ok && !due(e)) break;
+      heap_pop(heap);
+      if (ok) collected_.push_back(e.flow);
     }
+  };
+  take(finish_heap_, false, [&](const HeapEntry& e) { return e.key <= horizon; });
+  if (eps > 0.0) {
+    // t_f <= T + eps (T - s_f)  <=>  t_f + eps s_f <= T (1 + eps); the heap key
+    // is rounded, so each candidate is checked with the first form and the
+    // first that fails (and every later one) stays.
+    const double bound = now_s_ * (1.0 + eps);
+    take(window_heap_, true, [&](const HeapEntry& e) {
+      if (e.key > bound * (1.0 + 1e-12)) return false;
+      const auto fi = static_cast<std::size_t>(e.flow);
+      return flows_[fi].finish_s <= now_s_ + eps * (now_s_ - flows_[fi].start_s);
+    });
   }
-  active_.resize(kept);
+  // Both heaps may name a flow; the batch is reported in flow-id order.
+  std::sort(collected_.begin(), collected_.end());
+  collected_.erase(std::unique(collected_.begin(), collected_.end()), collected_.end());
+  for (const FlowId f : collected_) {
+    const auto fi = static_cast<std::size_t>(f);
+    truncated_bytes_ += flows_[fi].multiplicity * std::max(0.0, (flows_[fi].finish_s - now_s_) * flows_[fi].rate_Bps);
+    finished.push_back(f);
+    const auto slot = static_cast<std::size_t>(flows_[fi].position);
+    const FlowId last = active_.back();
+    active_[slot] = last;
+    flows_[static_cast<std::size_t>(last)].position = static_cast<std::int32_t>(slot);
+    active_.pop_back();
+    flows_[fi].position = -1;
+    TrafficClass& c = traffic_class(f);
+    add_load(c, f, -flows_[fi].rate_Bps, -1);
+    c.departures = true;
+    c.restart_Bps = std::min(c.restart_Bps, flows_[fi].rate_Bps);
+    flows_[fi].remaining = 0.0;
+    flows_[fi].finish_s = now_s_;
+    ++flows_finished_;
+  }
   next_completion_s_ = std::numeric_limits<double>::infinity();  // valid again after update_rates()
-  dirty_ = true;
+  dirty_ = !collected_.empty() || dirty_;
 }
 
 }  // namespace switchsim::sim

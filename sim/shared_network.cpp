@@ -21,6 +21,8 @@ SharedNetwork::SharedNetwork(std::span<const topology::Link> links, const topolo
   SWITCHSIM_ASSERT(options.completion_window >= 0.0 && std::isfinite(options.completion_window),
                    "completion window must be finite and >= 0");
   network_.set_completion_window(options.completion_window);
+  network_.set_solve_mode(options.solve);
+  if (options.progress) network_.set_progress(options.progress, options.progress_interval_s);
   std::int32_t vertices = 0;
   for (const auto& l : links) vertices = std::max({vertices, l.src + 1, l.dst + 1});
   sender_clock_s_.assign(static_cast<std::size_t>(vertices), 0.0);
@@ -127,7 +129,7 @@ void SharedNetwork::issue(std::int64_t global) {
         post_s_[gi] = now_s_ + overhead;
       }
     }
-    (void)network_.add_flow(scratch_path_, share);
+    (void)network_.add_flow(scratch_path_, share, 1.0, info.traffic_class);
     path_links_used_ += scratch_path_.size();
     flow_owner_.push_back(global);
     flow_overhead_s_.push_back(overhead);

@@ -105,6 +105,10 @@ class SharedNetwork {
   [[nodiscard]] double bytes_sent() const { return bytes_sent_; }
   [[nodiscard]] double bytes_truncated() const { return network_.truncated_bytes(); }
 
+  // Strict priority between traffic classes (flow_network.hpp): class 0 first,
+  // each lower class on what the classes above leave. Off: plain max-min.
+  void set_strict_priority(bool on) { network_.set_strict_priority(on); }
+
   // Records every change of a link's load from now on (for link-utilisation
   // counter tracks; costs one pass over the active flows' paths per rate update).
   void record_link_loads(bool on) { record_links_ = on; }

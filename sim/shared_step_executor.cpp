@@ -28,6 +28,7 @@ class SharedStepRun {
         options_(options),
         net_(mesh_.topology.links(), *mesh_.router, cache.network(), mesh_.topology.num_devices()) {
     net_.record_link_loads(options.record_link_loads);
+    net_.set_strict_priority(options.strict_priority);
     if (options.record_link_loads) options_.replay_alone = false;  // a trace needs every flow
   }
 
@@ -307,7 +308,7 @@ class SharedStepRun {
       durations.push_back(
           cache_.duration_s(op.collective, op.algorithm, g_.partition(op.partition)[gi], op.bytes_per_device, matrix));
     } else {
-      std::string key;
+      std::string key(1, options_.strict_priority ? 'P' : 'M');  // priority changes how a batch shares
       std::vector<std::shared_ptr<const CollectivePlan>> plans;
       for (const std::int64_t group : batch_.groups) {
         const auto gs = static_cast<std::size_t>(group);
@@ -318,6 +319,7 @@ class SharedStepRun {
       }
       durations = cache_.batch_durations(key, [&] {
         SharedNetwork alone(mesh_.topology.links(), *mesh_.router, cache_.network(), mesh_.topology.num_devices());
+        alone.set_strict_priority(options_.strict_priority);
         std::vector<JobId> jobs;
         for (std::size_t i = 0; i < plans.size(); ++i) {
           const Op& op = g_.op(group_op_[static_cast<std::size_t>(batch_.groups[i])]);

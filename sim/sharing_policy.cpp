@@ -1,6 +1,7 @@
 #include "sim/sharing_policy.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 #include "common/errors.hpp"
@@ -23,7 +24,7 @@ std::unique_ptr<SharingPolicy> make_sharing_policy(SharingKind kind) {
   return std::make_unique<MaxMinSharing>();
 }
 
-void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
+void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, BigVector<FlowId>* order) {
   const std::size_t num_links = p.capacity_Bps.size();
   const std::size_t num_flows = p.multiplicity.size();
   remaining_.assign(p.capacity_Bps.begin(), p.capacity_Bps.end());
@@ -31,11 +32,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
   saturated_mark_.assign(num_links, 0);
   if (frozen_.size() < num_flows) frozen_.resize(num_flows);
   last_levels_ = 0;
-  auto links_of = [&p](FlowId f) {
-    const auto b = p.path_offset[static_cast<std::size_t>(f)];
-    const auto e = p.path_offset[static_cast<std::size_t>(f) + 1];
-    return std::span<const topology::LinkId>(p.path_links.data() + b, static_cast<std::size_t>(e - b));
-  };
+  auto links_of = [&p](FlowId f) { return p.links_of(f); };
 
   // N_l; flows with an empty path (none in practice) get an infinite rate.
   unfrozen_list_.clear();
@@ -45,22 +42,42 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
     if (path.empty()) {
       rate_Bps[fi] = std::numeric_limits<double>::infinity();
       frozen_[fi] = 1;
-      continue;
+      continue;  // appended to `order` last (infinite rate)
     }
     frozen_[fi] = 0;
     unfrozen_list_.push_back(f);
     const double m = p.multiplicity[fi];
     for (const auto l : path) unfrozen_[static_cast<std::size_t>(l)] += m;
   }
-  live_links_.clear();
+  // Links with unfrozen flows, in a min-heap on their fair share C_l / N_l.
+  // A freeze at level s <= C_l / N_l turns C_l / N_l into
+  // (C_l - m s) / (N_l - m) >= C_l / N_l: shares only grow, so a stored key is
+  // a lower bound of the link's current share, and a link popped with a stale
+  // key is pushed back with its current one (lazy update: no heap work per
+  // freeze, at most one re-push per link and level).
+  link_heap_.clear();
   for (std::size_t l = 0; l < num_links; ++l) {
-    if (unfrozen_[l] > 0.0) live_links_.push_back(static_cast<topology::LinkId>(l));
+    if (unfrozen_[l] > 0.0) link_heap_.push_back({std::max(0.0, remaining_[l]) / unfrozen_[l], static_cast<topology::LinkId>(l)});
   }
+  std::make_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
+  auto pop_link = [this] {
+    std::pop_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
+    link_heap_.pop_back();
+  };
+  auto push_link = [this](double key, topology::LinkId l) {
+    link_heap_.push_back({key, l});
+    std::push_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
+  };
+  auto share = [this](topology::LinkId l) {
+    const auto li = static_cast<std::size_t>(l);
+    return std::max(0.0, remaining_[li]) / unfrozen_[li];
+  };
 
   auto freeze = [&](FlowId f, double level) {
     const auto fi = static_cast<std::size_t>(f);
     frozen_[fi] = 1;
     rate_Bps[fi] = level;
+    if (order != nullptr) order->push_back(f);
     const double m = p.multiplicity[fi];
     const double used = m * level;
     for (const auto l : links_of(f)) {
@@ -69,27 +86,44 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
     }
   };
 
+  // A solve after one that needed many levels indexes links -> flows at once.
   bool csr = false;
-  while (!live_links_.empty()) {
-    // The next water level, and drop links whose flows are all frozen.
+  const bool index_first = previous_levels_ > kScanLevels;
+  while (true) {
+    // The next water level: the smallest current share (links whose flows are
+    // all frozen leave the heap; multiplicities are >= 1, so N_l <= 0.5 is 0).
     double level = std::numeric_limits<double>::infinity();
-    std::size_t kept = 0;
-    for (const topology::LinkId l : live_links_) {
-      const auto li = static_cast<std::size_t>(l);
-      if (unfrozen_[li] <= 0.5) continue;  // multiplicities are >= 1: N_l is 0 up to rounding
-      live_links_[kept++] = l;
-      level = std::min(level, std::max(0.0, remaining_[li]) / unfrozen_[li]);
+    while (!link_heap_.empty()) {
+      const auto [key, l] = link_heap_.front();
+      if (unfrozen_[static_cast<std::size_t>(l)] <= 0.5) {
+        pop_link();
+        continue;
+      }
+      const double current = share(l);
+      if (current > key) {
+        pop_link();
+        push_link(current, l);
+        continue;
+      }
+      level = current;
+      break;
     }
-    live_links_.resize(kept);
-    if (kept == 0) break;
+    if (link_heap_.empty()) break;
     ++last_levels_;
     const double threshold = level * (1.0 + kLevelTolerance);
     saturated_.clear();
-    for (const topology::LinkId l : live_links_) {
-      const auto li = static_cast<std::size_t>(l);
-      if (std::max(0.0, remaining_[li]) / unfrozen_[li] <= threshold) saturated_.push_back(l);
+    while (!link_heap_.empty() && link_heap_.front().first <= threshold) {
+      const topology::LinkId l = link_heap_.front().second;
+      pop_link();
+      if (unfrozen_[static_cast<std::size_t>(l)] <= 0.5) continue;
+      const double current = share(l);
+      if (current <= threshold) {
+        saturated_.push_back(l);
+      } else {
+        push_link(current, l);
+      }
     }
-    if (!csr && last_levels_ > kScanLevels) {
+    if (!csr && (index_first || last_levels_ > kScanLevels)) {
       // Many levels: index link -> unfrozen flows once, then visit only the
       // flows of saturated links.
       build_link_index(p, num_links);
@@ -126,15 +160,18 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
     }
     for (const topology::LinkId l : saturated_) unfrozen_[static_cast<std::size_t>(l)] = 0.0;
   }
+  previous_levels_ = last_levels_;
+  if (order != nullptr) {
+    for (const FlowId f : p.active) {
+      if (p.links_of(f).empty()) order->push_back(f);
+    }
+  }
 }
 
 void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_links) {
   link_start_.assign(num_links + 1, 0);
   for (const FlowId f : unfrozen_list_) {
-    const auto fi = static_cast<std::size_t>(f);
-    for (auto i = p.path_offset[fi]; i < p.path_offset[fi + 1]; ++i) {
-      ++link_start_[static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]) + 1];
-    }
+    for (const auto l : p.links_of(f)) ++link_start_[static_cast<std::size_t>(l) + 1];
   }
   for (std::size_t l = 0; l < num_links; ++l) link_start_[l + 1] += link_start_[l];
   // Grow only: resize() of a larger buffer would rewrite (memset) it every solve.
@@ -142,9 +179,8 @@ void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_li
     link_flows_.resize(static_cast<std::size_t>(link_start_[num_links]));
   }
   for (const FlowId f : unfrozen_list_) {
-    const auto fi = static_cast<std::size_t>(f);
-    for (auto i = p.path_offset[fi]; i < p.path_offset[fi + 1]; ++i) {
-      const auto l = static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(i)]);
+    for (const auto link : p.links_of(f)) {
+      const auto l = static_cast<std::size_t>(link);
       link_flows_[static_cast<std::size_t>(link_start_[l]++)] = f;
     }
   }
@@ -152,14 +188,19 @@ void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_li
   link_start_[0] = 0;
 }
 
-void UncongestedSharing::solve(const SharingProblem& p, std::span<double> rate_Bps) {
+void UncongestedSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, BigVector<FlowId>* order) {
   for (const FlowId f : p.active) {
     const auto fi = static_cast<std::size_t>(f);
     double r = std::numeric_limits<double>::infinity();
-    for (auto k = p.path_offset[fi]; k < p.path_offset[fi + 1]; ++k) {
-      r = std::min(r, p.capacity_Bps[static_cast<std::size_t>(p.path_links[static_cast<std::size_t>(k)])]);
-    }
+    for (const auto l : p.links_of(f)) r = std::min(r, p.capacity_Bps[static_cast<std::size_t>(l)]);
     rate_Bps[fi] = r;
+  }
+  if (order != nullptr) {
+    const auto first = order->size();
+    order->insert(order->end(), p.active.begin(), p.active.end());
+    std::stable_sort(order->begin() + static_cast<std::ptrdiff_t>(first), order->end(), [&](FlowId a, FlowId b) {
+      return rate_Bps[static_cast<std::size_t>(a)] < rate_Bps[static_cast<std::size_t>(b)];
+    });
   }
 }
 

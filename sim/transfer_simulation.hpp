@@ -35,10 +35,12 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "sim/flow_network.hpp"
 #include "sim/sharing_policy.hpp"
 #include "sim/transfer_graph.hpp"
 #include "topology/mesh.hpp"
@@ -63,6 +65,11 @@ struct NetworkOptions {
   // Direct all-to-alls over MORE than this many participants use the per-link
   // load model instead of the flow simulation (collective.hpp); 0 = never.
   std::int32_t load_model_above_devices = 0;
+  // Re-solve only what a batch changed (default) or every active flow (flow_network.hpp).
+  SolveMode solve = SolveMode::selective;
+  // Called about every progress_interval_s of wall time while a flow simulation runs (none: silent).
+  NetworkProgressCallback progress;
+  double progress_interval_s = 1.0;
 };
 
 // Sub-flows that share one path latency: the latest drain time among them.

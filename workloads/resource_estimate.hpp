@@ -23,7 +23,11 @@
 
 #include <cstdint>
 
+#include <vector>
+
 #include "common/resource_limits.hpp"
+#include "sim/collective.hpp"
+#include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/model.hpp"
 #include "workloads/simulate.hpp"
@@ -43,5 +47,30 @@ inline constexpr double kCpuSecondsPerFlow = 1e-6;
 // `threads` steps at once.
 [[nodiscard]] ResourceEstimate estimate_search_resources(const Model& model, const TrainingSetup& training,
                                                          std::int64_t devices, bool dropless, std::int64_t threads);
+
+// One collective simulated alone with the exact flow model (`switchsim
+// collective`). A sample of up to 256 participant pairs is routed to measure
+// the sub-flows per pair k (ECMP set size) and the links per sub-flow h, so
+//     F = transfers x k      (transfers: n(n-1) for an all-to-all, ~2n(n-1) otherwise)
+//     memory = F (200 + 8 h) bytes      (per-flow arrays + path links + solver copies;
+//                                         2.3 GB measured for the 32x32 mesh-file torus)
+// CPU. One path per pair (dimension-order tori): few distinct completion times,
+// kCpuSecondsPerFlow per flow (the 2048-way tpuv3-32x32 all-to-all: 4.2M flows,
+// ~3 s). Several paths per pair (shortest-path ECMP on mesh files, switched
+// fabrics): rates differ per sub-flow, and each distinct completion time is a
+// max-min re-solve of the flows at or above the lowest level it touched
+// (sim/flow_network.hpp). Fitted on 16 MiB all-to-alls on n x n torus mesh
+// files, n = 8, 12, 16, 32 (bench_mesh_file, bench/RESULTS.md):
+//     rate updates  U(F) = 36.7 F^0.44      (2832 at F = 19456 ... 39821 at F = 7.78M)
+//     re-solved     R(F) = 16.0 F^0.35 per update   (507 ... 4155)
+//     CPU = kCpuSecondsPerFlow F + kCpuSecondsPerResolve U(F) R(F)
+// An empirical fit, not a bound: a worse-conditioned graph may need more
+// updates. kFasterNetworkModels names the measured approximations for the refusal.
+inline constexpr double kCpuSecondsPerResolve = 3e-7;  // per flow re-solved (32x32 file: 50 s / 165M flows re-solved)
+
+extern const char* const kFasterNetworkModels;
+
+[[nodiscard]] ResourceEstimate estimate_collective_resources(const topology::Mesh& mesh, sim::CollectiveOp op,
+                                                             const std::vector<topology::VertexId>& participants);
 
 }  // namespace switchsim::workloads

@@ -208,3 +208,25 @@ TEST_CASE("shared step: the trace carries link-utilisation counters that never e
   CHECK(counters.size() <= 16);
   CHECK(busy);  // an all-to-all saturates its bottleneck link
 }
+
+TEST_CASE("shared step: with strict priority the all-to-all finishes as if alone", "[executor][shared]") {
+  // An all-to-all over {0, 2} and an all-reduce over {1, 3} start together; both cross the
+  // A-B link. Plain max-min: they share it. Strict priority: the all-to-all takes it whole.
+  const topology::Mesh mesh = dumbbell();
+  OpGraph g(4);
+  const auto a2a_part = g.add_partition({{0, 2}});
+  const auto ar_part = g.add_partition({{1, 3}});
+  const double bytes = 64e6;
+  const OpId a2a = g.add_collective("a2a", "l", a2a_part, CollectiveOp::all_to_all, bytes, {});
+  (void)g.add_collective("ar", "l", ar_part, CollectiveOp::all_reduce, bytes, {});
+  FixedCost cost;
+  CollectiveCache cache(mesh);
+  const double alone = cache.duration_s(CollectiveOp::all_to_all, CollectiveAlgorithm::automatic, {0, 2}, bytes, nullptr);
+  const StepSchedule plain = execute_step_shared(g, cost, cache);
+  SharedStepOptions prio;
+  prio.strict_priority = true;
+  const StepSchedule strict = execute_step_shared(g, cost, cache, prio);
+  CHECK(plain.end(a2a, 0) > alone * 1.2);                          // slowed down by the all-reduce
+  CHECK(strict.end(a2a, 0) == Approx(alone).epsilon(1e-9));       // as if alone
+  CHECK(strict.step_time_s >= plain.end(a2a, 0));                  // the all-reduce pays for it
+}
