@@ -224,17 +224,29 @@ class SharedStepRun {
     if (it != op_load_time_.end()) return it->second;
     const Op& op = g_.op(o);
     const auto& groups = g_.partition(op.partition);
-    AllToAllLinkLoad load;
-    for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-      const auto& members = groups[gi];
-      if (op.matrices.empty()) {
-        const auto n = static_cast<std::int32_t>(members.size());
-        accumulate_all_to_all_load(mesh_, ByteMatrix::filled(n, op.bytes_per_device / n), members, cache_.network(), load);
-      } else {
-        accumulate_all_to_all_load(mesh_, *op.matrices[gi], members, cache_.network(), load);
-      }
+    double t = 0.0;
+    if (groups.size() == 1) {
+      // One group: the isolated memo prices it by the same load model (and scales it with the bytes).
+      const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices.front().get();
+      t = cache_.duration_s(op.collective, op.algorithm, groups.front(), op.bytes_per_device, matrix);
+    } else {
+      std::string key = "load-model";
+      for (std::size_t gi = 0; gi < groups.size(); ++gi) key += plan_key(op, gi);
+      t = cache_.batch_durations(key, [&] {
+        AllToAllLinkLoad load;
+        for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+          const auto& members = groups[gi];
+          if (op.matrices.empty()) {
+            const auto n = static_cast<std::int32_t>(members.size());
+            accumulate_all_to_all_load(mesh_, ByteMatrix::filled(n, op.bytes_per_device / n), members,
+                                       cache_.network(), load);
+          } else {
+            accumulate_all_to_all_load(mesh_, *op.matrices[gi], members, cache_.network(), load);
+          }
+        }
+        return std::vector<double>{load_model_time_s(mesh_, load)};
+      }).front();
     }
-    const double t = load_model_time_s(mesh_, load);
     op_load_time_.emplace(o, t);
     return t;
   }
