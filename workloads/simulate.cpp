@@ -270,7 +270,9 @@ json to_json(const StepResult& r) {
                     {"all_to_all_s", r.breakdown.all_to_all_s},
                     {"all_reduce_s", r.breakdown.all_reduce_s},
                     {"other_communication_s", r.breakdown.other_communication_s},
-                    {"idle_s", r.breakdown.idle_s}};
+                    {"idle_s", r.breakdown.idle_s},
+                    {"exposed_communication_s", r.exposed_communication_s},
+                    {"overlapped_communication_s", r.overlapped_communication_s}};
   j["exposed_communication_s"] = r.exposed_communication_s;
   j["overlapped_communication_s"] = r.overlapped_communication_s;
   j["compute_lower_bound_s"] = r.compute_lower_bound_s;
