@@ -90,10 +90,12 @@ void accumulate_all_to_all_load(const topology::Mesh& mesh, const ByteMatrix& ma
         path.clear();
         mesh.router->append_path(src, dst, c, path);
         for (const auto l : path) load.bytes[static_cast<std::size_t>(l)] += share;
-        load.latency_s = std::max(load.latency_s, path_latency_s(links, path, network));
+        const double overhead = path_overhead_s(links, path, network);
+        const double hops = path_hops_s(links, path);
+        load.latency_s = std::max(load.latency_s, overhead + hops);
         if (c == 0) {
-          posted += path_overhead_s(links, path, network);
-          load.posting_floor_s = std::max(load.posting_floor_s, posted + path_hops_s(links, path));
+          posted += overhead;
+          load.posting_floor_s = std::max(load.posting_floor_s, posted + hops);
         }
         ++load.flows;
       }
