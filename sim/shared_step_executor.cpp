@@ -1,7 +1,6 @@
 #include "sim/shared_step_executor.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -289,20 +288,8 @@ class SharedStepRun {
   }
 
   std::string plan_key(const Op& op, std::size_t gi) const {
-    const auto& group = g_.partition(op.partition)[gi];
     const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[gi].get();
-    std::string key;
-    key.push_back(static_cast<char>(op.collective));
-    key.push_back(static_cast<char>(op.algorithm));
-    char buf[2 * sizeof(double)];
-    std::memcpy(buf, &op.bytes_per_device, sizeof(double));
-    const std::uint64_t fp = matrix != nullptr ? matrix->fingerprint() : 0;
-    std::memcpy(buf + sizeof(double), &fp, sizeof(fp));
-    key.append(buf, sizeof buf);
-    const auto n = static_cast<std::uint32_t>(group.size());
-    key.append(reinterpret_cast<const char*>(&n), sizeof n);
-    key.append(reinterpret_cast<const char*>(group.data()), group.size() * sizeof(topology::VertexId));
-    return key;
+    return collective_key(op.collective, op.algorithm, g_.partition(op.partition)[gi], op.bytes_per_device, matrix);
   }
 
   // The collectives that started together on an idle network run alone together

@@ -9,12 +9,11 @@
 #include "common/errors.hpp"
 
 namespace switchsim::sim {
-namespace {
-
-std::string cache_key(CollectiveOp op, CollectiveAlgorithm algorithm, const std::vector<topology::VertexId>& participants,
-                      double bytes, const ByteMatrix* matrix) {
+std::string collective_key(CollectiveOp op, CollectiveAlgorithm algorithm,
+                           const std::vector<topology::VertexId>& participants, double bytes,
+                           const ByteMatrix* matrix) {
   std::string key;
-  key.reserve(32 + participants.size() * sizeof(topology::VertexId));
+  key.reserve(40 + participants.size() * sizeof(topology::VertexId));
   key.push_back(static_cast<char>(op));
   key.push_back(static_cast<char>(algorithm));
   char buf[sizeof(double)];
@@ -24,11 +23,12 @@ std::string cache_key(CollectiveOp op, CollectiveAlgorithm algorithm, const std:
   char hb[sizeof(std::uint64_t)];
   std::memcpy(hb, &mh, sizeof(mh));
   key.append(hb, sizeof(mh));
+  // The participant count first: keys of several collectives can be concatenated unambiguously.
+  const auto n = static_cast<std::uint32_t>(participants.size());
+  key.append(reinterpret_cast<const char*>(&n), sizeof n);
   key.append(reinterpret_cast<const char*>(participants.data()), participants.size() * sizeof(topology::VertexId));
   return key;
 }
-
-}  // namespace
 
 double member_seconds(const kernels::OpShape& sh, const kernels::CostModel& cost,
                       std::unordered_map<std::string, double>& memo) {
@@ -120,7 +120,7 @@ double CollectiveCache::duration_s(CollectiveOp op, CollectiveAlgorithm algorith
                         (algorithm == CollectiveAlgorithm::automatic || algorithm == CollectiveAlgorithm::direct) &&
                         bytes_per_device > 0.0 && std::isfinite(bytes_per_device);
   const std::vector<topology::VertexId> group = canonical_group(participants);
-  const std::string key = cache_key(op, scalable ? CollectiveAlgorithm::direct : algorithm, group,
+  const std::string key = collective_key(op, scalable ? CollectiveAlgorithm::direct : algorithm, group,
                                     scalable ? 0.0 : bytes_per_device, matrix);
   std::promise<Entry> promise;
   std::shared_future<Entry> future;

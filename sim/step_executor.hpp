@@ -118,6 +118,12 @@ class CollectiveCache {
   double wall_s_ = 0.0;
 };
 
+// The memo key of one collective: (op, algorithm, bytes, the matrix's
+// fingerprint, participants), self-delimiting so that keys concatenate.
+[[nodiscard]] std::string collective_key(CollectiveOp op, CollectiveAlgorithm algorithm,
+                                         const std::vector<topology::VertexId>& participants, double bytes,
+                                         const ByteMatrix* matrix);
+
 // Seconds of one member's own shape (dropless expert loads), memoized by shape.
 [[nodiscard]] double member_seconds(const kernels::OpShape& shape, const kernels::CostModel& cost,
                                     std::unordered_map<std::string, double>& memo);

@@ -21,12 +21,9 @@
 namespace {
 
 using switchsim::bench::cpu_seconds;
+using switchsim::bench::median;
 using switchsim::bench::vm_hwm_kib;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
 
 void run(const std::string& mesh_name, int runs, const std::string& algorithm, const std::string& op) {
   using namespace switchsim;

@@ -29,12 +29,9 @@
 namespace {
 
 using switchsim::bench::cpu_seconds;
+using switchsim::bench::median;
 using switchsim::bench::vm_hwm_kib;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
 
 double run(const switchsim::topology::Mesh& mesh, const std::string& label, switchsim::sim::SolveMode mode, int runs) {
   using namespace switchsim;

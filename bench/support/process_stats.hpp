@@ -1,13 +1,22 @@
 #pragma once
 // What a benchmark reports about its own process: CPU time (user + system,
-// getrusage) and peak resident memory (VmHWM of /proc/self/status).
+// getrusage) and peak resident memory (VmHWM of /proc/self/status); and the
+// median of its repeated timings.
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace switchsim::bench {
+
+// The median of repeated timings (the upper one of the middle two for an even count; 0 for none).
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
 
 // User + system CPU seconds of this process so far (all threads).
 inline double cpu_seconds() {
