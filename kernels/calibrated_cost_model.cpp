@@ -42,8 +42,13 @@ std::pair<double, double> per_call_time(const std::vector<CalibrationSample>& pt
 }  // namespace
 
 CalibratedCostModel::CalibratedCostModel(std::string name, DeviceCeilings measured_ceilings,
-                                         std::vector<CalibrationSample> samples)
-    : name_(std::move(name)), roofline_(std::move(measured_ceilings), kOutOfRangeRelativeUncertainty) {
+                                         std::vector<CalibrationSample> samples, const MatrixGeometry* geometry)
+    : name_(std::move(name)) {
+  if (geometry != nullptr) {
+    fallback_ = std::make_shared<ShapeAwareCostModel>(std::move(measured_ceilings), *geometry);
+  } else {
+    fallback_ = std::make_shared<RooflineCostModel>(std::move(measured_ceilings), kOutOfRangeRelativeUncertainty);
+  }
   std::map<OpKind, std::vector<CalibrationSample>> by_kind;
   for (const auto& s : samples) {
     if (!(s.work > 0.0) || !(s.median_s > 0.0) || !std::isfinite(s.work) || !std::isfinite(s.median_s)) {
@@ -124,7 +129,11 @@ bool CalibratedCostModel::in_measured_range(const OpShape& op) const {
 }
 
 Prediction CalibratedCostModel::predict(const OpShape& op) const {
-  if (!in_measured_range(op)) return roofline_.predict(op);
+  if (!in_measured_range(op)) {
+    Prediction p = fallback_->predict(op);
+    p.relative_uncertainty = std::max(p.relative_uncertainty, kOutOfRangeRelativeUncertainty);
+    return p;
+  }
   const auto& curve = curves_.at(op.kind);
   const double calls = op_calls(op);
   const auto [tau, spread] = per_call_time(curve.points, op_work(op) / calls);

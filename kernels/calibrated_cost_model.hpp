@@ -29,15 +29,21 @@
 //    without). So GEGLU experts are predicted from relu experts' GEMM times
 //    plus the measured cost per GELU element.
 //  * outside the measured range, or for a kind with fewer than two points:
-//    the roofline (roofline_cost_model.hpp) built from the profile's measured
-//    ceilings, with relative uncertainty kOutOfRangeRelativeUncertainty.
+//    the fallback model built from the profile's measured ceilings: the
+//    shape-aware model (shape_aware_cost_model.hpp) when the device's matrix
+//    geometry is given (a catalog device), else the roofline
+//    (roofline_cost_model.hpp); relative uncertainty at least
+//    kOutOfRangeRelativeUncertainty. So a measured profile overrides the model
+//    exactly where it covers the shape.
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels/cost_model.hpp"
 #include "kernels/roofline_cost_model.hpp"
+#include "kernels/shape_aware_cost_model.hpp"
 
 namespace switchsim::kernels {
 
@@ -63,14 +69,17 @@ struct CalibrationSample {
 class CalibratedCostModel final : public CostModel {
  public:
   // `name` is reported by name() (e.g. "profile:data/profiles/h200-2026-11-28.json").
+  // `geometry` (may be null): the device's matrix units, for a shape-aware fallback.
   // Throws InputError("samples", ...) for a sample with non-positive work or time.
-  CalibratedCostModel(std::string name, DeviceCeilings measured_ceilings, std::vector<CalibrationSample> samples);
+  CalibratedCostModel(std::string name, DeviceCeilings measured_ceilings, std::vector<CalibrationSample> samples,
+                      const MatrixGeometry* geometry = nullptr);
 
   [[nodiscard]] Prediction predict(const OpShape& op) const override;
   [[nodiscard]] std::string name() const override { return name_; }
   // True when `op` falls inside the measured range of its kind.
   [[nodiscard]] bool in_measured_range(const OpShape& op) const;
-  [[nodiscard]] const RooflineCostModel& roofline() const { return roofline_; }
+  // What prices the shapes outside the measured range (see above).
+  [[nodiscard]] const CostModel& fallback() const { return *fallback_; }
 
  private:
   struct Curve {
@@ -79,7 +88,7 @@ class CalibratedCostModel final : public CostModel {
     double seconds_per_activation_element = 0.0;  // beta
   };
   std::string name_;
-  RooflineCostModel roofline_;
+  std::shared_ptr<const CostModel> fallback_;
   std::map<OpKind, Curve> curves_;
 };
 

@@ -59,7 +59,8 @@ json op_shape_to_json(const OpShape& op) {
 }
 
 std::unique_ptr<CostModel> cost_model_from_profile_json(const json& profile, const std::string& expected_device_kind,
-                                                        const std::string& name, const std::string& field) {
+                                                        const std::string& name, const std::string& field,
+                                                        const MatrixGeometry* geometry) {
   if (!profile.is_object()) throw InputError(field, "a profile must be a JSON object");
   const long long version = require_integer(profile, "schema_version", field);
   if (version != kProfileSchemaVersion) {
@@ -103,13 +104,15 @@ std::unique_ptr<CostModel> cost_model_from_profile_json(const json& profile, con
     }
     points.push_back(p);
   }
-  return std::make_unique<CalibratedCostModel>(name, ceilings, std::move(points));
+  return std::make_unique<CalibratedCostModel>(name, ceilings, std::move(points), geometry);
 }
 
 std::unique_ptr<CostModel> load_profile_cost_model(const std::filesystem::path& path,
-                                                   const std::string& expected_device_kind) {
+                                                   const std::string& expected_device_kind,
+                                                   const MatrixGeometry* geometry) {
   const json profile = read_json_file(path, "--profile");
-  return cost_model_from_profile_json(profile, expected_device_kind, "profile:" + path.string(), "--profile");
+  return cost_model_from_profile_json(profile, expected_device_kind, "profile:" + path.string(), "--profile",
+                                      geometry);
 }
 
 }  // namespace switchsim::kernels

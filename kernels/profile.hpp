@@ -30,6 +30,7 @@
 
 #include "kernels/calibrated_cost_model.hpp"
 #include "kernels/cost_model.hpp"
+#include "kernels/shape_aware_cost_model.hpp"
 
 namespace switchsim::kernels {
 
@@ -44,17 +45,21 @@ inline constexpr int kProfileSchemaVersion = 1;
 [[nodiscard]] nlohmann::ordered_json op_shape_to_json(const OpShape& op);
 
 // Builds the cost model a profile describes: a RooflineCostModel for
-// "kind": "roofline", a CalibratedCostModel for "kind": "measured".
+// "kind": "roofline", a CalibratedCostModel for "kind": "measured" (its
+// fallback outside the measured shapes is shape-aware when `geometry`, the
+// device's matrix units, is given).
 // `field` names the flag or key that named the profile (in error messages).
 // Throws InputError for a wrong schema_version, a device.kind other than
 // `expected_device_kind` (skipped when it is empty), or malformed content.
 [[nodiscard]] std::unique_ptr<CostModel> cost_model_from_profile_json(const nlohmann::ordered_json& profile,
                                                                      const std::string& expected_device_kind,
                                                                      const std::string& name,
-                                                                     const std::string& field = "--profile");
+                                                                     const std::string& field = "--profile",
+                                                                     const MatrixGeometry* geometry = nullptr);
 
 // Reads `path` and calls cost_model_from_profile_json. The step simulation uses this.
 [[nodiscard]] std::unique_ptr<CostModel> load_profile_cost_model(const std::filesystem::path& path,
-                                                               const std::string& expected_device_kind);
+                                                               const std::string& expected_device_kind,
+                                                               const MatrixGeometry* geometry = nullptr);
 
 }  // namespace switchsim::kernels
