@@ -1,5 +1,7 @@
 #include "topology/device_catalog.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "common/data_path.hpp"
@@ -28,6 +30,48 @@ double figure(const json& obj, const std::string& key, const std::string& where,
   return v;
 }
 
+// A positive whole number of a chip figure ("mxu_dim", "sm_count", ...).
+int count_figure(const json& chip, const std::string& key, const std::string& where) {
+  const double v = figure(chip, key, where);
+  if (!(v >= 1.0) || v != std::floor(v) || v > 1e6) {
+    throw InputError(where + "." + key + ".value", "must be a positive whole number");
+  }
+  return static_cast<int>(v);
+}
+
+// The matrix-unit geometry and fixed costs of "chip" (device_catalog.hpp).
+void parse_matrix_units(const json& chip, const std::string& where, DeviceSpec& s) {
+  const bool systolic = chip.contains("mxu_dim");
+  const bool tiles = chip.contains("sm_count");
+  if (systolic == tiles) {
+    throw InputError(where + (systolic ? ".sm_count" : ".mxu_dim"),
+                     systolic ? "a device has either systolic arrays (mxu_dim) or GPU SMs (sm_count), not both"
+                              : "one of mxu_dim (TPU systolic arrays) or sm_count (GPU SMs) is required");
+  }
+  if (systolic) {
+    s.matrix_units = DeviceSpec::MatrixUnits::systolic;
+    s.mxu_dim = count_figure(chip, "mxu_dim", where);
+    s.mxus_per_core = count_figure(chip, "mxus_per_core", where);
+    s.mxu_row_step = count_figure(chip, "mxu_row_step", where);
+    const int cores = s.tensorcores_per_chip / s.cores_per_chip;
+    if (cores < 1 || s.tensorcores_per_chip % s.cores_per_chip != 0) {
+      throw InputError(where + ".mxus_per_core", "tensorcores_per_chip must be a multiple of devices_per_chip");
+    }
+    s.mxus_per_device = s.mxus_per_core * cores;
+  } else {
+    s.matrix_units = DeviceSpec::MatrixUnits::gpu_tiles;
+    s.sm_count = count_figure(chip, "sm_count", where);
+    s.gemm_tile_m = count_figure(chip, "gemm_tile_m", where);
+    s.gemm_tile_n = count_figure(chip, "gemm_tile_n", where);
+    s.gemm_tile_k = count_figure(chip, "gemm_tile_k", where);
+  }
+  s.large_gemm_efficiency = figure(chip, "large_gemm_efficiency", where);
+  if (!(s.large_gemm_efficiency > 0.0 && s.large_gemm_efficiency <= 1.0)) {
+    throw InputError(where + ".large_gemm_efficiency.value", "must be in (0, 1]");
+  }
+  s.launch_overhead_s = figure(chip, "launch_overhead_s", where);
+}
+
 }  // namespace
 
 std::vector<DeviceSpec> parse_device_catalog(const json& doc) {
@@ -48,6 +92,8 @@ std::vector<DeviceSpec> parse_device_catalog(const json& doc) {
     s.chip_peak_fp32_flops = figure(chip, "peak_fp32_flops", where + ".chip");
     s.chip_memory_bytes = figure(chip, "memory_bytes", where + ".chip");
     s.chip_memory_Bps = figure(chip, "memory_Bps", where + ".chip");
+    if (s.tensorcores_per_chip < 1) throw InputError(where + ".tensorcores_per_chip", "must be >= 1");
+    parse_matrix_units(chip, where + ".chip", s);
     const double per = s.cores_per_chip;
     s.peak_bf16_flops = s.chip_peak_bf16_flops / per;
     s.peak_fp32_flops = s.chip_peak_fp32_flops / per;

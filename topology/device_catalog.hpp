@@ -5,6 +5,7 @@
 // chip). Per-device figures = per-chip figures / cores_per_chip.
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,23 @@ struct DeviceSpec {
   double chip_peak_fp32_flops = 0.0;
   double chip_memory_bytes = 0.0;
   double chip_memory_Bps = 0.0;
+
+  // How matrix products use the device (kernels/shape_aware_cost_model.hpp),
+  // from "chip". TPUs give the systolic arrays (mxu_dim, mxus_per_core,
+  // mxu_row_step), GPUs the SM count and the GEMM library's CTA tile (sm_count,
+  // gemm_tile_m/n/k); exactly one of the two sets, each field with its source.
+  enum class MatrixUnits : std::uint8_t { systolic, gpu_tiles };
+  MatrixUnits matrix_units = MatrixUnits::gpu_tiles;
+  int mxu_dim = 0;
+  int mxus_per_core = 0;       // per TensorCore
+  int mxus_per_device = 0;     // mxus_per_core x tensorcores_per_chip / devices_per_chip
+  int mxu_row_step = 0;
+  int sm_count = 0;
+  int gemm_tile_m = 0;
+  int gemm_tile_n = 0;
+  int gemm_tile_k = 0;
+  double large_gemm_efficiency = 0.0;  // (0, 1]: fraction of peak of a large, well-shaped product
+  double launch_overhead_s = 0.0;      // fixed cost per compute op
 
   std::array<std::optional<LinkKindSpec>, kNumLinkKinds> link_kinds;
 

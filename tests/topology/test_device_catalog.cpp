@@ -70,3 +70,46 @@ TEST_CASE("unknown device kind and bad catalog entries name the field", "[catalo
     CHECK(e.field() == "devices.json.devices[0].chip.memory_Bps.source");
   }
 }
+
+TEST_CASE("catalog matrix-unit geometry: one family, whole numbers, sourced", "[catalog][errors]") {
+  const DeviceSpec& v3 = device_spec("tpuv3");
+  CHECK(v3.matrix_units == DeviceSpec::MatrixUnits::systolic);
+  CHECK(v3.mxus_per_device == 2);                     // 2 MXUs per TensorCore, 1 TensorCore per device
+  CHECK(device_spec("tpuv4").mxus_per_device == 8);  // 4 per TensorCore, megacore = 2 TensorCores
+  CHECK(device_spec("a100").matrix_units == DeviceSpec::MatrixUnits::gpu_tiles);
+  CHECK(device_spec("a100").sm_count == 108);
+  for (const auto& kind : device_kinds()) {
+    const DeviceSpec& d = device_spec(kind);
+    CHECK(d.large_gemm_efficiency > 0.0);
+    CHECK(d.large_gemm_efficiency <= 1.0);
+    CHECK(d.launch_overhead_s > 0.0);
+  }
+  auto field_of = [](switchsim::json entry) {
+    switchsim::json doc = {{"devices", switchsim::json::array({entry})}};
+    try {
+      (void)parse_device_catalog(doc);
+    } catch (const switchsim::InputError& e) {
+      return e.field();
+    }
+    return std::string("(no error)");
+  };
+  const switchsim::json h100 = device_spec("h100").catalog_entry;
+  switchsim::json both = h100;
+  both["chip"]["mxu_dim"] = {{"value", 128}, {"source", "x"}};
+  CHECK(field_of(both) == "devices.json.devices[0].chip.sm_count");
+  switchsim::json neither = h100;
+  neither["chip"].erase("sm_count");
+  CHECK(field_of(neither) == "devices.json.devices[0].chip.mxu_dim");
+  switchsim::json no_tile = h100;
+  no_tile["chip"].erase("gemm_tile_k");
+  CHECK(field_of(no_tile) == "devices.json.devices[0].chip.gemm_tile_k");
+  switchsim::json fraction = h100;
+  fraction["chip"]["sm_count"]["value"] = 131.5;
+  CHECK(field_of(fraction) == "devices.json.devices[0].chip.sm_count.value");
+  switchsim::json too_efficient = h100;
+  too_efficient["chip"]["large_gemm_efficiency"]["value"] = 1.2;
+  CHECK(field_of(too_efficient) == "devices.json.devices[0].chip.large_gemm_efficiency.value");
+  switchsim::json unsourced = device_spec("tpuv3").catalog_entry;
+  unsourced["chip"]["mxus_per_core"].erase("source");
+  CHECK(field_of(unsourced) == "devices.json.devices[0].chip.mxus_per_core.source");
+}
