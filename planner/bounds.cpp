@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "kernels/shape_aware_cost_model.hpp"
 #include "topology/metrics.hpp"
+#include "workloads/backward_shapes.hpp"
 #include "workloads/layer_dims.hpp"
 
 namespace switchsim::planner {
@@ -77,8 +79,20 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   const double forwards = setup.rematerialize ? 2.0 : 1.0;  // forward passes per micro-batch
 
   auto predict = [&](const OpShape& s) { return cost.predict(s).seconds; };
-  // A weighted op runs forward (x forwards), dgrad and wgrad.
-  auto weighted = [&](const OpShape& s) { return (forwards + 2.0) * predict(s); };
+  // A weighted op runs forward (x forwards), dgrad and wgrad, each with its own product
+  // shape (workloads/backward_shapes.hpp), as the step builder emits them.
+  auto weighted = [&](const OpShape& s) {
+    return forwards * predict(s) + predict(workloads::dgrad_shape(s)) + predict(workloads::wgrad_shape(s));
+  };
+  // Dropless expert products are priced at the mean load, a lower bound of the busiest
+  // device only for a cost convex in the rows (Jensen, summed over layers). Padding (MXU
+  // blocks, GPU tiles and waves) is a step function of the rows, so a shape-aware model
+  // prices them without padding: <= the padded cost, convex, and the same for dgrad and
+  // wgrad (kernels/shape_aware_cost_model.hpp).
+  const auto* shape_aware = dynamic_cast<const kernels::ShapeAwareCostModel*>(&cost);
+  auto weighted_at_mean = [&](const OpShape& s) {
+    return shape_aware != nullptr ? (forwards + 2.0) * shape_aware->predict_unpadded(s).seconds : weighted(s);
+  };
   auto attention = [&](std::int64_t lq, std::int64_t lk) {
     const OpShape f = matmul(lq, m.d_kv, lk, seqs * heads, OpKind::attention);
     OpShape bwd = f;
@@ -115,8 +129,8 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     s += memory_op(OpKind::combine, (static_cast<double>(T) + sent) * dd * a);
     s += memory_op(OpKind::elementwise, static_cast<double>(nm) * static_cast<double>(rows) * static_cast<double>(dff) * a);
     if (dropless) {
-      s += weighted(matmul(rows, d, (nm - 1) * dff, 1, OpKind::batched_matmul));
-      s += weighted(matmul(rows, dff, d, 1, OpKind::batched_matmul));
+      s += weighted_at_mean(matmul(rows, d, (nm - 1) * dff, 1, OpKind::batched_matmul));
+      s += weighted_at_mean(matmul(rows, dff, d, 1, OpKind::batched_matmul));
     } else {
       const std::int64_t per_expert_rows = rows / E * layout.ep;  // ep x groups x C
       s += weighted(matmul(per_expert_rows, d, (nm - 1) * dff, E / layout.ep, OpKind::batched_matmul));

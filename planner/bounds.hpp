@@ -11,11 +11,16 @@
 //   (QKV / Q, KV, output projections, attention, FFN or router + expert FFN, LM
 //   head; norms, residuals, activations, dispatch, combine, embeddings, loss;
 //   the optimizer update), each priced by the same CostModel the simulation
-//   uses: weighted ops x (forwards + 2) (forward, dgrad, wgrad), attention
-//   forward + doubled backward, memory-bound ops x (forwards + 1), forwards = 2
-//   with rematerialization, x micro-batches. Expert products use the padded
-//   capacity (capacity mode) or the mean load k*G*groups (dropless: the busiest
-//   device has at least the mean).
+//   uses: weighted ops forward x forwards + dgrad + wgrad (each its own product
+//   shape, workloads/backward_shapes.hpp), attention forward + doubled backward,
+//   memory-bound ops x (forwards + 1), forwards = 2 with rematerialization, x
+//   micro-batches. Expert products use the padded capacity (capacity mode) or the
+//   mean load k*G*groups (dropless: the devices' loads average to it, so for a
+//   cost convex in the rows the mean's cost summed over layers is at most the
+//   busiest device's; a shape-aware cost model's padding is not convex, so these
+//   products are priced with ShapeAwareCostModel::predict_unpadded, <= the padded
+//   cost and convex. A calibrated profile's curve is priced as it is: its
+//   convexity is not checked).
 // communication_s: device 0's collectives (it is in every kind of group), each
 //   at least the bytes that must leave a set S of vertices divided by the line
 //   rate of the links leaving S, for

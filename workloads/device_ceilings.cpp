@@ -1,7 +1,6 @@
 #include "workloads/device_ceilings.hpp"
 
 #include "kernels/profile.hpp"
-#include "kernels/roofline_cost_model.hpp"
 
 namespace switchsim::workloads {
 
@@ -11,14 +10,35 @@ kernels::DeviceCeilings ceilings_from_spec(const topology::DeviceSpec& spec) {
   c.matrix_flops_per_s = spec.peak_bf16_flops;
   c.vector_flops_per_s = spec.peak_fp32_flops;
   c.memory_Bps = spec.memory_Bps;
+  c.matrix_efficiency = spec.large_gemm_efficiency;
+  c.launch_overhead_s = spec.launch_overhead_s;
   return c;
 }
 
-std::unique_ptr<kernels::CostModel> make_cost_model(const std::string& device_kind, const std::string& profile_path) {
-  if (profile_path.empty()) {
-    return std::make_unique<kernels::RooflineCostModel>(ceilings_from_spec(topology::device_spec(device_kind)));
+kernels::MatrixGeometry geometry_from_spec(const topology::DeviceSpec& spec) {
+  kernels::MatrixGeometry g;
+  if (spec.matrix_units == topology::DeviceSpec::MatrixUnits::systolic) {
+    g.family = kernels::MatrixGeometry::Family::systolic;
+    g.mxu_dim = spec.mxu_dim;
+    g.mxus = spec.mxus_per_device;
+    g.row_step = spec.mxu_row_step;
+  } else {
+    g.family = kernels::MatrixGeometry::Family::gpu_tiles;
+    g.sm_count = spec.sm_count;
+    g.tile_m = spec.gemm_tile_m;
+    g.tile_n = spec.gemm_tile_n;
+    g.tile_k = spec.gemm_tile_k;
   }
-  return kernels::load_profile_cost_model(profile_path, device_kind);
+  return g;
+}
+
+std::unique_ptr<kernels::CostModel> make_cost_model(const std::string& device_kind, const std::string& profile_path) {
+  const topology::DeviceSpec& spec = topology::device_spec(device_kind);
+  if (profile_path.empty()) {
+    return std::make_unique<kernels::ShapeAwareCostModel>(ceilings_from_spec(spec), geometry_from_spec(spec));
+  }
+  const kernels::MatrixGeometry geometry = geometry_from_spec(spec);
+  return kernels::load_profile_cost_model(profile_path, device_kind, &geometry);
 }
 
 }  // namespace switchsim::workloads

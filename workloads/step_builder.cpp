@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "workloads/backward_shapes.hpp"
 #include "workloads/layer_dims.hpp"
 
 namespace switchsim::workloads {
@@ -127,20 +128,25 @@ class Emitter {
  public:
   explicit Emitter(sim::OpGraph& graph) : g_(graph), all_(graph.add_all_devices()) {}
 
+  // `shape_of` (dgrad_shape / wgrad_shape, workloads/backward_shapes.hpp) maps the
+  // forward shape to the backward product's; null keeps it.
   OpId emit(const Item& it, const std::string& layer, const std::string& suffix, bool backward,
-            std::int64_t batch_mult, std::vector<OpId> deps) {
+            std::int64_t batch_mult, std::vector<OpId> deps, OpShape (*shape_of)(const OpShape&) = nullptr) {
     OpId id = 0;
     if (it.collective) {
       id = g_.add_collective(layer + "." + it.name + suffix, layer, it.partition, it.op, it.bytes, std::move(deps));
       g_.op(id).matrices = backward ? it.matrices_bwd : it.matrices;
     } else {
-      OpShape s = it.shape;
+      OpShape s = shape_of != nullptr ? shape_of(it.shape) : it.shape;
       s.batch *= batch_mult;
       id = g_.add_compute(layer + "." + it.name + suffix, layer, all_, s, std::move(deps));
       if (!it.member_shapes.empty()) {
         auto& ms = g_.op(id).member_shapes;
         ms = it.member_shapes;
-        for (auto& x : ms) x.batch *= batch_mult;
+        for (auto& x : ms) {
+          if (shape_of != nullptr) x = shape_of(x);
+          x.batch *= batch_mult;
+        }
       }
       last_compute_ = id;
     }
@@ -159,8 +165,8 @@ class Emitter {
         chain_ = emit(*it, layer.name, ".bwd", true, 1, chain_deps());
       } else if (it->backward == Backward::weighted) {
         const std::vector<OpId> deps = chain_deps();
-        const OpId dgrad = emit(*it, layer.name, ".dgrad", true, 1, deps);
-        const OpId wgrad = emit(*it, layer.name, ".wgrad", true, 1, deps);
+        const OpId dgrad = emit(*it, layer.name, ".dgrad", true, 1, deps, &dgrad_shape);
+        const OpId wgrad = emit(*it, layer.name, ".wgrad", true, 1, deps, &wgrad_shape);
         GradBuckets* bucket = is_expert_weight(it->shape) ? expert : dense;
         if (bucket != nullptr) bucket->add(weights_of(it->shape), wgrad);
         chain_ = dgrad;

@@ -13,7 +13,8 @@
 //     Switch FFN       norm, router (fp32), dispatch, [all-to-all over ep], expert wi,
 //                      activation, expert wo, [mp all-reduce], [all-to-all back], combine, residual
 //   backward  the forward in reverse: every matrix product becomes dgrad (on the chain) and
-//             wgrad (off the chain, so the next all-to-all can overlap it); attention x2;
+//             wgrad (off the chain, so the next all-to-all can overlap it), each with its own
+//             product shape (workloads/backward_shapes.hpp); attention x2;
 //             the same all-to-alls and mp all-reduces; with rematerialization each layer's
 //             forward is replayed before its backward.
 // Gradient sync (TrainingSetup::grad_sync, training.hpp): fused -- after the last micro-batch,

@@ -54,7 +54,7 @@ TEST_CASE("cli: recommend JSON has the documented fields", "[planner][cli]") {
   CHECK(j.contains("rejected"));
   CHECK(j.contains("wall_s"));
   CHECK(j["provenance"].contains("version"));
-  CHECK(j["provenance"]["cost_model"] == "roofline:tpuv3");
+  CHECK(j["provenance"]["cost_model"] == "shape-aware:tpuv3");
 }
 
 TEST_CASE("cli: recommend output does not depend on the thread count", "[planner][cli]") {

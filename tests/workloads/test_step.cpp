@@ -144,7 +144,7 @@ TEST_CASE("JSON carries the documented fields", "[step]") {
                           "memory_per_device_bytes", "fits_memory", "breakdown", "provenance"}) {
     CHECK(j.contains(key));
   }
-  CHECK(j.at("provenance").at("cost_model") == "roofline:tpuv3");
+  CHECK(j.at("provenance").at("cost_model") == "shape-aware:tpuv3");
   for (const char* key : {"compute_s", "all_to_all_s", "all_reduce_s", "idle_s"}) CHECK(j.at("breakdown").contains(key));
 }
 
