@@ -106,7 +106,7 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--precision", opt->precision, "bf16 (default) | fp32");
   app.add_option("--optimizer", opt->optimizer, "adafactor (default) | adam");
   app.add_flag("--remat", opt->remat, "Rematerialize activations in the backward pass");
-  app.add_option("--profile", opt->profile, "Calibration profile (default: roofline of the mesh's device)");
+  app.add_option("--profile", opt->profile, "Calibration profile (default: the shape-aware model of the mesh's device, docs/kernels.md)");
   app.add_option("--threads", opt->threads, "Worker threads (default: all cores); results do not depend on it");
   app.add_flag("--force", opt->force, "Run even when the search's size estimate exceeds this machine's limits");
   app.add_flag("--exhaustive", opt->exhaustive, "Evaluate every feasible candidate (no pruning)");

@@ -126,8 +126,9 @@ json to_json(const OpAccounting& a) {
               {"what",
                "per op kind: ops in the graph, FLOPs and bytes summed over every device's copy (collectives: "
                "buffer bytes per device x members, or the byte matrices' total), seconds on the critical path "
-               "(rows + idle_s = step time), and where the time came from (profile: measured; model: roofline or "
-               "the profile's roofline fallback; network-model: flow-level simulation)"}};
+               "(rows + idle_s = step time), and where the time came from (profile: measured; model: the shape-aware "
+               "or roofline model, or the profile's fallback outside its measured shapes; network-model: flow-level "
+               "simulation)"}};
 }
 
 std::string to_text(const OpAccounting& a) {

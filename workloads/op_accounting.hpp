@@ -19,7 +19,7 @@
 //   time_source      compute: "profile" when every member's shape lies in the
 //                    measured range of a calibrated profile
 //                    (kernels::CalibratedCostModel::in_measured_range), "model" when
-//                    none does (the roofline, or the profile's roofline fallback),
+//                    none does (the shape-aware or roofline model, or the profile's fallback),
 //                    "mixed" otherwise (measured_members / modelled_members say how
 //                    many); collectives: "network-model" (flow-level simulation).
 //

@@ -29,7 +29,7 @@ struct StepRequest {
   std::string optimizer = "adafactor";  // --optimizer
   bool rematerialize = false;         // --remat
   std::uint64_t seed = 0;             // --seed
-  std::string profile;                // --profile (empty: roofline of the mesh's device)
+  std::string profile;                // --profile (empty: shape-aware model of the mesh's device)
   double network_tolerance = 0.0;     // --network-tolerance (0: the exact fluid model)
   std::int32_t load_model_above = 0;  // --load-model-above (0: never)
   std::string network_model = "shared";  // --network-model
