@@ -1,6 +1,7 @@
 // `switchsim recommend [--model M] [--mesh M] [--top K] [--objective throughput|effective-throughput|memory]
 //  [--max-drop F] [--factors 1.0,1.25,...] [--no-dropless] [--samples N] [--seed S] [--routing R]
-//  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N] [--precision P]
+//  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N]
+//  [--moe-impl auto|einsum|gather|grouped] [--precision P]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
 //  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
 //  [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
@@ -46,6 +47,7 @@ struct Options {
   std::int64_t max_micro_batches = 64;
   std::int64_t batch_tokens = std::int64_t{1} << 20;
   std::int64_t group_tokens = 0;
+  std::string moe_impl = "auto";
   std::string precision = "bf16";
   std::string optimizer = "adafactor";
   bool remat = false;
@@ -102,7 +104,12 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--memory-headroom", opt->memory_headroom, "Usable fraction of device memory (default 0.9)");
   app.add_option("--max-micro-batches", opt->max_micro_batches, "Most micro-batches tried to fit memory (default 64)");
   app.add_option("--batch-tokens", opt->batch_tokens, "Encoder tokens per global batch (default 1048576)");
-  app.add_option("--group-tokens", opt->group_tokens, "Routing group size (default: local tokens per device)");
+  app.add_option("--group-tokens", opt->group_tokens,
+                 "Routing group size in tokens (default: einsum groups of at most 1024 tokens as Mesh-TF splits "
+                 "them; gather and grouped the local tokens per device)");
+  app.add_option("--moe-impl", opt->moe_impl,
+                 "auto (default: einsum on TPU meshes, gather on GPU meshes in capacity mode, grouped when dropless) "
+                 "| einsum | gather (both capacity mode only: the dropless mode is skipped) | grouped");
   app.add_option("--precision", opt->precision, "bf16 (default) | fp32");
   app.add_option("--optimizer", opt->optimizer, "adafactor (default) | adam");
   app.add_flag("--remat", opt->remat, "Rematerialize activations in the backward pass");
@@ -136,6 +143,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.enumeration.max_micro_batches = opt->max_micro_batches;
     so.enumeration.training.batch_tokens = opt->batch_tokens;
     so.enumeration.training.group_tokens = opt->group_tokens;
+    so.enumeration.training.moe_impl = workloads::parse_moe_impl(opt->moe_impl, "--moe-impl");
     so.enumeration.training.precision = workloads::parse_precision(opt->precision, "--precision");
     so.enumeration.training.optimizer = workloads::parse_optimizer(opt->optimizer, "--optimizer");
     so.enumeration.training.rematerialize = opt->remat;

@@ -1,5 +1,6 @@
 // `switchsim simulate --model M --mesh M --layout L --capacity-factor F [--routing R]
-//  [--mode capacity|dropless] [--batch-tokens N] [--micro-batches N] [--group-tokens N]
+//  [--mode capacity|dropless] [--moe-impl auto|einsum|gather|grouped] [--batch-tokens N] [--micro-batches N]
+//  [--group-tokens N]
 //  [--precision bf16|fp32] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
 //  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
 //  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
@@ -38,7 +39,14 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
   app.add_option("--batch-tokens", q.batch_tokens, "Encoder tokens per global batch (default 1048576)");
   app.add_option("--micro-batches", q.micro_batches, "Micro-batches per step (default 1)");
-  app.add_option("--group-tokens", q.group_tokens, "Routing group size (default: local tokens per device)");
+  app.add_option("--moe-impl", q.moe_impl,
+                 "MoE layer as frameworks run it: auto (default: einsum on TPU meshes, gather on GPU meshes in "
+                 "capacity mode, grouped when dropless) | einsum (Mesh-TF/GShard one-hot dispatch and combine "
+                 "einsums; capacity mode only) | gather (Tutel/Megatron-Core padded index permutation; capacity "
+                 "mode only) | grouped (MegaBlocks/Megatron grouped GEMM over the routed loads)");
+  app.add_option("--group-tokens", q.group_tokens,
+                 "Routing group size in tokens, dividing the local tokens per device (default: einsum groups of at "
+                 "most 1024 tokens as Mesh-TF splits them; gather and grouped the local tokens per device)");
   app.add_option("--precision", q.precision, "bf16 (fp32 router, default) | fp32");
   app.add_option("--optimizer", q.optimizer, "adafactor (default) | adam");
   app.add_flag("--remat", q.rematerialize, "Rematerialize activations in the backward pass");

@@ -6,6 +6,7 @@
 #include "topology/metrics.hpp"
 #include "workloads/backward_shapes.hpp"
 #include "workloads/layer_dims.hpp"
+#include "workloads/moe_layer.hpp"
 
 namespace switchsim::planner {
 namespace {
@@ -33,6 +34,7 @@ double out_capacity_Bps(const topology::Topology& t, topology::VertexId v) {
 
 MeshCuts compute_mesh_cuts(const topology::Mesh& mesh) {
   MeshCuts c;
+  c.tpu = mesh.is_tpu();
   const topology::Topology& t = mesh.topology;
   for (topology::VertexId d = 0; d < t.num_devices(); ++d) c.device_out_Bps = std::max(c.device_out_Bps, out_capacity_Bps(t, d));
   // Device 0's chip: a chip router it links to, and the devices that router links to.
@@ -70,11 +72,15 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
                            const MeshCuts& cuts, sim::CollectiveCache* cache) {
   StepBound b;
   const bool dropless = mode == workloads::ExecutionMode::dropless;
+  // The implementation the step runs (the caller's resolved one; auto resolved here for the mesh).
+  const workloads::MoeImpl impl = m.is_moe() ? workloads::resolve_moe_impl(setup.moe_impl, cuts.tpu, dropless)
+                                             : setup.moe_impl;
+  const bool uneven = impl == workloads::MoeImpl::grouped;  // expert loads follow the routing
   // Short names for the per-device dimensions (workloads/layer_dims.hpp).
   const workloads::LayerDims dims = workloads::layer_dims(m, layout, shape);
   const std::int64_t d = dims.d_model, mp = dims.mp, inner = dims.inner, heads = dims.heads, dff = dims.d_ff;
   const std::int64_t nm = dims.ffn_matrices, seqs = dims.sequences, T_enc = dims.encoder_tokens;
-  const std::int64_t T_dec = dims.decoder_tokens, groups = dims.groups, E = dims.experts;
+  const std::int64_t T_dec = dims.decoder_tokens, E = dims.experts;
   const double a = setup.activation_bytes();
   const double forwards = setup.rematerialize ? 2.0 : 1.0;  // forward passes per micro-batch
 
@@ -107,14 +113,29 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     s.bytes = static_cast<std::int64_t>(bytes);
     return (forwards + 1.0) * predict(s);
   };
-  const double dd = static_cast<double>(d);
   auto norm = [&](std::int64_t T) { return memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a); };
   auto residual = [&](std::int64_t T) { return memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a); };
-  auto slots = [&](std::int64_t G) -> std::int64_t {
+  // Rows a device's experts process per Switch layer: padded exactly; routed loads at least
+  // the mean (dropless), or at least groups x min(k G, C) (grouped with a capacity factor:
+  // planner/candidates.hpp).
+  auto slots = [&](std::int64_t G, std::int64_t groups) -> std::int64_t {
     if (dropless) return m.top_k * G * groups;  // the mean load
-    return E * groups * workloads::expert_capacity(capacity_factor, m.top_k, G, E);
+    const std::int64_t C = workloads::expert_capacity(capacity_factor, m.top_k, G, E);
+    if (uneven) return groups * std::min(m.top_k * G, C);
+    return E * groups * C;
   };
-  auto ffn = [&](std::int64_t T, std::int64_t G, bool is_switch) {
+  // The MoE implementation's ops (workloads/moe_layer.hpp), as the builder emits them.
+  auto moe_ops = [&](const std::vector<workloads::MoeOp>& ops) {
+    double s = 0.0;
+    // Uneven (grouped) expert products have rows that are only a lower bound of the busiest
+    // device's: priced at_mean (padding-free, convex) as the dropless products above.
+    for (const workloads::MoeOp& op : ops) {
+      s += op.weighted ? (uneven ? weighted_at_mean(op.forward) : weighted(op.forward))
+                       : forwards * predict(op.forward) + predict(op.backward);
+    }
+    return s;
+  };
+  auto ffn = [&](std::int64_t T, std::int64_t G, std::int64_t groups, bool is_switch) {
     if (!is_switch) {
       return norm(T) + weighted(matmul(T, d, (nm - 1) * dff)) +
              memory_op(OpKind::elementwise, static_cast<double>(nm * T * dff) * a) + weighted(matmul(T, dff, d)) +
@@ -123,19 +144,21 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     OpShape router = matmul(T, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
     double s = norm(T) + weighted(router) + residual(T);
-    const std::int64_t rows = slots(G);
-    const double sent = dropless ? static_cast<double>(m.top_k * T) : static_cast<double>(rows);
-    s += memory_op(OpKind::dispatch, (static_cast<double>(T) + sent) * dd * a);
-    s += memory_op(OpKind::combine, (static_cast<double>(T) + sent) * dd * a);
-    s += memory_op(OpKind::elementwise, static_cast<double>(nm) * static_cast<double>(rows) * static_cast<double>(dff) * a);
-    if (dropless) {
-      s += weighted_at_mean(matmul(rows, d, (nm - 1) * dff, 1, OpKind::batched_matmul));
-      s += weighted_at_mean(matmul(rows, dff, d, 1, OpKind::batched_matmul));
-    } else {
-      const std::int64_t per_expert_rows = rows / E * layout.ep;  // ep x groups x C
-      s += weighted(matmul(per_expert_rows, d, (nm - 1) * dff, E / layout.ep, OpKind::batched_matmul));
-      s += weighted(matmul(per_expert_rows, dff, d, E / layout.ep, OpKind::batched_matmul));
-    }
+    workloads::MoeLayerDims md;
+    md.impl = impl;
+    md.tokens = T;
+    md.group_tokens = G;
+    md.groups = groups;
+    md.capacity = workloads::expert_capacity(dropless ? 1.0 : capacity_factor, m.top_k, G, E);
+    md.experts = E;
+    md.ep = layout.ep;
+    md.top_k = m.top_k;
+    md.d_model = d;
+    md.d_ff = dff;
+    md.ffn_matrices = nm;
+    md.act_bytes = a;
+    s += moe_ops(workloads::moe_dispatch_ops(md)) + moe_ops(workloads::moe_expert_ops(md, slots(G, groups))) +
+         moe_ops(workloads::moe_combine_ops(md));
     return s;
   };
 
@@ -147,7 +170,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     compute += norm(T_enc) + residual(T_enc);
     compute += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
                weighted(matmul(T_enc, inner, d));
-    compute += ffn(T_enc, shape.group_tokens, m.is_switch_layer(i));
+    compute += ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
   }
   for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
     compute += 2.0 * (norm(T_dec) + residual(T_dec));
@@ -155,7 +178,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
                weighted(matmul(T_dec, inner, d));
     compute += weighted(matmul(T_dec, d, inner)) + weighted(matmul(seqs * m.input_length, d, 2 * inner)) +
                attention(m.target_length, m.input_length) + weighted(matmul(T_dec, inner, d));
-    compute += ffn(T_dec, shape.decoder_group_tokens, m.is_switch_layer(i));
+    compute += ffn(T_dec, shape.decoder_group_tokens, dims.decoder_groups, m.is_switch_layer(i));
   }
   compute += weighted(matmul(T_dec, d, m.vocab / mp));
   b.compute_s = compute * static_cast<double>(setup.micro_batches);
@@ -185,7 +208,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   };
   auto all_to_all = [&](double bytes) {
     const std::int64_t n = layout.ep;
-    if (dropless) return 0.0;  // how much of its own load a device keeps is random: no safe bound
+    if (uneven) return 0.0;  // how much of its own load a device keeps is random: no safe bound
     double t = std::max(by_device(bytes, n), exact(sim::CollectiveOp::all_to_all, ep_group, bytes));
     if (cuts.chip_out_Bps > 0.0 && ep_on_chip < n) {
       const double k = static_cast<double>(ep_on_chip);
@@ -202,15 +225,16 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
     const std::int64_t T = dec ? T_dec : T_enc;
     const std::int64_t G = dec ? shape.decoder_group_tokens : shape.group_tokens;
+    const std::int64_t groups = dec ? dims.decoder_groups : dims.groups;
     for (std::int64_t i = 0; i < layers; ++i) {
       const bool sw = m.is_switch_layer(i);
       if (sw && layout.ep > 1) {
-        comm += 2.0 * (forwards + 1.0) * all_to_all(static_cast<double>(slots(G)) * static_cast<double>(d) * a);
+        comm += 2.0 * (forwards + 1.0) * all_to_all(static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a);
       }
       if (mp > 1) {
         const double attn_blocks = dec ? 2.0 : 1.0;
         const double act = static_cast<double>(T) * static_cast<double>(d) * a;
-        const double ffn_bytes = sw ? static_cast<double>(slots(G)) * static_cast<double>(d) * a : act;
+        const double ffn_bytes = sw ? static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a : act;
         auto reduce = [&](double bytes) {
           return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
         };

@@ -8,19 +8,23 @@
 //     step_time >= its compute-stream busy time   and
 //     step_time >= its communication-stream busy time.
 // compute_s: every compute op of the step as workloads/step_builder.hpp emits it
-//   (QKV / Q, KV, output projections, attention, FFN or router + expert FFN, LM
-//   head; norms, residuals, activations, dispatch, combine, embeddings, loss;
-//   the optimizer update), each priced by the same CostModel the simulation
-//   uses: weighted ops forward x forwards + dgrad + wgrad (each its own product
-//   shape, workloads/backward_shapes.hpp), attention forward + doubled backward,
+//   (QKV / Q, KV, output projections, attention, FFN or router + the MoE layer's
+//   ops, LM head; norms, residuals, activations, embeddings, loss; the optimizer
+//   update), each priced by the same CostModel the simulation uses: weighted ops
+//   forward x forwards + dgrad + wgrad (each its own product shape,
+//   workloads/backward_shapes.hpp), attention forward + doubled backward,
 //   memory-bound ops x (forwards + 1), forwards = 2 with rematerialization, x
-//   micro-batches. Expert products use the padded capacity (capacity mode) or the
-//   mean load k*G*groups (dropless: the devices' loads average to it, so for a
-//   cost convex in the rows the mean's cost summed over layers is at most the
-//   busiest device's; a shape-aware cost model's padding is not convex, so these
-//   products are priced with ShapeAwareCostModel::predict_unpadded, <= the padded
-//   cost and convex. A calibrated profile's curve is priced as it is: its
-//   convexity is not checked).
+//   micro-batches. The MoE layer's ops are the shared list of
+//   workloads/moe_layer.hpp for the step's implementation (forward x forwards +
+//   its own backward); its expert-side ops use the padded rows (einsum, gather:
+//   exact), or for the grouped GEMM the mean load k*G*groups (dropless: the
+//   busiest device has at least the mean) or groups*min(k*G, C) (with a capacity
+//   factor: planner/candidates.hpp). Those grouped rows are only a lower bound of
+//   the busiest device's, so for a cost convex in the rows the mean's cost summed
+//   over layers is at most the busiest device's; a shape-aware cost model's
+//   padding is not convex, so these products are priced with
+//   ShapeAwareCostModel::predict_unpadded, <= the padded cost and convex. A
+//   calibrated profile's curve is priced as it is: its convexity is not checked.
 // communication_s: device 0's collectives (it is in every kind of group), each
 //   at least the bytes that must leave a set S of vertices divided by the line
 //   rate of the links leaving S, for
@@ -33,8 +37,9 @@
 //   Per micro-batch: 4 all-to-alls per Switch layer (dispatch and combine, forward
 //   and backward), 2 tensor-parallel all-reduces per attention block and FFN
 //   (forward and backward; +1 with rematerialization); per step the dense and
-//   expert gradient all-reduces. Dropless all-to-alls count 0 (the share of its
-//   load a device keeps for its own experts is random).
+//   expert gradient all-reduces. All-to-alls of routed loads (grouped: dropless
+//   or capacity-truncated) count 0 (the share of its load a device keeps for its
+//   own experts is random).
 //   With a CollectiveCache, each capacity-mode collective also counts at least the
 //   duration the executor will take for device 0's group (the same cache call it
 //   makes: memoized, so the later simulation reuses it): exact under the
@@ -67,6 +72,7 @@ struct MeshCuts {
   double chip_out_Bps = 0.0;      // line rate out of the chip of device 0 (0: no chip level)
   std::vector<std::int32_t> chip_devices;  // device ids on device 0's chip
   double bisection_Bps = 0.0;     // 0: unknown (bound not used)
+  bool tpu = false;               // resolves --moe-impl auto (workloads/moe_impl.hpp)
 };
 
 [[nodiscard]] MeshCuts compute_mesh_cuts(const topology::Mesh& mesh);

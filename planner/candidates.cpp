@@ -108,12 +108,20 @@ std::vector<Layout> enumerate_mappings(const Layout& layout) {
 }
 
 double planned_received_slots(const workloads::Model& model, const Layout& layout, std::int64_t group_tokens,
-                              std::int64_t groups, double capacity_factor, ExecutionMode mode) {
+                              std::int64_t groups, double capacity_factor, ExecutionMode mode, workloads::MoeImpl impl) {
   (void)layout;  // E/ep experts x ep sources: the layout cancels out
   if (!model.is_moe()) return 0.0;
   if (mode == ExecutionMode::dropless) return static_cast<double>(model.top_k * group_tokens * groups);
   const std::int64_t c = workloads::expert_capacity(capacity_factor, model.top_k, group_tokens, model.experts);
+  if (impl == workloads::MoeImpl::grouped) return static_cast<double>(groups * std::min(model.top_k * group_tokens, c));
   return static_cast<double>(model.experts * groups * c);
+}
+
+workloads::TrainingSetup candidate_setup(const workloads::TrainingSetup& options, const Candidate& c) {
+  workloads::TrainingSetup setup = options;
+  setup.micro_batches = c.micro_batches;
+  setup.moe_impl = c.moe_impl;
+  return setup;
 }
 
 Enumeration enumerate_candidates(const workloads::Model& model, const topology::Mesh& mesh,
@@ -130,13 +138,27 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
   struct Mode {
     ExecutionMode mode;
     double factor;
+    workloads::MoeImpl impl;
   };
+  const workloads::MoeImpl asked = options.training.moe_impl;
+  const bool tpu = mesh.is_tpu();
   std::vector<Mode> modes;
   if (model.is_moe()) {
-    for (double f : options.factors) modes.push_back({ExecutionMode::capacity, f});
-    if (options.dropless) modes.push_back({ExecutionMode::dropless, 0.0});
+    for (double f : options.factors) {
+      modes.push_back({ExecutionMode::capacity, f, workloads::resolve_moe_impl(asked, tpu, false)});
+    }
+    // einsum and gather need a capacity: an explicit one skips the dropless mode (moe_impl.hpp).
+    const bool dropless_runs = asked != workloads::MoeImpl::einsum && asked != workloads::MoeImpl::gather;
+    if (options.dropless && dropless_runs) {
+      modes.push_back({ExecutionMode::dropless, 0.0, workloads::resolve_moe_impl(asked, tpu, true)});
+    }
+    if (modes.empty()) {
+      throw InputError("--moe-impl", std::string(workloads::to_string(asked)) +
+                                         " needs a capacity factor (it has no dropless mode) and --factors is empty");
+    }
   } else {
-    modes.push_back({ExecutionMode::capacity, 1.0});  // no Switch layers: the factor changes nothing
+    // No Switch layers: the factor and the implementation change nothing.
+    modes.push_back({ExecutionMode::capacity, 1.0, workloads::resolve_moe_impl(asked, tpu, false)});
   }
 
   Enumeration out;
@@ -155,6 +177,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
       for (std::int64_t mb = 1; mb <= options.max_micro_batches; mb *= 2) {
         workloads::TrainingSetup setup = options.training;
         setup.micro_batches = mb;
+        setup.moe_impl = md.impl;
         workloads::StepShape shape;
         try {
           shape = workloads::derive_step_shape(setup, model, base);
@@ -166,9 +189,10 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
           break;
         }
         const double f = md.mode == ExecutionMode::dropless ? 1.0 : md.factor;
-        const double enc = planned_received_slots(model, base, shape.group_tokens, shape.groups_per_device, f, md.mode);
-        const double dec =
-            planned_received_slots(model, base, shape.decoder_group_tokens, shape.groups_per_device, f, md.mode);
+        const double enc =
+            planned_received_slots(model, base, shape.group_tokens, shape.groups_per_device, f, md.mode, md.impl);
+        const double dec = planned_received_slots(model, base, shape.decoder_group_tokens,
+                                                  shape.decoder_groups_per_device, f, md.mode, md.impl);
         const workloads::MemoryEstimate mem =
             workloads::estimate_memory(model, base, setup, shape, enc, dec, device_memory);
         rej.micro_batches = mb;
@@ -185,6 +209,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
             c.layout = mapped;
             c.capacity_factor = md.factor;
             c.mode = md.mode;
+            c.moe_impl = md.impl;
             c.micro_batches = mb;
             c.memory = mem;
             out.candidates.push_back(c);

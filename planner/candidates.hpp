@@ -11,18 +11,26 @@
 // (3 axes of size > 1: 6 mappings; 2: 2; 0 or 1: 1). The default order
 // mp.ep.rep (most talkative axis on the fastest links) comes first.
 // Modes: capacity mode for each factor of SearchOptions::factors, plus
-// dropless when asked.
+// dropless when asked. Each mode runs the MoE implementation the training setup
+// asks for (workloads/moe_impl.hpp), resolved per mode: auto is einsum (TPU) or
+// gather (GPU) in capacity mode and grouped when dropless; an explicit einsum or
+// gather skips the dropless mode (they need a capacity), and grouped runs both.
 // Micro-batches: activations shrink with more micro-batches (one micro-batch's
 // activations live at a time), so each candidate takes the smallest count in
 // 1, 2, 4, ... (dividing the local sequences, at most max_micro_batches) for
 // which its memory fits; more micro-batches only add per-op overheads.
 // Memory (workloads::estimate_memory) against limit = headroom x device memory:
-//   capacity mode  exact before simulating: each device receives
+//   capacity mode  exact before simulating (einsum, gather): each device receives
 //                  E x groups x C slots per Switch layer (padded buffers),
 //                  C = ceil(cf k G / E);
 //   dropless       a lower bound before simulating: the busiest device receives
 //                  at least the mean, k x G x groups slots; the simulated
 //                  busiest load is checked again after the evaluation.
+//   grouped with a capacity factor (loads truncated to C, not padded): a lower
+//                  bound, groups x min(k G, C): a group's processed assignments
+//                  sum_e min(n_e, C) are at least min(sum_e n_e, C) = min(k G, C),
+//                  and the busiest device receives at least the mean over its
+//                  ep group; checked again after the evaluation.
 
 #include <cstdint>
 #include <string>
@@ -41,8 +49,9 @@ struct Candidate {
   workloads::Layout layout;
   double capacity_factor = 1.0;  // ignored by (reported as 0 in) dropless mode
   workloads::ExecutionMode mode = workloads::ExecutionMode::capacity;
+  workloads::MoeImpl moe_impl = workloads::MoeImpl::gather;  // resolved for the mode (never automatic)
   std::int64_t micro_batches = 1;
-  workloads::MemoryEstimate memory;  // capacity: exact; dropless: lower bound (mean load)
+  workloads::MemoryEstimate memory;  // padded capacity: exact; dropless or grouped: lower bound
   [[nodiscard]] std::string mapping() const;  // "mp.ep.rep"
   [[nodiscard]] std::string label() const;    // "dp=32,ep=32,mp=1,order=mp.ep.rep cf=1.25 capacity mb=1"
 };
@@ -86,7 +95,11 @@ struct Enumeration {
 // Slots each device receives per Switch layer before simulating (see above).
 [[nodiscard]] double planned_received_slots(const workloads::Model& model, const workloads::Layout& layout,
                                             std::int64_t group_tokens, std::int64_t groups, double capacity_factor,
-                                            workloads::ExecutionMode mode);
+                                            workloads::ExecutionMode mode,
+                                            workloads::MoeImpl impl = workloads::MoeImpl::gather);
+// The training setup a candidate runs with: `options` with the candidate's micro-batches and
+// resolved MoE implementation.
+[[nodiscard]] workloads::TrainingSetup candidate_setup(const workloads::TrainingSetup& options, const Candidate& c);
 
 [[nodiscard]] Enumeration enumerate_candidates(const workloads::Model& model, const topology::Mesh& mesh,
                                                const EnumerationOptions& options);

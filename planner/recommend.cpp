@@ -21,8 +21,7 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, std::uint64_t seed,
                                     sim::CollectiveCache* cache) {
   workloads::StepOptions so;
-  so.training = o.enumeration.training;
-  so.training.micro_batches = c.micro_batches;
+  so.training = candidate_setup(o.enumeration.training, c);
   so.capacity_factor = c.mode == ExecutionMode::dropless ? 1.0 : c.capacity_factor;
   so.routing = o.routing;
   so.mode = c.mode;
@@ -233,8 +232,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   std::vector<StepBound> bounds(n);
   std::vector<double> best_possible(n);
   parallel_for(n, res.threads_used, [&](std::size_t i) {
-    workloads::TrainingSetup setup = o.enumeration.training;
-    setup.micro_batches = cands[i].micro_batches;
+    const workloads::TrainingSetup setup = candidate_setup(o.enumeration.training, cands[i]);
     const workloads::StepShape shape = workloads::derive_step_shape(setup, model, cands[i].layout);
     bounds[i] = step_lower_bound(model, cands[i].layout, setup, shape, cands[i].capacity_factor, cands[i].mode, cost, cuts,
                                   o.exact_collective_bounds ? &cache : nullptr);

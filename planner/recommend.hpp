@@ -13,8 +13,9 @@
 //    worse than K evaluated ones. (The Pareto front is over the evaluated
 //    candidates; `prune = false` evaluates all of them.)
 //      throughput / effective-throughput  bound: batch_tokens / step-time bound
-//      memory                             bound: the memory estimate (exact in capacity
-//                                         mode, the mean-load lower bound in dropless mode)
+//      memory                             bound: the memory estimate (exact with padded
+//                                         buffers, a lower bound of the routed loads for
+//                                         grouped: candidates.hpp)
 //    Every collective (bounds and steps) runs on the flow-level network with
 //    the completion window `network_tolerance` (default 0.01; 0 = exact).
 // 3. Each evaluated candidate runs workloads::simulate_step for `samples`
@@ -33,8 +34,8 @@
 //    Ties go to the smaller memory, then the enumeration order.
 //    Pareto front: evaluated candidates that no other evaluated candidate
 //    dominates on (tokens/s up, drop fraction down, memory per device down).
-// A dropless candidate whose simulated busiest load does not fit the memory
-// limit after all moves to the rejections.
+// A candidate whose simulated memory (dropless or grouped: the busiest load)
+// does not fit the memory limit after all moves to the rejections.
 
 #include <cstdint>
 #include <functional>

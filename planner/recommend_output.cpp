@@ -27,6 +27,7 @@ json entry_json(const Evaluation& e) {
   j["layout"] = layout_json(e.candidate.layout);
   j["capacity_factor"] = factor_json(e.candidate.capacity_factor, e.candidate.mode);
   j["mode"] = workloads::to_string(e.candidate.mode);
+  j["moe_impl"] = workloads::to_string(e.candidate.moe_impl);
   j["micro_batches"] = e.candidate.micro_batches;
   j["expert_capacity"] = e.expert_capacity;
   j["step_time_s"] = e.step_time_s.mean;
@@ -81,6 +82,7 @@ json to_json(const RecommendResult& r) {
   in["routing"] = o.routing.text;
   in["batch_tokens"] = o.enumeration.training.batch_tokens;
   in["group_tokens"] = o.enumeration.training.group_tokens;
+  in["moe_impl"] = workloads::to_string(o.enumeration.training.moe_impl);
   in["precision"] = workloads::to_string(o.enumeration.training.precision);
   in["optimizer"] = workloads::to_string(o.enumeration.training.optimizer);
   in["rematerialize"] = o.enumeration.training.rematerialize;
@@ -135,6 +137,15 @@ json to_json(const RecommendResult& r) {
   j["wall_s"] = r.wall_s;
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
+  {
+    // The implementation each evaluated mode ran (resolved per mode from inputs.moe_impl).
+    json impls = json::object();
+    for (const Evaluation& e : r.evaluated) {
+      const std::string mode = workloads::to_string(e.candidate.mode);
+      impls[mode] = workloads::to_string(e.candidate.moe_impl);
+    }
+    prov["moe_impl"] = std::move(impls);
+  }
   prov["collectives"] =
       o.network_model == workloads::NetworkModel::shared
           ? "search: flow-level, each collective simulated alone (isolated); the best " + std::to_string(r.reranked) +

@@ -100,7 +100,7 @@ double predict_step(const FidelityCase& c) {
   const std::string w = "config";
   reject_unknown_keys(k,
                       {"model", "mesh", "layout", "capacity_factor", "routing", "mode", "batch_tokens", "micro_batches",
-                       "group_tokens", "precision", "optimizer", "remat", "seed", "profile"},
+                       "group_tokens", "moe_impl", "precision", "optimizer", "remat", "seed", "profile"},
                       w);
   StepRequest q;
   q.model = require_string(k, "model", w);
@@ -112,6 +112,7 @@ double predict_step(const FidelityCase& c) {
   if (k.contains("batch_tokens")) q.batch_tokens = require_integer(k, "batch_tokens", w);
   if (k.contains("micro_batches")) q.micro_batches = require_integer(k, "micro_batches", w);
   if (k.contains("group_tokens")) q.group_tokens = require_integer(k, "group_tokens", w);
+  q.moe_impl = string_or(k, "moe_impl", q.moe_impl, w);
   q.precision = string_or(k, "precision", q.precision, w);
   q.optimizer = string_or(k, "optimizer", q.optimizer, w);
   if (k.contains("remat")) {

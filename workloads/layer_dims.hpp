@@ -24,7 +24,8 @@ struct LayerDims {
   std::int64_t sequences = 0;    // per device and micro-batch
   std::int64_t encoder_tokens = 0;
   std::int64_t decoder_tokens = 0;
-  std::int64_t groups = 1;       // routing groups per device and micro-batch
+  std::int64_t groups = 1;       // encoder routing groups per device and micro-batch
+  std::int64_t decoder_groups = 1;  // decoder routing groups per device and micro-batch
   std::int64_t experts = 0;
 };
 
@@ -40,6 +41,7 @@ struct LayerDims {
   dims.encoder_tokens = shape.local_tokens;
   dims.decoder_tokens = shape.local_decoder_tokens;
   dims.groups = shape.groups_per_device;
+  dims.decoder_groups = shape.decoder_groups_per_device;
   dims.experts = m.experts;
   return dims;
 }

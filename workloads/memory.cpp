@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "workloads/moe_layer.hpp"
+
 namespace switchsim::workloads {
 
 std::string MemoryEstimate::explain(const std::string& device_kind) const {
@@ -10,9 +12,10 @@ std::string MemoryEstimate::explain(const std::string& device_kind) const {
   char buf[320];
   std::snprintf(buf, sizeof buf,
                 "needs %.2f GiB per device (parameters %.2f, gradients %.2f, optimizer %.2f, activations %.2f of which "
-                "capacity buffers %.2f) but a %s device has %.2f GiB",
+                "capacity buffers %.2f, routing tensors %.2f) but a %s device has %.2f GiB",
                 total_bytes() / GiB, parameters_bytes / GiB, gradients_bytes / GiB, optimizer_bytes / GiB,
-                activations_bytes / GiB, capacity_buffers_bytes / GiB, device_kind.c_str(), device_memory_bytes / GiB);
+                activations_bytes / GiB, capacity_buffers_bytes / GiB, routing_tensors_bytes / GiB, device_kind.c_str(),
+                device_memory_bytes / GiB);
   return buf;
 }
 
@@ -66,14 +69,24 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   const double T_dec = static_cast<double>(shape.local_decoder_tokens);
   auto attn = [&](double tokens, double keys) { return tokens * (2.0 * d + 4.0 * inner + 2.0 * heads * keys) * a; };
   auto dense_ffn = [&](double tokens) { return tokens * (2.0 * d + nm * dff) * a; };
-  auto switch_ffn = [&](double tokens, double received, double& buffers) {
-    const double buf = received * (d + nm * dff + d) * a;
+  // Switch layer: received rows keep the expert input (d) and hidden (n_mats d_ff/mp); the expert
+  // outputs come back to the sending device, which keeps them for the combine's gate gradient
+  // (padded: P rows, as received; grouped: its k T routed assignments). Routing tensors per
+  // implementation: moe_layer.hpp, moe_routing_saved_bytes (einsum: the [S, E, C] tensors).
+  const MoeImpl impl = setup.moe_impl;
+  const bool uneven = impl == MoeImpl::grouped;
+  auto switch_ffn = [&](double tokens, double group_tokens, double received, double& buffers, double& routing) {
+    const double returned = uneven ? static_cast<double>(m.top_k) * tokens : received;
+    const double buf = received * (d + nm * dff) * a + returned * d * a;
+    const double tensors = moe_routing_saved_bytes(impl, tokens, group_tokens, m.top_k, received, a);
     buffers += buf;
-    return tokens * 2.0 * d * a + tokens * static_cast<double>(m.experts) * 4.0 + buf;
+    routing += tensors;
+    return tokens * 2.0 * d * a + tokens * static_cast<double>(m.experts) * 4.0 + buf + tensors;
   };
   double total = 0.0;
   double largest = 0.0;
   double buffers = 0.0;
+  double routing = 0.0;
   for (int stack = 0; stack < 2; ++stack) {
     const bool dec = stack == 1;
     const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
@@ -82,15 +95,20 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
       double layer = attn(T, dec ? Ltg : Lin);
       if (dec) layer += attn(T, Lin);
       double layer_buffers = 0.0;
-      layer += m.is_switch_layer(i) ? switch_ffn(T, dec ? received_dec : received_enc, layer_buffers) : dense_ffn(T);
+      double layer_routing = 0.0;
+      const double G = static_cast<double>(dec ? shape.decoder_group_tokens : shape.group_tokens);
+      layer += m.is_switch_layer(i) ? switch_ffn(T, G, dec ? received_dec : received_enc, layer_buffers, layer_routing)
+                                    : dense_ffn(T);
       largest = std::max(largest, layer);
       if (setup.rematerialize) {
         total += T * d * a;
+        buffers = std::max(buffers, layer_buffers);
+        routing = std::max(routing, layer_routing);
       } else {
         total += layer;
         buffers += layer_buffers;
+        routing += layer_routing;
       }
-      if (setup.rematerialize) buffers = std::max(buffers, layer_buffers);
     }
   }
   // Logits of the LM head (fp32 for the loss), vocab sharded over mp.
@@ -99,6 +117,7 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   if (setup.rematerialize) total += largest;
   r.activations_bytes = total;
   r.capacity_buffers_bytes = buffers;
+  r.routing_tensors_bytes = routing;
   return r;
 }
 
@@ -109,6 +128,7 @@ json to_json(const MemoryEstimate& m) {
   j["optimizer_bytes"] = m.optimizer_bytes;
   j["activations_bytes"] = m.activations_bytes;
   j["capacity_buffers_bytes"] = m.capacity_buffers_bytes;
+  j["routing_tensors_bytes"] = m.routing_tensors_bytes;
   j["total_bytes"] = m.total_bytes();
   j["device_memory_bytes"] = m.device_memory_bytes;
   j["fits"] = m.fits();

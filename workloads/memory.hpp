@@ -13,12 +13,18 @@
 //                                  Q K V and context, scores and probabilities)
 //                dense FFN         2 d + (n_mats) d_ff/mp                 (inputs, pre-activations, product)
 //                Switch FFN        2 d + fp32 router probabilities (4 B x E per token)
-//                                  + capacity buffers per received slot: dispatched input d,
-//                                    hidden (n_mats) d_ff/mp, expert output d
+//                                  + capacity buffers: per received slot the dispatched input d
+//                                    and hidden (n_mats) d_ff/mp, per returned slot the expert
+//                                    output d (kept by the sending device for the combine's gate
+//                                    gradient: P padded slots, or k T assignments for grouped)
+//                                  + routing tensors of the MoE implementation (moe_layer.hpp,
+//                                    moe_routing_saved_bytes): einsum the [S, E, C] dispatch and
+//                                    combine tensors (activation dtype) and the fp32 mask product,
+//                                    S P (4 + 2a) bytes; gather and grouped their indices, 8 k T
 //                with rematerialization only each layer's input (d per token) is kept, plus
 //                the working set of the largest single layer.
-//   Capacity buffers hold received slots: capacity mode E/ep experts x ep sources x groups x C
-//   (padded); dropless the busiest device's actual received assignments.
+//   Capacity buffers hold received slots: padded buffers (einsum, gather) E/ep experts x ep sources
+//   x groups x C; grouped the busiest device's actual received assignments.
 //   A device's memory is the catalog's per-device figure; `fits` compares the total with it.
 
 #include <cstdint>
@@ -37,6 +43,7 @@ struct MemoryEstimate {
   double optimizer_bytes = 0.0;
   double activations_bytes = 0.0;
   double capacity_buffers_bytes = 0.0;  // part of activations_bytes
+  double routing_tensors_bytes = 0.0;   // part of activations_bytes (einsum masks, gather/grouped indices)
   double device_memory_bytes = 0.0;
   [[nodiscard]] double total_bytes() const {
     return parameters_bytes + gradients_bytes + optimizer_bytes + activations_bytes;
@@ -47,7 +54,8 @@ struct MemoryEstimate {
 };
 
 // received_slots_encoder / _decoder: slots each device's experts process per Switch layer and
-// micro-batch (capacity: padded count; dropless: the busiest device's load).
+// micro-batch (padded count for einsum and gather; grouped: the busiest device's load).
+// setup.moe_impl must be resolved for MoE models.
 [[nodiscard]] MemoryEstimate estimate_memory(const Model& model, const Layout& layout, const TrainingSetup& setup,
                                              const StepShape& shape, double received_slots_encoder,
                                              double received_slots_decoder, double device_memory_bytes);

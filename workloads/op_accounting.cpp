@@ -38,23 +38,43 @@ double OpAccounting::critical_path_s() const {
   return t;
 }
 
+namespace {
+
+// The op's name without its layer and pass ("enc1.switch.dispatch.fwd" in layer "enc1" ->
+// "switch.dispatch"), or "" when it is not a Switch layer's op.
+std::string moe_op_name(const sim::Op& op) {
+  std::string n = op.name;
+  if (!op.layer.empty() && n.size() > op.layer.size() && n.compare(0, op.layer.size() + 1, op.layer + ".") == 0) {
+    n = n.substr(op.layer.size() + 1);
+  }
+  if (n.rfind("switch.", 0) != 0) return "";
+  const std::size_t dot = n.rfind('.');
+  return dot > std::string("switch").size() ? n.substr(0, dot) : n;
+}
+
+}  // namespace
+
 OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& schedule, const kernels::CostModel& cost) {
   const auto* calibrated = dynamic_cast<const kernels::CalibratedCostModel*>(&cost);
   // Keyed so that compute kinds come first in OpKind order, then collectives.
   std::map<std::pair<int, int>, OpKindRow> rows;
   std::vector<std::pair<int, int>> key_of(static_cast<std::size_t>(graph.num_ops()));
+  OpAccounting a;
+  std::map<std::string, std::size_t> moe_index;
+  std::vector<std::int64_t> moe_of(static_cast<std::size_t>(graph.num_ops()), -1);
   for (OpId o = 0; o < graph.num_ops(); ++o) {
     const sim::Op& op = graph.op(o);
     const auto& members = graph.members(o);
     std::pair<int, int> key;
+    double flops = 0.0, bytes = 0.0;
     if (op.type == sim::OpType::compute) {
       key = {0, static_cast<int>(op.shape.kind)};
       OpKindRow& r = rows[key];
       r.kind = kernels::to_string(op.shape.kind);
       ++r.count;
       const auto tally = [&](const kernels::OpShape& sh, std::int64_t copies) {
-        r.flops += sh.flops() * static_cast<double>(copies);
-        r.bytes += sh.min_bytes() * static_cast<double>(copies);
+        flops += sh.flops() * static_cast<double>(copies);
+        bytes += sh.min_bytes() * static_cast<double>(copies);
         if (calibrated != nullptr && calibrated->in_measured_range(sh)) {
           r.measured_members += copies;
         } else {
@@ -66,6 +86,8 @@ OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& sch
       } else {
         for (const auto& sh : op.member_shapes) tally(sh, 1);
       }
+      r.flops += flops;
+      r.bytes += bytes;
     } else {
       key = {1, static_cast<int>(op.collective)};
       OpKindRow& r = rows[key];
@@ -73,20 +95,36 @@ OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& sch
       r.time_source = "network-model";
       ++r.count;
       if (op.matrices.empty()) {
-        r.bytes += op.bytes_per_device * static_cast<double>(members.size());
+        bytes = op.bytes_per_device * static_cast<double>(members.size());
       } else {
         for (const auto& m : op.matrices) {
           if (m == nullptr) continue;
-          for (std::int32_t i = 0; i < m->n(); ++i) r.bytes += m->row_sum(i);
+          for (std::int32_t i = 0; i < m->n(); ++i) bytes += m->row_sum(i);
         }
       }
+      r.bytes += bytes;
     }
     key_of[static_cast<std::size_t>(o)] = key;
+    if (const std::string name = moe_op_name(op); !name.empty()) {
+      auto [it, added] = moe_index.emplace(name, a.moe.size());
+      if (added) {
+        MoeOpRow row;
+        row.name = name;
+        row.kind = rows[key].kind;
+        a.moe.push_back(row);
+      }
+      MoeOpRow& row = a.moe[it->second];
+      ++row.count;
+      row.flops += flops;
+      row.bytes += bytes;
+      moe_of[static_cast<std::size_t>(o)] = static_cast<std::int64_t>(it->second);
+    }
   }
   for (const CriticalOp& c : critical_op_durations(graph, schedule)) {
     rows[key_of[static_cast<std::size_t>(c.op)]].critical_path_s += c.seconds;
+    const std::int64_t m = moe_of[static_cast<std::size_t>(c.op)];
+    if (m >= 0) a.moe[static_cast<std::size_t>(m)].critical_path_s += c.seconds;
   }
-  OpAccounting a;
   a.idle_s = schedule.critical_path.idle_s;
   for (auto& [key, r] : rows) {
     if (key.first == 0) {
@@ -120,7 +158,13 @@ json to_json(const OpAccounting& a) {
     }
     rows.push_back(std::move(j));
   }
+  json moe = json::array();
+  for (const MoeOpRow& r : a.moe) {
+    moe.push_back({{"name", r.name},   {"kind", r.kind},   {"count", r.count},
+                   {"flops", r.flops}, {"bytes", r.bytes}, {"critical_path_s", r.critical_path_s}});
+  }
   return json{{"by_kind", std::move(rows)},
+              {"moe", std::move(moe)},
               {"idle_s", a.idle_s},
               {"flops", a.flops()},
               {"what",
@@ -128,7 +172,8 @@ json to_json(const OpAccounting& a) {
                "buffer bytes per device x members, or the byte matrices' total), seconds on the critical path "
                "(rows + idle_s = step time), and where the time came from (profile: measured; model: the shape-aware "
                "or roofline model, or the profile's fallback outside its measured shapes; network-model: flow-level "
-               "simulation)"}};
+               "simulation); moe: the Switch layers' ops by name (without layer and pass) with the kind each is "
+               "priced as, for the step's --moe-impl"}};
 }
 
 std::string to_text(const OpAccounting& a) {
@@ -144,6 +189,15 @@ std::string to_text(const OpAccounting& a) {
   char buf[128];
   std::snprintf(buf, sizeof buf, "               %-15s %7s %10s %8s %12.4g\n", "idle", "", "", "", a.idle_s);
   s += buf;
+  if (!a.moe.empty()) {
+    s += "MoE layer ops  name                     kind             count      TFLOP       GB   critical s\n";
+    for (const MoeOpRow& r : a.moe) {
+      char line[256];
+      std::snprintf(line, sizeof line, "               %-24s %-15s %7lld %10.4g %8.4g %12.4g\n", r.name.c_str(),
+                    r.kind.c_str(), static_cast<long long>(r.count), r.flops / 1e12, r.bytes / 1e9, r.critical_path_s);
+      s += line;
+    }
+  }
   return s;
 }
 

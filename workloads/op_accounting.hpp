@@ -23,6 +23,14 @@
 //                    "mixed" otherwise (measured_members / modelled_members say how
 //                    many); collectives: "network-model" (flow-level simulation).
 //
+// The MoE layer's ops by name (`moe`): one row per op of the Switch layers, named as the
+// builder names them without layer and pass ("switch.dispatch_einsum", "switch.expert_wi",
+// "switch.dispatch_a2a", ...; workloads/moe_layer.hpp), with the op kind it is priced as
+// (the einsums are matmuls), and count / flops / bytes / critical_path_s as above, summed over
+// every Switch layer, micro-batch and pass (forward, backward, rematerialized forward). The
+// by-kind table folds them into their kinds; this one shows which implementation's ops
+// (--moe-impl) they are.
+//
 // Model FLOPs (the PaLM / Megatron MFU convention: the work the model needs,
 // not what the step executes):
 //   model_flops_per_step = 3 x count_forward_flops(model).executed_flops_per_sequence() x sequences
@@ -59,8 +67,18 @@ struct OpKindRow {
   std::int64_t modelled_members = 0;  // compute: member copies timed by a model
 };
 
+struct MoeOpRow {
+  std::string name;  // "switch.dispatch_einsum"
+  std::string kind;  // the kind it is priced as: "matmul", "dispatch", "all-to-all", ...
+  std::int64_t count = 0;
+  double flops = 0.0;
+  double bytes = 0.0;
+  double critical_path_s = 0.0;
+};
+
 struct OpAccounting {
   std::vector<OpKindRow> rows;  // compute kinds first (OpKind order), then collectives (CollectiveOp order)
+  std::vector<MoeOpRow> moe;    // the Switch layers' ops by name, in order of first appearance
   double idle_s = 0.0;          // gaps on the critical path no op explains
   [[nodiscard]] double flops() const;
   [[nodiscard]] double critical_path_s() const;  // sum of the rows

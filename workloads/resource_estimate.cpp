@@ -63,7 +63,9 @@ ResourceEstimate estimate_step_resources(const Model& model, const Layout& layou
   const auto dp = static_cast<double>(layout.dp);
   const auto micro_batches = static_cast<double>(std::max<std::int64_t>(1, options.training.micro_batches));
   const StepCost c = step_cost(model, dp, static_cast<double>(layout.ep), static_cast<double>(layout.mp),
-                               options.mode == ExecutionMode::dropless, micro_batches,
+                               // byte matrices: routed loads (dropless, or grouped's truncated loads)
+                               options.mode == ExecutionMode::dropless || options.training.moe_impl == MoeImpl::grouped,
+                               micro_batches,
                                routed_per_source(model, options.training, dp, micro_batches));
   return to_estimate(c, 1.0, fmt::format("one step of {} with {}", model.name, layout.to_string()));
 }
@@ -72,7 +74,8 @@ ResourceEstimate estimate_search_resources(const Model& model, const TrainingSet
                                            bool dropless, std::int64_t threads) {
   const double n = static_cast<double>(devices);
   const double ep = model.is_moe() ? std::min(n, static_cast<double>(model.experts)) : 1.0;
-  const StepCost c = step_cost(model, n, ep, 1.0, dropless, 1.0, routed_per_source(model, training, n, 1.0));
+  const bool matrices = dropless || training.moe_impl == MoeImpl::grouped;
+  const StepCost c = step_cost(model, n, ep, 1.0, matrices, 1.0, routed_per_source(model, training, n, 1.0));
   return to_estimate(c, static_cast<double>(std::max<std::int64_t>(1, threads)),
                      fmt::format("a layout search for {} on {} devices", model.name, devices));
 }

@@ -1,8 +1,9 @@
 #pragma once
 // Routing distributions, expert capacity and dropped tokens (DESIGN.md 2.5).
 //
-// Tokens are routed in groups of G tokens (default: one device's local batch,
-// the paper's tokens_per_core). With E experts and top-k routing each token
+// Tokens are routed in groups of G tokens (default per MoE implementation,
+// training.hpp: one device's local batch, the paper's tokens_per_core, or
+// Mesh-TF's groups of at most 1024 for einsum). With E experts and top-k routing each token
 // makes k assignments to k distinct experts; expert e receives n_e of the k*G
 // assignments of a group. The capacity of every expert, per group, is
 //     C = ceil(cf * k * G / E)                        (paper eq. 3, per core)

@@ -72,14 +72,16 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
     throw InputError("--capacity-factor", "must be a positive number");
   }
   if (model.is_moe()) check_routing_for_model(options.routing, model.experts);
-  const StepShape shape = derive_step_shape(options.training, model, layout);
+  TrainingSetup training = options.training;
+  training.moe_impl = resolve_moe_impl(training.moe_impl, mesh.is_tpu(), options.mode == ExecutionMode::dropless);
+  const StepShape shape = derive_step_shape(training, model, layout);
 
   RoutingOptions ro;
   ro.capacity_factor = options.capacity_factor;
   ro.spec = options.routing;
   ro.mode = options.mode;
   ro.seed = options.seed;
-  const BuiltStep built = build_step(model, layout, options.training, shape, ro, devices);
+  const BuiltStep built = build_step(model, layout, training, shape, ro, devices);
 
   std::unique_ptr<sim::CollectiveCache> own_cache;
   sim::CollectiveCache* cache = options.cache;
@@ -116,7 +118,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.mode = to_string(options.mode);
   r.routing = options.routing.text;
   r.seed = options.seed;
-  r.training = options.training;
+  r.training = training;
   r.shape = shape;
   r.expert_capacity = built.encoder_capacity;
   r.decoder_expert_capacity = built.decoder_capacity;
@@ -127,7 +129,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.encoder_drop_fraction = built.encoder_drops.fraction();
   r.decoder_drop_fraction = built.decoder_drops.fraction();
   r.max_expert_load_ratio = built.max_expert_load_ratio;
-  r.memory = estimate_memory(model, layout, options.training, shape, built.encoder_received_slots,
+  r.memory = estimate_memory(model, layout, training, shape, built.encoder_received_slots,
                              built.decoder_received_slots, topology::device_spec(mesh.device_kind).memory_bytes);
   r.breakdown = schedule.critical_path;
   r.network_model = options.network_model;
@@ -253,6 +255,8 @@ json to_json(const StepResult& r) {
   j["group_tokens"] = r.shape.group_tokens;
   j["decoder_group_tokens"] = r.shape.decoder_group_tokens;
   j["groups_per_device"] = r.shape.groups_per_device;
+  j["decoder_groups_per_device"] = r.shape.decoder_groups_per_device;
+  j["moe_impl"] = to_string(r.training.moe_impl);
   j["expert_capacity"] = r.expert_capacity;
   j["decoder_expert_capacity"] = r.decoder_expert_capacity;
   j["step_time_s"] = r.step_time_s;
@@ -308,6 +312,8 @@ json to_json(const StepResult& r) {
   }
   json prov = provenance();
   prov["cost_model"] = r.cost_model;
+  prov["moe_impl"] = to_string(r.training.moe_impl);
+  prov["moe_layer"] = describe_moe_impl(r.training.moe_impl);
   prov["collectives"] =
       r.network_model == NetworkModel::shared
           ? "flow-level, one shared network for the whole step: concurrent collectives share links max-min fairly" +
@@ -339,6 +345,7 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["load_model_above_devices"] = f.network.load_model_above_devices;
     j["network_model"] = to_string(f.network_model);
     j["grad_sync"] = to_string(f.training.grad_sync);
+    j["moe_impl"] = to_string(f.training.moe_impl);
   }
   json arr = json::array();
   for (const CapacityRow& row : rows) {
@@ -360,7 +367,11 @@ json to_json(const std::vector<CapacityRow>& rows) {
   }
   j["rows"] = std::move(arr);
   json prov = provenance();
-  if (!rows.empty()) prov["cost_model"] = rows.front().first.cost_model;
+  if (!rows.empty()) {
+    prov["cost_model"] = rows.front().first.cost_model;
+    prov["moe_impl"] = to_string(rows.front().first.training.moe_impl);
+    prov["moe_layer"] = describe_moe_impl(rows.front().first.training.moe_impl);
+  }
   j["provenance"] = prov;
   return j;
 }
@@ -370,8 +381,8 @@ std::string to_text(const StepResult& r) {
   char buf[2048];
   std::snprintf(buf, sizeof buf,
                 "%s on %s (%d devices), layout %s\n"
-                "capacity factor %g (%s mode, routing %s, seed %llu): group %lld tokens, expert capacity %lld "
-                "(decoder %lld)\n"
+                "capacity factor %g (%s mode, routing %s, seed %llu, MoE layer %s): group %lld tokens, expert "
+                "capacity %lld (decoder %lld)\n"
                 "step time      %.6g s   tokens/s %.6g   examples/s %.6g\n"
                 "drop fraction  %.4g%% (encoder %.4g%%, decoder %.4g%%)\n"
                 "critical path  compute %.4g s, all-to-all %.4g s, all-reduce %.4g s, idle %.4g s\n"
@@ -379,7 +390,8 @@ std::string to_text(const StepResult& r) {
                 "memory         %.2f GiB of %.2f GiB per device%s\n"
                 "cost model     %s; %d ops\n",
                 r.model.c_str(), r.mesh.c_str(), r.devices, r.layout.c_str(), r.capacity_factor, r.mode.c_str(),
-                r.routing.c_str(), static_cast<unsigned long long>(r.seed), static_cast<long long>(r.shape.group_tokens),
+                r.routing.c_str(), static_cast<unsigned long long>(r.seed), to_string(r.training.moe_impl),
+                static_cast<long long>(r.shape.group_tokens),
                 static_cast<long long>(r.expert_capacity), static_cast<long long>(r.decoder_expert_capacity),
                 r.step_time_s, r.tokens_per_s, r.examples_per_s, 100.0 * r.drop_fraction,
                 100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction, r.breakdown.compute_s,

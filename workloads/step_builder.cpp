@@ -8,6 +8,7 @@
 #include "common/errors.hpp"
 #include "workloads/backward_shapes.hpp"
 #include "workloads/layer_dims.hpp"
+#include "workloads/moe_layer.hpp"
 
 namespace switchsim::workloads {
 namespace {
@@ -18,7 +19,9 @@ using sim::ByteMatrix;
 using sim::CollectiveOp;
 using sim::OpId;
 
-enum class Backward : std::uint8_t { weighted, doubled, same };
+// How a forward op's backward pass is priced: weighted (dgrad + wgrad, each the forward's shape),
+// doubled (one op of twice the batch), same (the forward's shape), once (its own `bwd_shape`).
+enum class Backward : std::uint8_t { weighted, doubled, same, once };
 
 // One forward op of a layer, replayed for the backward pass.
 struct Item {
@@ -27,6 +30,8 @@ struct Item {
   OpShape shape;
   std::vector<OpShape> member_shapes;
   Backward backward = Backward::same;
+  OpShape bwd_shape;                       // Backward::once
+  std::vector<OpShape> bwd_member_shapes;  // Backward::once, per member (or empty)
   sim::PartitionId partition = 0;
   CollectiveOp op = CollectiveOp::all_reduce;
   double bytes = 0.0;
@@ -137,14 +142,18 @@ class Emitter {
       id = g_.add_collective(layer + "." + it.name + suffix, layer, it.partition, it.op, it.bytes, std::move(deps));
       g_.op(id).matrices = backward ? it.matrices_bwd : it.matrices;
     } else {
-      OpShape s = shape_of != nullptr ? shape_of(it.shape) : it.shape;
+      // Backward::once items carry their own backward shapes (moe_layer.hpp); dgrad and wgrad
+      // map the forward shape through `shape_of`.
+      const bool own_backward = backward && it.backward == Backward::once;
+      OpShape s = own_backward ? it.bwd_shape : (shape_of != nullptr ? shape_of(it.shape) : it.shape);
       s.batch *= batch_mult;
       id = g_.add_compute(layer + "." + it.name + suffix, layer, all_, s, std::move(deps));
-      if (!it.member_shapes.empty()) {
+      const std::vector<OpShape>& members = own_backward ? it.bwd_member_shapes : it.member_shapes;
+      if (!members.empty()) {
         auto& ms = g_.op(id).member_shapes;
-        ms = it.member_shapes;
+        ms = members;
         for (auto& x : ms) {
-          if (shape_of != nullptr) x = shape_of(x);
+          if (shape_of != nullptr && !own_backward) x = shape_of(x);
           x.batch *= batch_mult;
         }
       }
@@ -196,27 +205,30 @@ class Emitter {
 struct LayerRouting {
   DropStats drops;
   std::vector<double> received;  // per (rep * ep + e): processed assignments arriving at that ep index
-  std::vector<ByteMatrix> sent;  // dropless: per rep, ep x ep bytes of processed assignments i -> j
+  std::vector<ByteMatrix> sent;  // uneven loads: per rep, ep x ep bytes of processed assignments i -> j
 };
 
+// `uneven`: the implementation moves and computes the processed loads themselves (grouped:
+// dropless, or truncated to the capacity) rather than padded buffers, so the all-to-all needs
+// the byte matrix of processed assignments.
 LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, std::int64_t groups,
-                         std::int64_t capacity, const RoutingOptions& ro, std::uint64_t stream, double bytes_per_token) {
+                         std::int64_t capacity, const RoutingOptions& ro, std::uint64_t stream, double bytes_per_token,
+                         bool uneven) {
   LayerRouting r;
   const std::int64_t E = m.experts;
   const std::int64_t ep = layout.ep;
   const std::int64_t reps = layout.replicas();
   const std::int64_t per_dev = E / ep;
-  const bool dropless = ro.mode == ExecutionMode::dropless;
   Rng rng(derive_seed(ro.seed, stream));
   RoutingSampler sampler(ro.spec, E, m.top_k, rng);
   r.received.assign(static_cast<std::size_t>(reps * ep), 0.0);
   std::vector<std::int64_t> counts(static_cast<std::size_t>(E));
   std::vector<std::int64_t> processed(static_cast<std::size_t>(E));
-  std::vector<double> row(static_cast<std::size_t>(ep), 0.0);  // dropless: source i's assignments per ep index j
+  std::vector<double> row(static_cast<std::size_t>(ep), 0.0);  // uneven: source i's assignments per ep index j
   for (std::int64_t rep = 0; rep < reps; ++rep) {
     // A source routes at most top_k * G * groups assignments: rows are sparse when that is below ep.
-    sim::ByteMatrix::Builder sent(static_cast<std::int32_t>(dropless ? ep : 0),
-                                  dropless ? static_cast<std::size_t>(ep * std::min(ep, m.top_k * G * groups)) : 0);
+    sim::ByteMatrix::Builder sent(static_cast<std::int32_t>(uneven ? ep : 0),
+                                  uneven ? static_cast<std::size_t>(ep * std::min(ep, m.top_k * G * groups)) : 0);
     for (std::int64_t i = 0; i < ep; ++i) {
       for (std::int64_t q = 0; q < groups; ++q) {
         std::fill(counts.begin(), counts.end(), 0);
@@ -228,10 +240,10 @@ LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, s
           const auto j = static_cast<std::size_t>(e / per_dev);
           const auto p = static_cast<double>(processed[static_cast<std::size_t>(e)]);
           r.received[static_cast<std::size_t>(rep * ep) + j] += p;
-          if (dropless) row[j] += p;
+          if (uneven) row[j] += p;
         }
       }
-      if (dropless) {
+      if (uneven) {
         for (std::int64_t j = 0; j < ep; ++j) {
           double& tokens = row[static_cast<std::size_t>(j)];
           if (tokens != 0.0) sent.add(static_cast<std::int32_t>(j), tokens * bytes_per_token);
@@ -240,7 +252,7 @@ LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, s
         sent.end_row();
       }
     }
-    if (dropless) r.sent.push_back(std::move(sent).finish());
+    if (uneven) r.sent.push_back(std::move(sent).finish());
   }
   return r;
 }
@@ -262,7 +274,8 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   const std::int64_t nm = dims.ffn_matrices, seqs = dims.sequences, T_enc = dims.encoder_tokens;
   const std::int64_t T_dec = dims.decoder_tokens, groups = dims.groups, E = dims.experts;
   const bool moe = m.is_moe();
-  const bool dropless = ro.mode == ExecutionMode::dropless;
+  const MoeImpl impl = setup.moe_impl;
+  SWITCHSIM_ASSERT(!moe || impl != MoeImpl::automatic, "the MoE implementation is resolved before building (simulate.cpp)");
 
   const sim::PartitionId mp_part = mp > 1 ? g.add_partition(layout.mp_groups()) : -1;
   const sim::PartitionId ep_part = moe && layout.ep > 1 ? g.add_partition(layout.ep_groups()) : -1;
@@ -308,31 +321,51 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     mp_reduce(items, p + ".allreduce", static_cast<double>(T));
     items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
   };
+  // A MoE op of moe_layer.hpp as a layer item ("switch." + its name).
+  auto moe_item = [](const std::string& p, const MoeOp& op) {
+    if (op.weighted) return compute(p + "." + op.name, op.forward, Backward::weighted);
+    Item it = compute(p + "." + op.name, op.forward, Backward::once);
+    it.bwd_shape = op.backward;
+    return it;
+  };
   auto switch_ffn = [&](std::vector<Item>& items, const std::string& p, std::int64_t T, std::int64_t G,
-                        std::int64_t C, std::uint64_t stream, bool decoder) {
-    LayerRouting lr = route_layer(m, layout, G, groups, C, ro, stream, static_cast<double>(d) * a);
+                        std::int64_t layer_groups, std::int64_t C, std::uint64_t stream, bool decoder) {
+    MoeLayerDims md;
+    md.impl = impl;
+    md.tokens = T;
+    md.group_tokens = G;
+    md.groups = layer_groups;
+    md.capacity = C;
+    md.experts = E;
+    md.ep = layout.ep;
+    md.top_k = m.top_k;
+    md.d_model = d;
+    md.d_ff = dff;
+    md.ffn_matrices = nm;
+    md.act_bytes = a;
+    const bool uneven = md.uneven();
+    LayerRouting lr = route_layer(m, layout, G, layer_groups, C, ro, stream, static_cast<double>(d) * a, uneven);
     (decoder ? out.decoder_drops : out.encoder_drops).assignments += lr.drops.assignments;
     (decoder ? out.decoder_drops : out.encoder_drops).dropped += lr.drops.dropped;
-    const double padded = static_cast<double>(E * groups * C);  // slots per device, capacity mode
+    const double padded = md.padded_slots();  // slots per device, padded buffers
     const double busiest = *std::max_element(lr.received.begin(), lr.received.end());
     double mean = 0.0;
     for (double x : lr.received) mean += x;
     mean /= static_cast<double>(lr.received.size());
     if (mean > 0.0) out.max_expert_load_ratio = std::max(out.max_expert_load_ratio, busiest / mean);
     double& recv_slot = decoder ? out.decoder_received_slots : out.encoder_received_slots;
-    recv_slot = std::max(recv_slot, dropless ? busiest : padded);
+    recv_slot = std::max(recv_slot, uneven ? busiest : padded);
 
     items.push_back(compute(p + ".norm", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a), Backward::same));
     OpShape router = matmul(T, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
     items.push_back(compute(p + ".router", router, Backward::weighted));
-    const double sent_slots = dropless ? static_cast<double>(m.top_k * T) : padded;
-    items.push_back(compute(p + ".dispatch", memory_op(OpKind::dispatch, (static_cast<double>(T) + sent_slots) * static_cast<double>(d) * a), Backward::same));
+    for (const MoeOp& op : moe_dispatch_ops(md)) items.push_back(moe_item(p, op));
     Item a2a;
     if (ep_part >= 0) {
       a2a = collective(p + ".dispatch_a2a", ep_part, CollectiveOp::all_to_all,
-                       dropless ? 0.0 : padded * static_cast<double>(d) * a);
-      if (dropless) {
+                       uneven ? 0.0 : padded * static_cast<double>(d) * a);
+      if (uneven) {
         // One matrix per replica (the forward dispatch), shared by its mp groups (ep_groups(): for rep,
         // for m); the combine and the backward dispatch send the transpose.
         std::vector<std::shared_ptr<const ByteMatrix>> fwd, bwd;
@@ -349,30 +382,32 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       }
       items.push_back(a2a);
     }
-    // Expert FFN.
-    Item wi = compute(p + ".expert_wi", matmul(layout.ep * groups * C, d, (nm - 1) * dff, E / layout.ep, OpKind::batched_matmul), Backward::weighted);
-    Item act = compute(p + ".expert_act", memory_op(OpKind::elementwise, static_cast<double>(nm) * padded * static_cast<double>(dff) * a), Backward::same);
-    Item wo = compute(p + ".expert_wo", matmul(layout.ep * groups * C, dff, d, E / layout.ep, OpKind::batched_matmul), Backward::weighted);
-    if (dropless) {
+    // Expert side: padded rows on every device, or each device's own received load.
+    if (uneven) {
+      std::vector<MoeOp> base = moe_expert_ops(md, static_cast<std::int64_t>(mean));
+      std::vector<Item> expert_items;
+      for (const MoeOp& op : base) expert_items.push_back(moe_item(p, op));
       for (std::int32_t dev = 0; dev < num_devices; ++dev) {
         const double recv = lr.received[static_cast<std::size_t>(rep_of[static_cast<std::size_t>(dev)] * layout.ep + ep_of[static_cast<std::size_t>(dev)])];
-        const auto rows = static_cast<std::int64_t>(recv);
-        wi.member_shapes.push_back(matmul(rows, d, (nm - 1) * dff, 1, OpKind::batched_matmul));
-        act.member_shapes.push_back(memory_op(OpKind::elementwise, static_cast<double>(nm) * recv * static_cast<double>(dff) * a));
-        wo.member_shapes.push_back(matmul(rows, dff, d, 1, OpKind::batched_matmul));
+        const std::vector<MoeOp> mine = moe_expert_ops(md, static_cast<std::int64_t>(recv));
+        SWITCHSIM_ASSERT(mine.size() == expert_items.size(), "the same expert ops on every device");
+        for (std::size_t i = 0; i < mine.size(); ++i) {
+          expert_items[i].member_shapes.push_back(mine[i].forward);
+          if (expert_items[i].backward == Backward::once) expert_items[i].bwd_member_shapes.push_back(mine[i].backward);
+        }
       }
+      items.insert(items.end(), expert_items.begin(), expert_items.end());
+    } else {
+      for (const MoeOp& op : moe_expert_ops(md, static_cast<std::int64_t>(padded))) items.push_back(moe_item(p, op));
     }
-    items.push_back(wi);
-    items.push_back(act);
-    items.push_back(wo);
-    mp_reduce(items, p + ".expert_allreduce", dropless ? mean : padded);
+    mp_reduce(items, p + ".expert_allreduce", uneven ? mean : padded);
     if (ep_part >= 0) {
       Item back = a2a;
       back.name = p + ".combine_a2a";
       std::swap(back.matrices, back.matrices_bwd);
       items.push_back(back);
     }
-    items.push_back(compute(p + ".combine", memory_op(OpKind::combine, (static_cast<double>(T) + sent_slots) * static_cast<double>(d) * a), Backward::same));
+    for (const MoeOp& op : moe_combine_ops(md)) items.push_back(moe_item(p, op));
     items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
   };
 
@@ -397,7 +432,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       Layer L{tag + "enc" + std::to_string(i), {}};
       attention_block(L.items, "self", T_enc, m.input_length, m.input_length, false);
       if (m.is_switch_layer(i)) {
-        switch_ffn(L.items, "switch", T_enc, shape.group_tokens, out.encoder_capacity, stream++, false);
+        switch_ffn(L.items, "switch", T_enc, shape.group_tokens, groups, out.encoder_capacity, stream++, false);
       } else {
         dense_ffn(L.items, "ffn", T_enc);
       }
@@ -409,7 +444,8 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       attention_block(L.items, "self", T_dec, m.target_length, m.target_length, false);
       attention_block(L.items, "cross", T_dec, m.target_length, m.input_length, true);
       if (m.is_switch_layer(i)) {
-        switch_ffn(L.items, "switch", T_dec, shape.decoder_group_tokens, out.decoder_capacity, stream++, true);
+        switch_ffn(L.items, "switch", T_dec, shape.decoder_group_tokens, dims.decoder_groups, out.decoder_capacity, stream++,
+                   true);
       } else {
         dense_ffn(L.items, "ffn", T_dec);
       }

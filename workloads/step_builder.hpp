@@ -3,18 +3,22 @@
 //
 // Every device runs the same program on its own tokens, so compute ops are
 // emitted once for all devices (per-device shapes only where routing makes
-// loads differ: the expert FFN in dropless mode). Per micro-batch:
+// loads differ: the grouped implementation's expert ops). Per micro-batch:
 //   forward   embeddings; per encoder layer: self-attention block, FFN block;
 //             per decoder layer: self-attention, cross-attention (K, V from the
 //             encoder output), FFN; LM head and loss.
 //     attention block  norm, QKV (or Q and KV) projection, attention, output projection,
 //                      [mp all-reduce], residual
 //     dense FFN        norm, wi (n_mats-1 matrices), activation, wo, [mp all-reduce], residual
-//     Switch FFN       norm, router (fp32), dispatch, [all-to-all over ep], expert wi,
-//                      activation, expert wo, [mp all-reduce], [all-to-all back], combine, residual
-//   backward  the forward in reverse: every matrix product becomes dgrad (on the chain) and
-//             wgrad (off the chain, so the next all-to-all can overlap it), each with its own
-//             product shape (workloads/backward_shapes.hpp); attention x2;
+//     Switch FFN       norm, router (fp32), the MoE implementation's dispatch ops, [all-to-all
+//                      over ep], its expert ops (expert wi, activation, expert wo, [sorts by
+//                      local expert]), [mp all-reduce], [all-to-all back], its combine ops,
+//                      residual. The implementation (setup.moe_impl, resolved) and its ops,
+//                      forward and backward, are in moe_impl.hpp and moe_layer.hpp.
+//   backward  the forward in reverse: every matrix product with a weight becomes dgrad (on the
+//             chain) and wgrad (off the chain, so the next all-to-all can overlap it), each with
+//             its own product shape (workloads/backward_shapes.hpp); attention x2; the MoE
+//             layer's other ops their own backward (moe_layer.hpp);
 //             the same all-to-alls and mp all-reduces; with rematerialization each layer's
 //             forward is replayed before its backward.
 // Gradient sync (TrainingSetup::grad_sync, training.hpp): fused -- after the last micro-batch,
@@ -25,10 +29,11 @@
 // Either way the gradient bytes add up to the local parameters x gradient bytes. Then the
 // optimizer update.
 //
-// Bytes of one all-to-all, per device (capacity mode): E x (groups x C) x d_model x 2 B: the
-// [E, C, d_model] bf16 tensor of the paper, for each routing group; each mp rank sends its
-// full copy (activations are replicated over mp). Dropless: the byte matrix of processed
-// assignments from each source device to each expert's device, x d_model x 2 B.
+// Bytes of one all-to-all, per device (padded: einsum, gather): E x (groups x C) x d_model x 2 B:
+// the [E, C, d_model] bf16 tensor of the paper, for each routing group; each mp rank sends its
+// full copy (activations are replicated over mp). Routed loads (grouped: dropless or truncated
+// to the capacity): the byte matrix of processed assignments from each source device to each
+// expert's device, x d_model x 2 B.
 
 #include <cstdint>
 #include <memory>
@@ -55,9 +60,9 @@ struct BuiltStep {
   DropStats drops;                    // over every Switch layer and micro-batch
   DropStats encoder_drops;
   DropStats decoder_drops;
-  double encoder_received_slots = 0.0;  // per device and Switch layer: padded (capacity) or busiest (dropless)
+  double encoder_received_slots = 0.0;  // per device and Switch layer: padded, or busiest (grouped: routed loads)
   double decoder_received_slots = 0.0;
-  double max_expert_load_ratio = 0.0;   // busiest device's received assignments / mean (dropless straggler)
+  double max_expert_load_ratio = 0.0;   // busiest device's received assignments / mean (the straggler)
 };
 
 [[nodiscard]] BuiltStep build_step(const Model& model, const Layout& layout, const TrainingSetup& setup,

@@ -47,6 +47,9 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   o.training.optimizer = parse_optimizer(q.optimizer, "--optimizer");
   o.training.rematerialize = q.rematerialize;
   o.training.grad_sync = parse_grad_sync(q.grad_sync, r.mesh->is_tpu(), "--grad-sync");
+  // Resolved here (mesh and mode are known), so a refused combination fails before any work.
+  o.training.moe_impl = resolve_moe_impl(parse_moe_impl(q.moe_impl, "--moe-impl"), r.mesh->is_tpu(),
+                                         o.mode == ExecutionMode::dropless, "--moe-impl");
   o.network_model = parse_network_model(q.network_model, "--network-model");
   o.strict_priority = parse_comm_priority(q.comm_priority, "--comm-priority");
   (void)derive_step_shape(o.training, r.model, r.layout);  // batch errors before any work

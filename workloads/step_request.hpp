@@ -24,7 +24,8 @@ struct StepRequest {
   std::string mode = "capacity";      // --mode
   std::int64_t batch_tokens = std::int64_t{1} << 20;  // --batch-tokens
   std::int64_t micro_batches = 1;     // --micro-batches
-  std::int64_t group_tokens = 0;      // --group-tokens
+  std::int64_t group_tokens = 0;      // --group-tokens (0: the MoE implementation's default)
+  std::string moe_impl = "auto";      // --moe-impl (auto: the platform default, moe_impl.hpp)
   std::string precision = "bf16";     // --precision
   std::string optimizer = "adafactor";  // --optimizer
   bool rematerialize = false;         // --remat

@@ -95,6 +95,17 @@ StepShape derive_step_shape(const TrainingSetup& setup, const Model& model, cons
   s.local_sequences = s.sequences / split;
   s.local_tokens = s.local_sequences * model.input_length;
   s.local_decoder_tokens = s.local_sequences * model.target_length;
+  if (setup.group_tokens == 0 && setup.moe_impl == MoeImpl::einsum) {
+    // Mesh-TF splits each stack's tokens into groups of at most 1024 (moe_impl.hpp); the batch
+    // dimension is split over the data-parallel axis.
+    const GroupSplit enc = mesh_tf_group_split(s.local_tokens, layout.dp);
+    s.groups_per_device = enc.groups;
+    s.group_tokens = enc.group_tokens;
+    const GroupSplit dec = mesh_tf_group_split(s.local_decoder_tokens, layout.dp);
+    s.decoder_groups_per_device = dec.groups;
+    s.decoder_group_tokens = dec.group_tokens;
+    return s;
+  }
   if (setup.group_tokens == 0) {
     s.group_tokens = s.local_tokens;
     s.groups_per_device = 1;
@@ -107,6 +118,7 @@ StepShape derive_step_shape(const TrainingSetup& setup, const Model& model, cons
     s.groups_per_device = s.local_tokens / setup.group_tokens;
   }
   // Decoder groups: same count per device; the last may be shorter when it does not divide.
+  s.decoder_groups_per_device = s.groups_per_device;
   s.decoder_group_tokens = (s.local_decoder_tokens + s.groups_per_device - 1) / s.groups_per_device;
   return s;
 }

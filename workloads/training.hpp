@@ -4,9 +4,14 @@
 //   batch_tokens   encoder input tokens per global batch (paper: 2^20 = 2048 sequences of 512);
 //                  sequences = batch_tokens / input_length, each with target_length decoder tokens.
 //   micro_batches  forward/backward passes per step; gradients accumulate, one all-reduce per step.
-//   group_tokens   routing group size; 0 = one device's local batch per micro-batch (the paper's
-//                  tokens_per_core). Decoder layers route the matching decoder tokens: the same
-//                  number of groups per device, each of local_decoder_tokens / groups tokens.
+//   group_tokens   routing group size (--group-tokens); 0 = the implementation's default: einsum
+//                  splits each stack's local tokens as Mesh-TF does (groups of at most 1024 tokens,
+//                  moe_impl.hpp, mesh_tf_group_split), gather and grouped route one device's local
+//                  batch per micro-batch as one group (the paper's tokens_per_core). With a given
+//                  size (or the local batch), decoder layers route the matching decoder tokens in
+//                  the same number of groups per device, each of local_decoder_tokens / groups tokens.
+//   moe_impl       how the MoE layer runs (moe_impl.hpp); `automatic` until a step resolves it
+//                  against its mesh and mode (resolve_moe_impl).
 //   precision      bf16: activations, matrix products and all-to-alls in bfloat16, the router in
 //                  float32 (selective precision); fp32: everything in float32.
 //   optimizer      adafactor (paper; factored second moments, no first moment, fp32 parameters and
@@ -17,6 +22,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include "workloads/moe_impl.hpp"
 
 namespace switchsim::workloads {
 
@@ -60,7 +67,8 @@ enum class Precision : std::uint8_t { bf16, fp32 };
 struct TrainingSetup {
   std::int64_t batch_tokens = std::int64_t{1} << 20;
   std::int64_t micro_batches = 1;
-  std::int64_t group_tokens = 0;  // 0: local tokens per device and micro-batch
+  std::int64_t group_tokens = 0;  // 0: the MoE implementation's default (see above)
+  MoeImpl moe_impl = MoeImpl::automatic;
   Precision precision = Precision::bf16;
   Optimizer optimizer = Optimizer::adafactor;
   bool rematerialize = false;
@@ -75,15 +83,16 @@ struct StepShape {
   std::int64_t local_sequences = 0;            // per data-parallel replica and micro-batch
   std::int64_t local_tokens = 0;               // encoder tokens per device and micro-batch
   std::int64_t local_decoder_tokens = 0;
-  std::int64_t groups_per_device = 1;          // routing groups per device and micro-batch
+  std::int64_t groups_per_device = 1;          // encoder routing groups per device and micro-batch
   std::int64_t group_tokens = 0;               // encoder routing group size G
+  std::int64_t decoder_groups_per_device = 1;  // decoder routing groups per device and micro-batch
   std::int64_t decoder_group_tokens = 0;       // decoder routing group size
 };
 
 // Checks the setup and derives the shape. InputError names the field:
 //   --batch-tokens     not a multiple of input_length, or the sequences do not divide over dp x micro-batches
 //   --micro-batches    <= 0
-//   --group-tokens     not dividing the local tokens
+//   --group-tokens     negative, or not dividing the local tokens
 [[nodiscard]] StepShape derive_step_shape(const TrainingSetup& setup, const Model& model, const Layout& layout);
 
 }  // namespace switchsim::workloads

@@ -37,8 +37,7 @@ TEST_CASE("planner: step lower bound never exceeds the simulated step", "[planne
   double worst_ratio = 1.0;
   for (const planner::Candidate& c : en.candidates) {
     workloads::StepOptions so;
-    so.training = o.training;
-    so.training.micro_batches = c.micro_batches;
+    so.training = planner::candidate_setup(o.training, c);  // the candidate's micro-batches and MoE implementation
     so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
     so.mode = c.mode;
     so.cache = &cache;
@@ -122,4 +121,55 @@ TEST_CASE("planner: step lower bound holds with tile and wave padding (GPU, drop
     }
   }
   CHECK(dropless > 0);
+}
+
+TEST_CASE("planner: the lower bound holds for every MoE implementation, and is the compute exactly when padded",
+          "[planner][moe_impl]") {
+  // Each implementation adds its own ops (workloads/moe_layer.hpp); the bound prices the same
+  // list. Padded implementations (einsum, gather) give every device the same ops, so the bound's
+  // compute equals the busiest device's compute; the grouped GEMM's routed loads are bounded by
+  // the mean (dropless) or groups x min(k G, C) (capacity).
+  const workloads::Model m = workloads::load_model("switch-base");
+  struct Case {
+    const char* mesh;
+    const char* layout;
+    workloads::MoeImpl impl;
+    workloads::ExecutionMode mode;
+    double factor;
+  };
+  using workloads::ExecutionMode;
+  using workloads::MoeImpl;
+  const Case cases[] = {
+      {"tpuv3-2x2", "dp=8,ep=8,mp=1", MoeImpl::einsum, ExecutionMode::capacity, 1.0},
+      {"tpuv3-2x2", "dp=8,ep=4,mp=1", MoeImpl::einsum, ExecutionMode::capacity, 1.25},
+      {"tpuv3-2x2", "dp=4,ep=4,mp=2", MoeImpl::gather, ExecutionMode::capacity, 1.0},
+      {"tpuv3-2x2", "dp=8,ep=8,mp=1", MoeImpl::grouped, ExecutionMode::dropless, 1.0},
+      {"dgx-h100-1", "dp=8,ep=8,mp=1", MoeImpl::gather, ExecutionMode::capacity, 1.25},
+      {"dgx-h100-1", "dp=8,ep=2,mp=1", MoeImpl::gather, ExecutionMode::capacity, 2.0},
+      {"dgx-h100-1", "dp=4,ep=4,mp=2", MoeImpl::grouped, ExecutionMode::dropless, 1.0},
+      {"dgx-h100-1", "dp=8,ep=8,mp=1", MoeImpl::grouped, ExecutionMode::capacity, 1.0},
+      {"dgx-h100-1", "dp=8,ep=8,mp=1", MoeImpl::einsum, ExecutionMode::capacity, 1.0},
+  };
+  for (const Case& k : cases) {
+    const topology::Mesh mesh = topology::build_mesh(k.mesh);
+    const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+    const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
+    const workloads::Layout layout = workloads::parse_layout(k.layout);
+    workloads::StepOptions so;
+    so.training.batch_tokens = std::int64_t{1} << 16;
+    so.training.moe_impl = k.impl;
+    so.capacity_factor = k.factor;
+    so.mode = k.mode;
+    so.network_model = workloads::NetworkModel::isolated;
+    const workloads::StepShape shape = workloads::derive_step_shape(so.training, m, layout);
+    const planner::StepBound b =
+        planner::step_lower_bound(m, layout, so.training, shape, k.factor, k.mode, *cost, cuts);
+    const workloads::StepResult r = workloads::simulate_step(m, mesh, layout, so, *cost);
+    INFO(k.mesh << " " << k.layout << " " << workloads::to_string(k.impl) << " " << workloads::to_string(k.mode));
+    REQUIRE(r.training.moe_impl == k.impl);
+    CHECK(b.compute_s <= r.compute_lower_bound_s * (1.0 + 1e-9));
+    CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
+    CHECK(b.compute_s >= 0.5 * r.compute_lower_bound_s);
+    if (k.impl != MoeImpl::grouped) CHECK(b.compute_s == Approx(r.compute_lower_bound_s).epsilon(1e-9));
+  }
 }

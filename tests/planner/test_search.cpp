@@ -214,3 +214,28 @@ TEST_CASE("planner: the network tolerance is recorded and moves results by about
   CHECK(j["provenance"]["network_tolerance"] == 0.01);
   CHECK(planner::to_json(exact)["provenance"]["network_model"] == "max-min fluid, exact");
 }
+
+TEST_CASE("planner: each mode runs its resolved MoE implementation, recorded in the JSON", "[planner][moe_impl]") {
+  const Setup s;
+  planner::SearchOptions o = small_options();
+  o.samples = 1;
+  o.top = 2;
+  const json j = planner::to_json(planner::recommend(s.model, s.mesh, o, *s.cost));
+  CHECK(j.at("inputs").at("moe_impl") == "auto");
+  // TPU mesh: capacity mode runs einsum, dropless grouped.
+  CHECK(j.at("provenance").at("moe_impl").at("capacity") == "einsum");
+  CHECK(j.at("provenance").at("moe_impl").at("dropless") == "grouped");
+  for (const json& e : j.at("pareto")) {
+    CHECK(e.at("moe_impl") == (e.at("mode") == "dropless" ? "grouped" : "einsum"));
+  }
+  // An explicit einsum has no dropless mode: the search skips it.
+  o.enumeration.training.moe_impl = workloads::MoeImpl::einsum;
+  const planner::Enumeration en = planner::enumerate_candidates(s.model, s.mesh, o.enumeration);
+  REQUIRE_FALSE(en.candidates.empty());
+  for (const planner::Candidate& c : en.candidates) {
+    CHECK(c.mode == workloads::ExecutionMode::capacity);
+    CHECK(c.moe_impl == workloads::MoeImpl::einsum);
+  }
+  o.enumeration.factors.clear();
+  CHECK_THROWS_WITH(planner::enumerate_candidates(s.model, s.mesh, o.enumeration), Catch::Contains("--moe-impl"));
+}

@@ -304,6 +304,13 @@ const std::vector<Case>& cases() {
     sm("mode unknown", {"--mode", "lossy"}, "--mode");
     sm("micro-batches zero", {"--micro-batches", "0"}, "--micro-batches");
     sm("group tokens negative", {"--group-tokens", "-5"}, "--group-tokens");
+    sm("group tokens not dividing the local tokens", {"--group-tokens", "1000"}, "--group-tokens");
+    sm("moe impl unknown", {"--moe-impl", "megablocks"}, "--moe-impl");
+    sm("einsum in dropless mode", {"--moe-impl", "einsum", "--mode", "dropless"}, "--moe-impl");
+    sm("gather in dropless mode", {"--moe-impl", "gather", "--mode", "dropless"}, "--moe-impl");
+    t.push_back({"capacity", "einsum in dropless mode", cap({"--moe-impl", "einsum", "--mode", "dropless"}), {},
+                 "--moe-impl"});
+    t.push_back({"recommend", "moe impl unknown", rec({"--moe-impl", "tutel"}), {}, "--moe-impl"});
     sm("precision unknown", {"--precision", "fp4"}, "--precision");
     sm("optimizer unknown", {"--optimizer", "sgd"}, "--optimizer");
     sm("trace devices negative", {"--trace", "{d}/trace.json", "--trace-devices", "-1"}, "--trace-devices");
