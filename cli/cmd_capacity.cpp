@@ -2,6 +2,7 @@
 //  [step flags as for simulate] [--json] [--out F]`:
 // the capacity-factor trade-off: one row per factor, mean and spread over N routing seeds.
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -40,7 +41,8 @@ CommandAction add_capacity_command(CLI::App& app) {
   return [opt]() -> int {
     const std::vector<double> factors = workloads::parse_factors(opt->factors, "--factors");
     if (opt->samples <= 0) throw InputError("--samples", "must be positive");
-    opt->request.capacity_factor = factors.front();
+    // The largest factor needs the most memory: micro-batches chosen for it fit every row.
+    opt->request.capacity_factor = *std::max_element(factors.begin(), factors.end());
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
     check_resources("--mesh", workloads::estimate_step_resources(step.model, step.layout, step.options), opt->force);
     if (!opt->force) {

@@ -37,7 +37,9 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--routing", q.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
   app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
   app.add_option("--batch-tokens", q.batch_tokens, "Encoder tokens per global batch (default 1048576)");
-  app.add_option("--micro-batches", q.micro_batches, "Micro-batches per step (default 1)");
+  app.add_option("--micro-batches", q.micro_batches,
+                 "Micro-batches per step (default: the smallest of 1, 2, 4, ... whose memory fits 90% of the device, "
+                 "as recommend chooses)");
   app.add_option("--group-tokens", q.group_tokens, "Routing group size (default: local tokens per device)");
   app.add_option("--precision", q.precision, "bf16 (fp32 router, default) | fp32");
   app.add_option("--optimizer", q.optimizer, "adafactor (default) | adam");

@@ -12,17 +12,10 @@
 // mp.ep.rep (most talkative axis on the fastest links) comes first.
 // Modes: capacity mode for each factor of SearchOptions::factors, plus
 // dropless when asked.
-// Micro-batches: activations shrink with more micro-batches (one micro-batch's
-// activations live at a time), so each candidate takes the smallest count in
-// 1, 2, 4, ... (dividing the local sequences, at most max_micro_batches) for
-// which its memory fits; more micro-batches only add per-op overheads.
-// Memory (workloads::estimate_memory) against limit = headroom x device memory:
-//   capacity mode  exact before simulating: each device receives
-//                  E x groups x C slots per Switch layer (padded buffers),
-//                  C = ceil(cf k G / E);
-//   dropless       a lower bound before simulating: the busiest device receives
-//                  at least the mean, k x G x groups slots; the simulated
-//                  busiest load is checked again after the evaluation.
+// Micro-batches and memory: each candidate takes the smallest count that fits
+// headroom x device memory (workloads/micro_batches.hpp: capacity mode exact
+// before simulating, dropless a lower bound whose simulated busiest load is
+// checked again after the evaluation).
 
 #include <cstdint>
 #include <string>
@@ -31,6 +24,7 @@
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/memory.hpp"
+#include "workloads/micro_batches.hpp"
 #include "workloads/model.hpp"
 #include "workloads/routing.hpp"
 #include "workloads/training.hpp"
@@ -82,11 +76,6 @@ struct Enumeration {
 [[nodiscard]] std::vector<workloads::Layout> enumerate_layouts(const workloads::Model& model, std::int64_t devices);
 // The orders of `layout` that differ in device placement, the default first.
 [[nodiscard]] std::vector<workloads::Layout> enumerate_mappings(const workloads::Layout& layout);
-
-// Slots each device receives per Switch layer before simulating (see above).
-[[nodiscard]] double planned_received_slots(const workloads::Model& model, const workloads::Layout& layout,
-                                            std::int64_t group_tokens, std::int64_t groups, double capacity_factor,
-                                            workloads::ExecutionMode mode);
 
 [[nodiscard]] Enumeration enumerate_candidates(const workloads::Model& model, const topology::Mesh& mesh,
                                                const EnumerationOptions& options);

@@ -9,6 +9,7 @@
 #include "sim/step_executor.hpp"
 #include "sim/traffic.hpp"
 #include "topology/device_catalog.hpp"
+#include "workloads/micro_batches.hpp"
 #include "workloads/step_builder.hpp"
 
 namespace switchsim::workloads {
@@ -247,6 +248,7 @@ json to_json(const StepResult& r) {
   j["batch_tokens"] = r.training.batch_tokens;
   j["sequences"] = r.shape.sequences;
   j["micro_batches"] = r.training.micro_batches;
+  j["micro_batches_chosen"] = r.training.micro_batches_chosen;
   j["precision"] = to_string(r.training.precision);
   j["optimizer"] = to_string(r.training.optimizer);
   j["rematerialize"] = r.training.rematerialize;
@@ -335,6 +337,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["routing"] = f.routing;
     j["seed"] = f.seed;
     j["samples"] = rows.front().samples;
+    j["micro_batches"] = f.training.micro_batches;
+    j["micro_batches_chosen"] = f.training.micro_batches_chosen;
     j["network_tolerance"] = f.network.completion_window;
     j["load_model_above_devices"] = f.network.load_model_above_devices;
     j["network_model"] = to_string(f.network_model);
@@ -387,8 +391,17 @@ std::string to_text(const StepResult& r) {
                 r.overlapped_communication_s, to_string(r.network_model), to_string(r.training.grad_sync).c_str(),
                 r.memory.total_bytes() / GiB, r.memory.device_memory_bytes / GiB,
                 r.memory.fits() ? "" : "  DOES NOT FIT", r.cost_model.c_str(), r.ops);
-  std::string s = buf;
-  if (!r.memory.fits()) s += "rejected: " + r.memory.explain(r.device_kind) + "\n";
+  // A step that does not fit is said first, before any figure a reader might take for a plan.
+  std::string s = r.memory.fits() ? std::string() : "DOES NOT FIT: " + r.memory.explain(r.device_kind) + "\n";
+  s += buf;
+  if (r.training.micro_batches_chosen) {
+    std::snprintf(buf, sizeof buf, "micro-batches  %lld (chosen: the smallest of 1, 2, 4, ... whose estimate fits %.0f%% of "
+                  "device memory; --micro-batches sets it)\n",
+                  static_cast<long long>(r.training.micro_batches), 100.0 * kDefaultMemoryHeadroom);
+  } else {
+    std::snprintf(buf, sizeof buf, "micro-batches  %lld (as given)\n", static_cast<long long>(r.training.micro_batches));
+  }
+  s += buf;
   std::snprintf(buf, sizeof buf, "model FLOP/s   %.4g per device (%s), MFU %.2f%% of %.4g (%s peak)\n",
                 r.model_flops.per_s_per_device, "3 x forward, PaLM/Megatron convention", 100.0 * r.model_flops.mfu,
                 r.model_flops.peak_flops_per_device, r.model_flops.precision.c_str());
@@ -402,7 +415,9 @@ std::string to_text(const std::vector<CapacityRow>& rows) {
   if (rows.empty()) return s;
   const StepResult& f = rows.front().first;
   s += f.model + " on " + f.mesh + ", layout " + f.layout + ", " + f.mode + " mode, routing " + f.routing + ", " +
-       std::to_string(rows.front().samples) + " seed(s)\n";
+       std::to_string(rows.front().samples) + " seed(s), " + std::to_string(f.training.micro_batches) +
+       (f.training.micro_batches_chosen ? " micro-batch(es) (chosen: the smallest count that fits at the largest factor)\n"
+                                        : " micro-batch(es)\n");
   s += "  factor  capacity  step_time_s (min..max)          tokens/s      drop %  (min..max)        fits\n";
   for (const CapacityRow& row : rows) {
     char buf[512];
