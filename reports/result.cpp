@@ -273,7 +273,9 @@ RecommendView read_recommend(const json& j) {
 const json* capacity_rows(const json& j, std::string* key_out) {
   if (!j.is_object()) return nullptr;
   const auto is_rows = [](const json& a) {
-    return a.is_array() && !a.empty() && a.front().is_object() && a.front().contains("capacity_factor");
+    // Capacity rows carry a factor; a dropless sweep's one row has none, only its mode.
+    return a.is_array() && !a.empty() && a.front().is_object() &&
+           (a.front().contains("capacity_factor") || (a.front().contains("mode") && a.front().contains("step_time_s")));
   };
   for (const char* key : {"rows", "factors", "results", "table"}) {
     if (const json* a = find(j, key); a != nullptr && is_rows(*a)) {

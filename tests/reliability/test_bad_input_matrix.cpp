@@ -335,6 +335,7 @@ const std::vector<Case>& cases() {
     cp("factor zero", {"--factors", "0,1"}, "--factors");
     cp("factor negative", {"--factors", "1,-2"}, "--factors");
     cp("samples zero", {"--samples", "0"}, "--samples");
+    cp("factors with dropless mode", {"--mode", "dropless", "--factors", "1,2"}, "--factors: dropless mode has no capacity factor");
     cp("factor NaN", {"--factors", "1,nan"}, "--factors");
     cp("samples negative", {"--samples", "-3"}, "--samples");
     cp("layout inconsistent", {"--layout", "dp=16,mp=4"}, "--layout");
