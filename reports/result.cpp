@@ -190,6 +190,8 @@ LayoutResult read_layout_result(const json& entry, const std::string& where) {
   r.capacity_factor = opt_number(entry, where, "capacity_factor");
   r.mode = opt_string(entry, "mode");
   r.step_time_s = read_stat(entry, where, "step_time_s").mean;
+  r.step_time_low_s = opt_number(entry, where, "step_time_s_low");
+  r.step_time_high_s = opt_number(entry, where, "step_time_s_high");
   r.tokens_per_s = read_stat(entry, where, "tokens_per_s");
   r.drop_fraction = read_stat(entry, where, "drop_fraction");
   if (find(entry, "memory_per_device_bytes") != nullptr) {

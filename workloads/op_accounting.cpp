@@ -83,10 +83,17 @@ OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& sch
     }
     key_of[static_cast<std::size_t>(o)] = key;
   }
+  OpAccounting a;
   for (const CriticalOp& c : critical_op_durations(graph, schedule)) {
     rows[key_of[static_cast<std::size_t>(c.op)]].critical_path_s += c.seconds;
+    const sim::Op& op = graph.op(c.op);
+    if (op.type != sim::OpType::compute) continue;
+    const kernels::OpShape* shape = &op.shape;
+    for (const auto& sh : op.member_shapes) {
+      if (shape == &op.shape || sh.flops() + sh.min_bytes() > shape->flops() + shape->min_bytes()) shape = &sh;
+    }
+    a.uncertainty_s += cost.predict(*shape).relative_uncertainty * c.seconds;
   }
-  OpAccounting a;
   a.idle_s = schedule.critical_path.idle_s;
   for (auto& [key, r] : rows) {
     if (key.first == 0) {
@@ -122,6 +129,7 @@ json to_json(const OpAccounting& a) {
   }
   return json{{"by_kind", std::move(rows)},
               {"idle_s", a.idle_s},
+              {"uncertainty_s", a.uncertainty_s},
               {"flops", a.flops()},
               {"what",
                "per op kind: ops in the graph, FLOPs and bytes summed over every device's copy (collectives: "

@@ -269,6 +269,11 @@ json to_json(const StepResult& r) {
     j["decoder_expert_capacity"] = r.decoder_expert_capacity;
   }
   j["step_time_s"] = r.step_time_s;
+  // The compute-cost band (workloads/op_accounting.hpp): first order, network not included.
+  j["step_time_s_low"] = std::max(0.0, r.step_time_s - r.op_accounting.uncertainty_s);
+  j["step_time_s_high"] = r.step_time_s + r.op_accounting.uncertainty_s;
+  j["uncertainty"] = {{"compute_s", r.op_accounting.uncertainty_s},
+                      {"covers", kStepUncertaintyCovers}};
   j["tokens_per_s"] = r.tokens_per_s;
   j["examples_per_s"] = r.examples_per_s;
   j["drop_fraction"] = r.drop_fraction;
@@ -401,6 +406,11 @@ std::string to_text(const StepResult& r) {
   }
   s += fmt::format("step time      {:.6g} s   tokens/s {:.6g}   examples/s {:.6g}\n", r.step_time_s, r.tokens_per_s,
                    r.examples_per_s);
+  s += fmt::format("uncertainty    +-{:.4g} s ({:.3g}%) from the compute costs along the critical path: {:.6g}..{:.6g} s "
+                   "(network not included)\n",
+                   r.op_accounting.uncertainty_s, 100.0 * r.op_accounting.uncertainty_s / r.step_time_s,
+                   std::max(0.0, r.step_time_s - r.op_accounting.uncertainty_s),
+                   r.step_time_s + r.op_accounting.uncertainty_s);
   if (r.mode != "dropless") {
     s += fmt::format("drop fraction  {:.4g}% (encoder {:.4g}%, decoder {:.4g}%)\n", 100.0 * r.drop_fraction,
                      100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction);
