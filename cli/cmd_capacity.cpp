@@ -2,6 +2,7 @@
 //  [step flags as for simulate] [--json] [--out F]`:
 // the capacity-factor trade-off: one row per factor, mean and spread over N routing seeds.
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -33,15 +34,22 @@ CommandAction add_capacity_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   app.description("Capacity-factor trade-off: step time, tokens/s and drop fraction per factor");
   add_step_request_flags(app, opt->request);
-  app.add_option("--factors", opt->factors, "Comma-separated capacity factors (default 0.5,1.0,1.25,1.5,2.0)");
+  CLI::Option* factors_flag = app.add_option(
+      "--factors", opt->factors, "Comma-separated capacity factors (default 0.5,1.0,1.25,1.5,2.0; not with --mode dropless)");
   app.add_option("--samples", opt->samples, "Routing seeds per factor (default 3)");
   app.add_flag("--force", opt->force, "Run even when the sweep's time estimate exceeds this machine's limits");
   add_output_flags(app, opt->output);
-  return [opt]() -> int {
+  return [opt, factors_flag]() -> int {
     const std::vector<double> factors = workloads::parse_factors(opt->factors, "--factors");
+
     if (opt->samples <= 0) throw InputError("--samples", "must be positive");
-    opt->request.capacity_factor = factors.front();
+    // The largest factor needs the most memory: micro-batches chosen for it fit every row.
+    opt->request.capacity_factor = *std::max_element(factors.begin(), factors.end());
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
+    if (step.options.mode == workloads::ExecutionMode::dropless && factors_flag->count() > 0) {
+      throw InputError("--factors", "dropless mode has no capacity factor to sweep: leave out --factors (one dropless "
+                                    "row), or use --mode capacity");
+    }
     check_resources("--mesh", workloads::estimate_step_resources(step.model, step.layout, step.options), opt->force);
     if (!opt->force) {
       // Refuse a sweep that would take hours up front (common/resource_limits.hpp):

@@ -38,7 +38,9 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--routing", q.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
   app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
   app.add_option("--batch-tokens", q.batch_tokens, "Encoder tokens per global batch (default 1048576)");
-  app.add_option("--micro-batches", q.micro_batches, "Micro-batches per step (default 1)");
+  app.add_option("--micro-batches", q.micro_batches,
+                 "Micro-batches per step (default: the smallest of 1, 2, 4, ... whose memory fits 90% of the device, "
+                 "as recommend chooses)");
   app.add_option("--moe-impl", q.moe_impl,
                  "MoE layer as frameworks run it: auto (default: einsum on TPU meshes, gather on GPU meshes in "
                  "capacity mode, grouped when dropless) | einsum (Mesh-TF/GShard one-hot dispatch and combine "

@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "common/json_io.hpp"
+#include "common/known_keys.hpp"
 
 namespace switchsim::kernels {
 
@@ -33,6 +34,10 @@ json ceilings_to_json(const DeviceCeilings& c) {
 }
 
 DeviceCeilings ceilings_from_json(const json& j, const std::string& device_kind, const std::string& where) {
+  require_known_keys(j,
+                     {"matrix_flops_per_s", "vector_flops_per_s", "memory_Bps", "matrix_efficiency",
+                      "memory_efficiency", "launch_overhead_s"},
+                     where);
   DeviceCeilings c;
   c.device_kind = device_kind;
   c.matrix_flops_per_s = require_positive(j, "matrix_flops_per_s", where);
@@ -62,6 +67,12 @@ std::unique_ptr<CostModel> cost_model_from_profile_json(const json& profile, con
                                                         const std::string& name, const std::string& field,
                                                         const MatrixGeometry* geometry) {
   if (!profile.is_object()) throw InputError(field, "a profile must be a JSON object");
+  // What `calibrate` writes (kernels/calibration.cpp); `device`, `ceilings_measurement`,
+  // a sample's `config` and `provenance` are descriptive records, not read.
+  require_known_keys(profile,
+                     {"schema_version", "kind", "device", "backend", "measured_at", "source", "ceilings",
+                      "ceilings_measurement", "samples", "notes", "provenance"},
+                     field);
   const long long version = require_integer(profile, "schema_version", field);
   if (version != kProfileSchemaVersion) {
     throw InputError(field + ".schema_version", "is " + std::to_string(version) + ", this switchsim reads " +
@@ -83,6 +94,11 @@ std::unique_ptr<CostModel> cost_model_from_profile_json(const json& profile, con
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const std::string where = field + ".samples[" + std::to_string(i) + "]";
     const json& s = samples[i];
+    require_known_keys(s, {"kernel", "op", "shape", "config", "flops", "bytes", "median_s", "p10_s", "p90_s", "repeats"},
+                       where);
+    if (s.contains("shape")) {
+      require_known_keys(s["shape"], {"batch", "m", "n", "k", "bytes", "precision", "activation_elements"}, where + ".shape");
+    }
     CalibrationSample p;
     p.kind = op_kind_from_string(require_string(s, "op", where), where + ".op");
     p.work = require_positive(s, is_memory_kind(p.kind) ? "bytes" : "flops", where);

@@ -107,16 +107,6 @@ std::vector<Layout> enumerate_mappings(const Layout& layout) {
   return out;
 }
 
-double planned_received_slots(const workloads::Model& model, const Layout& layout, std::int64_t group_tokens,
-                              std::int64_t groups, double capacity_factor, ExecutionMode mode, workloads::MoeImpl impl) {
-  (void)layout;  // E/ep experts x ep sources: the layout cancels out
-  if (!model.is_moe()) return 0.0;
-  if (mode == ExecutionMode::dropless) return static_cast<double>(model.top_k * group_tokens * groups);
-  const std::int64_t c = workloads::expert_capacity(capacity_factor, model.top_k, group_tokens, model.experts);
-  if (impl == workloads::MoeImpl::grouped) return static_cast<double>(groups * std::min(model.top_k * group_tokens, c));
-  return static_cast<double>(model.experts * groups * c);
-}
-
 workloads::TrainingSetup candidate_setup(const workloads::TrainingSetup& options, const Candidate& c) {
   workloads::TrainingSetup setup = options;
   setup.micro_batches = c.micro_batches;
@@ -173,52 +163,32 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
       rej.capacity_factor = md.factor;
       rej.mode = md.mode;
       rej.memory_limit_bytes = limit;
-      bool accepted = false;
-      for (std::int64_t mb = 1; mb <= options.max_micro_batches; mb *= 2) {
-        workloads::TrainingSetup setup = options.training;
-        setup.micro_batches = mb;
-        setup.moe_impl = md.impl;
-        workloads::StepShape shape;
-        try {
-          shape = workloads::derive_step_shape(setup, model, base);
-        } catch (const InputError& e) {
-          if (mb == 1) {  // the batch itself does not split over dp
-            rej.reason = e.what();
-            rej.reason_kind = "divisibility";
-          }
-          break;
+      workloads::TrainingSetup setup = options.training;
+      setup.moe_impl = md.impl;
+      const workloads::MicroBatchPlan plan = workloads::plan_micro_batches(
+          model, base, setup, md.mode, md.factor, device_memory, options.memory_headroom, options.max_micro_batches);
+      const bool accepted = plan.fits();
+      if (accepted) {
+        for (const Layout& mapped : mappings) {
+          Candidate c;
+          c.layout = mapped;
+          c.capacity_factor = md.factor;
+          c.mode = md.mode;
+          c.moe_impl = md.impl;
+          c.micro_batches = plan.micro_batches;
+          c.memory = plan.memory;
+          out.candidates.push_back(c);
         }
-        const double f = md.mode == ExecutionMode::dropless ? 1.0 : md.factor;
-        const double enc =
-            planned_received_slots(model, base, shape.group_tokens, shape.groups_per_device, f, md.mode, md.impl);
-        const double dec = planned_received_slots(model, base, shape.decoder_group_tokens,
-                                                  shape.decoder_groups_per_device, f, md.mode, md.impl);
-        const workloads::MemoryEstimate mem =
-            workloads::estimate_memory(model, base, setup, shape, enc, dec, device_memory);
-        rej.micro_batches = mb;
-        rej.memory_per_device_bytes = mem.total_bytes();
-        const double static_bytes = mem.parameters_bytes + mem.gradients_bytes + mem.optimizer_bytes;
-        if (static_bytes > limit) {
-          rej.reason = memory_reason(mem, limit, options.memory_headroom, mesh.device_kind, mb, true);
-          rej.reason_kind = "memory";
-          break;  // more micro-batches do not help
-        }
-        if (mem.total_bytes() <= limit) {
-          for (const Layout& mapped : mappings) {
-            Candidate c;
-            c.layout = mapped;
-            c.capacity_factor = md.factor;
-            c.mode = md.mode;
-            c.moe_impl = md.impl;
-            c.micro_batches = mb;
-            c.memory = mem;
-            out.candidates.push_back(c);
-          }
-          accepted = true;
-          break;
-        }
-        rej.reason = memory_reason(mem, limit, options.memory_headroom, mesh.device_kind, mb, false);
-        rej.reason_kind = "activation_memory";
+      } else if (plan.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
+        rej.reason = plan.divisibility_error;
+        rej.reason_kind = "divisibility";
+      } else {
+        const bool static_only = plan.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
+        rej.micro_batches = plan.micro_batches;
+        rej.memory_per_device_bytes = plan.memory.total_bytes();
+        rej.reason = memory_reason(plan.memory, limit, options.memory_headroom, mesh.device_kind, plan.micro_batches,
+                                   static_only);
+        rej.reason_kind = static_only ? "memory" : "activation_memory";
       }
       if (!accepted) {
         SWITCHSIM_ASSERT(!rej.reason.empty(), "a rejected candidate has a reason");

@@ -15,22 +15,12 @@
 // asks for (workloads/moe_impl.hpp), resolved per mode: auto is einsum (TPU) or
 // gather (GPU) in capacity mode and grouped when dropless; an explicit einsum or
 // gather skips the dropless mode (they need a capacity), and grouped runs both.
-// Micro-batches: activations shrink with more micro-batches (one micro-batch's
-// activations live at a time), so each candidate takes the smallest count in
-// 1, 2, 4, ... (dividing the local sequences, at most max_micro_batches) for
-// which its memory fits; more micro-batches only add per-op overheads.
-// Memory (workloads::estimate_memory) against limit = headroom x device memory:
-//   capacity mode  exact before simulating (einsum, gather): each device receives
-//                  E x groups x C slots per Switch layer (padded buffers),
-//                  C = ceil(cf k G / E);
-//   dropless       a lower bound before simulating: the busiest device receives
-//                  at least the mean, k x G x groups slots; the simulated
-//                  busiest load is checked again after the evaluation.
-//   grouped with a capacity factor (loads truncated to C, not padded): a lower
-//                  bound, groups x min(k G, C): a group's processed assignments
-//                  sum_e min(n_e, C) are at least min(sum_e n_e, C) = min(k G, C),
-//                  and the busiest device receives at least the mean over its
-//                  ep group; checked again after the evaluation.
+// Micro-batches and memory: each candidate takes the smallest count in 1, 2, 4,
+// ... that fits headroom x device memory (workloads/micro_batches.hpp, shared
+// with simulate's automatic choice; the slots per device it plans with are
+// exact for padded capacity buffers and a lower bound for dropless and for the
+// grouped GEMM with a capacity factor, whose simulated busiest load is checked
+// again after the evaluation).
 
 #include <cstdint>
 #include <string>
@@ -39,6 +29,7 @@
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/memory.hpp"
+#include "workloads/micro_batches.hpp"
 #include "workloads/model.hpp"
 #include "workloads/routing.hpp"
 #include "workloads/training.hpp"
@@ -92,11 +83,6 @@ struct Enumeration {
 // The orders of `layout` that differ in device placement, the default first.
 [[nodiscard]] std::vector<workloads::Layout> enumerate_mappings(const workloads::Layout& layout);
 
-// Slots each device receives per Switch layer before simulating (see above).
-[[nodiscard]] double planned_received_slots(const workloads::Model& model, const workloads::Layout& layout,
-                                            std::int64_t group_tokens, std::int64_t groups, double capacity_factor,
-                                            workloads::ExecutionMode mode,
-                                            workloads::MoeImpl impl = workloads::MoeImpl::gather);
 // The training setup a candidate runs with: `options` with the candidate's micro-batches and
 // resolved MoE implementation.
 [[nodiscard]] workloads::TrainingSetup candidate_setup(const workloads::TrainingSetup& options, const Candidate& c);

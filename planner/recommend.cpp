@@ -53,6 +53,7 @@ Evaluation aggregate(const Candidate& c, const StepBound& bound, const std::vect
     e.breakdown.all_reduce_s += r.breakdown.all_reduce_s;
     e.breakdown.other_communication_s += r.breakdown.other_communication_s;
     e.breakdown.idle_s += r.breakdown.idle_s;
+    e.uncertainty_s += r.op_accounting.uncertainty_s;
   }
   const double n = static_cast<double>(runs.size());
   e.breakdown.compute_s /= n;
@@ -60,6 +61,7 @@ Evaluation aggregate(const Candidate& c, const StepBound& bound, const std::vect
   e.breakdown.all_reduce_s /= n;
   e.breakdown.other_communication_s /= n;
   e.breakdown.idle_s /= n;
+  e.uncertainty_s /= n;
   e.effective_tokens_per_s = eff / n;
   e.step_time_s = workloads::spread_of(t);
   e.tokens_per_s = workloads::spread_of(tps);
@@ -127,6 +129,12 @@ std::string why_line(const Evaluation& e, const Evaluation& first, std::int64_t 
     const double v = objective_value(e, o.objective), v1 = objective_value(first, o.objective);
     std::snprintf(buf, sizeof buf, "%.3g%% slower than #1", 100.0 * (1.0 - v / v1));
     lead = buf;
+    // Within each other's compute-cost band: this model cannot tell the two apart in absolute terms
+    // (both are priced by one cost model, so their difference is surer than either time).
+    if (std::abs(e.step_time_s.mean - first.step_time_s.mean) <= std::max(e.uncertainty_s, first.uncertainty_s)) {
+      std::snprintf(buf, sizeof buf, ", within #1's uncertainty band (+-%.2g s)", std::max(e.uncertainty_s, first.uncertainty_s));
+      lead += buf;
+    }
   }
   std::snprintf(buf, sizeof buf,
                 "%s; drops %s of assignments%s; critical path %.0f%% compute, %.0f%% all-to-all, %.0f%% all-reduce, "

@@ -124,6 +124,7 @@ struct Evaluation {
   workloads::MemoryEstimate memory;     // the seed with the largest total
   sim::CriticalPathBreakdown breakdown; // mean over seeds
   double compute_lower_bound_s = 0.0;   // simulated busiest compute stream (first seed)
+  double uncertainty_s = 0.0;           // mean over seeds of the compute-cost band (workloads/op_accounting.hpp)
   bool meets_drop_limit = false;
   bool reranked = false;                 // simulated again on the shared network
   double isolated_step_time_s = 0.0;     // the search's (isolated model) mean step time

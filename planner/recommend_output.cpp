@@ -31,6 +31,8 @@ json entry_json(const Evaluation& e) {
   j["micro_batches"] = e.candidate.micro_batches;
   j["expert_capacity"] = e.expert_capacity;
   j["step_time_s"] = e.step_time_s.mean;
+  j["step_time_s_low"] = std::max(0.0, e.step_time_s.mean - e.uncertainty_s);
+  j["step_time_s_high"] = e.step_time_s.mean + e.uncertainty_s;
   j["tokens_per_s"] = e.tokens_per_s.mean;
   j["drop_fraction"] = e.drop_fraction.mean;
   j["effective_tokens_per_s"] = e.effective_tokens_per_s;

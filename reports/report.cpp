@@ -143,6 +143,15 @@ std::string optional_factor(const std::optional<double>& cf) { return cf ? forma
 
 std::string file_label(const LoadedResult& r) { return r.path.filename().string(); }
 
+// "0.796 s (0.564–1.03)": the step time with its compute-cost band when the result has one.
+std::string step_time_text(const LayoutResult& r) {
+  std::string s = format_seconds(r.step_time_s);
+  if (r.step_time_low_s && r.step_time_high_s) {
+    s += " (" + format_seconds(*r.step_time_low_s) + "–" + format_seconds(*r.step_time_high_s) + ")";
+  }
+  return s;
+}
+
 Table layout_table(const std::vector<LayoutResult>& rows, bool with_why) {
   Table t;
   t.headers = {"rank", "layout", "capacity factor", "mode", "step time", "tokens/s", "dropped", "memory/device"};
@@ -154,7 +163,7 @@ Table layout_table(const std::vector<LayoutResult>& rows, bool with_why) {
                                     r.layout,
                                     optional_factor(r.capacity_factor),
                                     r.mode.empty() ? "—" : r.mode,
-                                    format_seconds(r.step_time_s),
+                                    step_time_text(r),
                                     stat_text(r.tokens_per_s, tokens_text),
                                     stat_text(r.drop_fraction, percent_text),
                                     optional_bytes(r.memory_per_device_bytes)};
@@ -253,7 +262,7 @@ void simulate_section(Doc& doc, const std::vector<std::pair<const LoadedResult*,
     const LayoutResult& s = v->step;
     const std::string fits = v->fits_memory ? (*v->fits_memory ? "yes" : "no") : "—";
     t.rows.push_back({file_label(*r), context_of(*r), s.layout, optional_factor(s.capacity_factor),
-                      s.mode.empty() ? "—" : s.mode, format_seconds(s.step_time_s), stat_text(s.tokens_per_s, tokens_text),
+                      s.mode.empty() ? "—" : s.mode, step_time_text(s), stat_text(s.tokens_per_s, tokens_text),
                       stat_text(s.drop_fraction, percent_text), optional_bytes(s.memory_per_device_bytes), fits});
     t.row_class.push_back(v->fits_memory ? (*v->fits_memory ? "ok" : "fail") : "");
     bars.push_back({bar_label(s), s.breakdown});

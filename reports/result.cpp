@@ -190,6 +190,8 @@ LayoutResult read_layout_result(const json& entry, const std::string& where) {
   r.capacity_factor = opt_number(entry, where, "capacity_factor");
   r.mode = opt_string(entry, "mode");
   r.step_time_s = read_stat(entry, where, "step_time_s").mean;
+  r.step_time_low_s = opt_number(entry, where, "step_time_s_low");
+  r.step_time_high_s = opt_number(entry, where, "step_time_s_high");
   r.tokens_per_s = read_stat(entry, where, "tokens_per_s");
   r.drop_fraction = read_stat(entry, where, "drop_fraction");
   if (find(entry, "memory_per_device_bytes") != nullptr) {
@@ -273,7 +275,9 @@ RecommendView read_recommend(const json& j) {
 const json* capacity_rows(const json& j, std::string* key_out) {
   if (!j.is_object()) return nullptr;
   const auto is_rows = [](const json& a) {
-    return a.is_array() && !a.empty() && a.front().is_object() && a.front().contains("capacity_factor");
+    // Capacity rows carry a factor; a dropless sweep's one row has none, only its mode.
+    return a.is_array() && !a.empty() && a.front().is_object() &&
+           (a.front().contains("capacity_factor") || (a.front().contains("mode") && a.front().contains("step_time_s")));
   };
   for (const char* key : {"rows", "factors", "results", "table"}) {
     if (const json* a = find(j, key); a != nullptr && is_rows(*a)) {

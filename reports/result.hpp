@@ -50,6 +50,9 @@ struct LayoutResult {
   std::optional<double> capacity_factor;
   std::string mode;
   double step_time_s = 0.0;
+  // The compute-cost uncertainty band (`step_time_s_low` / `_high`), when the result has it.
+  std::optional<double> step_time_low_s;
+  std::optional<double> step_time_high_s;
   Stat tokens_per_s;
   Stat drop_fraction;
   std::optional<double> memory_per_device_bytes;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/errors.hpp"
+#include "common/known_keys.hpp"
 #include "topology/device_catalog.hpp"
 #include "topology/shortest_path_router.hpp"
 
@@ -16,6 +17,10 @@ Mesh load_mesh_file(const std::string& path) {
 
 Mesh mesh_from_json(const json& doc, const std::string& name) {
   if (!doc.is_object()) throw InputError("mesh", "must be a JSON object");
+  // The format, field by field: docs/topology.md ("Custom meshes").
+  require_known_keys(doc, {"schema_version", "name", "description", "device_kind", "vertices", "links", "devices_forward"},
+                     "mesh");
+  if (doc.contains("description")) (void)require_string(doc, "description", "mesh");
   Mesh mesh;
   mesh.name = doc.contains("name") ? require_string(doc, "name", "mesh") : name;
   mesh.device_kind = require_string(doc, "device_kind", "mesh");
@@ -36,6 +41,7 @@ Mesh mesh_from_json(const json& doc, const std::string& name) {
   std::vector<Parsed> parsed;
   for (std::size_t i = 0; i < vertices.size(); ++i) {
     const std::string where = fmt::format("mesh.vertices[{}]", i);
+    require_known_keys(vertices[i], {"name", "kind"}, where);
     Parsed p{require_string(vertices[i], "name", where), VertexKind::device};
     if (p.name.empty()) throw InputError(where + ".name", "must not be empty");
     const std::string kind = require_string(vertices[i], "kind", where);
@@ -68,6 +74,7 @@ Mesh mesh_from_json(const json& doc, const std::string& name) {
   for (std::size_t i = 0; i < links.size(); ++i) {
     const std::string where = fmt::format("mesh.links[{}]", i);
     const json& l = links[i];
+    require_known_keys(l, {"src", "dst", "bandwidth_Bps", "latency_s", "kind", "efficiency", "duplex"}, where);
     auto endpoint = [&](const char* key) {
       const std::string v = require_string(l, key, where);
       auto it = ids.find(v);

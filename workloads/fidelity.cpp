@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/errors.hpp"
+#include "common/known_keys.hpp"
 #include "sim/collective.hpp"
 #include "sim/participants.hpp"
 #include "topology/mesh_catalog.hpp"
@@ -26,17 +27,6 @@ const char* to_string(FidelityStatus status) {
 
 namespace {
 
-void reject_unknown_keys(const json& config, const std::set<std::string>& known, const std::string& where) {
-  for (const auto& [key, value] : config.items()) {
-    (void)value;
-    if (known.count(key) == 0) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw InputError(where + "." + key, "unknown configuration key (" + list + ")");
-    }
-  }
-}
-
 std::string string_or(const json& obj, const std::string& key, const std::string& fallback, const std::string& where) {
   if (!obj.contains(key)) return fallback;
   return require_string(obj, key, where);
@@ -44,7 +34,7 @@ std::string string_or(const json& obj, const std::string& key, const std::string
 
 sim::CollectiveResult run_collective(const json& config, const std::string& where) {
   if (!config.is_object()) throw InputError(where, "must be a JSON object");
-  reject_unknown_keys(config, {"mesh", "op", "bytes", "algorithm", "participants"}, where);
+  require_known_keys(config, {"mesh", "op", "bytes", "algorithm", "participants"}, where);
   const std::string mesh_name = require_string(config, "mesh", where);
   sim::CollectiveRequest request;
   try {
@@ -88,7 +78,7 @@ double predict_collective(const FidelityCase& c) {
 }
 
 double predict_ratio(const FidelityCase& c) {
-  reject_unknown_keys(c.config, {"numerator", "denominator"}, "config");
+  require_known_keys(c.config, {"numerator", "denominator"}, "config");
   const double num = run_collective(require(c.config, "numerator", "config"), "config.numerator").time_s;
   const double den = run_collective(require(c.config, "denominator", "config"), "config.denominator").time_s;
   if (!(den > 0.0)) throw InputError("config.denominator", "simulated time is 0 (a group of one device?)");
@@ -98,7 +88,7 @@ double predict_ratio(const FidelityCase& c) {
 double predict_step(const FidelityCase& c) {
   const json& k = c.config;
   const std::string w = "config";
-  reject_unknown_keys(k,
+  require_known_keys(k,
                       {"model", "mesh", "layout", "capacity_factor", "routing", "mode", "batch_tokens", "micro_batches",
                        "group_tokens", "moe_impl", "precision", "optimizer", "remat", "seed", "profile"},
                       w);

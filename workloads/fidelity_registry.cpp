@@ -5,6 +5,7 @@
 
 #include "common/data_path.hpp"
 #include "common/errors.hpp"
+#include "common/known_keys.hpp"
 
 namespace switchsim::workloads {
 
@@ -44,6 +45,7 @@ std::string optional_string(const json& obj, const std::string& key, const std::
 
 Measurement parse_measurement(const json& m, const std::string& where) {
   Measurement out;
+  require_known_keys(m, {"unit", "value", "low", "high"}, where);
   out.unit = require_string(m, "unit", where);
   const auto& units = measurement_units();
   if (std::find(units.begin(), units.end(), out.unit) == units.end()) {
@@ -67,6 +69,10 @@ Measurement parse_measurement(const json& m, const std::string& where) {
 FidelityCase parse_case(const json& c, const std::string& where, const FidelityCase& file_fields) {
   FidelityCase out = file_fields;
   if (!c.is_object()) throw InputError(where, "must be a JSON object");
+  require_known_keys(c,
+                     {"id", "kind", "description", "location", "as_published", "unknowns", "unsupported",
+                      "exclude_from_mape", "measured", "config"},
+                     where);
   out.id = require_string(c, "id", where);
   out.description = require_string(c, "description", where);
   out.location = require_string(c, "location", where);
@@ -112,7 +118,9 @@ void load_file(const fs::path& path, std::vector<FidelityCase>& out, std::set<st
     doc = read_json_file(path, file);
     if (!doc.is_object()) throw InputError("(top level)", "must be a JSON object");
     if (require_integer(doc, "schema_version", "") != 1) throw InputError("schema_version", "must be 1");
+    require_known_keys(doc, {"schema_version", "source", "cases", "notes"}, "");
     const json& source = require(doc, "source", "");
+    require_known_keys(source, {"citation", "url", "accessed"}, "source");
     file_fields.citation = require_string(source, "citation", "source");
     file_fields.url = require_string(source, "url", "source");
     (void)require_string(source, "accessed", "source");

@@ -6,6 +6,7 @@
 
 #include "common/data_path.hpp"
 #include "common/errors.hpp"
+#include "common/known_keys.hpp"
 
 namespace switchsim::workloads {
 namespace {
@@ -31,6 +32,15 @@ std::int64_t int_field(const json& j, const std::string& key, const std::string&
 }  // namespace
 
 Model model_from_json(const json& j, const std::string& where) {
+  // The model file format, field by field: docs/workloads.md ("Model files").
+  require_known_keys(j,
+                     {"name", "family", "source", "note", "d_model", "d_ff", "d_kv", "heads", "layers", "encoder_layers",
+                      "decoder_layers", "ffn", "experts", "expert_every", "top_k", "vocab", "input_length",
+                      "target_length", "table9"},
+                     where);
+  if (j.contains("layers") && (j.contains("encoder_layers") || j.contains("decoder_layers"))) {
+    throw InputError(where + ".layers", "give either \"layers\" or \"encoder_layers\" and \"decoder_layers\", not both");
+  }
   Model m;
   m.name = require_string(j, "name", where);
   m.family = string_field(j, "family", where, std::string("custom"));
@@ -62,6 +72,7 @@ Model model_from_json(const json& j, const std::string& where) {
   m.target_length = int_field(j, "target_length", where, 114, false);
   if (j.contains("table9")) {
     const json& t = j.at("table9");
+    require_known_keys(t, {"params", "flops_per_sequence"}, where + ".table9");
     m.table9_params = require_positive(t, "params", where + ".table9");
     m.table9_flops_per_sequence = require_positive(t, "flops_per_sequence", where + ".table9");
   }
@@ -72,6 +83,7 @@ Model model_from_json(const json& j, const std::string& where) {
 std::vector<Model> builtin_models() {
   const json catalog = read_json_file(data_file("models.json"), "data/models.json");
   const json& list = require(catalog, "models", "models.json");
+  require_known_keys(catalog, {"schema_version", "source", "counting", "models"}, "models.json");
   std::vector<Model> out;
   for (std::size_t i = 0; i < list.size(); ++i) {
     out.push_back(model_from_json(list[i], "models.json.models[" + std::to_string(i) + "]"));
@@ -96,6 +108,7 @@ Model load_model(const std::string& name_or_path, const std::string& field) {
   }
   const json j = read_json_file(name_or_path, field);
   if (j.is_object() && j.contains("models")) {
+    require_known_keys(j, {"schema_version", "source", "counting", "models"}, field);
     const json& list = j.at("models");
     if (!list.is_array() || list.empty()) throw InputError(field + ".models", "must be a non-empty array");
     return model_from_json(list[0], field + ".models[0]");

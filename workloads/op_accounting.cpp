@@ -124,6 +124,13 @@ OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& sch
     rows[key_of[static_cast<std::size_t>(c.op)]].critical_path_s += c.seconds;
     const std::int64_t m = moe_of[static_cast<std::size_t>(c.op)];
     if (m >= 0) a.moe[static_cast<std::size_t>(m)].critical_path_s += c.seconds;
+    const sim::Op& op = graph.op(c.op);
+    if (op.type != sim::OpType::compute) continue;
+    const kernels::OpShape* shape = &op.shape;
+    for (const auto& sh : op.member_shapes) {
+      if (shape == &op.shape || sh.flops() + sh.min_bytes() > shape->flops() + shape->min_bytes()) shape = &sh;
+    }
+    a.uncertainty_s += cost.predict(*shape).relative_uncertainty * c.seconds;
   }
   a.idle_s = schedule.critical_path.idle_s;
   for (auto& [key, r] : rows) {
@@ -166,6 +173,7 @@ json to_json(const OpAccounting& a) {
   return json{{"by_kind", std::move(rows)},
               {"moe", std::move(moe)},
               {"idle_s", a.idle_s},
+              {"uncertainty_s", a.uncertainty_s},
               {"flops", a.flops()},
               {"what",
                "per op kind: ops in the graph, FLOPs and bytes summed over every device's copy (collectives: "

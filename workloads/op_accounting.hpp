@@ -76,13 +76,32 @@ struct MoeOpRow {
   double critical_path_s = 0.0;
 };
 
+// Uncertainty of the step time from the compute costs (`uncertainty_s`): each cost
+// model states a relative uncertainty u per prediction (one standard deviation:
+// roofline +-30%, the shape-aware model per shape from its padding and assumed
+// efficiencies, a calibrated profile the spread of its measurements, more outside
+// its range). Along the critical path, with t_i the seconds op i holds there,
+//     uncertainty_s = sum over compute ops i on the critical path of u_i x t_i,
+// a linear sum: a model's errors share their cause (one assumed efficiency, one
+// measured machine), so they are taken as fully correlated, not independent
+// (which would give the smaller sqrt(sum (u_i t_i)^2)). First order: the critical
+// path is held fixed, so step - uncertainty is a true lower end when every op is
+// faster, while step + uncertainty can understate the upper end if another path
+// becomes critical. For an op with per-member shapes (dropless experts), u is the
+// one of its largest member, the straggler the path runs through. Communication
+// is not included: the network model states no uncertainty of its own yet.
 struct OpAccounting {
   std::vector<OpKindRow> rows;  // compute kinds first (OpKind order), then collectives (CollectiveOp order)
   std::vector<MoeOpRow> moe;    // the Switch layers' ops by name, in order of first appearance
   double idle_s = 0.0;          // gaps on the critical path no op explains
+  double uncertainty_s = 0.0;   // compute-cost uncertainty of the step time (see above)
   [[nodiscard]] double flops() const;
   [[nodiscard]] double critical_path_s() const;  // sum of the rows
 };
+
+inline constexpr const char* kStepUncertaintyCovers =
+    "one standard deviation of the compute costs along the critical path, summed linearly (a cost model's errors "
+    "share their cause); first order: the critical path held fixed; the network model's error is not included";
 
 [[nodiscard]] OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& schedule,
                                        const kernels::CostModel& cost);

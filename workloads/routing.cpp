@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/errors.hpp"
+#include "common/known_keys.hpp"
 #include "common/json_io.hpp"
 
 namespace switchsim::workloads {
@@ -36,6 +37,8 @@ double parse_positive_number(const std::string& s, const std::string& field) {
 std::vector<std::vector<double>> load_trace(const std::string& path, const std::string& field) {
   const json j = read_json_file(path, field);
   const std::string where = field + "(" + path + ")";
+  // `source` and `note` (optional) say where the counts came from; not read.
+  require_known_keys(j, {"experts", "groups", "source", "note"}, where);
   const long long experts = require_integer(j, "experts", where);
   if (experts <= 0) throw InputError(where + ".experts", "must be positive");
   const json& groups = require(j, "groups", where);

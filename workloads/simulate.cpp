@@ -5,10 +5,13 @@
 #include <cstdio>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "common/errors.hpp"
 #include "sim/step_executor.hpp"
 #include "sim/traffic.hpp"
 #include "topology/device_catalog.hpp"
+#include "workloads/micro_batches.hpp"
 #include "workloads/step_builder.hpp"
 
 namespace switchsim::workloads {
@@ -129,6 +132,8 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.encoder_drop_fraction = built.encoder_drops.fraction();
   r.decoder_drop_fraction = built.decoder_drops.fraction();
   r.max_expert_load_ratio = built.max_expert_load_ratio;
+  r.encoder_received_slots = built.encoder_received_slots;
+  r.decoder_received_slots = built.decoder_received_slots;
   r.memory = estimate_memory(model, layout, training, shape, built.encoder_received_slots,
                              built.decoder_received_slots, topology::device_spec(mesh.device_kind).memory_bytes);
   r.breakdown = schedule.critical_path;
@@ -187,7 +192,9 @@ std::vector<CapacityRow> capacity_sweep(const Model& model, const topology::Mesh
   o.trace = nullptr;
   if (o.cache == nullptr) o.cache = &local;
   std::vector<CapacityRow> rows;
-  for (double f : factors) {
+  // Dropless mode has no capacity factor: the sweep collapses to one row (the factor is not used).
+  const std::vector<double> used = options.mode == ExecutionMode::dropless ? std::vector<double>{factors.front()} : factors;
+  for (double f : used) {
     CapacityRow row;
     row.capacity_factor = f;
     row.samples = samples;
@@ -242,13 +249,17 @@ json to_json(const StepResult& r) {
   j["device_kind"] = r.device_kind;
   j["devices"] = r.devices;
   j["layout"] = r.layout;
-  j["capacity_factor"] = r.capacity_factor;
+  // Dropless mode has no capacity: no factor and no expert capacity are written, only what it has
+  // (the busiest device's load below).
+  const bool dropless = r.mode == "dropless";
+  if (!dropless) j["capacity_factor"] = r.capacity_factor;
   j["mode"] = r.mode;
   j["routing"] = r.routing;
   j["seed"] = r.seed;
   j["batch_tokens"] = r.training.batch_tokens;
   j["sequences"] = r.shape.sequences;
   j["micro_batches"] = r.training.micro_batches;
+  j["micro_batches_chosen"] = r.training.micro_batches_chosen;
   j["precision"] = to_string(r.training.precision);
   j["optimizer"] = to_string(r.training.optimizer);
   j["rematerialize"] = r.training.rematerialize;
@@ -257,15 +268,24 @@ json to_json(const StepResult& r) {
   j["groups_per_device"] = r.shape.groups_per_device;
   j["decoder_groups_per_device"] = r.shape.decoder_groups_per_device;
   j["moe_impl"] = to_string(r.training.moe_impl);
-  j["expert_capacity"] = r.expert_capacity;
-  j["decoder_expert_capacity"] = r.decoder_expert_capacity;
+  if (!dropless) {
+    j["expert_capacity"] = r.expert_capacity;
+    j["decoder_expert_capacity"] = r.decoder_expert_capacity;
+  }
   j["step_time_s"] = r.step_time_s;
+  // The compute-cost band (workloads/op_accounting.hpp): first order, network not included.
+  j["step_time_s_low"] = std::max(0.0, r.step_time_s - r.op_accounting.uncertainty_s);
+  j["step_time_s_high"] = r.step_time_s + r.op_accounting.uncertainty_s;
+  j["uncertainty"] = {{"compute_s", r.op_accounting.uncertainty_s},
+                      {"covers", kStepUncertaintyCovers}};
   j["tokens_per_s"] = r.tokens_per_s;
   j["examples_per_s"] = r.examples_per_s;
   j["drop_fraction"] = r.drop_fraction;
   j["encoder_drop_fraction"] = r.encoder_drop_fraction;
   j["decoder_drop_fraction"] = r.decoder_drop_fraction;
   j["max_expert_load_ratio"] = r.max_expert_load_ratio;
+  j["busiest_device_slots"] = r.encoder_received_slots;
+  j["decoder_busiest_device_slots"] = r.decoder_received_slots;
   j["memory_per_device_bytes"] = r.memory.total_bytes();
   j["fits_memory"] = r.memory.fits();
   j["memory"] = to_json(r.memory);
@@ -341,6 +361,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["routing"] = f.routing;
     j["seed"] = f.seed;
     j["samples"] = rows.front().samples;
+    j["micro_batches"] = f.training.micro_batches;
+    j["micro_batches_chosen"] = f.training.micro_batches_chosen;
     j["network_tolerance"] = f.network.completion_window;
     j["load_model_above_devices"] = f.network.load_model_above_devices;
     j["network_model"] = to_string(f.network_model);
@@ -378,33 +400,51 @@ json to_json(const std::vector<CapacityRow>& rows) {
 
 std::string to_text(const StepResult& r) {
   constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
-  char buf[2048];
-  std::snprintf(buf, sizeof buf,
-                "%s on %s (%d devices), layout %s\n"
-                "capacity factor %g (%s mode, routing %s, seed %llu, MoE layer %s): group %lld tokens, expert "
-                "capacity %lld (decoder %lld)\n"
-                "step time      %.6g s   tokens/s %.6g   examples/s %.6g\n"
-                "drop fraction  %.4g%% (encoder %.4g%%, decoder %.4g%%)\n"
-                "critical path  compute %.4g s, all-to-all %.4g s, all-reduce %.4g s, idle %.4g s\n"
-                "communication  exposed %.4g s, overlapped with compute %.4g s (%s network, gradients %s)\n"
-                "memory         %.2f GiB of %.2f GiB per device%s\n"
-                "cost model     %s; %d ops\n",
-                r.model.c_str(), r.mesh.c_str(), r.devices, r.layout.c_str(), r.capacity_factor, r.mode.c_str(),
-                r.routing.c_str(), static_cast<unsigned long long>(r.seed), to_string(r.training.moe_impl),
-                static_cast<long long>(r.shape.group_tokens),
-                static_cast<long long>(r.expert_capacity), static_cast<long long>(r.decoder_expert_capacity),
-                r.step_time_s, r.tokens_per_s, r.examples_per_s, 100.0 * r.drop_fraction,
-                100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction, r.breakdown.compute_s,
-                r.breakdown.all_to_all_s, r.breakdown.all_reduce_s, r.breakdown.idle_s, r.exposed_communication_s,
-                r.overlapped_communication_s, to_string(r.network_model), to_string(r.training.grad_sync).c_str(),
-                r.memory.total_bytes() / GiB, r.memory.device_memory_bytes / GiB,
-                r.memory.fits() ? "" : "  DOES NOT FIT", r.cost_model.c_str(), r.ops);
-  std::string s = buf;
-  if (!r.memory.fits()) s += "rejected: " + r.memory.explain(r.device_kind) + "\n";
-  std::snprintf(buf, sizeof buf, "model FLOP/s   %.4g per device (%s), MFU %.2f%% of %.4g (%s peak)\n",
-                r.model_flops.per_s_per_device, "3 x forward, PaLM/Megatron convention", 100.0 * r.model_flops.mfu,
-                r.model_flops.peak_flops_per_device, r.model_flops.precision.c_str());
-  s += buf;
+  // A step that does not fit is said first, before any figure a reader might take for a plan.
+  std::string s = r.memory.fits() ? std::string() : "DOES NOT FIT: " + r.memory.explain(r.device_kind) + "\n";
+  s += fmt::format("{} on {} ({} devices), layout {}\n", r.model, r.mesh, r.devices, r.layout);
+  if (r.mode == "dropless") {
+    // Dropless has no capacity factor and no expert capacity: what it has is the busiest device's load.
+    s += fmt::format("dropless mode (routing {}, seed {}, MoE layer {}): group {} tokens; the busiest device's experts "
+                     "receive {:.6g} slots per Switch layer (decoder {:.6g}), {:.4g} x the mean; nothing is dropped\n",
+                     r.routing, r.seed, to_string(r.training.moe_impl), r.shape.group_tokens, r.encoder_received_slots,
+                     r.decoder_received_slots, r.max_expert_load_ratio);
+  } else {
+    s += fmt::format("capacity factor {:g} ({} mode, routing {}, seed {}, MoE layer {}): group {} tokens, expert "
+                     "capacity {} (decoder {})\n",
+                     r.capacity_factor, r.mode, r.routing, r.seed, to_string(r.training.moe_impl), r.shape.group_tokens,
+                     r.expert_capacity, r.decoder_expert_capacity);
+  }
+  s += fmt::format("step time      {:.6g} s   tokens/s {:.6g}   examples/s {:.6g}\n", r.step_time_s, r.tokens_per_s,
+                   r.examples_per_s);
+  s += fmt::format("uncertainty    +-{:.4g} s ({:.3g}%) from the compute costs along the critical path: {:.6g}..{:.6g} s "
+                   "(network not included)\n",
+                   r.op_accounting.uncertainty_s, 100.0 * r.op_accounting.uncertainty_s / r.step_time_s,
+                   std::max(0.0, r.step_time_s - r.op_accounting.uncertainty_s),
+                   r.step_time_s + r.op_accounting.uncertainty_s);
+  if (r.mode != "dropless") {
+    s += fmt::format("drop fraction  {:.4g}% (encoder {:.4g}%, decoder {:.4g}%)\n", 100.0 * r.drop_fraction,
+                     100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction);
+  }
+  s += fmt::format("critical path  compute {:.4g} s, all-to-all {:.4g} s, all-reduce {:.4g} s, idle {:.4g} s\n",
+                   r.breakdown.compute_s, r.breakdown.all_to_all_s, r.breakdown.all_reduce_s, r.breakdown.idle_s);
+  s += fmt::format("communication  exposed {:.4g} s, overlapped with compute {:.4g} s ({} network, gradients {})\n",
+                   r.exposed_communication_s, r.overlapped_communication_s, to_string(r.network_model),
+                   to_string(r.training.grad_sync));
+  s += fmt::format("memory         {:.2f} GiB of {:.2f} GiB per device{}\n", r.memory.total_bytes() / GiB,
+                   r.memory.device_memory_bytes / GiB, r.memory.fits() ? "" : "  DOES NOT FIT");
+  if (r.training.micro_batches_chosen) {
+    s += fmt::format("micro-batches  {} (chosen: the smallest of 1, 2, 4, ... whose estimate fits {:.0f}% of device "
+                     "memory; --micro-batches sets it)\n",
+                     r.training.micro_batches, 100.0 * kDefaultMemoryHeadroom);
+  } else {
+    s += fmt::format("micro-batches  {} (as given)\n", r.training.micro_batches);
+  }
+  s += fmt::format("cost model     {}; {} ops\n", r.cost_model, r.ops);
+  s += fmt::format("model FLOP/s   {:.4g} per device (3 x forward, PaLM/Megatron convention), MFU {:.2f}% of {:.4g} "
+                   "({} peak)\n",
+                   r.model_flops.per_s_per_device, 100.0 * r.model_flops.mfu, r.model_flops.peak_flops_per_device,
+                   r.model_flops.precision);
   s += to_text(r.op_accounting);
   return s;
 }
@@ -414,15 +454,26 @@ std::string to_text(const std::vector<CapacityRow>& rows) {
   if (rows.empty()) return s;
   const StepResult& f = rows.front().first;
   s += f.model + " on " + f.mesh + ", layout " + f.layout + ", " + f.mode + " mode, routing " + f.routing + ", " +
-       std::to_string(rows.front().samples) + " seed(s)\n";
+       std::to_string(rows.front().samples) + " seed(s), " + std::to_string(f.training.micro_batches) +
+       (!f.training.micro_batches_chosen ? " micro-batch(es)\n"
+        : f.mode == "dropless"           ? " micro-batch(es) (chosen: the smallest count that fits)\n"
+                                         : " micro-batch(es) (chosen: the smallest count that fits at the largest factor)\n");
+  if (f.mode == "dropless") {
+    // One row: dropless has no factor to sweep; its figure of merit is the busiest device's load.
+    s += "  mode      step_time_s (min..max)          tokens/s      busiest device / mean  fits\n";
+    for (const CapacityRow& row : rows) {
+      s += fmt::format("  dropless  {:.6g} ({:.6g}..{:.6g})  {:.6g}  {:.4g}  {}\n", row.step_time_s.mean, row.step_time_s.min,
+                       row.step_time_s.max, row.tokens_per_s.mean, row.first.max_expert_load_ratio,
+                       row.first.memory.fits() ? "yes" : "no");
+    }
+    return s;
+  }
   s += "  factor  capacity  step_time_s (min..max)          tokens/s      drop %  (min..max)        fits\n";
   for (const CapacityRow& row : rows) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf, "  %6.3g  %8lld  %.6g (%.6g..%.6g)  %.6g  %.4g (%.4g..%.4g)  %s\n", row.capacity_factor,
-                  static_cast<long long>(row.first.expert_capacity), row.step_time_s.mean, row.step_time_s.min,
-                  row.step_time_s.max, row.tokens_per_s.mean, 100.0 * row.drop_fraction.mean,
-                  100.0 * row.drop_fraction.min, 100.0 * row.drop_fraction.max, row.first.memory.fits() ? "yes" : "no");
-    s += buf;
+    s += fmt::format("  {:6.3g}  {:8d}  {:.6g} ({:.6g}..{:.6g})  {:.6g}  {:.4g} ({:.4g}..{:.4g})  {}\n", row.capacity_factor,
+                     row.first.expert_capacity, row.step_time_s.mean, row.step_time_s.min, row.step_time_s.max,
+                     row.tokens_per_s.mean, 100.0 * row.drop_fraction.mean, 100.0 * row.drop_fraction.min,
+                     100.0 * row.drop_fraction.max, row.first.memory.fits() ? "yes" : "no");
   }
   return s;
 }

@@ -73,7 +73,11 @@ struct StepResult {
   double drop_fraction = 0.0;    // over all Switch layers, encoder and decoder
   double encoder_drop_fraction = 0.0;
   double decoder_drop_fraction = 0.0;
-  double max_expert_load_ratio = 0.0;
+  double max_expert_load_ratio = 0.0;  // busiest device's received assignments / the mean over devices
+  // Slots the busiest device's experts process per Switch layer and micro-batch
+  // (capacity mode: the padded E x groups x C; dropless: the busiest device's load).
+  double encoder_received_slots = 0.0;
+  double decoder_received_slots = 0.0;
   MemoryEstimate memory;
   sim::CriticalPathBreakdown breakdown;
   NetworkModel network_model = NetworkModel::shared;

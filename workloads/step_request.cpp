@@ -3,8 +3,10 @@
 #include <cmath>
 
 #include "common/errors.hpp"
+#include "topology/device_catalog.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
+#include "workloads/micro_batches.hpp"
 #include "workloads/model_catalog.hpp"
 
 namespace switchsim::workloads {
@@ -41,7 +43,7 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   o.seed = q.seed;
   o.network = sim::network_options_from_flags(q.network_tolerance, q.load_model_above);
   o.training.batch_tokens = q.batch_tokens;
-  o.training.micro_batches = q.micro_batches;
+  o.training.micro_batches = q.micro_batches.value_or(1);
   o.training.group_tokens = q.group_tokens;
   o.training.precision = parse_precision(q.precision, "--precision");
   o.training.optimizer = parse_optimizer(q.optimizer, "--optimizer");
@@ -52,6 +54,12 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
                                          o.mode == ExecutionMode::dropless, "--moe-impl");
   o.network_model = parse_network_model(q.network_model, "--network-model");
   o.strict_priority = parse_comm_priority(q.comm_priority, "--comm-priority");
+  if (!q.micro_batches) {
+    const MicroBatchPlan plan = plan_micro_batches(r.model, r.layout, o.training, o.mode, o.capacity_factor,
+                                                   topology::device_spec(r.mesh->device_kind).memory_bytes);
+    o.training.micro_batches = plan.micro_batches;  // 1 when the batch does not split: derive_step_shape says why
+    o.training.micro_batches_chosen = true;
+  }
   (void)derive_step_shape(o.training, r.model, r.layout);  // batch errors before any work
   r.cost = make_cost_model(r.mesh->device_kind, q.profile);
   return r;

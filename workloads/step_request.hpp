@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "kernels/cost_model.hpp"
@@ -23,7 +24,9 @@ struct StepRequest {
   std::string routing = "uniform";    // --routing
   std::string mode = "capacity";      // --mode
   std::int64_t batch_tokens = std::int64_t{1} << 20;  // --batch-tokens
-  std::int64_t micro_batches = 1;     // --micro-batches
+  // --micro-batches; none: the smallest count in 1, 2, 4, ... whose memory estimate fits
+  // kDefaultMemoryHeadroom of device memory (workloads/micro_batches.hpp), as recommend chooses.
+  std::optional<std::int64_t> micro_batches;
   std::int64_t group_tokens = 0;      // --group-tokens (0: the MoE implementation's default)
   std::string moe_impl = "auto";      // --moe-impl (auto: the platform default, moe_impl.hpp)
   std::string precision = "bf16";     // --precision

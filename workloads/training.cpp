@@ -76,21 +76,37 @@ GradSync parse_grad_sync(const std::string& text, bool tpu, const std::string& f
   return g;
 }
 
+namespace {
+
+// ": use a multiple of UNIT, e.g. LOWER or UPPER": the valid batch sizes nearest to `tokens`.
+std::string nearest_multiples(std::int64_t tokens, std::int64_t unit) {
+  const std::int64_t lower = tokens / unit * unit;
+  const std::int64_t upper = lower + unit;
+  std::string s = ": use a multiple of " + std::to_string(unit) + " tokens, e.g. ";
+  if (lower > 0) s += std::to_string(lower) + " or ";
+  return s + std::to_string(upper);
+}
+
+}  // namespace
+
 StepShape derive_step_shape(const TrainingSetup& setup, const Model& model, const Layout& layout) {
   if (setup.batch_tokens <= 0) throw InputError("--batch-tokens", "must be positive");
   if (setup.micro_batches <= 0) throw InputError("--micro-batches", "must be positive");
   if (setup.group_tokens < 0) throw InputError("--group-tokens", "must be positive (or 0 for the local batch)");
   if (setup.batch_tokens % model.input_length != 0) {
     throw InputError("--batch-tokens", std::to_string(setup.batch_tokens) + " is not a whole number of " +
-                                           std::to_string(model.input_length) + "-token sequences");
+                                           std::to_string(model.input_length) + "-token sequences" +
+                                           nearest_multiples(setup.batch_tokens, model.input_length));
   }
   StepShape s;
   s.sequences = setup.batch_tokens / model.input_length;
   const std::int64_t split = layout.dp * setup.micro_batches;
   if (s.sequences % split != 0) {
+    // The unit is dp x micro-batches x input_length tokens; the error names the nearest valid sizes.
     throw InputError("--batch-tokens", std::to_string(s.sequences) + " sequences do not divide over dp=" +
                                            std::to_string(layout.dp) + " replicas x " +
-                                           std::to_string(setup.micro_batches) + " micro-batches");
+                                           std::to_string(setup.micro_batches) + " micro-batches" +
+                                           nearest_multiples(setup.batch_tokens, split * model.input_length));
   }
   s.local_sequences = s.sequences / split;
   s.local_tokens = s.local_sequences * model.input_length;

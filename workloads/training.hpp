@@ -67,6 +67,8 @@ enum class Precision : std::uint8_t { bf16, fp32 };
 struct TrainingSetup {
   std::int64_t batch_tokens = std::int64_t{1} << 20;
   std::int64_t micro_batches = 1;
+  // True when micro_batches was chosen as the smallest count that fits (no --micro-batches given).
+  bool micro_batches_chosen = false;
   std::int64_t group_tokens = 0;  // 0: the MoE implementation's default (see above)
   MoeImpl moe_impl = MoeImpl::automatic;
   Precision precision = Precision::bf16;

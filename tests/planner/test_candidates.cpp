@@ -73,11 +73,11 @@ TEST_CASE("planner: received slots before simulating", "[planner]") {
   l.dp = 32;
   l.ep = 32;
   // G = 16384, E = 128, k = 1, cf = 1.25: C = ceil(1.25 * 16384 / 128) = 160; E x groups x C = 20480.
-  CHECK(planner::planned_received_slots(m, l, 16384, 1, 1.25, workloads::ExecutionMode::capacity) == 20480.0);
+  CHECK(workloads::planned_received_slots(m, l, 16384, 1, 1.25, workloads::ExecutionMode::capacity) == 20480.0);
   // Two groups of 8192: C = ceil(1.0 * 8192 / 128) = 64 -> 128 x 2 x 64 = 16384.
-  CHECK(planner::planned_received_slots(m, l, 8192, 2, 1.0, workloads::ExecutionMode::capacity) == 16384.0);
+  CHECK(workloads::planned_received_slots(m, l, 8192, 2, 1.0, workloads::ExecutionMode::capacity) == 16384.0);
   // Dropless: the mean, k x G x groups = 16384.
-  CHECK(planner::planned_received_slots(m, l, 16384, 1, 1.25, workloads::ExecutionMode::dropless) == 16384.0);
+  CHECK(workloads::planned_received_slots(m, l, 16384, 1, 1.25, workloads::ExecutionMode::dropless) == 16384.0);
 }
 
 TEST_CASE("planner: Switch-Base on tpuv3-4x4, every (layout, mode) accepted or rejected", "[planner]") {

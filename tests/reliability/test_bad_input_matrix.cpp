@@ -111,9 +111,16 @@ const std::vector<Case>& cases() {
     mesh("not JSON", "{\"name\": ", "--mesh");
     mesh("empty file", "", "--mesh");
     mesh("top level is an array", "[1, 2]", "mesh");
-    mesh("vertices missing", sub(kMesh, "\"vertices\"", "\"vertexes\""), "mesh.vertices");
-    mesh("vertices not an array", sub(kMesh, "\"vertices\": [", "\"vertices\": 5, \"x\": ["), "mesh.vertices");
-    mesh("links missing", sub(kMesh, "\"links\"", "\"linkz\""), "mesh.links");
+    mesh("vertices misspelled", sub(kMesh, "\"vertices\"", "\"vertexes\""), "mesh.vertexes: unknown key (did you mean 'vertices'?)");
+    mesh("vertices missing", R"({"name": "ring4", "device_kind": "h100", "links": []})", "mesh.vertices: missing");
+    mesh("links missing", R"({"name": "ring4", "device_kind": "h100", "vertices": [{"name": "g0", "kind": "device"}]})",
+         "mesh.links: missing");
+    mesh("vertices not an array", R"({"name": "ring4", "device_kind": "h100", "vertices": 5, "links": []})", "mesh.vertices");
+    mesh("links misspelled", sub(kMesh, "\"links\"", "\"linkz\""), "mesh.linkz: unknown key (did you mean 'links'?)");
+    mesh("bandwidth misspelled", sub(kMesh, "\"bandwidth_Bps\"", "\"bandwith_Bps\""),
+         "mesh.links[0].bandwith_Bps: unknown key (did you mean 'bandwidth_Bps'?)");
+    mesh("unknown vertex key", sub(kMesh, "\"kind\": \"device\"", "\"kind\": \"device\", \"rack\": 3"),
+         "mesh.vertices[0].rack: unknown key");
     mesh("negative bandwidth", sub(kMesh, "4.5e11", "-4.5e11"), "bandwidth_Bps");
     mesh("zero bandwidth", sub(kMesh, "4.5e11", "0"), "bandwidth_Bps");
     mesh("bandwidth as a string", sub(kMesh, "4.5e11", "\"fast\""), "bandwidth_Bps");
@@ -173,6 +180,12 @@ const std::vector<Case>& cases() {
     mdl("family a number", sub(kModel, "\"name\": \"tiny\"", "\"name\": \"tiny\", \"family\": 3"), "family");
     mdl("table9 params negative", sub(kModel, "\"vocab\": 1000", "\"vocab\": 1000, \"table9\": {\"params\": -1, \"flops_per_sequence\": 1}"),
         "params");
+    mdl("misspelled key", sub(kModel, "\"experts\": 8", "\"experts\": 8, \"expert_evry\": 2"),
+        "--model.expert_evry: unknown key (did you mean 'expert_every'?)");
+    mdl("key the format lacks", sub(kModel, "\"heads\": 2", "\"heads\": 2, \"kv_heads\": 1"), "--model.kv_heads: unknown key");
+    mdl("layers and encoder_layers", sub(kModel, "\"layers\": 2", "\"layers\": 2, \"encoder_layers\": 2"), "layers");
+    mdl("unknown table9 key", sub(kModel, "\"vocab\": 1000", "\"vocab\": 1000, \"table9\": {\"params\": 1, \"flops\": 1}"),
+        "table9.flops: unknown key");
     mdl("catalog with empty models list", "{\"models\": []}", "models");
     mdl("huge layer count", sub(kModel, "\"layers\": 2", "\"layers\": 4000000000000000000"), "layers");
     mdl("huge expert count", sub(kModel, "\"experts\": 8", "\"experts\": 1000000000000"), "experts");
@@ -188,6 +201,7 @@ const std::vector<Case>& cases() {
     };
     trc("not JSON", "[[1, 2", "--routing");
     trc("experts missing", sub(kTrace, "\"experts\": 8, ", ""), "experts");
+    trc("misspelled key", sub(kTrace, "\"groups\"", "\"group\": [], \"groups\""), "group: unknown key (did you mean 'groups'?)");
     trc("experts zero", sub(kTrace, "\"experts\": 8", "\"experts\": 0"), "experts");
     trc("groups empty", sub(kTrace, "[[1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1]]", "[]"), "groups");
     trc("row too short", sub(kTrace, "[1, 2, 3, 4, 5, 6, 7, 8]", "[1, 2, 3]"), "groups[0]");
@@ -208,7 +222,9 @@ const std::vector<Case>& cases() {
     prof("schema version missing", sub(kProfile, "\"schema_version\": 1, ", ""), "schema_version");
     prof("other device kind", sub(kProfile, "\"kind\": \"tpuv3\"", "\"kind\": \"h100\""), "device.kind");
     prof("unknown profile kind", sub(kProfile, "\"kind\": \"roofline\"", "\"kind\": \"guess\""), "kind");
-    prof("ceilings missing", sub(kProfile, "\"ceilings\"", "\"ceilingz\""), "ceilings");
+    prof("ceilings misspelled", sub(kProfile, "\"ceilings\"", "\"ceilingz\""), "--profile.ceilingz: unknown key (did you mean 'ceilings'?)");
+    prof("unknown ceilings key", sub(kProfile, "\"launch_overhead_s\"", "\"launch_overhead\""),
+         "ceilings.launch_overhead: unknown key (did you mean 'launch_overhead_s'?)");
     prof("negative memory bandwidth", sub(kProfile, "\"memory_Bps\": 4.5e11", "\"memory_Bps\": -4.5e11"), "memory_Bps");
     prof("zero matrix FLOP/s", sub(kProfile, "\"matrix_flops_per_s\": 6.15e13", "\"matrix_flops_per_s\": 0"),
          "matrix_flops_per_s");
@@ -326,6 +342,7 @@ const std::vector<Case>& cases() {
     cp("factor zero", {"--factors", "0,1"}, "--factors");
     cp("factor negative", {"--factors", "1,-2"}, "--factors");
     cp("samples zero", {"--samples", "0"}, "--samples");
+    cp("factors with dropless mode", {"--mode", "dropless", "--factors", "1,2"}, "--factors: dropless mode has no capacity factor");
     cp("factor NaN", {"--factors", "1,nan"}, "--factors");
     cp("samples negative", {"--samples", "-3"}, "--samples");
     cp("layout inconsistent", {"--layout", "dp=16,mp=4"}, "--layout");
@@ -372,8 +389,16 @@ const std::vector<Case>& cases() {
       fid("source missing", "{" + sub(src, R"(, "source": {"citation": "c", "url": "u", "accessed": "2026-12-06"})", "") +
           R"(, "cases": [)" + good + "]}", "m.json: source");
       fid("cases empty", "{" + src + R"(, "cases": []})", "m.json: cases");
-      fid("measured missing", sub(base, R"("measured": {"unit": "busbw_GBps", "value": 100})", R"("measure": 100)"),
-          "m.json: cases[0].measured");
+      fid("measured missing", sub(base, R"("measured": {"unit": "busbw_GBps", "value": 100})", R"("unknowns": "none")"),
+          "m.json: cases[0].measured: missing");
+      fid("measured misspelled", sub(base, R"("measured": {"unit": "busbw_GBps", "value": 100})", R"("measure": 100)"),
+          "m.json: cases[0].measure: unknown key (did you mean 'measured'?)");
+      fid("measured key unknown", sub(base, R"("value": 100)", R"("valeu": 100)"),
+          "m.json: cases[0].measured.valeu: unknown key (did you mean 'value'?)");
+      fid("source key unknown", sub(base, R"("accessed")", R"("accesed")"),
+          "m.json: source.accesed: unknown key (did you mean 'accessed'?)");
+      fid("top-level key unknown", sub(base, R"("cases")", R"("notse": "", "cases")"),
+          "m.json: notse: unknown key (did you mean 'notes'?)");
       fid("unit unknown", sub(base, "busbw_GBps", "GB/s"), "m.json: cases[0].measured.unit");
       fid("unit of another kind", sub(base, "busbw_GBps", "tokens_per_s"), "m.json: cases[0].measured.unit");
       fid("value negative", sub(base, R"("value": 100)", R"("value": -1)"), "m.json: cases[0].measured.value");

@@ -1,0 +1,58 @@
+#include "workloads/micro_batches.hpp"
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+
+namespace switchsim::workloads {
+
+double planned_received_slots(const Model& model, const Layout& layout, std::int64_t group_tokens, std::int64_t groups,
+                              double capacity_factor, ExecutionMode mode, MoeImpl impl) {
+  (void)layout;  // E/ep experts x ep sources: the layout cancels out
+  if (!model.is_moe()) return 0.0;
+  if (mode == ExecutionMode::dropless) return static_cast<double>(model.top_k * group_tokens * groups);
+  const std::int64_t c = expert_capacity(capacity_factor, model.top_k, group_tokens, model.experts);
+  if (impl == MoeImpl::grouped) return static_cast<double>(groups * std::min(model.top_k * group_tokens, c));
+  return static_cast<double>(model.experts * groups * c);
+}
+
+MicroBatchPlan plan_micro_batches(const Model& model, const Layout& layout, const TrainingSetup& setup,
+                                  ExecutionMode mode, double capacity_factor, double device_memory_bytes,
+                                  double headroom, std::int64_t max_micro_batches) {
+  const double limit = headroom * device_memory_bytes;
+  const double factor = mode == ExecutionMode::dropless ? 1.0 : capacity_factor;
+  MicroBatchPlan plan;
+  plan.outcome = MicroBatchPlan::Outcome::activations;
+  for (std::int64_t mb = 1; mb <= max_micro_batches; mb *= 2) {
+    TrainingSetup s = setup;
+    s.micro_batches = mb;
+    StepShape shape;
+    try {
+      shape = derive_step_shape(s, model, layout);
+    } catch (const InputError& e) {
+      if (mb == 1) {
+        plan.outcome = MicroBatchPlan::Outcome::divisibility;
+        plan.divisibility_error = e.what();
+      }
+      return plan;  // more micro-batches than the batch splits into: the last count tried stands
+    }
+    const double enc = planned_received_slots(model, layout, shape.group_tokens, shape.groups_per_device, factor, mode,
+                                              setup.moe_impl);
+    const double dec = planned_received_slots(model, layout, shape.decoder_group_tokens,
+                                              shape.decoder_groups_per_device, factor, mode, setup.moe_impl);
+    plan.micro_batches = mb;
+    plan.shape = shape;
+    plan.memory = estimate_memory(model, layout, s, shape, enc, dec, device_memory_bytes);
+    if (plan.memory.parameters_bytes + plan.memory.gradients_bytes + plan.memory.optimizer_bytes > limit) {
+      plan.outcome = MicroBatchPlan::Outcome::static_too_large;
+      return plan;
+    }
+    if (plan.memory.total_bytes() <= limit) {
+      plan.outcome = MicroBatchPlan::Outcome::fits;
+      return plan;
+    }
+  }
+  return plan;
+}
+
+}  // namespace switchsim::workloads
