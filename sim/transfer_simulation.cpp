@@ -64,6 +64,20 @@ double path_latency_s(std::span<const topology::Link> links, std::span<const top
   return path_overhead_s(links, path, options) + path_hops_s(links, path);
 }
 
+TransferLatency transfer_latency(const TransferGraph& graph, TransferId t, std::span<const topology::Link> links,
+                                 std::span<const topology::LinkId> path, const NetworkOptions& options) {
+  const auto& cost = graph.step_cost();
+  if (!cost) return TransferLatency{path_overhead_s(links, path, options), path_hops_s(links, path), true};
+  TransferLatency out;
+  out.posted = false;
+  if (graph.streamed(t)) return out;
+  for (const auto l : path) {
+    const auto kind = static_cast<std::size_t>(links[static_cast<std::size_t>(l)].kind);
+    if (kind < kNumLinkKinds) out.overhead_s = std::max(out.overhead_s, cost->latency_s[kind]);
+  }
+  return out;
+}
+
 TransferTimes simulate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,
                                  const topology::Router& router, const NetworkOptions& options,
                                  std::int32_t devices) {
