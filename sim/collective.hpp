@@ -112,6 +112,7 @@ struct TransferRecord {
 struct CollectiveResult {
   CollectiveOp op = CollectiveOp::all_to_all;
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;  // the one that ran
+  std::optional<NcclProtocol> protocol;  // GPU collectives under NCCL's protocols: the one that ran
   std::int32_t devices = 0;
   double bytes_per_device = 0.0;
   double time_s = 0.0;
@@ -135,6 +136,7 @@ struct CollectiveResult {
 struct CollectivePlan {
   CollectiveOp op = CollectiveOp::all_to_all;
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;  // never automatic once planned
+  std::optional<NcclProtocol> protocol;  // GPU collectives under NCCL's protocols (nccl_protocol.hpp)
   std::vector<topology::VertexId> participants;
   double bytes_per_device = 0.0;  // as nccl-tests counts it (an explicit matrix: its largest row sum when 0 was given)
   TransferGraph transfers;
