@@ -19,7 +19,7 @@
 // (one NIC's B_n with a single ring). Each GPU's NVLink carries the other C-1
 // channels' chunks, (C-1) S/(nC) per step, which takes no longer than the
 // NIC's S/(nC) as long as (C-1)/B_v <= 1/B_n (DGX H100 with the catalog
-// efficiencies: 7/360 vs 1/45 per GB/s; DGX A100: 7/240 vs 1/22.5).
+// efficiencies: 7/370.8 vs 1/48.5 per GB/s; DGX A100: 7/240 vs 1/24).
 //
 // NVLS (in-switch reduction, NVLink SHARP on third-generation NVSwitch). NCCL's
 // NVLS all-reduce gives each GPU 1/m of the buffer: the GPU issues

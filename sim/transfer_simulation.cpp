@@ -36,6 +36,18 @@ std::string describe_network_model(const NetworkOptions& options) {
       options.completion_window);
 }
 
+std::string describe_collective_protocol(const NetworkOptions& options) {
+  if (options.protocol == ProtocolChoice::none) {
+    return "GPU collectives: the network's per-message overheads and hop latencies (no library protocol)";
+  }
+  const std::string which = options.protocol == ProtocolChoice::automatic
+                                ? std::string("LL, LL128 or Simple, the fastest per collective")
+                                : std::string(to_string(options.protocol));
+  return "GPU all-reduce / all-gather / reduce-scatter: NCCL's protocols (" + which +
+         ") with NCCL v2.30.7 tuning.cc latencies and wire formats (sim/nccl_protocol.hpp); all-to-alls and TPU "
+         "collectives: per-message overheads";
+}
+
 std::string describe_all_to_all_model(const NetworkOptions& options, std::int32_t devices) {
   if (options.load_model_above_devices <= 0 || devices <= options.load_model_above_devices) return {};
   return "direct all-to-alls over more than " + std::to_string(options.load_model_above_devices) +

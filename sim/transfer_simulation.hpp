@@ -123,6 +123,8 @@ void check_completion_window(const NetworkOptions& options);
 // One line each for provenance: the fluid model with its completion window, and
 // (empty when it does not apply to `devices`) the per-link load model.
 [[nodiscard]] std::string describe_network_model(const NetworkOptions& options);
+// One line for provenance: how GPU collectives' messages are priced (options.protocol).
+[[nodiscard]] std::string describe_collective_protocol(const NetworkOptions& options);
 [[nodiscard]] std::string describe_all_to_all_model(const NetworkOptions& options, std::int32_t devices);
 
 // The per-message software overhead of a path (the largest of its link kinds'),
