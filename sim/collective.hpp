@@ -45,8 +45,11 @@
 //     torus-nd-bidir; not a product grid -> bidir-ring.
 //   GPU cluster (NCCL): all-gather and reduce-scatter -> ring-channels (ring on
 //     one node); all-reduce -> the fastest among ring (one node) or
-//     ring-channels, double-tree and hierarchical (several nodes), and nvls
-//     where the NVSwitch reduces.
+//     ring-channels (several), double-tree, and nvls where the NVSwitch
+//     reduces; each under NCCL's protocols LL, LL128 and Simple (nvls: Simple),
+//     nccl_protocol.hpp, unless NetworkOptions::protocol says otherwise. With
+//     ProtocolChoice::none: the model before protocols (ring on one node;
+//     ring-channels, double-tree and hierarchical on several; nvls).
 //   other meshes: ring.
 // "Fastest": each candidate's transfers simulated alone when the largest
 // candidate has at most kChooseBySimulationTransfers transfers, else the
