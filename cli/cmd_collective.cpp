@@ -1,4 +1,4 @@
-// `switchsim collective --mesh M --op OP --bytes N [--algorithm A]
+// `switchsim collective --mesh M --op OP --bytes N [--algorithm A] [--protocol P]
 //  [--participants LIST] [--sharing max-min|uncongested] [--progress] [--json] [--out F] [--trace FILE]`:
 // one collective simulated alone on the mesh's flow-level network.
 //
@@ -44,6 +44,7 @@ struct Options {
   std::string op;
   std::string bytes;
   std::string algorithm = "auto";
+  std::string protocol = "auto";
   std::string participants;
   std::string sharing = "max-min";
   std::string trace;
@@ -144,6 +145,10 @@ CommandAction add_collective_command(CLI::App& app) {
                  "all-reduce, all-gather, reduce-scatter: ring | bidir-ring | ring-channels (GPU: one ring per NIC) | "
                  "hierarchical (GPU) | torus-2d-bidir; all-reduce only: torus-2d | tree | double-tree (GPU, NCCL) | "
                  "nvls (GPU, in-switch reduction)");
+  app.add_option("--protocol", opt->protocol,
+                 "GPU all-reduce, all-gather, reduce-scatter: NCCL's protocol: auto (the fastest per size, as NCCL "
+                 "chooses) | ll | ll128 | simple (NCCL's latencies and wire formats, sim/nccl_protocol.hpp) | none "
+                 "(the network's per-message overheads only: the line-rate model); ignored elsewhere");
   app.add_option("--participants", opt->participants, "Device ids, e.g. 0-15,32,40-47 (default: all)");
   app.add_option("--sharing", opt->sharing, "Link sharing: max-min (default) or uncongested (a lower bound)");
   app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one process per device, concurrent sends on lanes)");
@@ -156,6 +161,7 @@ CommandAction add_collective_command(CLI::App& app) {
     request.op = sim::parse_collective_op(opt->op);
     request.algorithm = sim::parse_collective_algorithm(opt->algorithm);
     request.bytes_per_device = parse_bytes(opt->bytes);
+    request.network.protocol = sim::parse_protocol_choice(opt->protocol);
     if (opt->sharing == "max-min") {
       request.network.sharing = sim::SharingKind::max_min;
     } else if (opt->sharing == "uncongested") {
@@ -192,6 +198,7 @@ CommandAction add_collective_command(CLI::App& app) {
     result["mesh"] = opt->mesh;
     result["op"] = sim::to_string(r.op);
     result["algorithm"] = sim::to_string(r.algorithm);
+    result["protocol"] = r.protocol ? sim::to_string(*r.protocol) : "none";
     result["sharing"] = sim::to_string(request.network.sharing);
     result["devices"] = r.devices;
     result["participants"] = opt->participants.empty() ? json("all") : json(opt->participants);
@@ -205,10 +212,11 @@ CommandAction add_collective_command(CLI::App& app) {
     result["wall_s"] = r.wall_s;
     result["provenance"] = provenance();
     const std::string human = fmt::format(
-        "{} on {} ({} devices, {}): {:.6g} bytes per device\n"
+        "{} on {} ({} devices, {}{}): {:.6g} bytes per device\n"
         "  time {:.6g} us, algbw {:.4g} GB/s, busbw {:.4g} GB/s\n"
         "  {} flows, {} events, {} rate updates, {:.3g} s wall\n",
-        sim::to_string(r.op), opt->mesh, r.devices, sim::to_string(r.algorithm), r.bytes_per_device, r.time_s * 1e6,
+        sim::to_string(r.op), opt->mesh, r.devices, sim::to_string(r.algorithm),
+        r.protocol ? std::string(", ") + sim::to_string(*r.protocol) : std::string(), r.bytes_per_device, r.time_s * 1e6,
         r.algbw_Bps / 1e9, r.busbw_Bps / 1e9, r.flows, r.events, r.rate_updates, r.wall_s);
     emit(opt->output, with_command("collective", result), human);
     return 0;

@@ -161,6 +161,7 @@ json to_json(const RecommendResult& r) {
     prov["all_to_all_model"] = a2a;
   }
   prov["network_model"] = sim::describe_network_model(network);
+  prov["collective_protocol"] = sim::describe_collective_protocol(network);
   j["provenance"] = std::move(prov);
   return j;
 }

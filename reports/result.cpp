@@ -569,7 +569,7 @@ std::vector<std::pair<std::string, std::string>> read_inputs(const json& j) {
   static const char* const kInputKeys[] = {"command", "kind", "model", "mesh", "device_kind", "devices", "device",
                                            "measured_at", "sharing", "layout", "routing", "mode", "capacity_factor",
                                            "factors", "batch_tokens", "objective", "max_drop", "top", "samples",
-                                           "seed", "seeds", "profile", "cost_model", "backend", "op", "algorithm",
+                                           "seed", "seeds", "profile", "cost_model", "backend", "op", "algorithm", "protocol",
                                            "bytes"};
   for (const char* key : kInputKeys) {
     if (const json* v = find(j, key)) items.emplace_back(key, key == std::string("layout") ? layout_text(j) : value_text(*v));

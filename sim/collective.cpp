@@ -203,6 +203,77 @@ CollectiveResult load_model_all_to_all(const topology::Mesh& mesh, const ByteMat
   return result;
 }
 
+// One candidate of a choice: an algorithm, and NCCL's protocol for it (GPU collectives).
+struct Candidate {
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;
+  std::optional<NcclProtocol> protocol;
+};
+
+// The NCCL algorithm whose latencies a GPU collective pays (nccl_protocol.hpp).
+NcclAlgorithm nccl_algorithm_of(CollectiveAlgorithm a, int nodes) {
+  switch (a) {
+    case CollectiveAlgorithm::double_tree:
+    case CollectiveAlgorithm::tree: return NcclAlgorithm::tree;
+    case CollectiveAlgorithm::nvls: return nodes > 1 ? NcclAlgorithm::nvls_tree : NcclAlgorithm::nvls;
+    default: return NcclAlgorithm::ring;
+  }
+}
+
+// The fastest candidate into `plan` (algorithm, protocol, transfers, and the
+// times of its simulation alone when it was simulated). Every candidate is
+// simulated alone when the largest has at most kChooseBySimulationTransfers
+// transfers (exact under this model), else the smallest estimate wins
+// (plan_estimate.hpp); ties: the earlier candidate. Graphs are generated one
+// at a time and only the best is kept (a 512-GPU ring over 8 channels has
+// millions of transfers), so large candidates are generated twice.
+template <class Generate>
+void choose_fastest(const topology::Mesh& mesh, const CollectiveRequest& request,
+                    const std::vector<Candidate>& candidates, Generate&& generate_as, CollectivePlan& plan) {
+  SWITCHSIM_ASSERT(!candidates.empty(), "a choice needs a candidate");
+  if (candidates.size() == 1) {
+    plan.algorithm = candidates[0].algorithm;
+    plan.protocol = candidates[0].protocol;
+    generate_as(candidates[0].algorithm, candidates[0].protocol, plan.transfers);
+    return;
+  }
+  std::vector<std::optional<TransferGraph>> kept(candidates.size());
+  std::int64_t largest = 0;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    TransferGraph g;
+    generate_as(candidates[i].algorithm, candidates[i].protocol, g);
+    largest = std::max<std::int64_t>(largest, g.size());
+    if (g.size() <= kChooseBySimulationTransfers) kept[i] = std::move(g);
+  }
+  const bool simulate = largest <= kChooseBySimulationTransfers;
+  double best = std::numeric_limits<double>::infinity();
+  std::optional<TransferTimes> best_times;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    TransferGraph g;
+    if (kept[i]) {
+      g = std::move(*kept[i]);
+      kept[i].reset();
+    } else {
+      generate_as(candidates[i].algorithm, candidates[i].protocol, g);
+    }
+    double t = 0.0;
+    std::optional<TransferTimes> times;
+    if (simulate) {
+      times = simulate_transfers(g, mesh.topology.links(), *mesh.router, request.network, mesh.topology.num_devices());
+      t = times->makespan_s;
+    } else {
+      t = estimate_transfers(g, mesh.topology.links(), *mesh.router, request.network).time_s();
+    }
+    if (t < best) {
+      best = t;
+      plan.algorithm = candidates[i].algorithm;
+      plan.protocol = candidates[i].protocol;
+      plan.transfers = std::move(g);
+      best_times = std::move(times);
+    }
+  }
+  if (!request.record_trace) plan.alone = std::move(best_times);  // simulate_collective need not run it again
+}
+
 }  // namespace
 
 CollectiveResult simulate_collective(const topology::Mesh& mesh, const CollectiveRequest& request) {
@@ -336,13 +407,27 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
     case CollectiveAlgorithm::automatic: break;
   }
 
+  // NCCL's protocols (nccl_protocol.hpp): GPU all-reduce, all-gather and
+  // reduce-scatter, unless `--protocol none`.
+  const ProtocolChoice choice = request.network.protocol;
+  const bool nccl = is_gpu && !a2a && choice != ProtocolChoice::none;
+  if (nccl && algorithm == CollectiveAlgorithm::nvls && choice != ProtocolChoice::automatic &&
+      choice != ProtocolChoice::simple) {
+    throw InputError("--protocol", std::string("nvls runs NCCL's Simple protocol only, not ") + to_string(choice));
+  }
+  const int nodes = groups ? groups->count() : 1;
+  const int per_node = groups ? groups->largest() : 1;
+
   plan.op = op;
   plan.participants = devices;
   plan.bytes_per_device = bytes;
   const ByteMatrix empty;
   const ByteMatrix& matrix = matrix_ptr != nullptr ? *matrix_ptr : empty;
-  // Generates one algorithm's transfers into `graph`.
-  auto generate = [&](CollectiveAlgorithm a, TransferGraph& graph) {
+  // Generates one algorithm's transfers into `graph`, under protocol p when nccl.
+  auto generate_as = [&](CollectiveAlgorithm a, std::optional<NcclProtocol> p, TransferGraph& graph) {
+    // A protocol moves bytes / wire_efficiency; a library keeps kNcclSteps steps in flight per connection.
+    const double wire = p ? bytes / wire_efficiency(*p) : bytes;
+    const int window = p ? kNcclSteps : 1;
     switch (a) {
       case CollectiveAlgorithm::direct: generate_all_to_all_direct(matrix, devices, graph); break;
       case CollectiveAlgorithm::pairwise: generate_all_to_all_pairwise(matrix, devices, graph); break;
@@ -352,29 +437,61 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
           for (std::size_t i = 0; i < devices.size(); ++i) node[i] = mesh.node_of(devices[i]);
           generate_all_to_all_hierarchical(matrix, devices, node, graph);
         } else {
-          generate_gpu_hierarchical(op, bytes, devices, *groups, graph);
+          generate_gpu_hierarchical(op, wire, devices, *groups, graph);
         }
         break;
       case CollectiveAlgorithm::torus_dims: generate_all_to_all_grid(matrix, devices, *grid, graph); break;
-      case CollectiveAlgorithm::ring: generate_ring(op, bytes, devices, graph); break;
-      case CollectiveAlgorithm::bidir_ring: generate_rings(op, bytes, devices, bidirectional_orders(n), graph); break;
-      case CollectiveAlgorithm::ring_channels:
-        generate_rings(op, bytes, devices, channel_ring_orders(*groups, ring_channels(op, *groups, n)), graph);
+      case CollectiveAlgorithm::ring: generate_ring(op, wire, devices, graph, window); break;
+      case CollectiveAlgorithm::bidir_ring:
+        generate_rings(op, wire, devices, bidirectional_orders(n), graph, window);
         break;
-      case CollectiveAlgorithm::tree: generate_tree_all_reduce(bytes, devices, graph); break;
-      case CollectiveAlgorithm::double_tree: generate_double_tree_all_reduce(bytes, devices, *groups, graph); break;
+      case CollectiveAlgorithm::ring_channels:
+        generate_rings(op, wire, devices, channel_ring_orders(*groups, ring_channels(op, *groups, n)), graph, window);
+        break;
+      case CollectiveAlgorithm::tree: generate_tree_all_reduce(wire, devices, graph); break;
+      case CollectiveAlgorithm::double_tree: generate_double_tree_all_reduce(wire, devices, *groups, graph); break;
       case CollectiveAlgorithm::nvls: {
         std::vector<VertexId> switches;
         for (const int node : groups->node) switches.push_back(mesh.node_switch(node));
-        generate_nvls_all_reduce(bytes, devices, *groups, switches, graph);
+        generate_nvls_all_reduce(wire, devices, *groups, switches, mesh.structure.nvls_efficiency, graph);
         break;
       }
-      case CollectiveAlgorithm::torus_2d: generate_torus_2d_all_reduce(bytes, devices, *grid, graph); break;
-      case CollectiveAlgorithm::torus_2d_bidir: generate_two_level(op, bytes, devices, *grid, true, graph); break;
-      case CollectiveAlgorithm::torus_nd_bidir: generate_per_dimension(op, bytes, devices, *grid, true, graph); break;
+      case CollectiveAlgorithm::torus_2d: generate_torus_2d_all_reduce(wire, devices, *grid, graph); break;
+      case CollectiveAlgorithm::torus_2d_bidir: generate_two_level(op, wire, devices, *grid, true, graph); break;
+      case CollectiveAlgorithm::torus_nd_bidir: generate_per_dimension(op, wire, devices, *grid, true, graph); break;
       case CollectiveAlgorithm::automatic: break;
     }
+    if (p) graph.set_step_cost(nccl_step_cost(nccl_algorithm_of(a, nodes), *p, nodes, per_node));
   };
+  auto generate = [&](CollectiveAlgorithm a, TransferGraph& graph) { generate_as(a, std::nullopt, graph); };
+
+  if (nccl) {
+    // NCCL's candidates (algorithm x protocol); the fastest wins (choose_fastest).
+    std::vector<Candidate> candidates;
+    std::vector<CollectiveAlgorithm> algorithms;
+    if (algorithm != CollectiveAlgorithm::automatic) {
+      algorithms = {algorithm};
+    } else if (op != CollectiveOp::all_reduce) {
+      algorithms = {nodes > 1 ? CollectiveAlgorithm::ring_channels : CollectiveAlgorithm::ring};
+    } else {
+      // NCCL's all-reduce algorithms without CollNet / IB SHARP: Ring, Tree,
+      // NVLS (one node) or NVLS_TREE (several). No hierarchical: NCCL has none.
+      algorithms = {nodes > 1 ? CollectiveAlgorithm::ring_channels : CollectiveAlgorithm::ring,
+                    CollectiveAlgorithm::double_tree};
+      if (mesh.structure.switch_reduction && groups->equal_sizes() && per_node > 1) {
+        algorithms.push_back(CollectiveAlgorithm::nvls);
+      }
+    }
+    for (const CollectiveAlgorithm a : algorithms) {
+      for (const NcclProtocol p : {NcclProtocol::ll, NcclProtocol::ll128, NcclProtocol::simple}) {
+        if (choice != ProtocolChoice::automatic && to_string(p) != std::string(to_string(choice))) continue;
+        if (a == CollectiveAlgorithm::nvls && p != NcclProtocol::simple) continue;  // NVLS: Simple only
+        candidates.push_back(Candidate{a, p});
+      }
+    }
+    choose_fastest(mesh, request, candidates, generate_as, plan);
+    return plan;
+  }
 
   if (algorithm != CollectiveAlgorithm::automatic) {
     plan.algorithm = algorithm;
@@ -401,37 +518,9 @@ CollectivePlan plan_collective(const topology::Mesh& mesh, const CollectiveReque
     if (is_gpu && mesh.structure.switch_reduction && groups->equal_sizes() && groups->largest() > 1) {
       candidates.push_back(CollectiveAlgorithm::nvls);
     }
-    // Small candidates are timed by the simulation itself (exact under this
-    // model, a few ms each); larger ones by the estimate (plan_estimate.hpp),
-    // so that choosing costs one routing pass, not one simulation, per candidate.
-    std::vector<TransferGraph> graphs(candidates.size());
-    std::int64_t largest = 0;
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      generate(candidates[i], graphs[i]);
-      largest = std::max<std::int64_t>(largest, graphs[i].size());
-    }
-    const bool simulate = largest <= kChooseBySimulationTransfers;
-    double best = std::numeric_limits<double>::infinity();
-    std::size_t chosen = 0;
-    std::optional<TransferTimes> best_times;
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      double t = 0.0;
-      if (simulate) {
-        TransferTimes times = simulate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network,
-                                                   mesh.topology.num_devices());
-        t = times.makespan_s;
-        if (t < best) best_times = std::move(times);
-      } else {
-        t = estimate_transfers(graphs[i], mesh.topology.links(), *mesh.router, request.network).time_s();
-      }
-      if (t < best) {
-        best = t;
-        chosen = i;
-      }
-    }
-    plan.algorithm = candidates[chosen];
-    plan.transfers = std::move(graphs[chosen]);
-    if (!request.record_trace) plan.alone = std::move(best_times);  // simulate_collective need not run it again
+    std::vector<Candidate> list;
+    for (const CollectiveAlgorithm a : candidates) list.push_back(Candidate{a, std::nullopt});
+    choose_fastest(mesh, request, list, generate_as, plan);
     return plan;
   } else {
     plan.algorithm = CollectiveAlgorithm::ring;
@@ -467,6 +556,7 @@ CollectiveResult simulate_collective(const topology::Mesh& mesh, const Collectiv
   CollectiveResult result;
   result.op = op;
   result.algorithm = plan.algorithm;
+  result.protocol = plan.protocol;
   result.devices = n;
   result.bytes_per_device = bytes;
   result.time_s = times.makespan_s;

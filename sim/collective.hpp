@@ -45,8 +45,11 @@
 //     torus-nd-bidir; not a product grid -> bidir-ring.
 //   GPU cluster (NCCL): all-gather and reduce-scatter -> ring-channels (ring on
 //     one node); all-reduce -> the fastest among ring (one node) or
-//     ring-channels, double-tree and hierarchical (several nodes), and nvls
-//     where the NVSwitch reduces.
+//     ring-channels (several), double-tree, and nvls where the NVSwitch
+//     reduces; each under NCCL's protocols LL, LL128 and Simple (nvls: Simple),
+//     nccl_protocol.hpp, unless NetworkOptions::protocol says otherwise. With
+//     ProtocolChoice::none: the model before protocols (ring on one node;
+//     ring-channels, double-tree and hierarchical on several; nvls).
 //   other meshes: ring.
 // "Fastest": each candidate's transfers simulated alone when the largest
 // candidate has at most kChooseBySimulationTransfers transfers, else the
@@ -112,6 +115,7 @@ struct TransferRecord {
 struct CollectiveResult {
   CollectiveOp op = CollectiveOp::all_to_all;
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;  // the one that ran
+  std::optional<NcclProtocol> protocol;  // GPU collectives under NCCL's protocols: the one that ran
   std::int32_t devices = 0;
   double bytes_per_device = 0.0;
   double time_s = 0.0;
@@ -135,6 +139,7 @@ struct CollectiveResult {
 struct CollectivePlan {
   CollectiveOp op = CollectiveOp::all_to_all;
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;  // never automatic once planned
+  std::optional<NcclProtocol> protocol;  // GPU collectives under NCCL's protocols (nccl_protocol.hpp)
   std::vector<topology::VertexId> participants;
   double bytes_per_device = 0.0;  // as nccl-tests counts it (an explicit matrix: its largest row sum when 0 was given)
   TransferGraph transfers;

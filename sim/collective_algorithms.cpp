@@ -153,36 +153,46 @@ std::vector<std::vector<TransferId>> generate_ring_steps(std::span<const std::in
                                                          std::span<const VertexId> devices, int steps,
                                                          double chunk_bytes,
                                                          const std::vector<std::vector<TransferId>>& entry,
-                                                         std::int32_t step_label, TransferGraph& g) {
+                                                         std::int32_t step_label, TransferGraph& g,
+                                                         int send_window) {
+  SWITCHSIM_ASSERT(send_window >= 1, "a ring's send window is at least one step");
   const auto r = members.size();
   if (r < 2 || steps <= 0) return entry;
-  std::vector<TransferId> prev_send(r, -1), cur_send(r, -1);
+  // sends[k][j]: member j's send of step k.
+  std::vector<std::vector<TransferId>> sends(static_cast<std::size_t>(steps), std::vector<TransferId>(r, -1));
   std::vector<TransferId> deps;
   for (int k = 0; k < steps; ++k) {
+    const auto ki = static_cast<std::size_t>(k);
     for (std::size_t j = 0; j < r; ++j) {
       deps.clear();
       if (k == 0) {
         deps = entry[j];
       } else {
-        deps.push_back(prev_send[j]);              // own previous send
-        deps.push_back(prev_send[(j + r - 1) % r]);  // previous receive from j-1
+        deps.push_back(sends[ki - 1][(j + r - 1) % r]);  // previous receive from j-1
+        if (k >= send_window) deps.push_back(sends[ki - static_cast<std::size_t>(send_window)][j]);  // own send
       }
-      cur_send[j] = g.add(devices[idx(members[j])], devices[idx(members[(j + 1) % r])], chunk_bytes, deps,
-                          step_label + k);
+      sends[ki][j] = g.add(devices[idx(members[j])], devices[idx(members[(j + 1) % r])], chunk_bytes, deps,
+                           step_label + k);
     }
-    prev_send.swap(cur_send);
   }
+  // After the last step a member waits for its receive and for every send still in flight.
   std::vector<std::vector<TransferId>> exit(r);
-  for (std::size_t j = 0; j < r; ++j) exit[j] = {prev_send[j], prev_send[(j + r - 1) % r]};
+  const int first = std::max(0, steps - send_window);
+  for (std::size_t j = 0; j < r; ++j) {
+    exit[j] = {sends.back()[(j + r - 1) % r]};
+    for (int k = first; k < steps; ++k) exit[j].push_back(sends[static_cast<std::size_t>(k)][j]);
+  }
   return exit;
 }
 
-void generate_ring(CollectiveOp op, double bytes, std::span<const VertexId> devices, TransferGraph& g) {
+void generate_ring(CollectiveOp op, double bytes, std::span<const VertexId> devices, TransferGraph& g,
+                   int send_window) {
   const auto n = static_cast<std::int32_t>(devices.size());
   std::vector<std::int32_t> members(idx(n));
   for (std::int32_t i = 0; i < n; ++i) members[idx(i)] = i;
   const int steps = op == CollectiveOp::all_reduce ? 2 * (n - 1) : n - 1;
-  (void)generate_ring_steps(members, devices, steps, bytes / n, std::vector<std::vector<TransferId>>(idx(n)), 1, g);
+  (void)generate_ring_steps(members, devices, steps, bytes / n, std::vector<std::vector<TransferId>>(idx(n)), 1, g,
+                            send_window);
 }
 
 void generate_tree_all_reduce(double bytes, std::span<const VertexId> devices, TransferGraph& g) {
@@ -213,13 +223,14 @@ void generate_tree_all_reduce(double bytes, std::span<const VertexId> devices, T
 }
 
 void generate_rings(CollectiveOp op, double bytes, std::span<const VertexId> devices,
-                    const std::vector<std::vector<std::int32_t>>& orders, TransferGraph& g) {
+                    const std::vector<std::vector<std::int32_t>>& orders, TransferGraph& g, int send_window) {
   const auto n = static_cast<std::int32_t>(devices.size());
   const int steps = op == CollectiveOp::all_reduce ? 2 * (n - 1) : n - 1;
   const double chunk = bytes / static_cast<double>(orders.size()) / static_cast<double>(n);
   for (const auto& order : orders) {
     SWITCHSIM_ASSERT(static_cast<std::int32_t>(order.size()) == n, "a ring order must hold every participant");
-    (void)generate_ring_steps(order, devices, steps, chunk, std::vector<std::vector<TransferId>>(idx(n)), 1, g);
+    (void)generate_ring_steps(order, devices, steps, chunk, std::vector<std::vector<TransferId>>(idx(n)), 1, g,
+                              send_window);
   }
 }
 

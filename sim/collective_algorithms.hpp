@@ -75,17 +75,24 @@ void generate_all_to_all_grid(const ByteMatrix& m, std::span<const topology::Ver
 // Ring steps over `members` (participant indices in ring order): `steps` steps
 // of `chunk_bytes`. entry[j] lists transfers member j must wait for before its
 // first send; the result lists, per member, what it waits for after the last
-// step (its last send and last receive), or entry[j] when there is no step.
+// step (its last receive and its sends still in flight), or entry[j] when
+// there is no step. Step k at member j waits for its receive of step k-1 and
+// for its own send of step k - send_window: with 1 (the default) a member
+// sends one step at a time; a library that keeps W steps in flight per
+// connection (NCCL: NCCL_STEPS = 8 slots) lets a member whose outgoing link
+// is slower than its incoming one run up to W steps ahead of its own
+// deliveries, so a slow link's latency is not paid on every step.
 [[nodiscard]] std::vector<std::vector<TransferId>> generate_ring_steps(
     std::span<const std::int32_t> members, std::span<const topology::VertexId> devices, int steps,
     double chunk_bytes, const std::vector<std::vector<TransferId>>& entry, std::int32_t step_label,
-    TransferGraph& g);
+    TransferGraph& g, int send_window = 1);
 
-void generate_ring(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices, TransferGraph& g);
+void generate_ring(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices, TransferGraph& g,
+                   int send_window = 1);
 // Ring steps of `op` (2(n-1) for all-reduce, n-1 otherwise) over each order of
 // `orders` (permutations of 0..n-1), each ring carrying bytes / orders.size().
 void generate_rings(CollectiveOp op, double bytes, std::span<const topology::VertexId> devices,
-                    const std::vector<std::vector<std::int32_t>>& orders, TransferGraph& g);
+                    const std::vector<std::vector<std::int32_t>>& orders, TransferGraph& g, int send_window = 1);
 // 0..n-1 and n-1..0: the two counter-rotating rings.
 [[nodiscard]] std::vector<std::vector<std::int32_t>> bidirectional_orders(std::int32_t n);
 // Ring phase over `ring` (participant indices) from entry to exit (as

@@ -31,10 +31,17 @@ void pipelined(double bytes, Gen&& gen, TransferGraph& g) {
   append_pipelined(tmpl, chunks, g);
 }
 
-// Reduce up and broadcast down a tree given by parent[i] (-1: root), each
-// message `bytes` (one chunk of one tree).
-void generate_tree(const std::vector<std::int32_t>& parent, double bytes, std::span<const VertexId> devices,
-                   TransferGraph& g) {
+// Reduce up and broadcast down a tree over `members` (participant indices)
+// given by parent[k] (an index into members, -1: the root), each message
+// `bytes` (one chunk of one tree). entry[k]: what member k waits for before
+// its reduce send (empty: nothing). Returns, per member, what it waits for
+// once it has the result: the broadcast into it, or for the root its
+// children's reduce sends (and its entry).
+std::vector<std::vector<TransferId>> generate_tree_phase(const std::vector<std::int32_t>& parent,
+                                                         std::span<const std::int32_t> members, double bytes,
+                                                         std::span<const VertexId> devices,
+                                                         const std::vector<std::vector<TransferId>>& entry,
+                                                         std::int32_t label, TransferGraph& g) {
   const auto n = static_cast<std::int32_t>(parent.size());
   std::vector<int> depth(idx(n), -1);
   std::int32_t root = -1;
@@ -52,6 +59,7 @@ void generate_tree(const std::vector<std::int32_t>& parent, double bytes, std::s
     if (parent[idx(i)] < 0) root = i;
   }
   SWITCHSIM_ASSERT(root >= 0, "a tree needs a root");
+  auto device = [&](std::int32_t k) { return devices[idx(members[idx(k)])]; };
   std::vector<std::int32_t> order(idx(n));
   for (std::int32_t i = 0; i < n; ++i) order[idx(i)] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) { return depth[idx(a)] > depth[idx(b)]; });
@@ -60,22 +68,29 @@ void generate_tree(const std::vector<std::int32_t>& parent, double bytes, std::s
   for (const std::int32_t x : order) {
     const std::int32_t p = parent[idx(x)];
     if (p < 0) continue;
-    from_children[idx(p)].push_back(g.add(devices[idx(x)], devices[idx(p)], bytes, from_children[idx(x)], 1));
+    std::vector<TransferId> deps = from_children[idx(x)];
+    if (!entry.empty()) deps.insert(deps.end(), entry[idx(x)].begin(), entry[idx(x)].end());
+    from_children[idx(p)].push_back(g.add(device(x), device(p), bytes, deps, label));
   }
   // Broadcast: shallowest first; the root starts once its children's sends arrived.
-  std::vector<TransferId> down(idx(n), -1);
+  std::vector<std::vector<TransferId>> exit(idx(n));
+  exit[idx(root)] = from_children[idx(root)];
+  if (!entry.empty()) exit[idx(root)].insert(exit[idx(root)].end(), entry[idx(root)].begin(), entry[idx(root)].end());
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const std::int32_t x = *it;
     const std::int32_t p = parent[idx(x)];
     if (p < 0) continue;
-    std::vector<TransferId> deps;
-    if (parent[idx(p)] < 0) {
-      deps = from_children[idx(p)];
-    } else {
-      deps.push_back(down[idx(p)]);
-    }
-    down[idx(x)] = g.add(devices[idx(p)], devices[idx(x)], bytes, deps, 2);
+    exit[idx(x)] = {g.add(device(p), device(x), bytes, exit[idx(p)], label + 1)};
   }
+  return exit;
+}
+
+// The whole-buffer tree over every participant (parent indexes participants).
+void generate_tree(const std::vector<std::int32_t>& parent, double bytes, std::span<const VertexId> devices,
+                   TransferGraph& g) {
+  std::vector<std::int32_t> members(parent.size());
+  for (std::size_t i = 0; i < members.size(); ++i) members[i] = static_cast<std::int32_t>(i);
+  (void)generate_tree_phase(parent, members, bytes, devices, {}, 1, g);
 }
 
 // Node u's participants rotated to start at local rank c.
@@ -133,7 +148,9 @@ std::vector<std::vector<std::int32_t>> channel_ring_orders(const NodeGroups& gro
 }
 
 void generate_nvls_all_reduce(double bytes, std::span<const VertexId> devices, const NodeGroups& groups,
-                              std::span<const VertexId> node_switches, TransferGraph& g) {
+                              std::span<const VertexId> node_switches, double nvls_efficiency, TransferGraph& g) {
+  SWITCHSIM_ASSERT(nvls_efficiency > 0.0 && nvls_efficiency <= 1.0, "NVLS efficiency in (0, 1]");
+  const double up_down = 1.0 / nvls_efficiency;  // wire bytes per payload byte on the switch's data path
   SWITCHSIM_ASSERT(groups.equal_sizes(), "NVLS needs the same number of participants on every node");
   SWITCHSIM_ASSERT(node_switches.size() == groups.members.size(), "one NVSwitch per node");
   const int N = groups.count();
@@ -148,18 +165,29 @@ void generate_nvls_all_reduce(double bytes, std::span<const VertexId> devices, c
         for (int u = 0; u < N; ++u) {
           const VertexId sw = node_switches[idx(u)];
           std::vector<TransferId> ups;
-          for (const std::int32_t i : groups.members[idx(u)]) ups.push_back(t.add(devices[idx(i)], sw, b, {}, 1));
-          for (const std::int32_t j : groups.members[idx(u)]) state[idx(j)] = {t.add(sw, devices[idx(j)], b / m, ups, 2)};
+          for (const std::int32_t i : groups.members[idx(u)]) {
+            ups.push_back(t.add(devices[idx(i)], sw, b * up_down, {}, 1));
+          }
+          for (const std::int32_t j : groups.members[idx(u)]) {
+            state[idx(j)] = {t.add(sw, devices[idx(j)], b / m * up_down, ups, 2)};
+          }
         }
-        // Between nodes: the b/m shard all-reduced per rail (ring over the N GPUs of local rank r).
+        // Between nodes (NVLS_TREE): the b/m shard all-reduced per rail by
+        // NCCL's double binary tree over the rail's N GPUs, half the shard each.
         if (N > 1) {
           for (int r = 0; r < m; ++r) {
             std::vector<std::int32_t> rail;
             for (int u = 0; u < N; ++u) rail.push_back(groups.members[idx(u)][idx(r)]);
             std::vector<std::vector<TransferId>> entry(idx(N));
             for (int u = 0; u < N; ++u) entry[idx(u)] = state[idx(rail[idx(u)])];
-            auto exit = generate_ring_steps(rail, devices, 2 * (N - 1), b / m / N, entry, 1000, t);
-            for (int u = 0; u < N; ++u) state[idx(rail[idx(u)])] = std::move(exit[idx(u)]);
+            for (int u = 0; u < N; ++u) state[idx(rail[idx(u)])].clear();
+            for (int tree = 0; tree < 2; ++tree) {
+              auto exit = generate_tree_phase(nccl_tree_parents(N, tree), rail, b / m / 2.0, devices, entry, 1000, t);
+              for (int u = 0; u < N; ++u) {
+                auto& st = state[idx(rail[idx(u)])];
+                st.insert(st.end(), exit[idx(u)].begin(), exit[idx(u)].end());
+              }
+            }
           }
         }
         // In-switch all-gather: each GPU writes its shard once, the switch multicasts all shards.
@@ -167,9 +195,9 @@ void generate_nvls_all_reduce(double bytes, std::span<const VertexId> devices, c
           const VertexId sw = node_switches[idx(u)];
           std::vector<TransferId> ups;
           for (const std::int32_t j : groups.members[idx(u)]) {
-            ups.push_back(t.add(devices[idx(j)], sw, b / m, state[idx(j)], 2001));
+            ups.push_back(t.add(devices[idx(j)], sw, b / m * up_down, state[idx(j)], 2001));
           }
-          for (const std::int32_t i : groups.members[idx(u)]) (void)t.add(sw, devices[idx(i)], b, ups, 2002);
+          for (const std::int32_t i : groups.members[idx(u)]) (void)t.add(sw, devices[idx(i)], b * up_down, ups, 2002);
         }
       },
       g);

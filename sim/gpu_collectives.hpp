@@ -19,7 +19,7 @@
 // (one NIC's B_n with a single ring). Each GPU's NVLink carries the other C-1
 // channels' chunks, (C-1) S/(nC) per step, which takes no longer than the
 // NIC's S/(nC) as long as (C-1)/B_v <= 1/B_n (DGX H100 with the catalog
-// efficiencies: 7/360 vs 1/45 per GB/s; DGX A100: 7/240 vs 1/22.5).
+// efficiencies: 7/370.8 vs 1/48.5 per GB/s; DGX A100: 7/240 vs 1/24).
 //
 // NVLS (in-switch reduction, NVLink SHARP on third-generation NVSwitch). NCCL's
 // NVLS all-reduce gives each GPU 1/m of the buffer: the GPU issues
@@ -34,15 +34,21 @@
 //                     switch -> GPU j, S/m, after every GPU's send arrived;
 //     all-gather:     GPU j -> switch, S/m (its reduced shard);
 //                     switch -> GPU i, S (all shards), after every shard arrived.
-// The switch's arithmetic is free (the fluid model has no switch compute). The
-// schedule is pipelined over chunks (pipeline.hpp), as NCCL does, so up and
-// down links work at once: T -> S (1 + 1/m) / B_v, bus bandwidth ->
-// 2(m-1)/(m+1) B_v (single node; 1.56 B_v at m = 8, where a ring gets B_v).
+// The switch's arithmetic has no separate limit; the NVLS data path reaches
+// the fraction e_nvls of the NVLink rate (NCCL's nvlsEfficiency, 0.85 on
+// Hopper: MeshStructure::nvls_efficiency from data/devices.json), expressed
+// as wire bytes: every transfer to or from the switch carries its bytes /
+// e_nvls. The schedule is pipelined over chunks (pipeline.hpp), as NCCL does,
+// so up and down links work at once: T -> S (1 + 1/m) / (e_nvls B_v), bus
+// bandwidth -> 2(m-1)/(m+1) e_nvls B_v (single node; 1.56 x 0.85 = 1.32 B_v
+// at m = 8, where a ring gets B_v).
 // On several nodes NVLS runs inside each node and the shards are all-reduced
-// between nodes per rail (local rank r of every node: a ring over the N GPUs
-// of rail r, through their own NICs, 2(N-1) steps of S/(mN)); NCCL runs a tree
-// there (NVLS_TREE), which moves the same bytes per NIC for large buffers.
-// NVLink SHARP does not reach across nodes (NVIDIA/nccl issue #1031).
+// between nodes per rail (local rank r of every node) by NCCL's double binary
+// tree over the rail's N GPUs, each tree carrying half of the S/m shard
+// through the GPUs' own NICs (NCCL's NVLS_TREE). Per NIC and direction a tree
+// moves up to 2 S/m (an interior node receives from two children and sends to
+// them), where a ring over the rail would move 2(N-1)/N S/m; on 2 nodes both
+// are S/m. NVLink SHARP does not reach across nodes (NVIDIA/nccl issue #1031).
 //
 // Double binary tree (NCCL's tree algorithm, src/graph/trees.cc): between
 // nodes two binary trees over the N nodes, the second the mirror (N even) or
@@ -85,9 +91,10 @@ inline constexpr std::int64_t kRingTransferBudget = std::int64_t{1} << 22;
 [[nodiscard]] std::vector<std::vector<std::int32_t>> channel_ring_orders(const NodeGroups& groups, int channels);
 
 // NVLS all-reduce (one node, or every node with the same number of
-// participants), pipelined.
+// participants), pipelined; `nvls_efficiency` in (0, 1] (above).
 void generate_nvls_all_reduce(double bytes, std::span<const topology::VertexId> devices, const NodeGroups& groups,
-                              std::span<const topology::VertexId> node_switches, TransferGraph& g);
+                              std::span<const topology::VertexId> node_switches, double nvls_efficiency,
+                              TransferGraph& g);
 
 // NCCL's binary tree over nranks (ncclGetBtree): parent of each rank, -1 for
 // the root. tree 1 is the mirror (nranks even) or shift (odd) of tree 0.

@@ -36,7 +36,7 @@ void append_pipelined(const TransferGraph& tmpl, int chunks, TransferGraph& g) {
       wait.clear();
       for (const TransferId d : deps[ui]) wait.push_back(current[static_cast<std::size_t>(d)]);
       if (previous[ui] >= 0) wait.push_back(previous[ui]);
-      current[ui] = g.add(tmpl.src(u), tmpl.dst(u), tmpl.bytes(u), wait, tmpl.step(u));
+      current[ui] = g.add(tmpl.src(u), tmpl.dst(u), tmpl.bytes(u), wait, tmpl.step(u), /*streamed=*/k > 0);
     }
     previous.swap(current);
   }

@@ -38,7 +38,9 @@ inline constexpr std::int64_t kPipelineTransferBudget = std::int64_t{1} << 20;
 // Appends `chunks` copies of `tmpl` (built for one chunk's bytes) to `g`, each
 // copy waiting for the previous one transfer by transfer (above). Template
 // dependencies must point to earlier transfers (every generator adds a
-// transfer after what it waits for).
+// transfer after what it waits for). Copies after the first are marked
+// `streamed` (transfer_graph.hpp): under a library's step costs they follow
+// the first chunk through the slot without paying the step latency again.
 void append_pipelined(const TransferGraph& tmpl, int chunks, TransferGraph& g);
 
 }  // namespace switchsim::sim

@@ -12,8 +12,10 @@ PlanEstimate estimate_transfers(const TransferGraph& graph, std::span<const topo
                                 const topology::Router& router, const NetworkOptions& options) {
   std::vector<double> load(links.size(), 0.0);
   const auto n = static_cast<std::size_t>(graph.size());
-  std::vector<double> start(n, 0.0);      // latest delivery among a transfer's dependencies
-  std::vector<double> lat_start(n, 0.0);  // the same counting latencies only
+  // Latest delivery among a transfer's dependencies (a library's launch delay for those without).
+  const double launch = graph.step_cost() ? graph.step_cost()->launch_s : 0.0;
+  std::vector<double> start(n, launch);
+  std::vector<double> lat_start(n, launch);  // the same counting latencies only
   double finish_max = 0.0;
   double latency_max = 0.0;
   topology::Path path;
@@ -38,7 +40,8 @@ PlanEstimate estimate_transfers(const TransferGraph& graph, std::span<const topo
           load[static_cast<std::size_t>(l)] += share;
           slowest = std::min(slowest, cap);
         }
-        const double l = path_latency_s(links, path, options);
+        const TransferLatency fixed = transfer_latency(graph, t, links, path, options);
+        const double l = fixed.overhead_s + fixed.hops_s;
         alone = std::max(alone, share / slowest + l);
         latency = std::max(latency, l);
       }

@@ -90,11 +90,28 @@ JobId SharedNetwork::submit(const TransferGraph& graph, std::uint8_t traffic_cla
     --unfinished_;
     return id;
   }
+  const double launch = graph.step_cost() ? graph.step_cost()->launch_s : 0.0;
+  if (launch > 0.0) {
+    launches_.push(now_s_ + launch, id);  // its first transfers are issued then (advance_to)
+    return id;
+  }
+  issue_roots(id);
+  return id;
+}
+
+void SharedNetwork::issue_roots(JobId id) {
+  const JobInfo& info = info_[static_cast<std::size_t>(id)];
+  const TransferGraph& graph = *info.graph;
   for (TransferId t = 0; t < graph.size(); ++t) {
     if (graph.num_dependencies(t) == 0) issue(info.base + t);
   }
   deliver_ready();
-  return id;
+}
+
+double SharedNetwork::next_queued_s() const {
+  const double tq = deliveries_.empty() ? kInf : deliveries_.top().time_s;
+  const double tl = launches_.empty() ? kInf : launches_.top().time_s;
+  return std::min(tq, tl);
 }
 
 void SharedNetwork::issue(std::int64_t global) {
@@ -118,10 +135,13 @@ void SharedNetwork::issue(std::int64_t global) {
   for (std::int32_t c = 0; c < k; ++c) {
     scratch_path_.clear();
     router_.append_path(src, dst, c, scratch_path_);
-    const double overhead = path_overhead_s(links_, scratch_path_, options_);
+    const TransferLatency fixed = transfer_latency(graph, t, links_, scratch_path_, options_);
+    const double overhead = fixed.overhead_s;
     if (c == 0) {
       // One posting per message (not per ECMP sub-flow), in issue order at the sender.
-      if (src < devices_) {
+      if (!fixed.posted) {
+        post_s_[gi] = now_s_;  // a library step: its latency follows the drain, no posting clock
+      } else if (src < devices_) {
         double& clock = sender_clock_s_[static_cast<std::size_t>(src)];
         clock = std::max(clock, now_s_) + overhead;
         post_s_[gi] = clock;
@@ -133,7 +153,7 @@ void SharedNetwork::issue(std::int64_t global) {
     path_links_used_ += scratch_path_.size();
     flow_owner_.push_back(global);
     flow_overhead_s_.push_back(overhead);
-    flow_hops_s_.push_back(path_hops_s(links_, scratch_path_));
+    flow_hops_s_.push_back(fixed.hops_s);
   }
   subflows_left_[gi] = k;
   bytes_sent_ += bytes;
@@ -188,7 +208,7 @@ void SharedNetwork::sample_link_loads() {
 }
 
 double SharedNetwork::next_event_s() {
-  const double tq = deliveries_.empty() ? kInf : deliveries_.top().time_s;
+  const double tq = next_queued_s();
   if (tq <= now_s_) return tq;  // deliveries due now come before any rate update
   if (dirty_) update_rates();
   return std::min(tq, network_.next_completion_s());
@@ -196,7 +216,7 @@ double SharedNetwork::next_event_s() {
 
 void SharedNetwork::advance_to(double time_s) {
   SWITCHSIM_ASSERT(time_s >= now_s_, "network time cannot go backwards");
-  const double tq = deliveries_.empty() ? kInf : deliveries_.top().time_s;
+  const double tq = next_queued_s();
   if (dirty_ && tq > now_s_) update_rates();
   const double td = network_.next_completion_s();
   SWITCHSIM_ASSERT(time_s <= std::min(tq, td), "advance_to past the next network event");
@@ -240,8 +260,9 @@ void SharedNetwork::advance_to(double time_s) {
     for (const auto& [when, batch] : batch_at_) deliveries_.push(when, batch);
     dirty_ = true;
   } else if (time_s == tq) {
-    // Every delivery due now: one event.
+    // Every delivery and launch due now: one event.
     ++events_;
+    while (!launches_.empty() && launches_.top().time_s == tq) issue_roots(static_cast<JobId>(launches_.pop().payload));
     while (!deliveries_.empty() && deliveries_.top().time_s == tq) {
       const auto e = deliveries_.pop();
       auto& batch = batches_[static_cast<std::size_t>(e.payload)];

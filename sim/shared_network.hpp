@@ -27,6 +27,10 @@
 //   efficiency) as before; the posting term matters only when a sender posts
 //   many small messages, where posting, not bandwidth, is the bottleneck.
 // A transfer to itself or of 0 bytes is delivered at its issue time.
+// Under a library's step costs (TransferGraph::step_cost, nccl_protocol.hpp)
+// a transfer's fixed latency is its step latency instead of o(P) + hops(P),
+// without the posting clock: deliver_s = drain_s + step latency; and the
+// job's first transfers are issued launch_s after it is submitted.
 //
 // Events: a drain batch (all flows finishing at one instant) or a delivery
 // batch (everything delivered at one instant) is one event. Flows added at one
@@ -121,6 +125,8 @@ class SharedNetwork {
 
  private:
   void issue(std::int64_t global);
+  void issue_roots(JobId id);
+  [[nodiscard]] double next_queued_s() const;  // the earliest delivery or launch
   void deliver_ready();
   void update_rates();
   void sample_link_loads();
@@ -138,6 +144,7 @@ class SharedNetwork {
   NetworkOptions options_;
   FlowNetwork network_;
   EventQueue deliveries_;  // payload: index into batches_
+  EventQueue launches_;    // payload: a job whose first transfers are issued then
   std::vector<JobInfo> info_;
   std::vector<JobTimes> jobs_;
   std::vector<JobId> finished_;

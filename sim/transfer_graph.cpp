@@ -8,7 +8,7 @@
 namespace switchsim::sim {
 
 TransferId TransferGraph::add(topology::VertexId src, topology::VertexId dst, double bytes,
-                              std::span<const TransferId> depends_on, std::int32_t step) {
+                              std::span<const TransferId> depends_on, std::int32_t step, bool streamed) {
   SWITCHSIM_ASSERT(bytes >= 0.0 && std::isfinite(bytes), "transfer bytes must be finite and >= 0");
   const auto id = static_cast<TransferId>(src_.size());
   src_.push_back(src);
@@ -16,6 +16,7 @@ TransferId TransferGraph::add(topology::VertexId src, topology::VertexId dst, do
   bytes_.push_back(bytes);
   step_.push_back(step);
   dep_count_.push_back(static_cast<std::int32_t>(depends_on.size()));
+  streamed_.push_back(streamed ? 1 : 0);
   for (const TransferId d : depends_on) {
     SWITCHSIM_ASSERT(d >= 0 && d < id, "a transfer may depend only on earlier transfers");
     edges_.emplace_back(d, id);
@@ -30,6 +31,7 @@ void TransferGraph::reserve(std::size_t transfers, std::size_t dependencies) {
   bytes_.reserve(transfers);
   step_.reserve(transfers);
   dep_count_.reserve(transfers);
+  streamed_.reserve(transfers);
   edges_.reserve(dependencies);
 }
 

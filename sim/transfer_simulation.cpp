@@ -36,6 +36,18 @@ std::string describe_network_model(const NetworkOptions& options) {
       options.completion_window);
 }
 
+std::string describe_collective_protocol(const NetworkOptions& options) {
+  if (options.protocol == ProtocolChoice::none) {
+    return "GPU collectives: the network's per-message overheads and hop latencies (no library protocol)";
+  }
+  const std::string which = options.protocol == ProtocolChoice::automatic
+                                ? std::string("LL, LL128 or Simple, the fastest per collective")
+                                : std::string(to_string(options.protocol));
+  return "GPU all-reduce / all-gather / reduce-scatter: NCCL's protocols (" + which +
+         ") with NCCL v2.30.7 tuning.cc latencies and wire formats (sim/nccl_protocol.hpp); all-to-alls and TPU "
+         "collectives: per-message overheads";
+}
+
 std::string describe_all_to_all_model(const NetworkOptions& options, std::int32_t devices) {
   if (options.load_model_above_devices <= 0 || devices <= options.load_model_above_devices) return {};
   return "direct all-to-alls over more than " + std::to_string(options.load_model_above_devices) +
@@ -62,6 +74,20 @@ double path_hops_s(std::span<const topology::Link> links, std::span<const topolo
 double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
                       const NetworkOptions& options) {
   return path_overhead_s(links, path, options) + path_hops_s(links, path);
+}
+
+TransferLatency transfer_latency(const TransferGraph& graph, TransferId t, std::span<const topology::Link> links,
+                                 std::span<const topology::LinkId> path, const NetworkOptions& options) {
+  const auto& cost = graph.step_cost();
+  if (!cost) return TransferLatency{path_overhead_s(links, path, options), path_hops_s(links, path), true};
+  TransferLatency out;
+  out.posted = false;
+  if (graph.streamed(t)) return out;
+  for (const auto l : path) {
+    const auto kind = static_cast<std::size_t>(links[static_cast<std::size_t>(l)].kind);
+    if (kind < kNumLinkKinds) out.overhead_s = std::max(out.overhead_s, cost->latency_s[kind]);
+  }
+  return out;
 }
 
 TransferTimes simulate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "sim/flow_network.hpp"
+#include "sim/nccl_protocol.hpp"
 #include "sim/sharing_policy.hpp"
 #include "sim/transfer_graph.hpp"
 #include "topology/mesh.hpp"
@@ -51,15 +52,32 @@ namespace switchsim::sim {
 inline constexpr std::size_t kNumLinkKinds = 5;  // topology::LinkKind values
 
 // Per-message software overhead by link kind (seconds), indexed by LinkKind:
-// ici, on_chip, nvlink, nic, fabric. These are ASSUMED figures of the right
-// order (TPU ICI DMA setup ~1 us; NCCL's per-message cost over NVLink ~2 us and
-// over InfiniBand ~5 us), not measurements; override them per request.
-inline constexpr std::array<double, kNumLinkKinds> kDefaultMessageOverhead_s = {1.0e-6, 0.5e-6, 2.0e-6, 5.0e-6,
-                                                                                5.0e-6};
+// ici, on_chip, nvlink, nic, fabric: what a sender spends to post one message
+// (charged in sequence per sender, shared_network.hpp). It prices every
+// transfer that is not under a library's step costs: all-to-alls (NCCL's
+// grouped point-to-point sends, XLA's direct sends) and every collective with
+// `--protocol none` or on a TPU mesh.
+//   nic, fabric  1 us: NCCL's network post overhead (NVIDIA/nccl v2.30.7
+//                src/graph/tuning.cc getNetOverhead: 1 us on x86 Intel
+//                hosts, 2 us on AMD; NCCL_NET_OVERHEAD overrides it).
+//   nvlink       2 us: engineering assumption (NCCL publishes no per-message
+//                cost for point-to-point sends over NVLink; its ring step
+//                latencies are 0.6 / 1.9 / 3.4 us for LL / LL128 / Simple).
+//   ici          1 us: engineering assumption, the order of the ~1 us per-hop
+//                overhead the scaling-book gives for ICI (jax-ml/scaling-book
+//                sharding.md, "A note on ICI latency"), on top of the hop
+//                latency in devices.json.
+//   on_chip      0.5 us: engineering assumption.
+inline constexpr std::array<double, kNumLinkKinds> kDefaultMessageOverhead_s = {1.0e-6, 0.5e-6, 2.0e-6, 1.0e-6,
+                                                                                1.0e-6};
 
 struct NetworkOptions {
   SharingKind sharing = SharingKind::max_min;
   std::array<double, kNumLinkKinds> message_overhead_s = kDefaultMessageOverhead_s;
+  // GPU collectives (all-reduce, all-gather, reduce-scatter on GPU clusters):
+  // NCCL's protocols and latency model (nccl_protocol.hpp), chosen per size by
+  // default; `none` prices them with message_overhead_s and hop latencies.
+  ProtocolChoice protocol = ProtocolChoice::automatic;
   // Relative completion window eps >= 0 (see above); 0 = exact.
   double completion_window = 0.0;
   // Direct all-to-alls over MORE than this many participants use the per-link
@@ -105,6 +123,8 @@ void check_completion_window(const NetworkOptions& options);
 // One line each for provenance: the fluid model with its completion window, and
 // (empty when it does not apply to `devices`) the per-link load model.
 [[nodiscard]] std::string describe_network_model(const NetworkOptions& options);
+// One line for provenance: how GPU collectives' messages are priced (options.protocol).
+[[nodiscard]] std::string describe_collective_protocol(const NetworkOptions& options);
 [[nodiscard]] std::string describe_all_to_all_model(const NetworkOptions& options, std::int32_t devices);
 
 // The per-message software overhead of a path (the largest of its link kinds'),
@@ -115,6 +135,21 @@ void check_completion_window(const NetworkOptions& options);
 // Latency of one path (overhead + hop latencies) under `options`.
 [[nodiscard]] double path_latency_s(std::span<const topology::Link> links, std::span<const topology::LinkId> path,
                                     const NetworkOptions& options);
+
+// The fixed costs of transfer t of `graph` sent over `path`: the overhead paid
+// after its drain, its hop latencies, and whether the overhead is posted on
+// the sender's clock (shared_network.hpp). Without a step cost: the path's
+// per-message overhead, its hops, posted. With one (transfer_graph.hpp): the
+// step latency of the costliest link kind on the path (0 for a streamed
+// chunk), no hops, not posted. The launch delay is not included.
+struct TransferLatency {
+  double overhead_s = 0.0;
+  double hops_s = 0.0;
+  bool posted = true;
+};
+[[nodiscard]] TransferLatency transfer_latency(const TransferGraph& graph, TransferId t,
+                                               std::span<const topology::Link> links,
+                                               std::span<const topology::LinkId> path, const NetworkOptions& options);
 
 // `devices`: vertices numbered from it are switches (shared_network.hpp: no posting clock).
 [[nodiscard]] TransferTimes simulate_transfers(const TransferGraph& graph, std::span<const topology::Link> links,

@@ -123,6 +123,13 @@ std::vector<DeviceSpec> parse_device_catalog(const json& doc) {
       if (!value.is_boolean()) throw InputError(nw + ".in_switch_reduction.value", "must be true or false");
       s.nvswitch_reduction = value.get<bool>();
       s.nvswitch_reduction_source = require_string(reduction, "source", nw + ".in_switch_reduction");
+      const json& sw = require(e, "nvswitch", where);
+      if (sw.contains("nvls_efficiency")) {
+        s.nvls_efficiency = figure(sw, "nvls_efficiency", nw, &s.nvls_efficiency_source);
+        if (!(s.nvls_efficiency > 0.0 && s.nvls_efficiency <= 1.0)) {
+          throw InputError(nw + ".nvls_efficiency", "must be in (0, 1]");
+        }
+      }
     }
     s.catalog_entry = e;
     for (const DeviceSpec& other : specs) {

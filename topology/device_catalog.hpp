@@ -64,6 +64,10 @@ struct DeviceSpec {
   // false when absent.
   bool nvswitch_reduction = false;
   std::string nvswitch_reduction_source;
+  // The fraction of the NVLink bandwidth the in-switch reduction path reaches
+  // (optional "nvswitch.nvls_efficiency"; 1 when absent): NCCL's NVLS efficiency.
+  double nvls_efficiency = 1.0;
+  std::string nvls_efficiency_source;
 
   [[nodiscard]] bool has_link(LinkKind link) const { return link_kinds[static_cast<std::size_t>(link)].has_value(); }
   // Throws InputError("device_kind", ...) when this device has no such link.

@@ -26,6 +26,10 @@ Mesh build_gpu_cluster(const std::string& name, const GpuClusterSpec& spec) {
   mesh.structure.gpus_per_node = spec.gpus_per_node;
   mesh.structure.fabric = spec.nodes > 1 ? spec.fabric : FabricKind::none;
   mesh.structure.switch_reduction = spec.switch_reduction;
+  if (!(spec.nvls_efficiency > 0.0 && spec.nvls_efficiency <= 1.0)) {
+    throw InputError("mesh", "NVLS efficiency must be in (0, 1]");
+  }
+  mesh.structure.nvls_efficiency = spec.nvls_efficiency;
 
   Topology& topo = mesh.topology;
   for (int g = 0; g < gpus; ++g) {

@@ -38,6 +38,7 @@ struct GpuClusterSpec {
   LinkSpec fabric_port;                      // switch <-> switch: latency and efficiency (bandwidth is bundled)
   std::string device_kind;
   bool switch_reduction = false;             // NVSwitch reduces in the switch (NVLS)
+  double nvls_efficiency = 1.0;              // fraction of NVLink bandwidth the NVLS data path reaches
 };
 
 // InputError("mesh", ...) for a bad spec.

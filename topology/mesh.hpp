@@ -30,6 +30,9 @@ struct MeshStructure {
   // gpu_cluster: the NVSwitch reduces in the switch (NVLink SHARP: NCCL's NVLS),
   // from the device catalog (DeviceSpec::nvswitch_reduction).
   bool switch_reduction = false;
+  // gpu_cluster: the fraction of NVLink bandwidth the in-switch reduction
+  // reaches (DeviceSpec::nvls_efficiency; NCCL's NVLS efficiency).
+  double nvls_efficiency = 1.0;
 };
 
 // Routes between devices. Paths are computed once and cached; `paths` is safe

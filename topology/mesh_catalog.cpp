@@ -78,6 +78,7 @@ std::optional<Mesh> build_gpu(const std::string& name, std::string_view rest, co
   spec.fabric_port = dev.link(LinkKind::fabric);
   spec.device_kind = kind;
   spec.switch_reduction = dev.nvswitch_reduction;
+  spec.nvls_efficiency = dev.nvls_efficiency;
   return build_gpu_cluster(name, spec);
 }
 

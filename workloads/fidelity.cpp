@@ -34,7 +34,7 @@ std::string string_or(const json& obj, const std::string& key, const std::string
 
 sim::CollectiveResult run_collective(const json& config, const std::string& where) {
   if (!config.is_object()) throw InputError(where, "must be a JSON object");
-  require_known_keys(config, {"mesh", "op", "bytes", "algorithm", "participants"}, where);
+  require_known_keys(config, {"mesh", "op", "bytes", "algorithm", "protocol", "participants"}, where);
   const std::string mesh_name = require_string(config, "mesh", where);
   sim::CollectiveRequest request;
   try {
@@ -46,6 +46,11 @@ sim::CollectiveResult run_collective(const json& config, const std::string& wher
     request.algorithm = sim::parse_collective_algorithm(string_or(config, "algorithm", "auto", where));
   } catch (const InputError& e) {
     throw InputError(where + ".algorithm", e.reason());
+  }
+  try {
+    request.network.protocol = sim::parse_protocol_choice(string_or(config, "protocol", "auto", where));
+  } catch (const InputError& e) {
+    throw InputError(where + ".protocol", e.reason());
   }
   request.bytes_per_device = require_positive(config, "bytes", where);
   if (config.contains("participants")) {

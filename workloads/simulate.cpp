@@ -341,6 +341,7 @@ json to_json(const StepResult& r) {
                 " (collectives that never overlap are timed from the isolated memo: the same result)"
           : "flow-level, each collective simulated alone (isolated: no contention between concurrent collectives)";
   prov["network_model"] = sim::describe_network_model(r.network);
+  prov["collective_protocol"] = sim::describe_collective_protocol(r.network);
   if (const std::string a2a = sim::describe_all_to_all_model(r.network, r.devices); !a2a.empty()) {
     prov["all_to_all_model"] = a2a;
   }

@@ -273,6 +273,11 @@ const std::vector<Case>& cases() {
     col("participants huge range", {"--op", "all-to-all", "--bytes", "1MiB", "--participants", "0-999999999"},
         "--participants");
     col("unknown sharing", {"--op", "all-to-all", "--bytes", "1MiB", "--sharing", "greedy"}, "--sharing");
+    col("unknown protocol", {"--op", "all-reduce", "--bytes", "1MiB", "--protocol", "ll256"}, "--protocol");
+    t.push_back({"collective", "nvls with the LL protocol",
+                 {"collective", "--mesh", "dgx-h100-1", "--op", "all-reduce", "--bytes", "1MiB", "--algorithm", "nvls",
+                  "--protocol", "ll", "--out", "{d}/out.json"},
+                 {}, "--protocol"});
     t.push_back({"collective", "torus algorithm on a fat-tree",
                  {"collective", "--mesh", "dgx-h100-2", "--op", "all-to-all", "--bytes", "1MiB", "--algorithm",
                   "torus-dims", "--out", "{d}/out.json"},
@@ -409,6 +414,8 @@ const std::vector<Case>& cases() {
           "m.json: x: config.colour");
       fid("mesh the simulator rejects", sub(base, "dgx-h100-1", "tpuv9-4x4"), "m.json: x: config.mesh");
       fid("op the simulator rejects", sub(base, "all-reduce", "all-to-some"), "m.json: x: config.op");
+      fid("protocol the simulator rejects", sub(base, R"("op": "all-reduce")", R"("op": "all-reduce", "protocol": "ll256")"),
+          "m.json: x: config.protocol");
       const std::string step = sub(sub(base, R"({"mesh": "dgx-h100-1", "op": "all-reduce", "bytes": 1e6})",
                                            R"({"model": "switch-base", "mesh": "tpuv3-2x2", "layout": "dp=3"})"),
                                        R"("kind": "collective")", R"("kind": "step")");
