@@ -221,6 +221,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   res.model = model.name;
   res.mesh = mesh.name;
   res.device_kind = mesh.device_kind;
+  res.tpu = mesh.is_tpu();
   res.devices = mesh.topology.num_devices();
   res.cost_model = cost.name();
   res.options = o;

@@ -141,6 +141,7 @@ struct RecommendResult {
   std::string model;
   std::string mesh;
   std::string device_kind;
+  bool tpu = false;  // a TPU mesh (platform caveats, workloads/moe_impl.hpp)
   std::int32_t devices = 0;
   std::string cost_model;
   SearchOptions options;

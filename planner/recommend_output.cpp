@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "workloads/moe_impl.hpp"
+
 namespace switchsim::planner {
 namespace {
 
@@ -22,12 +24,13 @@ json factor_json(double factor, workloads::ExecutionMode mode) {
   return mode == workloads::ExecutionMode::dropless ? json(nullptr) : json(factor);
 }
 
-json entry_json(const Evaluation& e) {
+json entry_json(const Evaluation& e, bool tpu) {
   json j;
   j["layout"] = layout_json(e.candidate.layout);
   j["capacity_factor"] = factor_json(e.candidate.capacity_factor, e.candidate.mode);
   j["mode"] = workloads::to_string(e.candidate.mode);
   j["moe_impl"] = workloads::to_string(e.candidate.moe_impl);
+  if (const char* caveat = workloads::platform_caveat(e.candidate.moe_impl, tpu)) j["platform_caveat"] = caveat;
   j["micro_batches"] = e.candidate.micro_batches;
   j["expert_capacity"] = e.expert_capacity;
   j["step_time_s"] = e.step_time_s.mean;
@@ -103,14 +106,14 @@ json to_json(const RecommendResult& r) {
   for (const Recommendation& rec : r.recommendations) {
     json e;
     e["rank"] = rec.rank;
-    const json entry = entry_json(r.evaluated[rec.evaluation]);
+    const json entry = entry_json(r.evaluated[rec.evaluation], r.tpu);
     e.update(entry);
     e["why"] = rec.why;
     recs.push_back(std::move(e));
   }
   j["recommendations"] = std::move(recs);
   json pareto = json::array();
-  for (std::size_t i : r.pareto) pareto.push_back(entry_json(r.evaluated[i]));
+  for (std::size_t i : r.pareto) pareto.push_back(entry_json(r.evaluated[i], r.tpu));
   j["pareto"] = std::move(pareto);
   json rej = json::array();
   for (const Rejection& x : r.rejected) {
@@ -196,6 +199,16 @@ std::string to_text(const RecommendResult& r) {
       s += buf;
     }
   }
+  // Say once which ranked layouts the platform may not run as priced (workloads/moe_impl.hpp).
+  std::string caveated;
+  const char* caveat = nullptr;
+  for (const Recommendation& rec : r.recommendations) {
+    if (const char* c = workloads::platform_caveat(r.evaluated[rec.evaluation].candidate.moe_impl, r.tpu)) {
+      caveat = c;
+      caveated += (caveated.empty() ? "#" : ", #") + std::to_string(rec.rank);
+    }
+  }
+  if (caveat != nullptr) s += "NOTE (" + caveated + "): " + caveat + "\n";
   std::snprintf(buf, sizeof buf,
                 "search: %lld layouts, %lld mappings, %lld feasible candidates: %zu evaluated, %lld pruned; %zu "
                 "rejected; Pareto front %zu; %.2f s\n",

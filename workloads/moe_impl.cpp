@@ -20,6 +20,13 @@ const char* to_string(MoeImpl impl) {
   return "auto";
 }
 
+const char* platform_caveat(MoeImpl impl, bool tpu) {
+  if (!tpu || impl != MoeImpl::grouped) return nullptr;
+  return "grouped GEMM on TPU: XLA's static shapes cannot run it; it needs a ragged grouped-matmul kernel (MaxText's "
+         "megablox, in Pallas), which the Switch paper's TPU v3 runs did not have (they used a capacity factor): check "
+         "that your framework runs it on this TPU before relying on this result";
+}
+
 const char* describe_moe_impl(MoeImpl impl) {
   switch (impl) {
     case MoeImpl::einsum:

@@ -42,6 +42,13 @@ enum class MoeImpl : std::uint8_t { automatic, einsum, gather, grouped };
 // One line for an output's provenance: what the implementation prices, after which framework.
 [[nodiscard]] const char* describe_moe_impl(MoeImpl impl);
 
+// What the platform may not run as priced, or null: the grouped GEMM on a TPU mesh. XLA
+// compiles static shapes; a grouped GEMM over routed (uneven) loads needs a ragged matmul
+// kernel written outside it (MaxText's megablox, a Pallas kernel), which the Switch paper's
+// TPU v3 runs did not have (they used a capacity factor). The step is priced all the same;
+// outputs carry this line so a user checks their framework before relying on the rank.
+[[nodiscard]] const char* platform_caveat(MoeImpl impl, bool tpu);
+
 // Mesh-TF's moe_group_size default (MoE1D(group_size=1024)).
 inline constexpr std::int64_t kMeshTfGroupTokens = 1024;
 

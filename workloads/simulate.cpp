@@ -122,6 +122,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.routing = options.routing.text;
   r.seed = options.seed;
   r.training = training;
+  if (const char* caveat = platform_caveat(training.moe_impl, mesh.is_tpu())) r.platform_caveat = caveat;
   r.shape = shape;
   r.expert_capacity = built.encoder_capacity;
   r.decoder_expert_capacity = built.decoder_capacity;
@@ -268,6 +269,7 @@ json to_json(const StepResult& r) {
   j["groups_per_device"] = r.shape.groups_per_device;
   j["decoder_groups_per_device"] = r.shape.decoder_groups_per_device;
   j["moe_impl"] = to_string(r.training.moe_impl);
+  if (!r.platform_caveat.empty()) j["platform_caveat"] = r.platform_caveat;
   if (!dropless) {
     j["expert_capacity"] = r.expert_capacity;
     j["decoder_expert_capacity"] = r.decoder_expert_capacity;
@@ -404,6 +406,7 @@ std::string to_text(const StepResult& r) {
   // A step that does not fit is said first, before any figure a reader might take for a plan.
   std::string s = r.memory.fits() ? std::string() : "DOES NOT FIT: " + r.memory.explain(r.device_kind) + "\n";
   s += fmt::format("{} on {} ({} devices), layout {}\n", r.model, r.mesh, r.devices, r.layout);
+  if (!r.platform_caveat.empty()) s += "NOTE: " + r.platform_caveat + "\n";
   if (r.mode == "dropless") {
     // Dropless has no capacity factor and no expert capacity: what it has is the busiest device's load.
     s += fmt::format("dropless mode (routing {}, seed {}, MoE layer {}): group {} tokens; the busiest device's experts "

@@ -73,6 +73,7 @@ struct StepResult {
   double drop_fraction = 0.0;    // over all Switch layers, encoder and decoder
   double encoder_drop_fraction = 0.0;
   double decoder_drop_fraction = 0.0;
+  std::string platform_caveat;  // what the platform may not run as priced (moe_impl.hpp), or empty
   double max_expert_load_ratio = 0.0;  // busiest device's received assignments / the mean over devices
   // Slots the busiest device's experts process per Switch layer and micro-batch
   // (capacity mode: the padded E x groups x C; dropless: the busiest device's load).

@@ -239,3 +239,27 @@ TEST_CASE("planner: each mode runs its resolved MoE implementation, recorded in 
   o.enumeration.factors.clear();
   CHECK_THROWS_WITH(planner::enumerate_candidates(s.model, s.mesh, o.enumeration), Catch::Contains("--moe-impl"));
 }
+
+TEST_CASE("planner: a dropless layout on a TPU mesh carries the platform caveat, in JSON and text", "[planner]") {
+  // Dropless runs the grouped GEMM, which XLA's static shapes cannot run on TPU (workloads/moe_impl.hpp).
+  Setup s;
+  planner::SearchOptions o = small_options();
+  o.top = 100;
+  o.prune = false;
+  const planner::RecommendResult r = planner::recommend(s.model, s.mesh, o, *s.cost);
+  const json j = planner::to_json(r);
+  int dropless = 0;
+  for (const json& e : j.at("recommendations")) {
+    const bool grouped = e.at("moe_impl") == "grouped";
+    CHECK(e.contains("platform_caveat") == grouped);
+    if (e.at("mode") == "dropless") ++dropless;
+  }
+  REQUIRE(dropless > 0);
+  CHECK(planner::to_text(r).find("NOTE (#") != std::string::npos);
+  // The same search on GPUs: no caveat.
+  const topology::Mesh gpus = topology::build_mesh("dgx-h100-1");
+  const auto gpu_cost = workloads::make_cost_model("h100", "");
+  const planner::RecommendResult g = planner::recommend(s.model, gpus, o, *gpu_cost);
+  for (const json& e : planner::to_json(g).at("recommendations")) CHECK_FALSE(e.contains("platform_caveat"));
+  CHECK(planner::to_text(g).find("NOTE (#") == std::string::npos);
+}
