@@ -58,6 +58,26 @@ struct OpShape {
   [[nodiscard]] double min_bytes() const;
 };
 
+// A matrix product's shape: `batch` independent (m,k) x (k,n) products.
+[[nodiscard]] inline OpShape matmul(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch = 1,
+                                    OpKind kind = OpKind::matmul) {
+  OpShape s;
+  s.kind = kind;
+  s.batch = batch;
+  s.m = m;
+  s.k = k;
+  s.n = n;
+  return s;
+}
+
+// A memory-bound op's shape: `bytes` read + written.
+[[nodiscard]] inline OpShape memory_op(OpKind kind, double bytes) {
+  OpShape s;
+  s.kind = kind;
+  s.bytes = static_cast<std::int64_t>(bytes);
+  return s;
+}
+
 struct Prediction {
   double seconds = 0.0;
   // One standard deviation, relative (0.1 = +-10%). Roofline predictions carry

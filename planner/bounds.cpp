@@ -11,18 +11,9 @@
 namespace switchsim::planner {
 namespace {
 
+using kernels::matmul;
 using kernels::OpKind;
 using kernels::OpShape;
-
-OpShape matmul(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch = 1, OpKind kind = OpKind::matmul) {
-  OpShape s;
-  s.kind = kind;
-  s.batch = batch;
-  s.m = m;
-  s.k = k;
-  s.n = n;
-  return s;
-}
 
 double out_capacity_Bps(const topology::Topology& t, topology::VertexId v) {
   double sum = 0.0;
@@ -144,19 +135,9 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     OpShape router = matmul(T, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
     double s = norm(T) + weighted(router) + residual(T);
-    workloads::MoeLayerDims md;
-    md.impl = impl;
-    md.tokens = T;
-    md.group_tokens = G;
-    md.groups = groups;
-    md.capacity = workloads::expert_capacity(dropless ? 1.0 : capacity_factor, m.top_k, G, E);
-    md.experts = E;
-    md.ep = layout.ep;
-    md.top_k = m.top_k;
-    md.d_model = d;
-    md.d_ff = dff;
-    md.ffn_matrices = nm;
-    md.act_bytes = a;
+    const workloads::MoeLayerDims md = workloads::moe_layer_dims(
+        impl, m, layout, dims, T, G, groups,
+        workloads::expert_capacity(dropless ? 1.0 : capacity_factor, m.top_k, G, E), a);
     s += moe_ops(workloads::moe_dispatch_ops(md)) + moe_ops(workloads::moe_expert_ops(md, slots(G, groups))) +
          moe_ops(workloads::moe_combine_ops(md));
     return s;

@@ -6,24 +6,9 @@ namespace switchsim::workloads {
 namespace {
 
 using kernels::OpKind;
+using kernels::matmul;
+using kernels::memory_op;
 using kernels::OpShape;
-
-OpShape product(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch, OpKind kind = OpKind::matmul) {
-  OpShape s;
-  s.kind = kind;
-  s.batch = batch;
-  s.m = m;
-  s.k = k;
-  s.n = n;
-  return s;
-}
-
-OpShape moved(OpKind kind, double bytes) {
-  OpShape s;
-  s.kind = kind;
-  s.bytes = static_cast<std::int64_t>(bytes);
-  return s;
-}
 
 MoeOp same_both_ways(std::string name, const OpShape& shape) { return MoeOp{std::move(name), shape, shape, false}; }
 MoeOp weighted(std::string name, const OpShape& shape) { return MoeOp{std::move(name), shape, shape, true}; }
@@ -32,6 +17,25 @@ constexpr double kIndexBytes = 8.0;  // int32 expert id + int32 slot per assignm
 constexpr double kGateBytes = 4.0;   // fp32 gate per assignment
 
 }  // namespace
+
+MoeLayerDims moe_layer_dims(MoeImpl impl, const Model& model, const Layout& layout, const LayerDims& dims,
+                            std::int64_t tokens, std::int64_t group_tokens, std::int64_t groups, std::int64_t capacity,
+                            double act_bytes) {
+  MoeLayerDims md;
+  md.impl = impl;
+  md.tokens = tokens;
+  md.group_tokens = group_tokens;
+  md.groups = groups;
+  md.capacity = capacity;
+  md.experts = dims.experts;
+  md.ep = layout.ep;
+  md.top_k = model.top_k;
+  md.d_model = dims.d_model;
+  md.d_ff = dims.d_ff;
+  md.ffn_matrices = dims.ffn_matrices;
+  md.act_bytes = act_bytes;
+  return md;
+}
 
 std::vector<MoeOp> moe_dispatch_ops(const MoeLayerDims& x) {
   SWITCHSIM_ASSERT(x.impl != MoeImpl::automatic, "MoE implementation resolved before building");
@@ -43,19 +47,19 @@ std::vector<MoeOp> moe_dispatch_ops(const MoeLayerDims& x) {
       const double elements = static_cast<double>(x.group_tokens) * x.padded_slots();  // g S E C
       const double fwd = elements * (8.0 + a + (a < 4.0 ? a : 0.0));
       const double bwd = elements * (a + 4.0);
-      ops.push_back(MoeOp{"dispatch_mask", moved(OpKind::dispatch, fwd), moved(OpKind::dispatch, bwd), false});
+      ops.push_back(MoeOp{"dispatch_mask", memory_op(OpKind::dispatch, fwd), memory_op(OpKind::dispatch, bwd), false});
       const std::int64_t EC = x.experts * x.capacity;
-      ops.push_back(MoeOp{"dispatch_einsum", product(EC, x.group_tokens, x.d_model, x.groups),
-                          product(x.group_tokens, EC, x.d_model, x.groups), false});
+      ops.push_back(MoeOp{"dispatch_einsum", matmul(EC, x.group_tokens, x.d_model, x.groups),
+                          matmul(x.group_tokens, EC, x.d_model, x.groups), false});
       break;
     }
     case MoeImpl::gather:
-      ops.push_back(MoeOp{"dispatch", moved(OpKind::dispatch, (kT + x.padded_slots()) * d * a + kIndexBytes * kT),
-                          moved(OpKind::dispatch, (kT + T) * d * a + kIndexBytes * kT), false});
+      ops.push_back(MoeOp{"dispatch", memory_op(OpKind::dispatch, (kT + x.padded_slots()) * d * a + kIndexBytes * kT),
+                          memory_op(OpKind::dispatch, (kT + T) * d * a + kIndexBytes * kT), false});
       break;
     case MoeImpl::grouped:
-      ops.push_back(MoeOp{"permute", moved(OpKind::dispatch, 2.0 * kT * d * a + kIndexBytes * kT),
-                          moved(OpKind::dispatch, (kT + T) * d * a + kIndexBytes * kT), false});
+      ops.push_back(MoeOp{"permute", memory_op(OpKind::dispatch, 2.0 * kT * d * a + kIndexBytes * kT),
+                          memory_op(OpKind::dispatch, (kT + T) * d * a + kIndexBytes * kT), false});
       break;
     case MoeImpl::automatic:
       break;
@@ -70,28 +74,28 @@ std::vector<MoeOp> moe_expert_ops(const MoeLayerDims& x, std::int64_t rows) {
   const std::int64_t El = x.local_experts();
   const std::int64_t n_in = (x.ffn_matrices - 1) * x.d_ff;
   std::vector<MoeOp> ops;
-  if (x.sorts_by_expert()) ops.push_back(same_both_ways("sort_by_expert", moved(OpKind::dispatch, 2.0 * R * d * a)));
+  if (x.sorts_by_expert()) ops.push_back(same_both_ways("sort_by_expert", memory_op(OpKind::dispatch, 2.0 * R * d * a)));
   if (x.uneven()) {
     // One grouped GEMM over the device's experts: rows R in all, each expert's weights read once.
     auto grouped = [&](std::int64_t k, std::int64_t n) {
-      OpShape s = product(rows, k, n, 1, OpKind::batched_matmul);
+      OpShape s = matmul(rows, k, n, 1, OpKind::batched_matmul);
       const double dk = static_cast<double>(k), dn = static_cast<double>(n);
       s.bytes = static_cast<std::int64_t>((R * dk + static_cast<double>(El) * dk * dn + R * dn) * a);
       return s;
     };
     ops.push_back(weighted("expert_wi", grouped(x.d_model, n_in)));
     ops.push_back(
-        same_both_ways("expert_act", moved(OpKind::elementwise, static_cast<double>(x.ffn_matrices) * R * f * a)));
+        same_both_ways("expert_act", memory_op(OpKind::elementwise, static_cast<double>(x.ffn_matrices) * R * f * a)));
     ops.push_back(weighted("expert_wo", grouped(x.d_ff, x.d_model)));
   } else {
     SWITCHSIM_ASSERT(rows % El == 0, "padded rows split evenly over the local experts");
     const std::int64_t per_expert = rows / El;  // ep g C
-    ops.push_back(weighted("expert_wi", product(per_expert, x.d_model, n_in, El, OpKind::batched_matmul)));
+    ops.push_back(weighted("expert_wi", matmul(per_expert, x.d_model, n_in, El, OpKind::batched_matmul)));
     ops.push_back(
-        same_both_ways("expert_act", moved(OpKind::elementwise, static_cast<double>(x.ffn_matrices) * R * f * a)));
-    ops.push_back(weighted("expert_wo", product(per_expert, x.d_ff, x.d_model, El, OpKind::batched_matmul)));
+        same_both_ways("expert_act", memory_op(OpKind::elementwise, static_cast<double>(x.ffn_matrices) * R * f * a)));
+    ops.push_back(weighted("expert_wo", matmul(per_expert, x.d_ff, x.d_model, El, OpKind::batched_matmul)));
   }
-  if (x.sorts_by_expert()) ops.push_back(same_both_ways("unsort", moved(OpKind::combine, 2.0 * R * d * a)));
+  if (x.sorts_by_expert()) ops.push_back(same_both_ways("unsort", memory_op(OpKind::combine, 2.0 * R * d * a)));
   return ops;
 }
 
@@ -110,17 +114,17 @@ std::vector<MoeOp> moe_combine_ops(const MoeLayerDims& x) {
     case MoeImpl::einsum: {
       const std::int64_t EC = x.experts * x.capacity;
       // Backward: two products of the forward's size (d expert_outputs and d combine).
-      ops.push_back(MoeOp{"combine_einsum", product(x.group_tokens, EC, x.d_model, x.groups),
-                          product(x.group_tokens, EC, x.d_model, 2 * x.groups), false});
+      ops.push_back(MoeOp{"combine_einsum", matmul(x.group_tokens, EC, x.d_model, x.groups),
+                          matmul(x.group_tokens, EC, x.d_model, 2 * x.groups), false});
       break;
     }
     case MoeImpl::gather:
-      ops.push_back(MoeOp{"combine", moved(OpKind::combine, fwd_bytes),
-                          moved(OpKind::combine, bwd_bytes(x.padded_slots())), false});
+      ops.push_back(MoeOp{"combine", memory_op(OpKind::combine, fwd_bytes),
+                          memory_op(OpKind::combine, bwd_bytes(x.padded_slots())), false});
       break;
     case MoeImpl::grouped:
       ops.push_back(
-          MoeOp{"unpermute", moved(OpKind::combine, fwd_bytes), moved(OpKind::combine, bwd_bytes(kT)), false});
+          MoeOp{"unpermute", memory_op(OpKind::combine, fwd_bytes), memory_op(OpKind::combine, bwd_bytes(kT)), false});
       break;
     case MoeImpl::automatic:
       break;

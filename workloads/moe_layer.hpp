@@ -75,6 +75,7 @@
 #include <vector>
 
 #include "kernels/cost_model.hpp"
+#include "workloads/layer_dims.hpp"
 #include "workloads/moe_impl.hpp"
 
 namespace switchsim::workloads {
@@ -103,6 +104,14 @@ struct MoeLayerDims {
   // Expert loads differ between devices (the grouped GEMM follows the routing; the others pad).
   [[nodiscard]] bool uneven() const { return impl == MoeImpl::grouped; }
 };
+
+// The MoE layer's dimensions for one Switch layer of `tokens` tokens per device in `groups`
+// routing groups of `group_tokens`, capacity `capacity` per expert and group, from the
+// per-device layer dimensions (layer_dims.hpp); the step builder and the planner's bounds
+// both build them here.
+[[nodiscard]] MoeLayerDims moe_layer_dims(MoeImpl impl, const Model& model, const Layout& layout,
+                                          const LayerDims& dims, std::int64_t tokens, std::int64_t group_tokens,
+                                          std::int64_t groups, std::int64_t capacity, double act_bytes);
 
 struct MoeOp {
   std::string name;  // "dispatch_einsum" (the builder prefixes the layer's "switch.")

@@ -13,6 +13,8 @@
 namespace switchsim::workloads {
 namespace {
 
+using kernels::matmul;
+using kernels::memory_op;
 using kernels::OpKind;
 using kernels::OpShape;
 using sim::ByteMatrix;
@@ -43,24 +45,6 @@ struct Layer {
   std::string name;
   std::vector<Item> items;
 };
-
-OpShape matmul(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch = 1,
-               OpKind kind = OpKind::matmul) {
-  OpShape s;
-  s.kind = kind;
-  s.batch = batch;
-  s.m = m;
-  s.k = k;
-  s.n = n;
-  return s;
-}
-
-OpShape memory_op(OpKind kind, double bytes) {
-  OpShape s;
-  s.kind = kind;
-  s.bytes = static_cast<std::int64_t>(bytes);
-  return s;
-}
 
 Item compute(std::string name, const OpShape& shape, Backward backward) {
   Item it;
@@ -330,19 +314,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   };
   auto switch_ffn = [&](std::vector<Item>& items, const std::string& p, std::int64_t T, std::int64_t G,
                         std::int64_t layer_groups, std::int64_t C, std::uint64_t stream, bool decoder) {
-    MoeLayerDims md;
-    md.impl = impl;
-    md.tokens = T;
-    md.group_tokens = G;
-    md.groups = layer_groups;
-    md.capacity = C;
-    md.experts = E;
-    md.ep = layout.ep;
-    md.top_k = m.top_k;
-    md.d_model = d;
-    md.d_ff = dff;
-    md.ffn_matrices = nm;
-    md.act_bytes = a;
+    const MoeLayerDims md = moe_layer_dims(impl, m, layout, dims, T, G, layer_groups, C, a);
     const bool uneven = md.uneven();
     LayerRouting lr = route_layer(m, layout, G, layer_groups, C, ro, stream, static_cast<double>(d) * a, uneven);
     (decoder ? out.decoder_drops : out.encoder_drops).assignments += lr.drops.assignments;
