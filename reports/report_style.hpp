@@ -15,7 +15,7 @@ h2 { font-size: 20px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1
 h3 { font-size: 16px; margin: 22px 0 8px; }
 p.meta, p.note { color: var(--muted); margin: 4px 0 10px; }
 nav { font-size: 14px; margin: 6px 0 0; }
-nav a { color: var(--accent); margin-right: 14px; text-decoration: none; }
+nav a { color: var(--accent); margin-right: 14px; text-decoration: none; display: inline-block; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13.5px; width: 100%; }
 td { overflow-wrap: break-word; }
 th, td { border-bottom: 1px solid var(--rule); padding: 5px 8px; text-align: left; vertical-align: top; }
