@@ -167,11 +167,20 @@ std::string named_context(const Doc& doc, const LoadedResult& r, const std::stri
   return context.empty() ? doc.label(r) : context + " (" + doc.label(r) + ")";
 }
 
-// "0.796 s (0.564–1.03)": the step time with its compute-cost band when the result has one.
+// "648 ms (539–756 ms)": the step time with its compute-cost band when the
+// result has one; the band's unit is written once when both ends share it.
 std::string step_time_text(const LayoutResult& r) {
   std::string s = format_seconds(r.step_time_s);
   if (r.step_time_low_s && r.step_time_high_s) {
-    s += " (" + format_seconds(*r.step_time_low_s) + "–" + format_seconds(*r.step_time_high_s) + ")";
+    std::string low = format_seconds(*r.step_time_low_s);
+    const std::string high = format_seconds(*r.step_time_high_s);
+    const std::size_t low_unit = low.rfind(' ');
+    const std::size_t high_unit = high.rfind(' ');
+    if (low_unit != std::string::npos && high_unit != std::string::npos &&
+        low.substr(low_unit) == high.substr(high_unit)) {
+      low.resize(low_unit);
+    }
+    s += " (" + low + "–" + high + ")";
   }
   return s;
 }

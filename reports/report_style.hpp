@@ -23,7 +23,7 @@ th { background: #eef2f7; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) td { background: #fafbfd; }
 td.nw { white-space: nowrap; }
-td.wide { min-width: 240px; }
+td.wide { min-width: 200px; }
 td.ok { color: var(--good); font-weight: 600; }
 td.fail { color: var(--bad); font-weight: 600; }
 figure { margin: 14px 0 22px; text-align: center; }

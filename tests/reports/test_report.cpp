@@ -224,3 +224,25 @@ TEST_CASE("the real recommend output lists each rejected layout once with its fa
   CHECK(count(doc.html, ">dp=32 ep=1 mp=1 (mp.ep.rep)</td>") == 1);
   CHECK(count(doc.markdown, "| dp=32 ep=1 mp=1 (mp.ep.rep) |") == 1);
 }
+
+TEST_CASE("the step-time band writes its unit once when both ends share it", "[reports]") {
+  LayoutResult step;
+  step.rank = 1;
+  step.layout = "dp=32 ep=32 mp=1";
+  step.step_time_s = 0.648;
+  step.step_time_low_s = 0.539;
+  step.step_time_high_s = 0.756;
+  LayoutResult wide = step;
+  wide.rank = 2;
+  wide.step_time_high_s = 1.25;
+  RecommendView view;
+  view.ranked = {step, wide};
+  LoadedResult r;
+  r.path = "recommend.json";
+  r.kind = ResultKind::recommend;
+  r.data = json::object();
+  r.view = view;
+  const ReportDocument doc = build_report({r}, [](const Chart&) { return std::string(kStubSvg); });
+  CHECK(doc.html.find(">648 ms (539–756 ms)</td>") != std::string::npos);
+  CHECK(doc.html.find(">648 ms (539 ms–1.25 s)</td>") != std::string::npos);  // different units: both written
+}
