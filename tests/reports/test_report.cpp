@@ -223,6 +223,12 @@ TEST_CASE("the real recommend output lists each rejected layout once with its fa
   CHECK(count(doc.html, "<td>1.0, 1.25, 1.5, 2.0, dropless</td>") == 6);
   CHECK(count(doc.html, ">dp=32 ep=1 mp=1 (mp.ep.rep)</td>") == 1);
   CHECK(count(doc.markdown, "| dp=32 ep=1 mp=1 (mp.ep.rep) |") == 1);
+  // The ranked layouts carry their step-time band (step_time_s_low/_high), in milliseconds at both ends.
+  const auto rec = std::get<RecommendView>(load_result(fixture("real/recommend.json")).view);
+  REQUIRE(rec.ranked[0].step_time_low_s);
+  CHECK(*rec.ranked[0].step_time_low_s < rec.ranked[0].step_time_s);
+  CHECK(count(doc.html, " ms)</td>") >= rec.ranked.size());
+  CHECK(doc.html.find(" ms–") == std::string::npos);
 }
 
 TEST_CASE("the step-time band writes its unit once when both ends share it", "[reports]") {
