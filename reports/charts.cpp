@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
@@ -35,7 +37,28 @@ std::string quoted(const std::string& label) { return fmt::format("\"{}\"", gnup
 
 double upper_with_margin(double max_value) { return max_value > 0.0 ? max_value * 1.15 : 1.0; }
 
+// Labels inside plots are drawn at font ',9' (9 px in the svg terminal).
+constexpr double kLabelFontPx = 9.0;
+
 }  // namespace
+
+double estimated_text_width_px(const std::string& text, double font_px) {
+  double em = 0.0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c & 0xC0) == 0x80) continue;  // UTF-8 continuation byte: counted with its lead byte
+    if (c == '=' || c == '#' || c == 'm' || c == 'w' || c == 'M' || c == 'W' || c == '%' || c >= 0x80) {
+      em += 0.84;
+    } else if (std::isupper(c)) {
+      em += 0.75;
+    } else if (std::strchr(" ,.;:'!|()[]ilfjtr-", static_cast<int>(c)) != nullptr) {
+      em += 0.42;
+    } else {
+      em += 0.64;
+    }
+  }
+  return em * font_px;
+}
 
 Chart capacity_chart(const CapacityView& view, const std::string& name, const std::string& context) {
   Chart chart;
@@ -112,11 +135,30 @@ std::optional<Chart> pareto_chart(const RecommendView& view, const std::string& 
   chart.name = name;
   chart.title = "Pareto front: tokens per second against dropped tokens (point size: memory per device)" +
                 (context.empty() ? std::string() : " (" + context + ")");
-  std::string front_data = "# tokens_per_s drop_percent point_size label\n";
+  // Fixed frame (screen fractions) and x range, so where a label lands is known before gnuplot draws it.
+  constexpr double kLeft = 0.10;
+  constexpr double kRight = 0.97;
+  double lo = front.front().tokens_per_s.mean;
+  double hi = front.back().tokens_per_s.mean;
+  for (const LayoutResult& r : view.ranked) {
+    lo = std::min(lo, r.tokens_per_s.mean);
+    hi = std::max(hi, r.tokens_per_s.mean);
+  }
+  const double span = hi > lo ? hi - lo : std::max(std::abs(hi) * 0.2, 1.0);
+  const double x_min = lo - 0.12 * span;
+  const double x_max = hi + 0.12 * span;
+  const double plot_px = (kRight - kLeft) * chart.width_px;
+  std::string front_data = "# tokens_per_s drop_percent point_size align(-1 starts at the point, 0 centred, +1 ends at it) label\n";
   double max_drop_pct = 0.0;
   for (const LayoutResult& r : front) {
-    front_data += fmt::format("{} {} {} {}\n", format_exact(r.tokens_per_s.mean), format_exact(r.drop_fraction.mean * 100.0),
-                              format_exact(point_size(r)), quoted(label(r)));
+    const std::string text = label(r);
+    // The label's width plus the 1-character offset from its point (12 px font) on either side.
+    const double width = estimated_text_width_px(text, kLabelFontPx) + 12.0;
+    const double at = (r.tokens_per_s.mean - x_min) / (x_max - x_min) * plot_px;
+    int align = 0;
+    if (at - width / 2.0 < 0.0 || at + width / 2.0 > plot_px) align = at <= plot_px / 2.0 ? -1 : 1;
+    front_data += fmt::format("{} {} {} {} {}\n", format_exact(r.tokens_per_s.mean), format_exact(r.drop_fraction.mean * 100.0),
+                              format_exact(point_size(r)), align, quoted(text));
     max_drop_pct = std::max(max_drop_pct, r.drop_fraction.mean * 100.0);
   }
   std::string other_data;
@@ -134,8 +176,11 @@ std::optional<Chart> pareto_chart(const RecommendView& view, const std::string& 
   std::string& s = chart.script;
   s += preamble(context.empty() ? "Pareto front" : context);
   s += "set xlabel 'tokens per second'\nset ylabel 'dropped token assignments (%)'\n";
-  s += "set format x '%.2s%c'\nset offsets graph 0.12, graph 0.12, 0, 0\n";
-  s += fmt::format("set yrange [0:{}]\n", format_exact(upper_with_margin(max_drop_pct)));
+  s += "set format x '%.2s%c'\n";
+  s += fmt::format("set lmargin at screen {}\nset rmargin at screen {}\n", kLeft, kRight);
+  s += fmt::format("set xrange [{}:{}]\n", format_exact(x_min), format_exact(x_max));
+  // Headroom above the highest point for its label (1.6 characters up).
+  s += fmt::format("set yrange [0:{}]\n", format_exact(max_drop_pct > 0.0 ? max_drop_pct * 1.25 : 1.0));
   s += "plot ";
   if (!other_data.empty()) {
     chart.data_files.emplace_back("others.dat", other_data);
@@ -144,7 +189,9 @@ std::optional<Chart> pareto_chart(const RecommendView& view, const std::string& 
   s += fmt::format(
       "'pareto.dat' using 1:2 with lines lw 1.5 dt 3 lc rgb '{0}' notitle, \\\n"
       "     '' using 1:2:3 with points pt 7 ps variable lc rgb '{0}' title 'Pareto front (size: memory per device)', \\\n"
-      "     '' using 1:2:4 with labels offset 0,1.6 font ',9' tc rgb '#333333' notitle\n",
+      "     '' using 1:($4 < 0 ? $2 : NaN):5 with labels left offset 1,1.2 font ',9' tc rgb '#333333' notitle, \\\n"
+      "     '' using 1:($4 == 0 ? $2 : NaN):5 with labels center offset 0,1.6 font ',9' tc rgb '#333333' notitle, \\\n"
+      "     '' using 1:($4 > 0 ? $2 : NaN):5 with labels right offset -1,1.2 font ',9' tc rgb '#333333' notitle\n",
       colour(0));
   return chart;
 }
@@ -168,8 +215,10 @@ std::optional<Chart> breakdown_chart(const std::vector<LabelledBreakdown>& bars,
   }
   data += "  (milliseconds)\n";
   std::size_t longest_label = 0;
+  std::vector<std::string> labels;  // of the bars drawn, left to right
   for (const auto& bar : bars) {
     if (bar.parts.empty()) continue;
+    labels.push_back(gnuplot_label(bar.label));
     data += quoted(bar.label);
     longest_label = std::max(longest_label, bar.label.size());
     for (const auto& p : parts) {
@@ -188,6 +237,27 @@ std::optional<Chart> breakdown_chart(const std::vector<LabelledBreakdown>& bars,
   s += "set ylabel 'step time (ms)'\nset yrange [0:*]\nset grid noxtics ytics\n";
   s += "set xtics rotate by 30 right nomirror font ',9'\n";
   s += "set key outside right top vertical\n";
+  // Bars stand at x = 0 .. n-1 in the range [-0.6, n-0.4]. A label slanted by
+  // 30 degrees that ends at its bar reaches w cos 30 + (h/2) sin 30 to the
+  // left of it (w its width, h its height), plus 6 px from the tick. Bar i sits
+  // at L + f_i (R - L) with f_i = (i + 0.6) / (n + 0.2), so it needs
+  // L >= (reach_i - f_i R) / (1 - f_i). R leaves room for the key on the right:
+  // its longest entry at the 12 px font plus its sample line and padding.
+  const double n = static_cast<double>(labels.size());
+  const double width = chart.width_px;
+  double key_px = 0.0;
+  for (const auto& p : parts) key_px = std::max(key_px, estimated_text_width_px(p, 12.0));
+  const double right_px = width - (key_px + 80.0);
+  double left_px = 80.0;  // the y tic labels and the y label
+  constexpr double kCos30 = 0.8660254037844386;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const double reach = estimated_text_width_px(labels[i], kLabelFontPx) * kCos30 + kLabelFontPx / 2.0 * 0.5 + 6.0;
+    const double f = (static_cast<double>(i) + 0.6) / (n + 0.2);
+    left_px = std::max(left_px, (reach - f * right_px) / (1.0 - f));
+  }
+  left_px = std::min(left_px, 0.6 * right_px);  // a label too long for this still keeps the plot visible
+  s += fmt::format("set lmargin at screen {:.4f}\nset rmargin at screen {:.4f}\n", left_px / width, right_px / width);
+  s += fmt::format("set xrange [-0.6:{}]\n", format_exact(n - 0.4));
   s += "plot ";
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (i > 0) s += ", \\\n     ";

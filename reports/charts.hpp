@@ -26,6 +26,15 @@ struct Chart {
   int height_px = 460;
 };
 
+// Labels drawn in the plot are kept inside the picture by placing them from
+// an estimate of their width: gnuplot does not measure text before drawing
+// it. The estimate takes DejaVu Sans advance widths (the terminal's font),
+// rounded up per class of character (engineering assumption: wide letters and
+// '=', '#' 0.84 em; capitals 0.75 em; narrow punctuation, 'i', 'l', 'f', 't',
+// 'r' 0.42 em; everything else 0.64 em, the width of a digit rounded up), so it
+// errs on the wide side.
+[[nodiscard]] double estimated_text_width_px(const std::string& text, double font_px);
+
 // Capacity factor (x) against tokens per second (left axis) and drop
 // fraction in percent (right axis), with the spread over seeds as error bars.
 [[nodiscard]] Chart capacity_chart(const CapacityView& view, const std::string& name, const std::string& context);
@@ -33,11 +42,17 @@ struct Chart {
 // Pareto front: tokens per second (x) against drop fraction in percent (y);
 // point size grows with memory per device, labelled in GiB. Ranked
 // recommendations that are not on the front are drawn grey behind it.
-// Returns nothing when there is no point to draw.
+// The plot's margins and x range are fixed, so each label is centred above
+// its point when it fits, else starts at the point (left half) or ends at it
+// (right half): pareto.dat's 4th column, -1 / 0 / +1. Returns nothing when
+// there is no point to draw.
 [[nodiscard]] std::optional<Chart> pareto_chart(const RecommendView& view, const std::string& name, const std::string& context);
 
 // One stacked bar per layout: the step-time breakdown in milliseconds, one
-// colour per part (parts in first-seen order). Nothing when no entry has a breakdown.
+// colour per part (parts in first-seen order). The bar labels are slanted and
+// end at their bar, so they reach to its left: the left margin is set wide
+// enough for each of them (the first one above all). Nothing when no entry
+// has a breakdown.
 struct LabelledBreakdown {
   std::string label;
   Breakdown parts;

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include "common/version.hpp"
 #include "reports/format.hpp"
 #include "reports/gnuplot.hpp"
+#include "reports/rejections.hpp"
 #include "reports/report_style.hpp"
 
 namespace switchsim::reports {
@@ -97,6 +99,11 @@ class Doc {
   }
   void details_end() { html_ += "</details>\n"; }
 
+  // How the report names a result file: its file name, or its path when
+  // another input has the same file name; "#2" and on for a file given twice.
+  [[nodiscard]] const std::string& label(const LoadedResult& r) const { return labels_.at(&r); }
+  std::map<const LoadedResult*, std::string> labels_;
+
   std::string html_;
   std::string md_;
   std::vector<ReportFile> charts_;
@@ -141,13 +148,39 @@ std::string percent_text(double v) { return format_percent(v); }
 std::string optional_bytes(const std::optional<double>& b) { return b ? format_bytes(*b) : "—"; }
 std::string optional_factor(const std::optional<double>& cf) { return cf ? format_fixed(*cf, 2) : "—"; }
 
-std::string file_label(const LoadedResult& r) { return r.path.filename().string(); }
+std::map<const LoadedResult*, std::string> file_labels(const std::vector<LoadedResult>& results) {
+  std::map<std::string, int> by_name;
+  for (const LoadedResult& r : results) ++by_name[r.path.filename().string()];
+  std::map<const LoadedResult*, std::string> labels;
+  std::map<std::string, int> seen;
+  for (const LoadedResult& r : results) {
+    std::string label = r.path.filename().string();
+    if (by_name[label] > 1) label = r.path.generic_string();
+    const int n = ++seen[label];
+    labels[&r] = n == 1 ? label : fmt::format("{} #{}", label, n);
+  }
+  return labels;
+}
 
-// "0.796 s (0.564–1.03)": the step time with its compute-cost band when the result has one.
+// "switch-base on tpuv3-4x4 (recommend.json)": what a section shows, and from which file.
+std::string named_context(const Doc& doc, const LoadedResult& r, const std::string& context) {
+  return context.empty() ? doc.label(r) : context + " (" + doc.label(r) + ")";
+}
+
+// "648 ms (539–756 ms)": the step time with its compute-cost band when the
+// result has one; the band's unit is written once when both ends share it.
 std::string step_time_text(const LayoutResult& r) {
   std::string s = format_seconds(r.step_time_s);
   if (r.step_time_low_s && r.step_time_high_s) {
-    s += " (" + format_seconds(*r.step_time_low_s) + "–" + format_seconds(*r.step_time_high_s) + ")";
+    std::string low = format_seconds(*r.step_time_low_s);
+    const std::string high = format_seconds(*r.step_time_high_s);
+    const std::size_t low_unit = low.rfind(' ');
+    const std::size_t high_unit = high.rfind(' ');
+    if (low_unit != std::string::npos && high_unit != std::string::npos &&
+        low.substr(low_unit) == high.substr(high_unit)) {
+      low.resize(low_unit);
+    }
+    s += " (" + low + "–" + high + ")";
   }
   return s;
 }
@@ -180,10 +213,20 @@ std::string bar_label(const LayoutResult& r) {
   return label;
 }
 
-void recommend_section(Doc& doc, const LoadedResult& r, const RecommendView& v, int index) {
+void rejected_tables(Doc& doc, const std::vector<RejectedLayout>& rejected);
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+// Each section names its input in its heading and returns its entry for the navigation bar.
+std::string recommend_section(Doc& doc, const LoadedResult& r, const RecommendView& v, int index) {
   const std::string context = context_of(r);
-  doc.heading(2, "Recommended layouts" + (context.empty() ? std::string() : ": " + context), fmt::format("recommend-{}", index));
-  std::string meta = "From " + file_label(r) + ".";
+  const std::string named = named_context(doc, r, context);
+  doc.heading(2, "Recommended layouts: " + named, fmt::format("recommend-{}", index));
+  std::string meta = "From " + doc.label(r) + ".";
   if (!v.objective.empty()) meta += " Objective: " + v.objective + ".";
   if (v.evaluated) meta += fmt::format(" {} candidates evaluated", *v.evaluated);
   if (v.pruned) meta += fmt::format(", {} pruned by lower bounds", *v.pruned);
@@ -210,33 +253,47 @@ void recommend_section(Doc& doc, const LoadedResult& r, const RecommendView& v, 
     doc.heading(3, "Step-time breakdown of the ranked layouts");
     doc.chart(*c);
   }
-  if (!v.rejected.empty()) {
-    doc.heading(3, fmt::format("Rejected layouts ({})", v.rejected.size()));
-    std::vector<std::string> order;
-    std::map<std::string, std::vector<const RejectedLayout*>> groups;
-    for (const RejectedLayout& rej : v.rejected) {
-      if (groups.find(rej.reason_kind) == groups.end()) order.push_back(rej.reason_kind);
-      groups[rej.reason_kind].push_back(&rej);
-    }
-    std::stable_sort(order.begin(), order.end(),
-                     [&](const std::string& a, const std::string& b) { return groups[a].size() > groups[b].size(); });
-    for (const std::string& kind : order) {
-      const auto& members = groups[kind];
-      doc.details_begin(fmt::format("{} ({} layout{})", kind, members.size(), members.size() == 1 ? "" : "s"));
-      Table t;
-      t.headers = {"layout", "reason"};
-      for (const RejectedLayout* rej : members) t.rows.push_back({rej->layout, rej->reason});
-      doc.table(t);
-      doc.details_end();
-    }
+  if (!v.rejected.empty()) rejected_tables(doc, v.rejected);
+  return "Recommendation: " + named;
+}
+
+// Rejections grouped by reason kind (largest group first), then one row per
+// layout and reason listing the capacity factors (rejections.hpp).
+void rejected_tables(Doc& doc, const std::vector<RejectedLayout>& rejected) {
+  doc.heading(3, fmt::format("Rejected layouts ({} candidates)", rejected.size()));
+  doc.note("Each layout is listed once per reason, with the capacity factors (or the mode) it was rejected at; where "
+           "the reason's numbers differ between them, they are given in that order, separated by '/'.");
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const RejectedLayout*>> groups;
+  for (const RejectedLayout& rej : rejected) {
+    if (groups.find(rej.reason_kind) == groups.end()) order.push_back(rej.reason_kind);
+    groups[rej.reason_kind].push_back(&rej);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const std::string& a, const std::string& b) { return groups[a].size() > groups[b].size(); });
+  for (const std::string& kind : order) {
+    const auto& members = groups[kind];
+    const std::vector<RejectedRow> rows = group_rejections(members);
+    std::set<std::string> layouts;
+    for (const RejectedRow& row : rows) layouts.insert(row.layout);
+    doc.details_begin(fmt::format("{} ({} layout{}, {} candidate{})", kind, layouts.size(), layouts.size() == 1 ? "" : "s",
+                                  members.size(), members.size() == 1 ? "" : "s"));
+    Table t;
+    t.headers = {"layout", "capacity factors (or mode)", "reason"};
+    t.nowrap = {true, false, false};
+    t.wide = {false, false, true};
+    for (const RejectedRow& row : rows) t.rows.push_back({row.layout, join(row.variants, ", "), row.reason});
+    doc.table(t);
+    doc.details_end();
   }
 }
 
-void capacity_section(Doc& doc, const LoadedResult& r, const CapacityView& v, int index) {
-  const std::string context = context_of(r) + (v.layout.empty() ? std::string() : ", " + v.layout);
-  doc.heading(2, "Capacity factor trade-off" + (context.empty() ? std::string() : ": " + context),
-              fmt::format("capacity-{}", index));
-  doc.note("From " + file_label(r) + ". Spreads (±) are over routing seeds.");
+std::string capacity_section(Doc& doc, const LoadedResult& r, const CapacityView& v, int index) {
+  std::string context = context_of(r);
+  if (!v.layout.empty()) context += (context.empty() ? "" : ", ") + v.layout;
+  const std::string named = named_context(doc, r, context);
+  doc.heading(2, "Capacity factor trade-off: " + named, fmt::format("capacity-{}", index));
+  doc.note("From " + doc.label(r) + ". Spreads (±) are over routing seeds.");
   const bool any_factor = std::any_of(v.rows.begin(), v.rows.end(), [](const CapacityRow& row) { return row.capacity_factor.has_value(); });
   if (any_factor) doc.chart(capacity_chart(v, fmt::format("capacity-{}", index), context));
   Table t;
@@ -248,6 +305,7 @@ void capacity_section(Doc& doc, const LoadedResult& r, const CapacityView& v, in
                       stat_text(row.drop_fraction, percent_text), optional_bytes(row.memory_per_device_bytes)});
   }
   doc.table(t);
+  return "Capacity factors: " + named;
 }
 
 void simulate_section(Doc& doc, const std::vector<std::pair<const LoadedResult*, const SimulateView*>>& runs) {
@@ -261,7 +319,7 @@ void simulate_section(Doc& doc, const std::vector<std::pair<const LoadedResult*,
   for (const auto& [r, v] : runs) {
     const LayoutResult& s = v->step;
     const std::string fits = v->fits_memory ? (*v->fits_memory ? "yes" : "no") : "—";
-    t.rows.push_back({file_label(*r), context_of(*r), s.layout, optional_factor(s.capacity_factor),
+    t.rows.push_back({doc.label(*r), context_of(*r), s.layout, optional_factor(s.capacity_factor),
                       s.mode.empty() ? "—" : s.mode, step_time_text(s), stat_text(s.tokens_per_s, tokens_text),
                       stat_text(s.drop_fraction, percent_text), optional_bytes(s.memory_per_device_bytes), fits});
     t.row_class.push_back(v->fits_memory ? (*v->fits_memory ? "ok" : "fail") : "");
@@ -290,7 +348,7 @@ void collective_section(Doc& doc, const std::vector<std::pair<const LoadedResult
                "events", "wall"};
   t.numeric = {false, false, false, false, true, true, true, true, true, true, true, true};
   for (const auto& [r, v] : runs) {
-    t.rows.push_back({file_label(*r), text_field(r->data, "mesh"), v->op, v->algorithm.empty() ? "—" : v->algorithm,
+    t.rows.push_back({doc.label(*r), text_field(r->data, "mesh"), v->op, v->algorithm.empty() ? "—" : v->algorithm,
                       std::to_string(v->devices), format_bytes(v->bytes), format_seconds(v->time_s),
                       format_si(v->algbw_Bps) + "B/s", format_si(v->busbw_Bps) + "B/s",
                       v->flows ? std::to_string(*v->flows) : "—", v->events ? std::to_string(*v->events) : "—",
@@ -299,11 +357,12 @@ void collective_section(Doc& doc, const std::vector<std::pair<const LoadedResult
   doc.table(t);
 }
 
-void validate_section(Doc& doc, const LoadedResult& r, const ValidateView& v, int index) {
+std::string validate_section(Doc& doc, const LoadedResult& r, const ValidateView& v, int index) {
   std::string context = text_field(r.data, "backend");
   if (context.empty()) context = "validation";
-  doc.heading(2, "Predicted against measured: " + context, fmt::format("validate-{}", index));
-  std::string meta = "From " + file_label(r) + ". " + std::to_string(v.cases.size()) + " held-out cases";
+  const std::string named = named_context(doc, r, context);
+  doc.heading(2, "Predicted against measured: " + named, fmt::format("validate-{}", index));
+  std::string meta = "From " + doc.label(r) + ". " + std::to_string(v.cases.size()) + " held-out cases";
   if (v.mape) meta += ", mean absolute percentage error " + format_percent(*v.mape > 1.0 ? *v.mape / 100.0 : *v.mape);
   doc.note(meta + ".");
   if (auto c = validation_chart(v, fmt::format("validate-{}", index), context)) doc.chart(*c);
@@ -327,13 +386,14 @@ void validate_section(Doc& doc, const LoadedResult& r, const ValidateView& v, in
     }
     doc.table(d);
   }
+  return "Validation: " + named;
 }
 
-void fidelity_section(Doc& doc, const LoadedResult& r, const FidelityView& v, int index) {
-  doc.heading(2, "Predicted against published measurements", fmt::format("fidelity-{}", index));
+std::string fidelity_section(Doc& doc, const LoadedResult& r, const FidelityView& v, int index) {
+  doc.heading(2, "Predicted against published measurements (" + doc.label(r) + ")", fmt::format("fidelity-{}", index));
   std::size_t compared = 0;
   for (const FidelityCaseView& c : v.cases) compared += c.status == "ok" ? 1 : 0;
-  std::string meta = "From " + file_label(r) + ". " + std::to_string(v.cases.size()) + " cases, " +
+  std::string meta = "From " + doc.label(r) + ". " + std::to_string(v.cases.size()) + " cases, " +
                      std::to_string(compared) + " compared";
   if (v.mape_percent) meta += ", mean absolute percentage error " + format_percent(*v.mape_percent / 100.0);
   doc.note(meta + " (docs/fidelity.md: excluded, unsupported and error cases do not count).");
@@ -349,12 +409,14 @@ void fidelity_section(Doc& doc, const LoadedResult& r, const FidelityView& v, in
     t.row_class.push_back(c.status == "ok" ? "ok" : (c.status == "error" ? "fail" : ""));
   }
   doc.table(t);
+  return "Fidelity (" + doc.label(r) + ")";
 }
 
 void inputs_section(Doc& doc, const std::vector<LoadedResult>& results) {
   doc.heading(2, "Inputs and provenance", "inputs");
+  int index = 0;
   for (const LoadedResult& r : results) {
-    doc.heading(3, file_label(r) + " (" + to_string(r.kind) + ")");
+    doc.heading(3, doc.label(r) + " (" + to_string(r.kind) + ")", fmt::format("inputs-{}", ++index));
     Table t;
     t.headers = {"field", "value"};
     for (const auto& [key, value] : r.inputs) t.rows.push_back({key, value});
@@ -367,6 +429,7 @@ void inputs_section(Doc& doc, const std::vector<LoadedResult>& results) {
 ReportDocument build_report(const std::vector<LoadedResult>& results, const ChartRenderer& render,
                             const ReportOptions& options) {
   Doc doc(render);
+  doc.labels_ = file_labels(results);
   std::vector<std::pair<const LoadedResult*, const SimulateView*>> simulations;
   std::vector<std::pair<const LoadedResult*, const CollectiveView*>> collectives;
   int recommend_index = 0;
@@ -378,15 +441,15 @@ ReportDocument build_report(const std::vector<LoadedResult>& results, const Char
   for (const LoadedResult& r : results) {
     if (const auto* v = std::get_if<RecommendView>(&r.view)) {
       ++recommend_index;
-      recommend_section(doc, r, *v, recommend_index);
-      nav.emplace_back(fmt::format("recommend-{}", recommend_index), "Recommendation");
+      const std::string label = recommend_section(doc, r, *v, recommend_index);
+      nav.emplace_back(fmt::format("recommend-{}", recommend_index), label);
     }
   }
   for (const LoadedResult& r : results) {
     if (const auto* v = std::get_if<CapacityView>(&r.view)) {
       ++capacity_index;
-      capacity_section(doc, r, *v, capacity_index);
-      nav.emplace_back(fmt::format("capacity-{}", capacity_index), "Capacity factors");
+      const std::string label = capacity_section(doc, r, *v, capacity_index);
+      nav.emplace_back(fmt::format("capacity-{}", capacity_index), label);
     }
   }
   for (const LoadedResult& r : results) {
@@ -404,15 +467,15 @@ ReportDocument build_report(const std::vector<LoadedResult>& results, const Char
   for (const LoadedResult& r : results) {
     if (const auto* v = std::get_if<ValidateView>(&r.view)) {
       ++validate_index;
-      validate_section(doc, r, *v, validate_index);
-      nav.emplace_back(fmt::format("validate-{}", validate_index), "Validation");
+      const std::string label = validate_section(doc, r, *v, validate_index);
+      nav.emplace_back(fmt::format("validate-{}", validate_index), label);
     }
   }
   for (const LoadedResult& r : results) {
     if (const auto* v = std::get_if<FidelityView>(&r.view)) {
       ++fidelity_index;
-      fidelity_section(doc, r, *v, fidelity_index);
-      nav.emplace_back(fmt::format("fidelity-{}", fidelity_index), "Fidelity");
+      const std::string label = fidelity_section(doc, r, *v, fidelity_index);
+      nav.emplace_back(fmt::format("fidelity-{}", fidelity_index), label);
     }
   }
   inputs_section(doc, results);
@@ -420,7 +483,7 @@ ReportDocument build_report(const std::vector<LoadedResult>& results, const Char
 
   std::string sources;
   for (const LoadedResult& r : results) {
-    sources += (sources.empty() ? "" : ", ") + file_label(r) + " (" + to_string(r.kind) + ")";
+    sources += (sources.empty() ? "" : ", ") + doc.label(r) + " (" + to_string(r.kind) + ")";
   }
   const std::string meta = std::string("Written by switchsim ") + kVersion + " from " + sources + ".";
 

@@ -15,7 +15,7 @@ h2 { font-size: 20px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1
 h3 { font-size: 16px; margin: 22px 0 8px; }
 p.meta, p.note { color: var(--muted); margin: 4px 0 10px; }
 nav { font-size: 14px; margin: 6px 0 0; }
-nav a { color: var(--accent); margin-right: 14px; text-decoration: none; }
+nav a { color: var(--accent); margin-right: 14px; text-decoration: none; display: inline-block; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13.5px; width: 100%; }
 td { overflow-wrap: break-word; }
 th, td { border-bottom: 1px solid var(--rule); padding: 5px 8px; text-align: left; vertical-align: top; }
@@ -23,7 +23,7 @@ th { background: #eef2f7; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) td { background: #fafbfd; }
 td.nw { white-space: nowrap; }
-td.wide { min-width: 240px; }
+td.wide { min-width: 200px; }
 td.ok { color: var(--good); font-weight: 600; }
 td.fail { color: var(--bad); font-weight: 600; }
 figure { margin: 14px 0 22px; text-align: center; }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/errors.hpp"
+#include "reports/rejections.hpp"
 
 namespace switchsim::reports {
 
@@ -202,31 +203,6 @@ LayoutResult read_layout_result(const json& entry, const std::string& where) {
   return r;
 }
 
-// The reason with every number replaced by '#': reasons that differ only in
-// their numbers fall into one group.
-std::string reason_without_numbers(const std::string& reason) {
-  std::string out;
-  std::size_t i = 0;
-  const auto digit = [&](std::size_t k) { return k < reason.size() && std::isdigit(static_cast<unsigned char>(reason[k])); };
-  while (i < reason.size()) {
-    if (digit(i) || (reason[i] == '.' && digit(i + 1))) {
-      while (digit(i) || reason[i] == '.' || reason[i] == ',' ) {
-        if (reason[i] == ',' && !digit(i + 1)) break;
-        ++i;
-      }
-      if (i < reason.size() && (reason[i] == 'e' || reason[i] == 'E') &&
-          (digit(i + 1) || ((reason[i + 1] == '-' || reason[i + 1] == '+') && digit(i + 2)))) {
-        i += 2;
-        while (digit(i)) ++i;
-      }
-      out += '#';
-    } else {
-      out += reason[i++];
-    }
-  }
-  return out;
-}
-
 RecommendView read_recommend(const json& j) {
   RecommendView v;
   const json& recs = req_array(j, "", "recommendations");
@@ -247,8 +223,8 @@ RecommendView read_recommend(const json& j) {
       if (!r.is_object()) throw InputError(where, "must be an object");
       RejectedLayout out;
       out.layout = layout_text(r);
-      if (auto cf = opt_number(r, where, "capacity_factor")) out.layout += " cf=" + json_scalar_text((*find(r, "capacity_factor")));
-      if (const std::string mode = opt_string(r, "mode"); !mode.empty()) out.layout += " " + mode;
+      if (opt_number(r, where, "capacity_factor")) out.capacity_factor_text = json_scalar_text(*find(r, "capacity_factor"));
+      out.mode = opt_string(r, "mode");
       out.reason = opt_string(r, "reason");
       if (out.reason.empty()) throw InputError(where + ".reason", "missing");
       for (const char* key : {"reason_kind", "category"}) {

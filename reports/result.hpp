@@ -61,7 +61,9 @@ struct LayoutResult {
 };
 
 struct RejectedLayout {
-  std::string layout;
+  std::string layout;                // the layout alone: "dp=32 ep=1 mp=1 (mp.ep.rep)"
+  std::string capacity_factor_text;  // as the JSON writes it ("1.0"), empty when none
+  std::string mode;                  // "capacity", "dropless", or empty
   std::string reason;
   std::string reason_kind;  // `reason_kind`/`category` when given, else the reason without its numbers
 };

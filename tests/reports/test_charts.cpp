@@ -89,6 +89,75 @@ TEST_CASE("the Pareto chart sorts the front by throughput and sizes points by me
   CHECK(!pareto_chart(RecommendView{}, "pareto-2", ""));
 }
 
+TEST_CASE("label widths are estimated per character class at the font size", "[reports]") {
+  // Digits 0.64 em, '=' 0.84 em, ' ' and ',' 0.42 em, capitals 0.75 em; at 9 px: 4 x 5.76 = 23.04 px.
+  CHECK(estimated_text_width_px("0000", 9.0) == Approx(23.04));
+  CHECK(estimated_text_width_px("dp=1", 10.0) == Approx(6.4 + 6.4 + 8.4 + 6.4));
+  CHECK(estimated_text_width_px(", G", 10.0) == Approx(4.2 + 4.2 + 7.5));
+  CHECK(estimated_text_width_px("±", 10.0) == Approx(8.4));  // one character although two UTF-8 bytes
+}
+
+// A script's "set <what> at screen X" value.
+static double screen_value(const std::string& script, const std::string& what) {
+  const std::string key = "set " + what + " at screen ";
+  const std::size_t at = script.find(key);
+  REQUIRE(at != std::string::npos);
+  return std::stod(script.substr(at + key.size()));
+}
+
+TEST_CASE("Pareto labels stay inside the frame: centred where they fit, else running inwards from their point", "[reports]") {
+  // 40 digits: 40 x 0.64 x 9 = 230.4 px wide.
+  const std::string longer(40, '0');
+  RecommendView v;
+  v.pareto = {point(1e6, 0.0, 8e9, longer), point(2e6, 0.01, 9e9, "a"), point(3e6, 0.02, 10e9, longer)};
+  const auto c = pareto_chart(v, "pareto-1", "");
+  REQUIRE(c);
+  // x range: 1e6 .. 3e6 widened by 0.12 x 2e6 on each side; frame from 0.10 to 0.97 of 860 px = 748.2 px.
+  CHECK(c->script.find("set xrange [760000:3240000]") != std::string::npos);
+  CHECK(screen_value(c->script, "lmargin") == Approx(0.10));
+  CHECK(screen_value(c->script, "rmargin") == Approx(0.97));
+  const auto rows = numeric_rows(data_of(*c, "pareto.dat"));
+  REQUIRE(rows.size() == 3);
+  // The leftmost point is 0.24 / 2.48 x 748.2 = 72.4 px into the frame: half the long label (115 px) would
+  // cross the left edge, so it starts at the point; the rightmost mirrors it; "a" fits centred.
+  CHECK(rows[0][3] == -1);
+  CHECK(rows[1][3] == 0);
+  CHECK(rows[2][3] == 1);
+  // Each label, placed as chosen, lies inside the frame: [72.4, 72.4 + 230.4 + 12] and [675.8 - 242.4, 675.8].
+  const double frame = 0.87 * 860;
+  for (const auto& row : rows) {
+    const double at = (row[0] - 760000.0) / 2480000.0 * frame;
+    // The label is the layout and ", N.NN GiB" (every digit the same width), plus 12 px of offset.
+    const std::string text = (row[0] == 2e6 ? std::string("a") : longer) + ", 0.00 GiB";
+    const double w = estimated_text_width_px(text, 9.0) + 12.0;
+    const double left = row[3] < 0 ? at : (row[3] > 0 ? at - w : at - w / 2.0);
+    CHECK(left >= 0.0);
+    CHECK(left + w <= frame);
+  }
+  CHECK(c->script.find("($4 < 0 ? $2 : NaN):5 with labels left") != std::string::npos);
+  CHECK(c->script.find("($4 > 0 ? $2 : NaN):5 with labels right") != std::string::npos);
+}
+
+TEST_CASE("the breakdown chart's left margin holds the first slanted bar label", "[reports]") {
+  const std::string longer(40, '0');
+  std::vector<LabelledBreakdown> bars = {{longer, {{"compute", 0.2}}}, {"x", {{"compute", 0.1}}}};
+  const auto c = breakdown_chart(bars, "breakdown-1", "");
+  REQUIRE(c);
+  CHECK(c->script.find("set xrange [-0.6:1.6]") != std::string::npos);
+  const double width = c->width_px;
+  const double left = screen_value(c->script, "lmargin") * width;
+  const double right = screen_value(c->script, "rmargin") * width;
+  // The first label ends at bar 0, 0.6 / 2.2 of the way across the frame, and reaches
+  // 230.4 x cos 30 + 4.5 x sin 30 + 6 = 207.8 px to its left: all of it on the picture.
+  const double first_bar = left + 0.6 / 2.2 * (right - left);
+  CHECK(first_bar >= 207.8 - 0.1);
+  CHECK(right < width);  // the key keeps its room on the right
+  // Short labels leave the default margin for the y axis (80 px).
+  const auto shorter = breakdown_chart({{"a", {{"compute", 0.2}}}, {"b", {{"compute", 0.1}}}}, "breakdown-2", "");
+  REQUIRE(shorter);
+  CHECK(screen_value(shorter->script, "lmargin") * width == Approx(80.0).margin(0.1));
+}
+
 TEST_CASE("the breakdown chart stacks the union of parts, zero where a layout lacks one", "[reports]") {
   std::vector<LabelledBreakdown> bars = {{"x", {{"compute", 0.2}, {"all-to-all", 0.05}}},
                                          {"y", {{"compute", 0.1}, {"idle", 0.01}}}};

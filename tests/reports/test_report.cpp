@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "common/errors.hpp"
@@ -29,6 +31,31 @@ std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
+}
+
+// Every id="..." in the page, in order.
+std::vector<std::string> ids(const std::string& html) {
+  std::vector<std::string> out;
+  const std::regex id(" id=\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), id); it != std::sregex_iterator(); ++it) {
+    out.push_back((*it)[1]);
+  }
+  return out;
+}
+
+// (href target, label) of every link in the navigation bar.
+std::vector<std::pair<std::string, std::string>> nav_links(const std::string& html) {
+  const std::size_t begin = html.find("<nav>");
+  const std::size_t end = html.find("</nav>");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const std::string nav = html.substr(begin, end - begin);
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::regex link("<a href=\"#([^\"]*)\">([^<]*)</a>");
+  for (auto it = std::sregex_iterator(nav.begin(), nav.end(), link); it != std::sregex_iterator(); ++it) {
+    out.emplace_back((*it)[1], (*it)[2]);
+  }
+  return out;
 }
 
 std::string slurp(const fs::path& p) {
@@ -74,9 +101,11 @@ TEST_CASE("tables list ranked layouts with their why and rejected layouts groupe
   const ReportDocument doc = build_report(all_fixtures(), [](const Chart&) { return std::string(kStubSvg); });
   CHECK(doc.html.find("fastest layout under the 1% drop limit") != std::string::npos);
   // Two of the four rejected layouts share reason_kind "does not fit memory".
-  CHECK(doc.html.find("does not fit memory (2 layouts)") != std::string::npos);
-  CHECK(doc.html.find("mp does not divide heads (1 layout)") != std::string::npos);
-  CHECK(doc.html.find("Rejected layouts (4)") != std::string::npos);
+  CHECK(doc.html.find("does not fit memory (2 layouts, 2 candidates)") != std::string::npos);
+  CHECK(doc.html.find("mp does not divide heads (1 layout, 1 candidate)") != std::string::npos);
+  CHECK(doc.html.find("Rejected layouts (4 candidates)") != std::string::npos);
+  // The factor has a column of its own, not a suffix of the layout.
+  CHECK(doc.html.find("<td class=\"nw\">dp=4 ep=4 mp=8 (dp-&gt;x)</td><td>1.0</td>") != std::string::npos);
   // Inputs and provenance of each file, e.g. capacity.json's seed 7 and routing.
   CHECK(doc.html.find("<td>seed</td><td>7</td>") != std::string::npos);
   CHECK(doc.html.find("<td>provenance.version</td><td>0.1.0</td>") != std::string::npos);
@@ -145,4 +174,81 @@ TEST_CASE("real command outputs (fixtures/real/, written by the built commands) 
   // Pareto, recommend breakdown, capacity, simulate breakdown, validation; no traffic matrix yet.
   CHECK(drawn.size() == 5);
   CHECK(doc.html.find(rec.ranked[0].why.substr(0, 20)) != std::string::npos);
+}
+
+TEST_CASE("with several result files every section is named by its input, with unique names and anchors", "[reports]") {
+  // Three recommend results (one file given twice, one of the same name in another folder) and two capacity results.
+  std::vector<LoadedResult> results;
+  for (const char* name : {"recommend.json", "recommend.json", "real/recommend.json", "capacity.json", "real/capacity.json"}) {
+    results.push_back(load_result(fixture(name)));
+  }
+  const ReportDocument doc = build_report(results, [](const Chart&) { return std::string(kStubSvg); });
+  const auto links = nav_links(doc.html);
+  // 3 recommend + 2 capacity + inputs.
+  REQUIRE(links.size() == 6);
+  std::set<std::string> labels;
+  std::set<std::string> targets;
+  for (const auto& [target, label] : links) {
+    labels.insert(label);
+    targets.insert(target);
+    CHECK(label != "Recommendation");
+    CHECK(label != "Capacity factors");
+  }
+  CHECK(labels.size() == links.size());
+  CHECK(targets.size() == links.size());
+  // Each label names the model and mesh and the file; files with the same name are told apart by their path.
+  CHECK(links[0].second.find("Recommendation: switch-base on tpuv3-4x4 (") == 0);
+  CHECK(links[0].second.find("fixtures/recommend.json)") != std::string::npos);
+  CHECK(links[1].second.find("fixtures/recommend.json #2)") != std::string::npos);
+  CHECK(links[2].second.find("fixtures/real/recommend.json)") != std::string::npos);
+  CHECK(links[3].second.find("Capacity factors: switch-base on tpuv3-4x4") == 0);
+  // Every id on the page is unique, and every link lands on one.
+  const auto all_ids = ids(doc.html);
+  const std::set<std::string> unique_ids(all_ids.begin(), all_ids.end());
+  CHECK(unique_ids.size() == all_ids.size());
+  for (const auto& target : targets) CHECK(unique_ids.count(target) == 1);
+  // Section headings carry the same names as the navigation bar.
+  CHECK(count(doc.html, "<h2 id=\"recommend-") == 3);
+  CHECK(doc.html.find(">Recommended layouts: switch-base on tpuv3-4x4 (") != std::string::npos);
+  // One input: its file name alone.
+  const ReportDocument one = build_report({load_result(fixture("recommend.json"))}, [](const Chart&) { return std::string(kStubSvg); });
+  CHECK(nav_links(one.html)[0].second == "Recommendation: switch-base on tpuv3-4x4 (recommend.json)");
+}
+
+TEST_CASE("the real recommend output lists each rejected layout once with its factors", "[reports]") {
+  const ReportDocument doc =
+      build_report({load_result(fixture("real/recommend.json"))}, [](const Chart&) { return std::string(kStubSvg); });
+  // 30 rejections of 6 layouts (4 factors and dropless each): 6 rows, each layout once.
+  CHECK(doc.html.find("Rejected layouts (30 candidates)") != std::string::npos);
+  CHECK(count(doc.html, "<td>1.0, 1.25, 1.5, 2.0, dropless</td>") == 6);
+  CHECK(count(doc.html, ">dp=32 ep=1 mp=1 (mp.ep.rep)</td>") == 1);
+  CHECK(count(doc.markdown, "| dp=32 ep=1 mp=1 (mp.ep.rep) |") == 1);
+  // The ranked layouts carry their step-time band (step_time_s_low/_high), in milliseconds at both ends.
+  const auto rec = std::get<RecommendView>(load_result(fixture("real/recommend.json")).view);
+  REQUIRE(rec.ranked[0].step_time_low_s);
+  CHECK(*rec.ranked[0].step_time_low_s < rec.ranked[0].step_time_s);
+  CHECK(count(doc.html, " ms)</td>") >= rec.ranked.size());
+  CHECK(doc.html.find(" ms–") == std::string::npos);
+}
+
+TEST_CASE("the step-time band writes its unit once when both ends share it", "[reports]") {
+  LayoutResult step;
+  step.rank = 1;
+  step.layout = "dp=32 ep=32 mp=1";
+  step.step_time_s = 0.648;
+  step.step_time_low_s = 0.539;
+  step.step_time_high_s = 0.756;
+  LayoutResult wide = step;
+  wide.rank = 2;
+  wide.step_time_high_s = 1.25;
+  RecommendView view;
+  view.ranked = {step, wide};
+  LoadedResult r;
+  r.path = "recommend.json";
+  r.kind = ResultKind::recommend;
+  r.data = json::object();
+  r.view = view;
+  const ReportDocument doc = build_report({r}, [](const Chart&) { return std::string(kStubSvg); });
+  CHECK(doc.html.find(">648 ms (539–756 ms)</td>") != std::string::npos);
+  CHECK(doc.html.find(">648 ms (539 ms–1.25 s)</td>") != std::string::npos);  // different units: both written
 }
