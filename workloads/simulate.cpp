@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "sim/step_executor.hpp"
+#include "sim/step_schedule_trace.hpp"
 #include "sim/traffic.hpp"
 #include "topology/device_catalog.hpp"
 #include "workloads/micro_batches.hpp"
@@ -105,7 +106,8 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
     schedule = sim::execute_step(built.graph, cost, *cache);
   }
   if (options.trace != nullptr) {
-    sim::add_step_to_trace(built.graph, schedule, *options.trace, options.trace_max_devices);
+    (void)sim::add_step_to_trace(built.graph, schedule, *options.trace,
+                                 {.max_devices = options.trace_max_devices, .all_devices = options.trace_all_devices});
     if (options.network_model == NetworkModel::shared) add_link_loads_to_trace(mesh, shared, *options.trace);
   }
   shared.link_loads.clear();
