@@ -116,6 +116,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   StepResult r;
   r.model = model.name;
   r.mesh = mesh.name;
+  r.mesh_file = mesh.file;
   r.device_kind = mesh.device_kind;
   r.devices = devices;
   r.layout = layout.to_string();
@@ -248,6 +249,7 @@ json to_json(const StepResult& r) {
   j["kind"] = "step";
   j["model"] = r.model;
   j["mesh"] = r.mesh;
+  if (!r.mesh_file.empty()) j["mesh_file"] = r.mesh_file;
   j["device_kind"] = r.device_kind;
   j["devices"] = r.devices;
   j["layout"] = r.layout;
@@ -359,6 +361,7 @@ json to_json(const std::vector<CapacityRow>& rows) {
     const StepResult& f = rows.front().first;
     j["model"] = f.model;
     j["mesh"] = f.mesh;
+    if (!f.mesh_file.empty()) j["mesh_file"] = f.mesh_file;
     j["layout"] = f.layout;
     j["mode"] = f.mode;
     j["routing"] = f.routing;

@@ -57,7 +57,8 @@ struct StepOptions {
 
 struct StepResult {
   std::string model;
-  std::string mesh;
+  std::string mesh;       // the mesh's label (a custom mesh's "name")
+  std::string mesh_file;  // a custom mesh: the file it was read from
   std::string device_kind;
   std::int32_t devices = 0;
   std::string layout;
