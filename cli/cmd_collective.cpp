@@ -195,7 +195,8 @@ CommandAction add_collective_command(CLI::App& app) {
 
     json result;
     result["schema_version"] = kSchemaVersion;
-    result["mesh"] = opt->mesh;
+    result["mesh"] = mesh.name;  // a custom mesh's "name", not its path
+    if (!mesh.file.empty()) result["mesh_file"] = mesh.file;
     result["op"] = sim::to_string(r.op);
     result["algorithm"] = sim::to_string(r.algorithm);
     result["protocol"] = r.protocol ? sim::to_string(*r.protocol) : "none";
@@ -215,7 +216,7 @@ CommandAction add_collective_command(CLI::App& app) {
         "{} on {} ({} devices, {}{}): {:.6g} bytes per device\n"
         "  time {:.6g} us, algbw {:.4g} GB/s, busbw {:.4g} GB/s\n"
         "  {} flows, {} events, {} rate updates, {:.3g} s wall\n",
-        sim::to_string(r.op), opt->mesh, r.devices, sim::to_string(r.algorithm),
+        sim::to_string(r.op), mesh.name, r.devices, sim::to_string(r.algorithm),
         r.protocol ? std::string(", ") + sim::to_string(*r.protocol) : std::string(), r.bytes_per_device, r.time_s * 1e6,
         r.algbw_Bps / 1e9, r.busbw_Bps / 1e9, r.flows, r.events, r.rate_updates, r.wall_s);
     emit(opt->output, with_command("collective", result), human);

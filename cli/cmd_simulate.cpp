@@ -4,7 +4,7 @@
 //  [--precision bf16|fp32] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
 //  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
 //  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
-//  [--json] [--out F] [--trace FILE [--trace-devices N]]`:
+//  [--json] [--out F] [--trace FILE [--trace-devices N] [--trace-all-devices]]`:
 // one simulated training step (workloads/simulate.hpp).
 
 #include <memory>
@@ -25,6 +25,7 @@ struct Options {
   workloads::StepRequest request;
   std::string trace;
   std::int32_t trace_devices = 64;
+  bool trace_all_devices = false;
   bool force = false;
   OutputOptions output;
 };
@@ -76,12 +77,18 @@ CommandAction add_simulate_command(CLI::App& app) {
   app.description("Simulate one training step: time, breakdown, tokens/s, drop fraction, memory");
   add_step_request_flags(app, opt->request);
   app.add_option("--capacity-factor", opt->request.capacity_factor, "Capacity factor (default 1.0)");
-  app.add_option("--trace", opt->trace, "Write a Perfetto trace (compute and communication track per device)");
-  app.add_option("--trace-devices", opt->trace_devices, "Devices in the trace (default 64)");
+  app.add_option("--trace", opt->trace,
+                 "Write a Perfetto trace: compute and communication tracks per device, each slice's args (op, kind, "
+                 "bytes, FLOPs, group and members); devices with identical timelines written once, named "
+                 "\"devices 0-31 (identical timelines)\"");
+  app.add_option("--trace-devices", opt->trace_devices, "Devices in the trace: the first N (default 64)");
+  app.add_flag("--trace-all-devices", opt->trace_all_devices,
+               "With --trace: one process per device even when timelines are identical");
   app.add_flag("--force", opt->force, "Run even when the step's size estimate exceeds this machine's limits");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
     if (opt->trace_devices <= 0) throw InputError("--trace-devices", "must be positive");
+    if (opt->trace_all_devices && opt->trace.empty()) throw InputError("--trace-all-devices", "needs --trace FILE");
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
     check_resources("--mesh", workloads::estimate_step_resources(step.model, step.layout, step.options), opt->force);
     step.options.traffic = true;  // traffic_matrix in the JSON (<= 256 devices)
@@ -89,6 +96,7 @@ CommandAction add_simulate_command(CLI::App& app) {
     if (!opt->trace.empty()) {
       step.options.trace = &trace;
       step.options.trace_max_devices = opt->trace_devices;
+      step.options.trace_all_devices = opt->trace_all_devices;
     }
     const workloads::StepResult r = workloads::simulate_step(step.model, *step.mesh, step.layout, step.options, *step.cost);
     if (!opt->trace.empty()) trace.write(opt->trace);

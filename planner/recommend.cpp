@@ -220,6 +220,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   RecommendResult res;
   res.model = model.name;
   res.mesh = mesh.name;
+  res.mesh_file = mesh.file;
   res.device_kind = mesh.device_kind;
   res.tpu = mesh.is_tpu();
   res.devices = mesh.topology.num_devices();

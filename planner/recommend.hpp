@@ -140,6 +140,7 @@ struct Recommendation {
 struct RecommendResult {
   std::string model;
   std::string mesh;
+  std::string mesh_file;  // a custom mesh: the file it was read from (the label is `mesh`, its "name")
   std::string device_kind;
   bool tpu = false;  // a TPU mesh (platform caveats, workloads/moe_impl.hpp)
   std::int32_t devices = 0;

@@ -76,6 +76,7 @@ json to_json(const RecommendResult& r) {
   json in;
   in["model"] = r.model;
   in["mesh"] = r.mesh;
+  if (!r.mesh_file.empty()) in["mesh_file"] = r.mesh_file;
   in["device_kind"] = r.device_kind;
   in["devices"] = r.devices;
   in["objective"] = to_string(o.objective);

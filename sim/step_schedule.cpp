@@ -1,7 +1,6 @@
 #include "sim/step_schedule.hpp"
 
 #include <algorithm>
-#include <string>
 
 #include "common/errors.hpp"
 
@@ -137,33 +136,6 @@ void finish_schedule(const OpGraph& graph, StepSchedule& s, const std::vector<St
   std::reverse(s.critical_seconds.begin(), s.critical_seconds.end());
   s.exposed_communication_s = s.critical_path.communication_s();
   communication_overlap(graph, s);
-}
-
-void add_step_to_trace(const OpGraph& graph, const StepSchedule& schedule, TraceWriter& trace,
-                       std::int32_t max_devices) {
-  const std::int32_t n = std::min(graph.num_devices(), max_devices);
-  bool second_stream = false;
-  for (OpId o = 0; o < graph.num_ops(); ++o) second_stream = second_stream || graph.op(o).stream() == 2;
-  const std::size_t per = second_stream ? 3 : 2;
-  std::vector<TrackId> tracks(per * static_cast<std::size_t>(n));
-  for (std::int32_t d = 0; d < n; ++d) {
-    const std::string group = "device " + std::to_string(d);
-    tracks[per * static_cast<std::size_t>(d)] = trace.add_track("compute", group);
-    tracks[per * static_cast<std::size_t>(d) + 1] = trace.add_track("communication", group);
-    if (second_stream) tracks[per * static_cast<std::size_t>(d) + 2] = trace.add_track("communication 2", group);
-  }
-  for (OpId o = 0; o < graph.num_ops(); ++o) {
-    const Op& op = graph.op(o);
-    const auto& members = graph.members(o);
-    const auto stream = static_cast<std::size_t>(op.stream());
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      if (members[i] >= n) break;  // members are sorted
-      const double start = schedule.start(o, static_cast<std::int64_t>(i));
-      const double end = schedule.end(o, static_cast<std::int64_t>(i));
-      trace.add_complete(tracks[per * static_cast<std::size_t>(members[i]) + stream], to_string(op.category()),
-                         op.name, start, end - start);
-    }
-  }
 }
 
 }  // namespace switchsim::sim

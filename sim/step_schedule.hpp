@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "sim/chrome_trace.hpp"
 #include "sim/op_graph.hpp"
 
 namespace switchsim::sim {
@@ -72,10 +71,6 @@ void init_schedule(const OpGraph& graph, StepSchedule& schedule);
 void finish_schedule(const OpGraph& graph, StepSchedule& schedule, const std::vector<StartCause>& cause,
                      const std::vector<double>& max_end, const std::vector<topology::VertexId>& max_dev);
 
-// Adds the step to a trace: one group per device with a track per stream
-// ("compute", "communication", and "communication 2" when a second
-// communication stream is used); at most `max_devices` devices (the first ones).
-void add_step_to_trace(const OpGraph& graph, const StepSchedule& schedule, TraceWriter& trace,
-                       std::int32_t max_devices = 1 << 30);
+// The step as a Chrome / Perfetto trace: sim/step_schedule_trace.hpp.
 
 }  // namespace switchsim::sim

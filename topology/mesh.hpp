@@ -62,7 +62,8 @@ class Router {
 };
 
 struct Mesh {
-  std::string name;         // catalog name or file path it came from
+  std::string name;         // catalog name; a mesh file's "name" (default: its path) labels it in every output
+  std::string file;         // the mesh file it was read from (empty for catalog names)
   std::string device_kind;  // key into the device catalog ("tpuv3", "h100", ...)
   // TPU meshes run XLA (fused gradient sync, einsum MoE); the others are GPU meshes (NCCL, DDP).
   [[nodiscard]] bool is_tpu() const { return device_kind.rfind("tpu", 0) == 0; }

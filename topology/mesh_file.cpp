@@ -12,7 +12,9 @@
 namespace switchsim::topology {
 
 Mesh load_mesh_file(const std::string& path) {
-  return mesh_from_json(read_json_file(path, "--mesh"), path);
+  Mesh mesh = mesh_from_json(read_json_file(path, "--mesh"), path);
+  mesh.file = path;
+  return mesh;
 }
 
 Mesh mesh_from_json(const json& doc, const std::string& name) {

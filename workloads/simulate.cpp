@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "sim/step_executor.hpp"
+#include "sim/step_schedule_trace.hpp"
 #include "sim/traffic.hpp"
 #include "topology/device_catalog.hpp"
 #include "workloads/micro_batches.hpp"
@@ -105,7 +106,8 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
     schedule = sim::execute_step(built.graph, cost, *cache);
   }
   if (options.trace != nullptr) {
-    sim::add_step_to_trace(built.graph, schedule, *options.trace, options.trace_max_devices);
+    (void)sim::add_step_to_trace(built.graph, schedule, *options.trace,
+                                 {.max_devices = options.trace_max_devices, .all_devices = options.trace_all_devices});
     if (options.network_model == NetworkModel::shared) add_link_loads_to_trace(mesh, shared, *options.trace);
   }
   shared.link_loads.clear();
@@ -114,6 +116,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   StepResult r;
   r.model = model.name;
   r.mesh = mesh.name;
+  r.mesh_file = mesh.file;
   r.device_kind = mesh.device_kind;
   r.devices = devices;
   r.layout = layout.to_string();
@@ -247,6 +250,7 @@ json to_json(const StepResult& r) {
   j["kind"] = "step";
   j["model"] = r.model;
   j["mesh"] = r.mesh;
+  if (!r.mesh_file.empty()) j["mesh_file"] = r.mesh_file;
   j["device_kind"] = r.device_kind;
   j["devices"] = r.devices;
   j["layout"] = r.layout;
@@ -359,6 +363,7 @@ json to_json(const std::vector<CapacityRow>& rows) {
     const StepResult& f = rows.front().first;
     j["model"] = f.model;
     j["mesh"] = f.mesh;
+    if (!f.mesh_file.empty()) j["mesh_file"] = f.mesh_file;
     j["layout"] = f.layout;
     j["mode"] = f.mode;
     j["routing"] = f.routing;

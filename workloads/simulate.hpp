@@ -45,7 +45,9 @@ struct StepOptions {
   ExecutionMode mode = ExecutionMode::capacity;
   std::uint64_t seed = 0;
   sim::TraceWriter* trace = nullptr;       // when set, the step is added to it
-  std::int32_t trace_max_devices = 64;     // tracks for at most this many devices
+  std::int32_t trace_max_devices = 64;     // tracks for at most this many devices (the first ones)
+  bool trace_all_devices = false;          // every device its own process, even identical ones
+                                           // (sim/step_schedule_trace.hpp: identical ones written once)
   sim::CollectiveCache* cache = nullptr;   // optional shared memo (must belong to the mesh)
   // The network model of a memo made here (none given): exact by default; `recommend`'s
   // approximations (completion window, load model) on request. A given cache keeps its own.
@@ -55,7 +57,8 @@ struct StepOptions {
 
 struct StepResult {
   std::string model;
-  std::string mesh;
+  std::string mesh;       // the mesh's label (a custom mesh's "name")
+  std::string mesh_file;  // a custom mesh: the file it was read from
   std::string device_kind;
   std::int32_t devices = 0;
   std::string layout;
