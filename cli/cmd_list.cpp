@@ -84,15 +84,19 @@ json model_items() {
 }
 
 std::string model_text() {
-  std::string out = fmt::format("{:<13} {:>9} {:>13} {:>6} {:>6} {:>6} {:>7} {:>7} {:>5}\n", "model", "params",
-                                "GFLOPs/seq", "d_model", "d_ff", "heads", "layers", "experts", "top-k");
+  std::string out = fmt::format("{:<15} {:>9} {:>9} {:>13} {:>6} {:>6} {:>6} {:>7} {:>7} {:>5}\n", "model", "params",
+                                "active", "GFLOPs/seq", "d_model", "d_ff", "heads", "layers", "experts", "top-k");
   for (const auto& m : workloads::builtin_models()) {
     const json j = workloads::model_summary_json(m);
-    out += fmt::format("{:<13} {:>8.4g}B {:>13.4g} {:>6} {:>6} {:>6} {:>3}+{:<3} {:>7} {:>5}\n", m.name,
-                       j["params"].get<double>() / 1e9, j["flops_per_sequence"].get<double>() / 1e9, m.d_model, m.d_ff,
-                       m.heads, m.encoder_layers, m.decoder_layers, m.experts, m.top_k);
+    const std::string layers = m.decoder_only() ? fmt::format("{}", m.encoder_layers)
+                                                : fmt::format("{}+{}", m.encoder_layers, m.decoder_layers);
+    out += fmt::format("{:<15} {:>8.4g}B {:>8.4g}B {:>13.4g} {:>6} {:>6} {:>6} {:>7} {:>7} {:>5}\n", m.name,
+                       j["params"].get<double>() / 1e9, j["active_params"].get<double>() / 1e9,
+                       j["flops_per_sequence"].get<double>() / 1e9, m.d_model, m.d_ff, m.heads, layers, m.experts,
+                       m.top_k);
   }
-  out += "(forward FLOPs per sequence of 512 input and 114 target tokens, Table 9 convention; docs/workloads.md)\n";
+  out += "(forward FLOPs per sequence: t5/switch/moe of 512 input and 114 target tokens, Table 9 convention; decoder "
+         "models of their seq_len tokens, causal attention, LM head and router not included; docs/workloads.md)\n";
   return out;
 }
 

@@ -103,7 +103,7 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--routing", opt->routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
   app.add_option("--memory-headroom", opt->memory_headroom, "Usable fraction of device memory (default 0.9)");
   app.add_option("--max-micro-batches", opt->max_micro_batches, "Most micro-batches tried to fit memory (default 64)");
-  app.add_option("--batch-tokens", opt->batch_tokens, "Encoder tokens per global batch (default 1048576)");
+  app.add_option("--batch-tokens", opt->batch_tokens, "Tokens per global batch: encoder tokens for t5-family models, all tokens for decoder models (default 1048576)");
   app.add_option("--group-tokens", opt->group_tokens,
                  "Routing group size in tokens (default: einsum groups of at most 1024 tokens as Mesh-TF splits "
                  "them; gather and grouped the local tokens per device)");

@@ -38,7 +38,7 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--layout", q.layout, "dp=N,ep=N,mp=N[,order=mp.ep.rep] (default: dp = devices, largest ep)");
   app.add_option("--routing", q.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
   app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
-  app.add_option("--batch-tokens", q.batch_tokens, "Encoder tokens per global batch (default 1048576)");
+  app.add_option("--batch-tokens", q.batch_tokens, "Tokens per global batch: encoder tokens for t5-family models, all tokens for decoder models (default 1048576)");
   app.add_option("--micro-batches", q.micro_batches,
                  "Micro-batches per step (default: the smallest of 1, 2, 4, ... whose memory fits 90% of the device, "
                  "as recommend chooses)");

@@ -5,6 +5,7 @@
 #include "kernels/shape_aware_cost_model.hpp"
 #include "topology/metrics.hpp"
 #include "workloads/backward_shapes.hpp"
+#include "workloads/decoder_layer.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
 
@@ -135,6 +136,11 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     OpShape router = matmul(T, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
     double s = norm(T) + weighted(router) + residual(T);
+    if (dims.shared_d_ff > 0) {  // shared experts (decoder-only), as the builder emits them
+      const std::int64_t sff = dims.shared_d_ff;
+      s += weighted(matmul(T, d, (nm - 1) * sff)) + memory_op(OpKind::elementwise, static_cast<double>(nm * T * sff) * a) +
+           weighted(matmul(T, sff, d));
+    }
     const workloads::MoeLayerDims md = workloads::moe_layer_dims(
         impl, m, layout, dims, T, G, groups,
         workloads::expert_capacity(dropless ? 1.0 : capacity_factor, m.top_k, G, E), a);
@@ -144,24 +150,45 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   };
 
   double compute = 0.0;
-  compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
-  compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a);
-  compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0);
-  for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
-    compute += norm(T_enc) + residual(T_enc);
-    compute += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
-               weighted(matmul(T_enc, inner, d));
-    compute += ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
+  if (m.decoder_only()) {
+    // The builder's decoder-only layers (step_builder.cpp): the same op list.
+    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
+    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc) * static_cast<double>(m.vocab / mp) * 4.0);
+    const std::int64_t L = m.input_length;
+    double attn = norm(T_enc) + residual(T_enc);
+    for (const workloads::Projection& x : workloads::attention_in_projections(m, mp)) attn += weighted(matmul(T_enc, x.in, x.out));
+    const workloads::Projection o = workloads::attention_out_projection(m, mp);
+    attn += weighted(matmul(T_enc, o.in, o.out));
+    {
+      const OpShape f = matmul(L, workloads::attention_op_dim(m), workloads::causal_keys(L), seqs * heads, OpKind::attention);
+      OpShape bwd = f;
+      bwd.batch *= 2;
+      attn += forwards * predict(f) + predict(bwd);
+    }
+    for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+      compute += attn + ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
+    }
+    compute += weighted(matmul(T_enc, d, m.vocab / mp));
+  } else {
+    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
+    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a);
+    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0);
+    for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+      compute += norm(T_enc) + residual(T_enc);
+      compute += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
+                 weighted(matmul(T_enc, inner, d));
+      compute += ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
+    }
+    for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
+      compute += 2.0 * (norm(T_dec) + residual(T_dec));
+      compute += weighted(matmul(T_dec, d, 3 * inner)) + attention(m.target_length, m.target_length) +
+                 weighted(matmul(T_dec, inner, d));
+      compute += weighted(matmul(T_dec, d, inner)) + weighted(matmul(seqs * m.input_length, d, 2 * inner)) +
+                 attention(m.target_length, m.input_length) + weighted(matmul(T_dec, inner, d));
+      compute += ffn(T_dec, shape.decoder_group_tokens, dims.decoder_groups, m.is_switch_layer(i));
+    }
+    compute += weighted(matmul(T_dec, d, m.vocab / mp));
   }
-  for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
-    compute += 2.0 * (norm(T_dec) + residual(T_dec));
-    compute += weighted(matmul(T_dec, d, 3 * inner)) + attention(m.target_length, m.target_length) +
-               weighted(matmul(T_dec, inner, d));
-    compute += weighted(matmul(T_dec, d, inner)) + weighted(matmul(seqs * m.input_length, d, 2 * inner)) +
-               attention(m.target_length, m.input_length) + weighted(matmul(T_dec, inner, d));
-    compute += ffn(T_dec, shape.decoder_group_tokens, dims.decoder_groups, m.is_switch_layer(i));
-  }
-  compute += weighted(matmul(T_dec, d, m.vocab / mp));
   b.compute_s = compute * static_cast<double>(setup.micro_batches);
 
   // Communication of device 0.
@@ -219,7 +246,9 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
         auto reduce = [&](double bytes) {
           return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
         };
-        comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes));
+        // Decoder-only MoE layers with shared experts: one more all-reduce of the tokens.
+        const double shared = sw && m.shared_experts > 0 ? reduce(act) : 0.0;
+        comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes) + shared);
       }
     }
   }

@@ -68,6 +68,7 @@ std::vector<Layout> enumerate_layouts(const workloads::Model& model, std::int64_
   std::vector<Layout> out;
   for (std::int64_t mp = 1; mp <= devices; ++mp) {
     if (devices % mp != 0 || model.heads % mp != 0 || model.d_ff % mp != 0) continue;
+    if (model.expert_width() % mp != 0 || model.kv_head_count() % mp != 0) continue;  // layout.cpp's checks
     const std::int64_t dp = devices / mp;
     const std::int64_t max_ep = model.is_moe() ? std::min(dp, model.experts) : 1;
     for (std::int64_t ep = 1; ep <= max_ep; ++ep) {

@@ -155,6 +155,14 @@ void validate_layout(const Layout& layout, const Model& model, std::int64_t devi
   if (model.d_ff % layout.mp != 0) {
     throw InputError(field + ".mp", "mp=" + std::to_string(layout.mp) + " does not divide d_ff=" + std::to_string(model.d_ff));
   }
+  if (model.is_moe() && model.expert_width() % layout.mp != 0) {
+    throw InputError(field + ".mp", "mp=" + std::to_string(layout.mp) + " does not divide expert_d_ff=" +
+                                        std::to_string(model.expert_width()));
+  }
+  if (model.kv_head_count() % layout.mp != 0) {
+    throw InputError(field + ".mp", "mp=" + std::to_string(layout.mp) + " does not divide the " +
+                                        std::to_string(model.kv_head_count()) + " K/V heads");
+  }
 }
 
 }  // namespace switchsim::workloads

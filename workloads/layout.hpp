@@ -54,7 +54,8 @@ struct Layout {
 [[nodiscard]] Layout parse_layout(const std::string& text, const std::string& field = "--layout");
 
 // Checks the layout against the mesh size and the model:
-//   dp * mp == devices, ep | dp, ep | experts (MoE), ep == 1 (dense), mp | heads, mp | d_ff.
+//   dp * mp == devices, ep | dp, ep | experts (MoE), ep == 1 (dense), mp | heads, mp | d_ff,
+//   mp | the expert width (MoE) and mp | the K/V heads.
 void validate_layout(const Layout& layout, const Model& model, std::int64_t devices,
                      const std::string& field = "--layout");
 

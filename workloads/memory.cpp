@@ -46,7 +46,10 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
       const std::int64_t layers = stack == 0 ? m.encoder_layers : m.decoder_layers;
       for (std::int64_t i = 0; i < layers; ++i) {
         if (m.is_switch_layer(i)) {
-          floats += static_cast<double>(m.experts) / ep * nm * (d + dff) + (d + static_cast<double>(m.experts));
+          const double edff = static_cast<double>(m.expert_width()) / mp;
+          const double sdff = static_cast<double>(m.shared_experts * m.expert_width()) / mp;
+          floats += static_cast<double>(m.experts) / ep * nm * (d + edff) + (d + static_cast<double>(m.experts));
+          if (sdff > 0.0) floats += nm * (d + sdff);
         } else {
           floats += nm * (d + dff);
         }
@@ -67,7 +70,15 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   const double Ltg = static_cast<double>(m.target_length);
   const double T_enc = static_cast<double>(shape.local_tokens);
   const double T_dec = static_cast<double>(shape.local_decoder_tokens);
-  auto attn = [&](double tokens, double keys) { return tokens * (2.0 * d + 4.0 * inner + 2.0 * heads * keys) * a; };
+  // Decoder-only models: FlashAttention keeps no L x L score matrix, only Q, K, V, the output
+  // (4 inner, an upper bound for gqa's narrower K/V) and an fp32 log-sum-exp per query and head
+  // (engineering assumption: the GPU stacks these models are trained with use fused attention).
+  auto attn = [&](double tokens, double keys) {
+    if (m.decoder_only()) return tokens * (2.0 * d + 4.0 * inner) * a + tokens * heads * 4.0;
+    return tokens * (2.0 * d + 4.0 * inner + 2.0 * heads * keys) * a;
+  };
+  const double edff = static_cast<double>(m.expert_width()) / mp;
+  const double shared_ff = static_cast<double>(m.shared_experts * m.expert_width()) / mp;
   auto dense_ffn = [&](double tokens) { return tokens * (2.0 * d + nm * dff) * a; };
   // Switch layer: received rows keep the expert input (d) and hidden (n_mats d_ff/mp); the expert
   // outputs come back to the sending device, which keeps them for the combine's gate gradient
@@ -77,11 +88,12 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   const bool uneven = impl == MoeImpl::grouped;
   auto switch_ffn = [&](double tokens, double group_tokens, double received, double& buffers, double& routing) {
     const double returned = uneven ? static_cast<double>(m.top_k) * tokens : received;
-    const double buf = received * (d + nm * dff) * a + returned * d * a;
+    const double buf = received * (d + nm * edff) * a + returned * d * a;
     const double tensors = moe_routing_saved_bytes(impl, tokens, group_tokens, m.top_k, received, a);
     buffers += buf;
     routing += tensors;
-    return tokens * 2.0 * d * a + tokens * static_cast<double>(m.experts) * 4.0 + buf + tensors;
+    return tokens * 2.0 * d * a + tokens * static_cast<double>(m.experts) * 4.0 + buf + tensors +
+           tokens * nm * shared_ff * a;  // shared experts' hidden activations
   };
   double total = 0.0;
   double largest = 0.0;
@@ -112,7 +124,7 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
     }
   }
   // Logits of the LM head (fp32 for the loss), vocab sharded over mp.
-  const double logits = T_dec * static_cast<double>(m.vocab) / mp * 4.0;
+  const double logits = (m.decoder_only() ? T_enc : T_dec) * static_cast<double>(m.vocab) / mp * 4.0;
   total += logits;
   if (setup.rematerialize) total += largest;
   r.activations_bytes = total;

@@ -4,7 +4,28 @@
 
 namespace switchsim::workloads {
 
-const char* to_string(FfnKind kind) { return kind == FfnKind::geglu ? "geglu" : "relu"; }
+const char* to_string(FfnKind kind) {
+  switch (kind) {
+    case FfnKind::geglu: return "geglu";
+    case FfnKind::relu: return "relu";
+    case FfnKind::swiglu: return "swiglu";
+  }
+  return "?";
+}
+
+const char* to_string(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::mha: return "mha";
+    case AttentionKind::gqa: return "gqa";
+    case AttentionKind::mla: return "mla";
+  }
+  return "?";
+}
+
+std::int64_t attention_op_dim(const Model& m) {
+  if (m.attention != AttentionKind::mla) return m.d_kv;
+  return (m.mla.qk_nope_head_dim + m.mla.qk_rope_head_dim + m.mla.v_head_dim) / 2;
+}
 
 std::int64_t Model::switch_layers(std::int64_t stack_layers) const {
   std::int64_t n = 0;
@@ -13,6 +34,7 @@ std::int64_t Model::switch_layers(std::int64_t stack_layers) const {
 }
 
 ParamCount count_params(const Model& m) {
+  if (m.decoder_only()) return count_decoder_params(m);
   ParamCount p;
   const double d = static_cast<double>(m.d_model);
   const double attn_block = 4.0 * d * static_cast<double>(m.inner_dim());
@@ -27,6 +49,7 @@ ParamCount count_params(const Model& m) {
       p.norms += norms * d;
       if (m.is_switch_layer(i)) {
         p.experts += E * ffn_dense;
+        p.active_experts += static_cast<double>(m.top_k) * ffn_dense;
         p.router += d * E;
       } else {
         p.dense_ffn += ffn_dense;
@@ -39,6 +62,7 @@ ParamCount count_params(const Model& m) {
 }
 
 FlopCount count_forward_flops(const Model& m) {
+  if (m.decoder_only()) return count_decoder_forward_flops(m);
   FlopCount f;
   const double d = static_cast<double>(m.d_model);
   const double inner = static_cast<double>(m.inner_dim());
@@ -74,6 +98,10 @@ FlopCount count_forward_flops(const Model& m) {
 }
 
 void validate_model(const Model& m, const std::string& where) {
+  if (m.decoder_only()) {
+    validate_decoder_model(m, where);
+    return;
+  }
   auto positive = [&](std::int64_t v, const char* field) {
     if (v <= 0) throw InputError(where + "." + field, "must be a positive integer (got " + std::to_string(v) + ")");
   };

@@ -31,7 +31,7 @@ MoeLayerDims moe_layer_dims(MoeImpl impl, const Model& model, const Layout& layo
   md.ep = layout.ep;
   md.top_k = model.top_k;
   md.d_model = dims.d_model;
-  md.d_ff = dims.d_ff;
+  md.d_ff = dims.expert_d_ff;
   md.ffn_matrices = dims.ffn_matrices;
   md.act_bytes = act_bytes;
   return md;

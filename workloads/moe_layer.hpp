@@ -107,7 +107,7 @@ struct MoeLayerDims {
 
 // The MoE layer's dimensions for one Switch layer of `tokens` tokens per device in `groups`
 // routing groups of `group_tokens`, capacity `capacity` per expert and group, from the
-// per-device layer dimensions (layer_dims.hpp); the step builder and the planner's bounds
+// per-device layer dimensions (layer_dims.hpp: the routed expert width); the step builder and the planner's bounds
 // both build them here.
 [[nodiscard]] MoeLayerDims moe_layer_dims(MoeImpl impl, const Model& model, const Layout& layout,
                                           const LayerDims& dims, std::int64_t tokens, std::int64_t group_tokens,

@@ -36,7 +36,8 @@
 //   model_flops_per_step = 3 x count_forward_flops(model).executed_flops_per_sequence() x sequences
 // i.e. forward = 2 x (active weights a token multiplies: top_k experts, router,
 // output layer) x tokens + attention (QK^T and AV, 4 L_q L_k heads d_kv per
-// block, counted in full, non-causal, as workloads/model.hpp does), and
+// block, counted in full, non-causal, as workloads/model.hpp does; decoder-only models: causal,
+// workloads/decoder_counts.cpp), and
 // backward = 2 x forward. Not counted: rematerialization, capacity padding and
 // dropped tokens (a dropped token is counted as if processed), optimizer.
 //   model_flops_per_s_per_device = model_flops_per_step / step_time_s / devices

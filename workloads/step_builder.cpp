@@ -7,6 +7,7 @@
 
 #include "common/errors.hpp"
 #include "workloads/backward_shapes.hpp"
+#include "workloads/decoder_layer.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
 
@@ -266,7 +267,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
 
   if (moe) {
     out.encoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, shape.group_tokens, E);
-    out.decoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, shape.decoder_group_tokens, E);
+    if (m.decoder_layers > 0) out.decoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, shape.decoder_group_tokens, E);
   }
 
   // Inverse of layout.device(): coordinates of each device id.
@@ -294,6 +295,21 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     }
     items.push_back(compute(p + ".attention", matmul(Lq, m.d_kv, Lk, seqs * heads, OpKind::attention), Backward::doubled));
     items.push_back(compute(p + ".out", matmul(T, inner, d), Backward::weighted));
+    mp_reduce(items, p + ".allreduce", static_cast<double>(T));
+    items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
+  };
+  // Decoder-only self-attention (workloads/decoder_layer.hpp): causal, each of the L queries priced
+  // against causal_keys(L) keys (model.hpp), K/V with kv_heads heads (gqa) or MLA's projections.
+  auto causal_attention = [&](std::vector<Item>& items, const std::string& p, std::int64_t T) {
+    items.push_back(compute(p + ".norm", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a), Backward::same));
+    for (const Projection& x : attention_in_projections(m, mp)) {
+      items.push_back(compute(p + "." + x.name, matmul(T, x.in, x.out), Backward::weighted));
+    }
+    const std::int64_t L = m.input_length;
+    items.push_back(compute(p + ".attention", matmul(L, attention_op_dim(m), causal_keys(L), seqs * heads, OpKind::attention),
+                            Backward::doubled));
+    const Projection o = attention_out_projection(m, mp);
+    items.push_back(compute(p + ".out", matmul(T, o.in, o.out), Backward::weighted));
     mp_reduce(items, p + ".allreduce", static_cast<double>(T));
     items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
   };
@@ -332,6 +348,15 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     OpShape router = matmul(T, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
     items.push_back(compute(p + ".router", router, Backward::weighted));
+    if (dims.shared_d_ff > 0) {
+      // Shared experts (decoder-only): one dense FFN of shared_experts x expert_d_ff on every local
+      // token, no all-to-all; its partial sums join the mp all-reduce of their own.
+      const std::int64_t sff = dims.shared_d_ff;
+      items.push_back(compute(p + ".shared_wi", matmul(T, d, (nm - 1) * sff), Backward::weighted));
+      items.push_back(compute(p + ".shared_act", memory_op(OpKind::elementwise, static_cast<double>(nm * T * sff) * a), Backward::same));
+      items.push_back(compute(p + ".shared_wo", matmul(T, sff, d), Backward::weighted));
+      mp_reduce(items, p + ".shared_allreduce", static_cast<double>(T));
+    }
     for (const MoeOp& op : moe_dispatch_ops(md)) items.push_back(moe_item(p, op));
     Item a2a;
     if (ep_part >= 0) {
@@ -399,34 +424,54 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   for (std::int64_t mb = 0; mb < setup.micro_batches; ++mb) {
     const std::string tag = setup.micro_batches > 1 ? "mb" + std::to_string(mb) + "." : "";
     std::vector<Layer> layers;
-    layers.push_back({tag + "enc.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a), Backward::same)}});
-    for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
-      Layer L{tag + "enc" + std::to_string(i), {}};
-      attention_block(L.items, "self", T_enc, m.input_length, m.input_length, false);
-      if (m.is_switch_layer(i)) {
-        switch_ffn(L.items, "switch", T_enc, shape.group_tokens, groups, out.encoder_capacity, stream++, false);
-      } else {
-        dense_ffn(L.items, "ffn", T_enc);
+    if (m.decoder_only()) {
+      // One causal stack over T_enc tokens (model.hpp: decoder-only models live in the encoder
+      // fields), then the LM head on every token.
+      layers.push_back({tag + "embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a), Backward::same)}});
+      for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+        Layer L{tag + "layer" + std::to_string(i), {}};
+        causal_attention(L.items, "self", T_enc);
+        if (m.is_switch_layer(i)) {
+          switch_ffn(L.items, "switch", T_enc, shape.group_tokens, groups, out.encoder_capacity, stream++, false);
+        } else {
+          dense_ffn(L.items, "ffn", T_enc);
+        }
+        layers.push_back(std::move(L));
       }
-      layers.push_back(std::move(L));
-    }
-    layers.push_back({tag + "dec.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a), Backward::same)}});
-    for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
-      Layer L{tag + "dec" + std::to_string(i), {}};
-      attention_block(L.items, "self", T_dec, m.target_length, m.target_length, false);
-      attention_block(L.items, "cross", T_dec, m.target_length, m.input_length, true);
-      if (m.is_switch_layer(i)) {
-        switch_ffn(L.items, "switch", T_dec, shape.decoder_group_tokens, dims.decoder_groups, out.decoder_capacity, stream++,
-                   true);
-      } else {
-        dense_ffn(L.items, "ffn", T_dec);
+      Layer head{tag + "lm_head", {}};
+      head.items.push_back(compute("logits", matmul(T_enc, d, m.vocab / mp), Backward::weighted));
+      head.items.push_back(compute("loss", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc) * static_cast<double>(m.vocab / mp) * 4.0), Backward::same));
+      layers.push_back(std::move(head));
+    } else {
+      layers.push_back({tag + "enc.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a), Backward::same)}});
+      for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+        Layer L{tag + "enc" + std::to_string(i), {}};
+        attention_block(L.items, "self", T_enc, m.input_length, m.input_length, false);
+        if (m.is_switch_layer(i)) {
+          switch_ffn(L.items, "switch", T_enc, shape.group_tokens, groups, out.encoder_capacity, stream++, false);
+        } else {
+          dense_ffn(L.items, "ffn", T_enc);
+        }
+        layers.push_back(std::move(L));
       }
-      layers.push_back(std::move(L));
+      layers.push_back({tag + "dec.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a), Backward::same)}});
+      for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
+        Layer L{tag + "dec" + std::to_string(i), {}};
+        attention_block(L.items, "self", T_dec, m.target_length, m.target_length, false);
+        attention_block(L.items, "cross", T_dec, m.target_length, m.input_length, true);
+        if (m.is_switch_layer(i)) {
+          switch_ffn(L.items, "switch", T_dec, shape.decoder_group_tokens, dims.decoder_groups, out.decoder_capacity, stream++,
+                     true);
+        } else {
+          dense_ffn(L.items, "ffn", T_dec);
+        }
+        layers.push_back(std::move(L));
+      }
+      Layer head{tag + "lm_head", {}};
+      head.items.push_back(compute("logits", matmul(T_dec, d, m.vocab / mp), Backward::weighted));
+      head.items.push_back(compute("loss", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0), Backward::same));
+      layers.push_back(std::move(head));
     }
-    Layer head{tag + "lm_head", {}};
-    head.items.push_back(compute("logits", matmul(T_dec, d, m.vocab / mp), Backward::weighted));
-    head.items.push_back(compute("loss", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0), Backward::same));
-    layers.push_back(std::move(head));
 
     for (const Layer& L : layers) em.forward(L);
     if (bucketed && mb + 1 == setup.micro_batches) {

@@ -6,7 +6,11 @@
 // loads differ: the grouped implementation's expert ops). Per micro-batch:
 //   forward   embeddings; per encoder layer: self-attention block, FFN block;
 //             per decoder layer: self-attention, cross-attention (K, V from the
-//             encoder output), FFN; LM head and loss.
+//             encoder output), FFN; LM head and loss. Decoder-only models (family "decoder"):
+//             embeddings; per layer: causal self-attention (the projections of decoder_layer.hpp,
+//             L queries x causal_keys(L) keys), dense FFN (d_ff) or MoE FFN (experts of
+//             expert_d_ff, plus shared experts as local dense products "switch.shared_wi/wo"
+//             with their own mp all-reduce); LM head and loss on every token.
 //     attention block  norm, QKV (or Q and KV) projection, attention, output projection,
 //                      [mp all-reduce], residual
 //     dense FFN        norm, wi (n_mats-1 matrices), activation, wo, [mp all-reduce], residual

@@ -117,9 +117,14 @@ StepShape derive_step_shape(const TrainingSetup& setup, const Model& model, cons
     const GroupSplit enc = mesh_tf_group_split(s.local_tokens, layout.dp);
     s.groups_per_device = enc.groups;
     s.group_tokens = enc.group_tokens;
-    const GroupSplit dec = mesh_tf_group_split(s.local_decoder_tokens, layout.dp);
-    s.decoder_groups_per_device = dec.groups;
-    s.decoder_group_tokens = dec.group_tokens;
+    if (s.local_decoder_tokens > 0) {  // decoder-only models have no second stack (model.hpp)
+      const GroupSplit dec = mesh_tf_group_split(s.local_decoder_tokens, layout.dp);
+      s.decoder_groups_per_device = dec.groups;
+      s.decoder_group_tokens = dec.group_tokens;
+    } else {
+      s.decoder_groups_per_device = s.groups_per_device;
+      s.decoder_group_tokens = 0;
+    }
     return s;
   }
   if (setup.group_tokens == 0) {

@@ -8,6 +8,7 @@
 #include "workloads/device_ceilings.hpp"
 #include "workloads/model_catalog.hpp"
 #include "workloads/simulate.hpp"
+#include "../workloads/decoder_fixture.hpp"
 
 using namespace switchsim;
 
@@ -172,4 +173,36 @@ TEST_CASE("planner: the lower bound holds for every MoE implementation, and is t
     CHECK(b.compute_s >= 0.5 * r.compute_lower_bound_s);
     if (k.impl != MoeImpl::grouped) CHECK(b.compute_s == Approx(r.compute_lower_bound_s).epsilon(1e-9));
   }
+}
+
+TEST_CASE("planner: step lower bound holds for a decoder-only MoE model", "[planner][decoder]") {
+  // GQA, causal attention, a dense first layer, top-2 routed experts and a shared expert
+  // (tests/workloads/decoder_fixture.hpp): the bound prices the builder's decoder op list.
+  const workloads::Model m = workloads::model_from_json(workloads::test::tiny_decoder_json(), "tiny");
+  const topology::Mesh mesh = topology::build_mesh("dgx-h100-1");  // 8 GPUs
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
+  planner::EnumerationOptions o;
+  o.training.batch_tokens = std::int64_t{1} << 12;
+  o.factors = {1.0, 1.25};
+  const planner::Enumeration en = planner::enumerate_candidates(m, mesh, o);
+  REQUIRE(en.candidates.size() > 4);
+  int with_mp = 0;
+  for (const planner::Candidate& c : en.candidates) {
+    workloads::StepOptions so;
+    so.training = planner::candidate_setup(o.training, c);
+    so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
+    so.mode = c.mode;
+    so.network_model = workloads::NetworkModel::isolated;
+    const workloads::StepShape shape = workloads::derive_step_shape(so.training, m, c.layout);
+    const planner::StepBound b =
+        planner::step_lower_bound(m, c.layout, so.training, shape, c.capacity_factor, c.mode, *cost, cuts);
+    const workloads::StepResult r = workloads::simulate_step(m, mesh, c.layout, so, *cost);
+    INFO(c.label());
+    CHECK(b.compute_s <= r.compute_lower_bound_s * (1.0 + 1e-9));
+    CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
+    CHECK(b.compute_s >= 0.5 * r.compute_lower_bound_s);
+    if (c.layout.mp > 1) ++with_mp;
+  }
+  CHECK(with_mp > 0);
 }
