@@ -421,6 +421,24 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   std::unique_ptr<GradBuckets> dense_buckets, expert_buckets;
 
   std::uint64_t stream = 0;
+  // Layer i's FFN: a Switch layer (one routing stream each) or a dense one.
+  auto layer_ffn = [&](std::vector<Item>& items, std::int64_t i, std::int64_t T, std::int64_t G,
+                       std::int64_t layer_groups, std::int64_t C, bool decoder) {
+    if (m.is_switch_layer(i)) {
+      switch_ffn(items, "switch", T, G, layer_groups, C, stream++, decoder);
+    } else {
+      dense_ffn(items, "ffn", T);
+    }
+  };
+  // The output layer (vocabulary split over mp) and the fp32 loss over T tokens.
+  auto lm_head = [&](const std::string& tag, std::int64_t T) {
+    Layer head{tag + "lm_head", {}};
+    head.items.push_back(compute("logits", matmul(T, d, m.vocab / mp), Backward::weighted));
+    head.items.push_back(compute(
+        "loss", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T) * static_cast<double>(m.vocab / mp) * 4.0),
+        Backward::same));
+    return head;
+  };
   for (std::int64_t mb = 0; mb < setup.micro_batches; ++mb) {
     const std::string tag = setup.micro_batches > 1 ? "mb" + std::to_string(mb) + "." : "";
     std::vector<Layer> layers;
@@ -431,27 +449,16 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
         Layer L{tag + "layer" + std::to_string(i), {}};
         causal_attention(L.items, "self", T_enc);
-        if (m.is_switch_layer(i)) {
-          switch_ffn(L.items, "switch", T_enc, shape.group_tokens, groups, out.encoder_capacity, stream++, false);
-        } else {
-          dense_ffn(L.items, "ffn", T_enc);
-        }
+        layer_ffn(L.items, i, T_enc, shape.group_tokens, groups, out.encoder_capacity, false);
         layers.push_back(std::move(L));
       }
-      Layer head{tag + "lm_head", {}};
-      head.items.push_back(compute("logits", matmul(T_enc, d, m.vocab / mp), Backward::weighted));
-      head.items.push_back(compute("loss", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc) * static_cast<double>(m.vocab / mp) * 4.0), Backward::same));
-      layers.push_back(std::move(head));
+      layers.push_back(lm_head(tag, T_enc));
     } else {
       layers.push_back({tag + "enc.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a), Backward::same)}});
       for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
         Layer L{tag + "enc" + std::to_string(i), {}};
         attention_block(L.items, "self", T_enc, m.input_length, m.input_length, false);
-        if (m.is_switch_layer(i)) {
-          switch_ffn(L.items, "switch", T_enc, shape.group_tokens, groups, out.encoder_capacity, stream++, false);
-        } else {
-          dense_ffn(L.items, "ffn", T_enc);
-        }
+        layer_ffn(L.items, i, T_enc, shape.group_tokens, groups, out.encoder_capacity, false);
         layers.push_back(std::move(L));
       }
       layers.push_back({tag + "dec.embed", {compute("lookup", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a), Backward::same)}});
@@ -459,18 +466,10 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
         Layer L{tag + "dec" + std::to_string(i), {}};
         attention_block(L.items, "self", T_dec, m.target_length, m.target_length, false);
         attention_block(L.items, "cross", T_dec, m.target_length, m.input_length, true);
-        if (m.is_switch_layer(i)) {
-          switch_ffn(L.items, "switch", T_dec, shape.decoder_group_tokens, dims.decoder_groups, out.decoder_capacity, stream++,
-                     true);
-        } else {
-          dense_ffn(L.items, "ffn", T_dec);
-        }
+        layer_ffn(L.items, i, T_dec, shape.decoder_group_tokens, dims.decoder_groups, out.decoder_capacity, true);
         layers.push_back(std::move(L));
       }
-      Layer head{tag + "lm_head", {}};
-      head.items.push_back(compute("logits", matmul(T_dec, d, m.vocab / mp), Backward::weighted));
-      head.items.push_back(compute("loss", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0), Backward::same));
-      layers.push_back(std::move(head));
+      layers.push_back(lm_head(tag, T_dec));
     }
 
     for (const Layer& L : layers) em.forward(L);
