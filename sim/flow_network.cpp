@@ -8,57 +8,6 @@
 
 namespace switchsim::sim {
 
-namespace {
-
-// A 4-ary min-heap (shallower than a binary one: fewer cache misses per sift
-// on heaps of millions of entries), ties broken by flow id.
-template <class Entry>
-bool before(const Entry& a, const Entry& b) {
-  return a.key < b.key || (a.key == b.key && a.flow < b.flow);
-}
-template <class Entry>
-void sift_down(std::vector<Entry>& h, std::size_t i, Entry e) {
-  const std::size_t n = h.size();
-  while (true) {
-    const std::size_t c = 4 * i + 1;
-    if (c >= n) break;
-    std::size_t best = c;
-    const std::size_t end = std::min(c + 4, n);
-    for (std::size_t j = c + 1; j < end; ++j) {
-      if (before(h[j], h[best])) best = j;
-    }
-    if (!before(h[best], e)) break;
-    h[i] = h[best];
-    i = best;
-  }
-  h[i] = e;
-}
-template <class Entry>
-void heap_push(std::vector<Entry>& h, Entry e) {
-  std::size_t i = h.size();
-  h.push_back(e);
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / 4;
-    if (!before(e, h[parent])) break;
-    h[i] = h[parent];
-    i = parent;
-  }
-  h[i] = e;
-}
-template <class Entry>
-void heap_pop(std::vector<Entry>& h) {
-  const Entry last = h.back();
-  h.pop_back();
-  if (!h.empty()) sift_down(h, 0, last);
-}
-template <class Entry>
-void heap_make(std::vector<Entry>& h) {
-  if (h.size() < 2) return;
-  for (std::size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i, h[i]);
-}
-
-}  // namespace
-
 FlowNetwork::FlowNetwork(std::span<const topology::Link> links, std::unique_ptr<SharingPolicy> policy)
     : policy_(std::move(policy)) {
   SWITCHSIM_ASSERT(policy_ != nullptr, "a sharing policy is required");
@@ -83,7 +32,7 @@ void FlowNetwork::reserve(std::size_t flows, std::size_t path_links) {
 
 void FlowNetwork::set_completion_window(double eps) {
   completion_window_ = eps;
-  window_heap_.clear();
+  window_queue_.clear(now_s_);
   if (eps > 0.0) {
     for (const FlowId f : active_) {
       const auto fi = static_cast<std::size_t>(f);
@@ -168,25 +117,18 @@ void FlowNetwork::add_load(TrafficClass& c, FlowId f, double rate, int flow_delt
 }
 
 void FlowNetwork::push_finish(FlowId f) {
-  const auto fi = static_cast<std::size_t>(f);
-  (void)fi;
-  heap_push(finish_heap_, HeapEntry{heap_key(f, false), f});
-  if (completion_window_ > 0.0) heap_push(window_heap_, HeapEntry{heap_key(f, true), f});
+  finish_queue_.push(queue_key(f, false), f);
+  if (completion_window_ > 0.0) window_queue_.push(queue_key(f, true), f);
 }
 
-// Rebuilds the heaps from the active flows once stale entries dominate.
-void FlowNetwork::compact_heaps() {
-  if (2 * finish_heap_.size() < 3 * active_.size() + 4096) return;
-  finish_heap_.clear();
-  window_heap_.clear();
+// Rebuilds the queues from the active flows once stale entries dominate.
+void FlowNetwork::compact_queues() {
+  if (2 * finish_queue_.size() < 3 * active_.size() + 4096) return;
+  finish_queue_.clear(now_s_);
+  window_queue_.clear(now_s_);
   for (const FlowId f : active_) {
-    const auto fi = static_cast<std::size_t>(f);
-    if (flows_[fi].rate_Bps <= 0.0) continue;
-    finish_heap_.push_back(HeapEntry{heap_key(f, false), f});
-    if (completion_window_ > 0.0) window_heap_.push_back(HeapEntry{heap_key(f, true), f});
+    if (flows_[static_cast<std::size_t>(f)].rate_Bps > 0.0) push_finish(f);
   }
-  heap_make(finish_heap_);
-  heap_make(window_heap_);
 }
 
 // Re-solves class k: the flows at or above its restart level (all of them when
@@ -360,9 +302,9 @@ void FlowNetwork::update_rates() {
       }
     }
   }
-  compact_heaps();
-  while (!finish_heap_.empty() && !valid(finish_heap_.front(), false)) heap_pop(finish_heap_);
-  next_completion_s_ = finish_heap_.empty() ? std::numeric_limits<double>::infinity() : finish_heap_.front().key;
+  compact_queues();
+  next_completion_s_ =
+      finish_queue_.min_valid([this](const CompletionQueue::Entry& e) { return valid(e.flow, e.key, false); });
   if (progress_) report_progress();
 }
 
@@ -393,28 +335,24 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
   const double horizon = now_s_ + kFinishTolerance * (now_s_ - last_update_s_);
   const double eps = completion_window_;
   collected_.clear();
-  auto take = [&](std::vector<HeapEntry>& heap, bool window, auto&& due) {
-    while (!heap.empty()) {
-      const HeapEntry e = heap.front();
-      const bool ok = valid(e, window);
-      if (ok && !due(e)) break;
-      heap_pop(heap);
-      if (ok) collected_.push_back(e.flow);
-    }
-  };
-  take(finish_heap_, false, [&](const HeapEntry& e) { return e.key <= horizon; });
+  auto collect = [this](FlowId f) { collected_.push_back(f); };
+  finish_queue_.take_until(
+      horizon, [this](const CompletionQueue::Entry& e) { return valid(e.flow, e.key, false); }, collect);
   if (eps > 0.0) {
-    // t_f <= T + eps (T - s_f)  <=>  t_f + eps s_f <= T (1 + eps); the heap key
+    // t_f <= T + eps (T - s_f)  <=>  t_f + eps s_f <= T (1 + eps); the queue key
     // is rounded, so each candidate is checked with the first form and the
-    // first that fails (and every later one) stays.
+    // first that fails (and every later one, in (key, flow) order) stays.
     const double bound = now_s_ * (1.0 + eps);
-    take(window_heap_, true, [&](const HeapEntry& e) {
-      if (e.key > bound * (1.0 + 1e-12)) return false;
-      const auto fi = static_cast<std::size_t>(e.flow);
-      return flows_[fi].finish_s <= now_s_ + eps * (now_s_ - flows_[fi].start_s);
-    });
+    window_queue_.take_in_order(
+        [this](const CompletionQueue::Entry& e) { return valid(e.flow, e.key, true); },
+        [&](const CompletionQueue::Entry& e) {
+          if (e.key > bound * (1.0 + 1e-12)) return false;
+          const auto fi = static_cast<std::size_t>(e.flow);
+          return flows_[fi].finish_s <= now_s_ + eps * (now_s_ - flows_[fi].start_s);
+        },
+        collect);
   }
-  // Both heaps may name a flow; the batch is reported in flow-id order.
+  // Both queues may name a flow; the batch is reported in flow-id order.
   std::sort(collected_.begin(), collected_.end());
   collected_.erase(std::unique(collected_.begin(), collected_.end()), collected_.end());
   for (const FlowId f : collected_) {
