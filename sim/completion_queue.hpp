@@ -74,6 +74,12 @@ class CompletionQueue {
   }
 
   [[nodiscard]] std::size_t size() const { return radix_size_ + early_.size(); }
+
+  // Whether entries are checked with the caller's `valid` when they move
+  // between buckets (stale ones are dropped then, not moved again). Worth it
+  // when `valid` reads memory that stays in cache (a small network); each
+  // entry is otherwise checked once, when it reaches the front.
+  void set_drop_stale(bool on) { drop_stale_ = on; }
   [[nodiscard]] bool empty() const { return size() == 0; }
 
   // Empties the queue; later keys are expected at or above `floor` (smaller
@@ -93,7 +99,7 @@ class CompletionQueue {
   [[nodiscard]] double min_valid(Valid&& valid) {
     while (!early_.empty() && !valid(early_.front())) early_pop();
     if (!early_.empty()) return early_.front().key;
-    while (settle()) {
+    while (settle(valid)) {
       while (!zero_.empty() && !valid(zero_.back())) {
         zero_.pop_back();
         --radix_size_;
@@ -114,7 +120,7 @@ class CompletionQueue {
       early_pop();
       if (ok) take(e.flow);
     }
-    while (settle()) {
+    while (settle(valid)) {
       if (zero_.front().key > horizon) return;  // bucket 0 holds one key: the minimum
       for (const Entry& e : zero_) {
         if (valid(e)) take(e.flow);
@@ -136,7 +142,7 @@ class CompletionQueue {
       early_pop();
       if (ok) take(e.flow);
     }
-    while (settle()) {
+    while (settle(valid)) {
       if (!zero_sorted_) {
         // One key in bucket 0: order by flow id, the smallest at the back.
         std::sort(zero_.begin(), zero_.end(), [](const Entry& a, const Entry& b) { return a.flow > b.flow; });
@@ -195,41 +201,68 @@ class CompletionQueue {
   }
 
   // Makes bucket 0 non-empty when the radix part has entries; false when it has none.
-  bool settle() {
+  // With drop_stale (set_drop_stale), invalid entries of the bucket emptied are
+  // dropped on the way instead of moved.
+  template <class Valid>
+  bool settle(Valid&& valid) {
     if (!zero_.empty()) return true;
-    if (nonempty_ == 0) return false;
-    const auto i = static_cast<std::size_t>(std::countr_zero(nonempty_) + 1);
-    Bucket& from = bucket_[i];
-    const std::size_t nblocks = from.blocks.size();
-    const std::uint32_t tail = from.tail;
-    auto count = [&](std::size_t k) { return k + 1 == nblocks ? tail : kBlock; };
-    std::uint64_t m = std::numeric_limits<std::uint64_t>::max();
-    for (std::size_t k = 0; k < nblocks; ++k) {
-      const Block& block = *pool_[static_cast<std::size_t>(from.blocks[k])];
-      for (std::uint32_t j = 0; j < count(k); ++j) m = std::min(m, bits(block.entry[j].key));
-    }
-    last_ = m;
-    // Every entry moves below i; each block goes back to the pool once read
-    // (the moves may reuse it at once).
-    moving_.swap(from.blocks);
-    from.tail = kBlock;
-    nonempty_ &= ~(std::uint64_t{1} << (i - 1));
-    for (std::size_t k = 0; k < nblocks; ++k) {
-      const Block& block = *pool_[static_cast<std::size_t>(moving_[k])];
-      for (std::uint32_t j = 0; j < count(k); ++j) {
-        const Entry& e = block.entry[j];
-        const int to = bucket_of(bits(e.key));  // < i
-        if (to == 0) {
-          zero_.push_back(e);
+    while (nonempty_ != 0) {
+      const auto i = static_cast<std::size_t>(std::countr_zero(nonempty_) + 1);
+      Bucket& from = bucket_[i];
+      const std::size_t nblocks = from.blocks.size();
+      const std::uint32_t tail = from.tail;
+      auto count = [&](std::size_t k) { return k + 1 == nblocks ? tail : kBlock; };
+      moving_.swap(from.blocks);
+      from.tail = kBlock;
+      nonempty_ &= ~(std::uint64_t{1} << (i - 1));
+      std::uint64_t m = std::numeric_limits<std::uint64_t>::max();
+      std::size_t kept = 0;
+      for (std::size_t k = 0; k < nblocks; ++k) {
+        Block& block = *pool_[static_cast<std::size_t>(moving_[k])];
+        if (drop_stale_) {
+          // Compact the valid entries to the front of their block (count(k) becomes `n`).
+          std::uint32_t n = 0;
+          for (std::uint32_t j = 0; j < count(k); ++j) {
+            if (valid(block.entry[j])) block.entry[n++] = block.entry[j];
+          }
+          radix_size_ -= count(k) - n;
+          counts_.push_back(n);
+          kept += n;
+          for (std::uint32_t j = 0; j < n; ++j) m = std::min(m, bits(block.entry[j].key));
         } else {
-          append(static_cast<std::size_t>(to), e);
+          for (std::uint32_t j = 0; j < count(k); ++j) m = std::min(m, bits(block.entry[j].key));
+          kept += count(k);
         }
       }
-      free_.push_back(moving_[k]);
+      if (kept == 0) {  // every entry was stale: the bucket is simply gone
+        free_.insert(free_.end(), moving_.begin(), moving_.end());
+        moving_.clear();
+        counts_.clear();
+        continue;
+      }
+      last_ = m;
+      // Every entry moves below i; each block goes back to the pool once read
+      // (the moves may reuse it at once).
+      for (std::size_t k = 0; k < nblocks; ++k) {
+        const Block& block = *pool_[static_cast<std::size_t>(moving_[k])];
+        const std::uint32_t n = drop_stale_ ? counts_[k] : count(k);
+        for (std::uint32_t j = 0; j < n; ++j) {
+          const Entry& e = block.entry[j];
+          const int to = bucket_of(bits(e.key));  // < i
+          if (to == 0) {
+            zero_.push_back(e);
+          } else {
+            append(static_cast<std::size_t>(to), e);
+          }
+        }
+        free_.push_back(moving_[k]);
+      }
+      moving_.clear();
+      counts_.clear();
+      zero_sorted_ = false;
+      return true;
     }
-    moving_.clear();
-    zero_sorted_ = false;
-    return true;
+    return false;
   }
 
   // The 4-ary min-heap of early keys, ties by flow id.
@@ -271,6 +304,8 @@ class CompletionQueue {
   std::vector<std::unique_ptr<Block>> pool_;  // every block ever used
   std::vector<std::int32_t> free_;            // blocks of pool_ not in a bucket
   std::vector<std::int32_t> moving_;          // settle(): the blocks being emptied
+  std::vector<std::uint32_t> counts_;         // settle(): their valid entries (drop_stale_)
+  bool drop_stale_ = false;
   std::uint64_t last_ = 0;      // m: bits of the last minimum taken (0 = key 0.0)
   std::uint64_t nonempty_ = 0;  // bit i - 1: bucket i (1..64) has entries
   std::size_t radix_size_ = 0;  // entries in buckets, zero_ included

@@ -170,38 +170,44 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   }
   // Above kPackLimit flows the paths are referenced in place (begin, end)
   // instead: packing them would copy hundreds of MB for little locality.
-  const bool packed = c.order.size() - first + c.added.size() <= pack_limit_;
-  resolve_.clear();
-  local_offset_.clear();
-  local_end_.clear();
-  if (packed) local_offset_.push_back(0);
-  local_links_.clear();
-  local_multiplicity_.clear();
+  const std::size_t last = c.order.size();
+  const std::size_t most = last - first + c.added.size();  // an upper bound of the flows to re-solve
+  const bool packed = most <= pack_limit_;
+  // Filled by index (grow-only sizes) rather than push_back: this loop runs once per re-solved flow.
+  if (resolve_.size() < most) {
+    resolve_.resize(most);
+    local_multiplicity_.resize(most);
+    local_offset_.resize(most + 1);
+  }
+  if (!packed && local_end_.size() < most) local_end_.resize(most);
+  std::size_t n = 0;   // flows gathered
+  std::size_t nl = 0;  // their links (packed)
+  local_offset_[0] = 0;
   auto gather = [&](FlowId f) {
-    const auto fi = static_cast<std::size_t>(f);
-    const FlowState& st = flows_[fi];
+    const FlowState& st = flows_[static_cast<std::size_t>(f)];
     const double m = st.multiplicity;
     const double load = m * st.rate_Bps;
-    const auto begin = static_cast<std::size_t>(st.path_begin);
-    const auto end = begin + static_cast<std::size_t>(st.path_size);
-    for (std::size_t i = begin; i < end; ++i) {
-      const topology::LinkId l = path_links_[i];
-      if (packed) local_links_.push_back(l);
-      c.load_Bps[static_cast<std::size_t>(l)] -= load;
-    }
+    const topology::LinkId* path = path_links_.data() + st.path_begin;
+    const auto size = static_cast<std::size_t>(st.path_size);
     if (packed) {
-      local_offset_.push_back(static_cast<std::int64_t>(local_links_.size()));
+      if (local_links_.size() < nl + size) {
+        local_links_.resize(std::max(nl + size, std::min(local_links_.capacity(), 2 * local_links_.size() + 1024)));
+      }
+      std::copy_n(path, size, local_links_.data() + nl);
+      nl += size;
+      local_offset_[n + 1] = static_cast<std::int64_t>(nl);
     } else {
-      local_offset_.push_back(st.path_begin);
-      local_end_.push_back(st.path_begin + st.path_size);
+      local_offset_[n] = st.path_begin;
+      local_end_[n] = st.path_begin + st.path_size;
     }
-    local_multiplicity_.push_back(m);
-    resolve_.push_back(f);
+    for (std::size_t i = 0; i < size; ++i) c.load_Bps[static_cast<std::size_t>(path[i])] -= load;
+    local_multiplicity_[n] = m;
+    resolve_[n] = f;
+    ++n;
   };
   // The flows are scattered over the record array: prefetch a few ahead (their
   // records, then their paths) so that the misses overlap.
   constexpr std::size_t kAhead = 8;
-  const std::size_t last = c.order.size();
   for (std::size_t i = first; i < last; ++i) {
     if (i + 2 * kAhead < last) __builtin_prefetch(&flows_[static_cast<std::size_t>(c.order[i + 2 * kAhead])]);
     if (i + kAhead < last) {
@@ -216,7 +222,6 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   c.added.clear();
   c.restart_Bps = std::numeric_limits<double>::infinity();
   c.departures = false;
-  const std::size_t n = resolve_.size();
   flows_resolved_ += static_cast<std::int64_t>(n);
   // C_l = (c_l - higher classes) - this class's unchanged flows.
   const std::size_t L = capacity_Bps_.size();
@@ -230,10 +235,14 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
     local_rate_Bps_.resize(n);
   }
   freeze_order_.clear();
-  const std::span<const topology::LinkId> links =
-      packed ? std::span<const topology::LinkId>(local_links_) : std::span<const topology::LinkId>(path_links_);
-  const SharingProblem problem{class_capacity_Bps_, std::span<const FlowId>(local_ids_.data(), n), local_offset_, links,
-                               local_multiplicity_, packed ? std::span<const std::int64_t>() : local_end_};
+  const std::span<const topology::LinkId> links = packed ? std::span<const topology::LinkId>(local_links_.data(), nl)
+                                                         : std::span<const topology::LinkId>(path_links_);
+  const SharingProblem problem{class_capacity_Bps_,
+                               std::span<const FlowId>(local_ids_.data(), n),
+                               std::span<const std::int64_t>(local_offset_.data(), packed ? n + 1 : n),
+                               links,
+                               std::span<const double>(local_multiplicity_.data(), n),
+                               packed ? std::span<const std::int64_t>() : std::span<const std::int64_t>(local_end_.data(), n)};
   policy_->solve(problem, local_rate_Bps_, &freeze_order_);
   bool changed = touched;
   for (std::size_t q = 0; q < freeze_order_.size(); ++q) {
@@ -303,6 +312,9 @@ void FlowNetwork::update_rates() {
     }
   }
   compact_queues();
+  const bool small = num_flows() <= kDropStaleFlows;
+  finish_queue_.set_drop_stale(small);
+  window_queue_.set_drop_stale(small);
   next_completion_s_ =
       finish_queue_.min_valid([this](const CompletionQueue::Entry& e) { return valid(e.flow, e.key, false); });
   if (progress_) report_progress();

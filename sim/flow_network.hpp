@@ -88,6 +88,9 @@ inline constexpr double kRateKeep = 1e-13;
 // Re-solves of more flows than this reference their paths in place instead of
 // packing a copy (solve_class).
 inline constexpr std::size_t kPackLimit = std::size_t{1} << 20;
+// Up to this many flows (4 MiB of flow records, in cache) the completion
+// queues drop stale entries whenever they move them (completion_queue.hpp).
+inline constexpr std::int64_t kDropStaleFlows = std::int64_t{1} << 16;
 
 enum class SolveMode : std::uint8_t { selective, full };
 
