@@ -15,6 +15,7 @@
 #include "sim/collective.hpp"
 #include "sim/shared_step_executor.hpp"
 #include "sim/step_executor.hpp"
+#include "sim/step_progress.hpp"
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/memory.hpp"
@@ -60,6 +61,9 @@ struct StepOptions {
   // keep_built is set, it receives the graph run.
   std::shared_ptr<const BuiltStep> built;
   std::shared_ptr<const BuiltStep>* keep_built = nullptr;
+  // Optional: ops ended so far, at most once a second and at the end (sim/step_progress.hpp);
+  // long flow simulations report through network.progress.
+  sim::StepProgressCallback progress;
 };
 
 struct StepResult {
