@@ -8,10 +8,8 @@
 #include <exception>
 #include <numeric>
 #include <thread>
-#include <unordered_set>
 
 #include "common/errors.hpp"
-#include "workloads/step_builder.hpp"
 
 namespace switchsim::planner {
 namespace {
@@ -19,8 +17,6 @@ namespace {
 using workloads::ExecutionMode;
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-// Most memory the search holds in op graphs kept for the re-rank (recommend()).
-constexpr double kKeptStepBytes = 256.0 * 1024.0 * 1024.0;
 
 workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, std::uint64_t seed,
                                     sim::CollectiveCache* cache) {
@@ -102,24 +98,6 @@ bool ranks_before(const Evaluation& a, std::size_t ia, const Evaluation& b, std:
   if (obj == Objective::memory && a.tokens_per_s.mean != b.tokens_per_s.mean) return a.tokens_per_s.mean > b.tokens_per_s.mean;
   if (a.memory_per_device_bytes() != b.memory_per_device_bytes()) return a.memory_per_device_bytes() < b.memory_per_device_bytes();
   return ia < ib;
-}
-
-// Memory a built step holds (its byte matrices, member shapes and ops), roughly.
-double approx_bytes(const workloads::BuiltStep& built) {
-  const sim::OpGraph& g = built.graph;
-  double bytes = 0.0;
-  std::unordered_set<const sim::ByteMatrix*> seen;
-  for (sim::OpId o = 0; o < g.num_ops(); ++o) {
-    const sim::Op& op = g.op(o);
-    bytes += 256.0 + static_cast<double>(op.member_shapes.size() * sizeof(kernels::OpShape) + op.deps.size() * sizeof(sim::OpId));
-    for (const auto& m : op.matrices) {
-      if (m != nullptr && seen.insert(m.get()).second) {
-        bytes += static_cast<double>(m->n() + 1) * sizeof(std::size_t) +
-                 static_cast<double>(m->nonzeros()) * sizeof(sim::ByteMatrix::Entry);
-      }
-    }
-  }
-  return bytes;
 }
 
 bool dominates(const Evaluation& a, const Evaluation& b) {
@@ -288,32 +266,6 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   auto pruned_from = [&](std::size_t p) {
     return o.prune && eligible_values.size() >= K && best_possible[order[p]] < eligible_values[K - 1];
   };
-  // The re-rank runs the best candidates' steps again on the shared network:
-  // the search keeps the op graphs of the best `rerank` eligible candidates so
-  // far (the final best are among them: a candidate in the top R of all
-  // evaluations is in the top R of every subset holding it) so that the re-rank
-  // does not build them again, unless they would hold more than kKeptStepBytes.
-  const bool rerank = o.network_model == workloads::NetworkModel::shared;
-  const auto R = static_cast<std::size_t>(std::max<std::int64_t>(o.rerank, 1));
-  std::vector<std::vector<std::shared_ptr<const workloads::BuiltStep>>> kept(n);  // per candidate, per seed
-  auto keep_best_built = [&] {
-    std::vector<std::size_t> best;  // into done
-    for (std::size_t i = 0; i < done.size(); ++i)
-      if (eligible(done[i], o.objective)) best.push_back(i);
-    std::sort(best.begin(), best.end(), [&](std::size_t a, std::size_t b) {
-      return ranks_before(done[a], done_index[a], done[b], done_index[b], o.objective);
-    });
-    if (best.size() > R) best.resize(R);
-    std::vector<bool> keep(n, false);
-    double bytes = 0.0;
-    for (const std::size_t i : best) {
-      const std::size_t ci = done_index[i];
-      for (const auto& b : kept[ci]) bytes += b != nullptr ? approx_bytes(*b) : 0.0;
-      keep[ci] = bytes <= kKeptStepBytes;
-    }
-    for (std::size_t ci = 0; ci < n; ++ci)
-      if (!keep[ci]) kept[ci].clear();
-  };
   report_progress(false);
   while (pos < n) {
     std::vector<std::size_t> wave;
@@ -326,12 +278,9 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     if (wave.empty()) break;  // every remaining candidate is pruned
     const auto samples = static_cast<std::size_t>(o.samples);
     std::vector<workloads::StepResult> runs(wave.size() * samples);
-    std::vector<std::shared_ptr<const workloads::BuiltStep>> built(rerank ? runs.size() : 0);
     parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
       const Candidate& c = cands[wave[t / samples]];
-      workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache);
-      if (rerank) so.keep_built = &built[t];
-      runs[t] = workloads::simulate_step(model, mesh, c.layout, so, cost);
+      runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache), cost);
     });
     for (std::size_t w = 0; w < wave.size(); ++w) {
       const std::size_t ci = wave[w];
@@ -361,12 +310,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
       }
       done.push_back(std::move(e));
       done_index.push_back(ci);
-      if (rerank) {
-        kept[ci].assign(std::make_move_iterator(built.begin() + static_cast<std::ptrdiff_t>(w * samples)),
-                        std::make_move_iterator(built.begin() + static_cast<std::ptrdiff_t>((w + 1) * samples)));
-      }
     }
-    if (rerank) keep_best_built();
     if (pos < n && !pruned_from(pos)) report_progress(false);  // else the final report follows
   }
   report_progress(true);
@@ -376,11 +320,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   std::vector<std::size_t> perm(done.size());
   std::iota(perm.begin(), perm.end(), std::size_t{0});
   std::sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) { return done_index[a] < done_index[b]; });
-  std::vector<std::size_t> evaluated_index;  // candidate index of each res.evaluated entry
-  for (std::size_t p : perm) {
-    res.evaluated.push_back(std::move(done[p]));
-    evaluated_index.push_back(done_index[p]);
-  }
+  for (std::size_t p : perm) res.evaluated.push_back(std::move(done[p]));
 
   const Objective obj = o.objective;
   auto rank = [&] {
@@ -398,21 +338,18 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   for (std::size_t i = 0; i < res.evaluated.size(); ++i) res.evaluated[i].isolated_step_time_s = res.evaluated[i].step_time_s.mean;
   if (o.network_model == workloads::NetworkModel::shared && !res.ranking.empty()) {
     // Re-rank the best candidates on the shared network, same seeds.
-    const std::size_t top_n = std::min<std::size_t>(res.ranking.size(), R);
-    const std::vector<std::size_t> top(res.ranking.begin(), res.ranking.begin() + static_cast<std::ptrdiff_t>(top_n));
+    const std::size_t R = std::min<std::size_t>(res.ranking.size(), static_cast<std::size_t>(std::max<std::int64_t>(o.rerank, 1)));
+    const std::vector<std::size_t> top(res.ranking.begin(), res.ranking.begin() + static_cast<std::ptrdiff_t>(R));
     res.isolated_top = res.evaluated[top.front()].candidate.label();
     const auto samples = static_cast<std::size_t>(o.samples);
-    std::vector<workloads::StepResult> runs(top_n * samples);
+    std::vector<workloads::StepResult> runs(R * samples);
     parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
       const Candidate& c = res.evaluated[top[t / samples]].candidate;
       workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache);
       so.network_model = workloads::NetworkModel::shared;
-      const auto& mine = kept[evaluated_index[top[t / samples]]];
-      if (!mine.empty()) so.built = mine[t % samples];  // the same step the search built for this seed
       runs[t] = workloads::simulate_step(model, mesh, c.layout, so, cost);
     });
-    kept.clear();
-    for (std::size_t r = 0; r < top_n; ++r) {
+    for (std::size_t r = 0; r < R; ++r) {
       Evaluation& e = res.evaluated[top[r]];
       const std::vector<workloads::StepResult> mine(runs.begin() + static_cast<std::ptrdiff_t>(r * samples),
                                                     runs.begin() + static_cast<std::ptrdiff_t>((r + 1) * samples));
@@ -421,7 +358,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
       shared.isolated_step_time_s = e.step_time_s.mean;
       e = std::move(shared);
     }
-    res.reranked = static_cast<std::int64_t>(top_n);
+    res.reranked = static_cast<std::int64_t>(R);
     rank();
     res.rerank_changed_top = res.evaluated[res.ranking.front()].candidate.label() != res.isolated_top;
   }

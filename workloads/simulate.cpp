@@ -79,11 +79,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   ro.spec = options.routing;
   ro.mode = options.mode;
   ro.seed = options.seed;
-  const std::shared_ptr<const BuiltStep> built_step =
-      options.built != nullptr ? options.built
-                               : std::make_shared<const BuiltStep>(build_step(model, layout, options.training, shape, ro, devices));
-  if (options.keep_built != nullptr) *options.keep_built = built_step;
-  const BuiltStep& built = *built_step;
+  const BuiltStep built = build_step(model, layout, options.training, shape, ro, devices);
 
   std::unique_ptr<sim::CollectiveCache> own_cache;
   sim::CollectiveCache* cache = options.cache;

@@ -4,7 +4,6 @@
 // CollectiveCache passed in is itself thread-safe) and silent (no printing).
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,8 +24,6 @@
 #include "workloads/training.hpp"
 
 namespace switchsim::workloads {
-
-struct BuiltStep;  // step_builder.hpp
 
 // How the step's collectives use the network (--network-model).
 //   shared    one discrete-event simulation on one flow network for the whole step:
@@ -55,12 +52,6 @@ struct StepOptions {
   // approximations (completion window, load model) on request. A given cache keeps its own.
   sim::NetworkOptions network;
   bool traffic = false;                    // fill StepResult::traffic (`simulate` does; the planner need not)
-  // The op graph of this very step built earlier (same model, layout, training,
-  // routing, mode, capacity factor and seed; the network model does not enter
-  // it): run instead of building it again (the planner's re-rank). When
-  // keep_built is set, it receives the graph run.
-  std::shared_ptr<const BuiltStep> built;
-  std::shared_ptr<const BuiltStep>* keep_built = nullptr;
   // Optional: ops ended so far, at most once a second and at the end (sim/step_progress.hpp);
   // long flow simulations report through network.progress.
   sim::StepProgressCallback progress;

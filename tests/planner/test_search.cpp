@@ -191,8 +191,8 @@ TEST_CASE("planner: bad search options name the flag", "[planner]") {
 }
 
 TEST_CASE("planner: the re-rank gives each top candidate's shared-network steps, same seeds", "[planner]") {
-  // The search keeps the best candidates' op graphs and the re-rank runs them on
-  // the shared network; simulating those steps from scratch must give the same.
+  // The re-rank simulates the best candidates again on the shared network with
+  // the search's seeds; simulating those steps from scratch must give the same.
   Setup s;
   planner::SearchOptions o = small_options();
   o.enumeration.dropless = true;

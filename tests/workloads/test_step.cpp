@@ -120,33 +120,6 @@ TEST_CASE("the same seed gives byte-identical JSON, another seed other drops", "
   CHECK(a != c);
 }
 
-TEST_CASE("a step built once runs again as built: same JSON as building it again", "[step]") {
-  // The planner's re-rank runs the search's op graphs on the shared network
-  // (StepOptions::built / keep_built) instead of building them again.
-  const Model m = load_model("switch-base");
-  const auto cost = make_cost_model("tpuv3", "");
-  StepOptions o = small_options();
-  o.routing = parse_routing("zipf:1.2");
-  o.mode = ExecutionMode::dropless;
-  o.seed = 5;
-  const Layout layout = parse_layout("dp=8,ep=4");
-  std::shared_ptr<const BuiltStep> kept;
-  o.network_model = NetworkModel::isolated;
-  o.keep_built = &kept;
-  (void)simulate_step(m, small_mesh(), layout, o, *cost);
-  REQUIRE(kept != nullptr);
-  o.keep_built = nullptr;
-  o.network_model = NetworkModel::shared;
-  const std::string fresh = dump_json(to_json(simulate_step(m, small_mesh(), layout, o, *cost)));
-  o.built = kept;
-  const std::string reused = dump_json(to_json(simulate_step(m, small_mesh(), layout, o, *cost)));
-  CHECK(reused == fresh);
-  // Another seed's graph gives another result: the graph given is the one that runs.
-  o.seed = 6;
-  o.built = nullptr;
-  CHECK(dump_json(to_json(simulate_step(m, small_mesh(), layout, o, *cost))) != fresh);
-}
-
 TEST_CASE("capacity sweep: one row per factor with spread over seeds", "[step]") {
   const Model m = load_model("switch-base");
   const auto cost = make_cost_model("tpuv3", "");
