@@ -34,6 +34,13 @@
 // dependent transfers). Such keys go to `early`, an ordinary 4-ary min-heap;
 // all its keys are below m (m only grows), so it is served first.
 //
+// Stale entries. Each entry carries the caller's tag (FlowNetwork: the flow's
+// generation, bumped at every push and when the flow ends), and the
+// operations take two predicates: `valid` (the exact test, done on entries
+// that reach the front) and `stale` (a cheap one that may miss some: a tag
+// that no longer matches). Stale entries are dropped whenever a bucket is
+// emptied, and drop_stale() sweeps them all (the network's compaction).
+//
 // The answers (the smallest valid key; the set of valid entries up to a
 // horizon) are those of any exact priority queue: which entries are stale is
 // decided by the caller's `valid`, and the caller sorts what it takes.
@@ -55,32 +62,58 @@ class CompletionQueue {
   struct Entry {
     double key;
     FlowId flow;
+    std::uint16_t tag;
   };
+  static_assert(sizeof(Entry) == 16);
 
-  void push(double key, FlowId flow) {
+  void push(double key, FlowId flow, std::uint16_t tag) {
+    const Entry e{key, flow, tag};
     const std::uint64_t b = bits(key);
     if (b < last_) {
-      early_push(Entry{key, flow});
+      early_push(e);
       return;
     }
     const int i = bucket_of(b);
     if (i == 0) {
-      zero_.push_back(Entry{key, flow});
+      zero_.push_back(e);
       zero_sorted_ = false;
     } else {
-      append(static_cast<std::size_t>(i), Entry{key, flow});
+      append(static_cast<std::size_t>(i), e);
     }
     ++radix_size_;
   }
 
   [[nodiscard]] std::size_t size() const { return radix_size_ + early_.size(); }
-
-  // Whether entries are checked with the caller's `valid` when they move
-  // between buckets (stale ones are dropped then, not moved again). Worth it
-  // when `valid` reads memory that stays in cache (a small network); each
-  // entry is otherwise checked once, when it reaches the front.
-  void set_drop_stale(bool on) { drop_stale_ = on; }
   [[nodiscard]] bool empty() const { return size() == 0; }
+
+  // Drops every entry `stale` names (keeps the others where they are).
+  template <class Stale>
+  void drop_stale(Stale&& stale) {
+    for (std::size_t i = 1; i < kBuckets; ++i) {
+      Bucket& bucket = bucket_[i];
+      const std::size_t nblocks = bucket.blocks.size();
+      if (nblocks == 0) continue;
+      // Repack the kept entries to the front of the bucket's blocks.
+      std::size_t read = 0;
+      std::size_t write = 0;
+      const std::size_t total = (nblocks - 1) * kBlock + bucket.tail;
+      for (; read < total; ++read) {
+        const Entry& e = at(bucket, read);
+        if (!stale(e)) at(bucket, write++) = e;
+      }
+      radix_size_ -= total - write;
+      const std::size_t keep_blocks = (write + kBlock - 1) / kBlock;
+      free_.insert(free_.end(), bucket.blocks.begin() + static_cast<std::ptrdiff_t>(keep_blocks), bucket.blocks.end());
+      bucket.blocks.resize(keep_blocks);
+      bucket.tail = keep_blocks == 0 ? kBlock : static_cast<std::uint32_t>(write - (keep_blocks - 1) * kBlock);
+      if (keep_blocks == 0) nonempty_ &= ~(std::uint64_t{1} << (i - 1));
+    }
+    const std::size_t zero_before = zero_.size();
+    zero_.erase(std::remove_if(zero_.begin(), zero_.end(), [&](const Entry& e) { return stale(e); }), zero_.end());
+    radix_size_ -= zero_before - zero_.size();
+    early_.erase(std::remove_if(early_.begin(), early_.end(), [&](const Entry& e) { return stale(e); }), early_.end());
+    early_make();
+  }
 
   // Empties the queue; later keys are expected at or above `floor` (smaller
   // ones still work, through `early`).
@@ -95,11 +128,11 @@ class CompletionQueue {
 
   // The smallest key among valid entries (+infinity when there is none);
   // invalid entries met on the way are dropped.
-  template <class Valid>
-  [[nodiscard]] double min_valid(Valid&& valid) {
+  template <class Valid, class Stale>
+  [[nodiscard]] double min_valid(Valid&& valid, Stale&& stale) {
     while (!early_.empty() && !valid(early_.front())) early_pop();
     if (!early_.empty()) return early_.front().key;
-    while (settle(valid)) {
+    while (settle(stale)) {
       while (!zero_.empty() && !valid(zero_.back())) {
         zero_.pop_back();
         --radix_size_;
@@ -111,8 +144,8 @@ class CompletionQueue {
 
   // Removes every entry with key <= horizon (and possibly invalid ones
   // beyond) and calls take(flow) for each valid one removed.
-  template <class Valid, class Take>
-  void take_until(double horizon, Valid&& valid, Take&& take) {
+  template <class Valid, class Stale, class Take>
+  void take_until(double horizon, Valid&& valid, Stale&& stale, Take&& take) {
     while (!early_.empty()) {
       const Entry e = early_.front();
       const bool ok = valid(e);
@@ -120,7 +153,7 @@ class CompletionQueue {
       early_pop();
       if (ok) take(e.flow);
     }
-    while (settle(valid)) {
+    while (settle(stale)) {
       if (zero_.front().key > horizon) return;  // bucket 0 holds one key: the minimum
       for (const Entry& e : zero_) {
         if (valid(e)) take(e.flow);
@@ -133,8 +166,8 @@ class CompletionQueue {
   // Visits entries in increasing (key, flow) order, removing each and calling
   // take(flow) for the valid ones, and stops at the first valid entry for
   // which due(entry) is false (it stays, with everything after it).
-  template <class Valid, class Due, class Take>
-  void take_in_order(Valid&& valid, Due&& due, Take&& take) {
+  template <class Valid, class Stale, class Due, class Take>
+  void take_in_order(Valid&& valid, Stale&& stale, Due&& due, Take&& take) {
     while (!early_.empty()) {
       const Entry e = early_.front();
       const bool ok = valid(e);
@@ -142,7 +175,7 @@ class CompletionQueue {
       early_pop();
       if (ok) take(e.flow);
     }
-    while (settle(valid)) {
+    while (settle(stale)) {
       if (!zero_sorted_) {
         // One key in bucket 0: order by flow id, the smallest at the back.
         std::sort(zero_.begin(), zero_.end(), [](const Entry& a, const Entry& b) { return a.flow > b.flow; });
@@ -192,6 +225,9 @@ class CompletionQueue {
     }
     pool_[static_cast<std::size_t>(bucket.blocks.back())]->entry[bucket.tail++] = e;
   }
+  Entry& at(const Bucket& bucket, std::size_t index) {
+    return pool_[static_cast<std::size_t>(bucket.blocks[index / kBlock])]->entry[index % kBlock];
+  }
   void release(std::size_t i) {
     Bucket& bucket = bucket_[i];
     free_.insert(free_.end(), bucket.blocks.begin(), bucket.blocks.end());
@@ -201,10 +237,9 @@ class CompletionQueue {
   }
 
   // Makes bucket 0 non-empty when the radix part has entries; false when it has none.
-  // With drop_stale (set_drop_stale), invalid entries of the bucket emptied are
-  // dropped on the way instead of moved.
-  template <class Valid>
-  bool settle(Valid&& valid) {
+  // Entries `stale` names are dropped from the bucket emptied instead of moved.
+  template <class Stale>
+  bool settle(Stale&& stale) {
     if (!zero_.empty()) return true;
     while (nonempty_ != 0) {
       const auto i = static_cast<std::size_t>(std::countr_zero(nonempty_) + 1);
@@ -219,20 +254,15 @@ class CompletionQueue {
       std::size_t kept = 0;
       for (std::size_t k = 0; k < nblocks; ++k) {
         Block& block = *pool_[static_cast<std::size_t>(moving_[k])];
-        if (drop_stale_) {
-          // Compact the valid entries to the front of their block (count(k) becomes `n`).
-          std::uint32_t n = 0;
-          for (std::uint32_t j = 0; j < count(k); ++j) {
-            if (valid(block.entry[j])) block.entry[n++] = block.entry[j];
-          }
-          radix_size_ -= count(k) - n;
-          counts_.push_back(n);
-          kept += n;
-          for (std::uint32_t j = 0; j < n; ++j) m = std::min(m, bits(block.entry[j].key));
-        } else {
-          for (std::uint32_t j = 0; j < count(k); ++j) m = std::min(m, bits(block.entry[j].key));
-          kept += count(k);
+        // Compact the entries kept to the front of their block (count(k) becomes `n`).
+        std::uint32_t n = 0;
+        for (std::uint32_t j = 0; j < count(k); ++j) {
+          if (!stale(block.entry[j])) block.entry[n++] = block.entry[j];
         }
+        radix_size_ -= count(k) - n;
+        counts_.push_back(n);
+        kept += n;
+        for (std::uint32_t j = 0; j < n; ++j) m = std::min(m, bits(block.entry[j].key));
       }
       if (kept == 0) {  // every entry was stale: the bucket is simply gone
         free_.insert(free_.end(), moving_.begin(), moving_.end());
@@ -245,7 +275,7 @@ class CompletionQueue {
       // (the moves may reuse it at once).
       for (std::size_t k = 0; k < nblocks; ++k) {
         const Block& block = *pool_[static_cast<std::size_t>(moving_[k])];
-        const std::uint32_t n = drop_stale_ ? counts_[k] : count(k);
+        const std::uint32_t n = counts_[k];
         for (std::uint32_t j = 0; j < n; ++j) {
           const Entry& e = block.entry[j];
           const int to = bucket_of(bits(e.key));  // < i
@@ -278,6 +308,12 @@ class CompletionQueue {
     }
     early_[i] = e;
   }
+  void early_make() {
+    if (early_.size() < 2) return;
+    std::vector<Entry> entries;
+    entries.swap(early_);
+    for (const Entry& e : entries) early_push(e);
+  }
   void early_pop() {
     const Entry e = early_.back();
     early_.pop_back();
@@ -304,8 +340,7 @@ class CompletionQueue {
   std::vector<std::unique_ptr<Block>> pool_;  // every block ever used
   std::vector<std::int32_t> free_;            // blocks of pool_ not in a bucket
   std::vector<std::int32_t> moving_;          // settle(): the blocks being emptied
-  std::vector<std::uint32_t> counts_;         // settle(): their valid entries (drop_stale_)
-  bool drop_stale_ = false;
+  std::vector<std::uint32_t> counts_;         // settle(): the entries kept in each
   std::uint64_t last_ = 0;      // m: bits of the last minimum taken (0 = key 0.0)
   std::uint64_t nonempty_ = 0;  // bit i - 1: bucket i (1..64) has entries
   std::size_t radix_size_ = 0;  // entries in buckets, zero_ included

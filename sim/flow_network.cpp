@@ -27,6 +27,7 @@ void FlowNetwork::reserve(std::size_t flows, std::size_t path_links) {
   bytes_.reserve(flows);
   flows_.reserve(flows);
   priority_.reserve(flows);
+  generation_.reserve(flows);
   path_links_.reserve(path_links);
 }
 
@@ -80,6 +81,7 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   st.position = static_cast<std::int32_t>(active_.size());
   flows_.push_back(st);
   priority_.push_back(priority);
+  generation_.push_back(0);
   for (const auto l : path) SWITCHSIM_ASSERT(l >= 0 && l < num_links(), "flow path names an unknown link");
   path_links_.insert(path_links_.end(), path.begin(), path.end());
   active_.push_back(id);
@@ -117,18 +119,17 @@ void FlowNetwork::add_load(TrafficClass& c, FlowId f, double rate, int flow_delt
 }
 
 void FlowNetwork::push_finish(FlowId f) {
-  finish_queue_.push(queue_key(f, false), f);
-  if (completion_window_ > 0.0) window_queue_.push(queue_key(f, true), f);
+  const std::uint16_t tag = ++generation_[static_cast<std::size_t>(f)];
+  finish_queue_.push(queue_key(f, false), f, tag);
+  if (completion_window_ > 0.0) window_queue_.push(queue_key(f, true), f, tag);
 }
 
-// Rebuilds the queues from the active flows once stale entries dominate.
+// Sweeps the stale entries out of the queues once they dominate.
 void FlowNetwork::compact_queues() {
   if (2 * finish_queue_.size() < 3 * active_.size() + 4096) return;
-  finish_queue_.clear(now_s_);
-  window_queue_.clear(now_s_);
-  for (const FlowId f : active_) {
-    if (flows_[static_cast<std::size_t>(f)].rate_Bps > 0.0) push_finish(f);
-  }
+  auto stale = [this](const CompletionQueue::Entry& e) { return this->stale(e); };
+  finish_queue_.drop_stale(stale);
+  window_queue_.drop_stale(stale);
 }
 
 // Re-solves class k: the flows at or above its restart level (all of them when
@@ -312,11 +313,8 @@ void FlowNetwork::update_rates() {
     }
   }
   compact_queues();
-  const bool small = num_flows() <= kDropStaleFlows;
-  finish_queue_.set_drop_stale(small);
-  window_queue_.set_drop_stale(small);
-  next_completion_s_ =
-      finish_queue_.min_valid([this](const CompletionQueue::Entry& e) { return valid(e.flow, e.key, false); });
+  next_completion_s_ = finish_queue_.min_valid([this](const CompletionQueue::Entry& e) { return valid(e, false); },
+                                               [this](const CompletionQueue::Entry& e) { return stale(e); });
   if (progress_) report_progress();
 }
 
@@ -349,14 +347,16 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
   collected_.clear();
   auto collect = [this](FlowId f) { collected_.push_back(f); };
   finish_queue_.take_until(
-      horizon, [this](const CompletionQueue::Entry& e) { return valid(e.flow, e.key, false); }, collect);
+      horizon, [this](const CompletionQueue::Entry& e) { return valid(e, false); },
+      [this](const CompletionQueue::Entry& e) { return stale(e); }, collect);
   if (eps > 0.0) {
     // t_f <= T + eps (T - s_f)  <=>  t_f + eps s_f <= T (1 + eps); the queue key
     // is rounded, so each candidate is checked with the first form and the
     // first that fails (and every later one, in (key, flow) order) stays.
     const double bound = now_s_ * (1.0 + eps);
     window_queue_.take_in_order(
-        [this](const CompletionQueue::Entry& e) { return valid(e.flow, e.key, true); },
+        [this](const CompletionQueue::Entry& e) { return valid(e, true); },
+        [this](const CompletionQueue::Entry& e) { return stale(e); },
         [&](const CompletionQueue::Entry& e) {
           if (e.key > bound * (1.0 + 1e-12)) return false;
           const auto fi = static_cast<std::size_t>(e.flow);
@@ -384,6 +384,7 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
     flows_[fi].remaining = 0.0;
     flows_[fi].finish_s = now_s_;
     ++flows_finished_;
+    ++generation_[fi];  // its queue entries are stale now
   }
   next_completion_s_ = std::numeric_limits<double>::infinity();  // valid again after update_rates()
   dirty_ = !collected_.empty() || dirty_;

@@ -88,9 +88,6 @@ inline constexpr double kRateKeep = 1e-13;
 // Re-solves of more flows than this reference their paths in place instead of
 // packing a copy (solve_class).
 inline constexpr std::size_t kPackLimit = std::size_t{1} << 20;
-// Up to this many flows (4 MiB of flow records, in cache) the completion
-// queues drop stale entries whenever they move them (completion_queue.hpp).
-inline constexpr std::int64_t kDropStaleFlows = std::int64_t{1} << 16;
 
 enum class SolveMode : std::uint8_t { selective, full };
 
@@ -185,8 +182,13 @@ class FlowNetwork {
     const auto fi = static_cast<std::size_t>(f);
     return window ? flows_[fi].finish_s + completion_window_ * flows_[fi].start_s : flows_[fi].finish_s;
   }
-  [[nodiscard]] bool valid(FlowId f, double key, bool window) const {
-    return flows_[static_cast<std::size_t>(f)].position >= 0 && queue_key(f, window) == key;
+  // A queue entry is stale once its flow was pushed again or ended (its
+  // generation moved on); valid: not stale, the flow active, the key current.
+  [[nodiscard]] bool stale(const CompletionQueue::Entry& e) const {
+    return generation_[static_cast<std::size_t>(e.flow)] != e.tag;
+  }
+  [[nodiscard]] bool valid(const CompletionQueue::Entry& e, bool window) const {
+    return !stale(e) && flows_[static_cast<std::size_t>(e.flow)].position >= 0 && queue_key(e.flow, window) == e.key;
   }
   void compact_queues();
   void report_progress();
@@ -210,6 +212,7 @@ class FlowNetwork {
   BigVector<FlowState> flows_;
   BigVector<double> bytes_;
   BigVector<std::uint8_t> priority_;
+  BigVector<std::uint16_t> generation_;  // per flow: bumped at each queue push and when it ends (wraps)
   BigVector<topology::LinkId> path_links_;
   BigVector<FlowId> active_;
   std::vector<TrafficClass> classes_;
