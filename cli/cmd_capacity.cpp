@@ -1,6 +1,7 @@
 // `switchsim capacity --model M --mesh M --layout L --factors 0.5,1.0,1.25,1.5,2.0 [--samples N]
-//  [step flags as for simulate] [--json] [--out F]`:
+//  [step flags as for simulate] [--progress | --no-progress] [--json] [--out F]`:
 // the capacity-factor trade-off: one row per factor, mean and spread over N routing seeds.
+// Progress (cli/progress.hpp): steps longer than a few seconds print "step k of N" lines on stderr.
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "common/errors.hpp"
 #include "common/resource_limits.hpp"
 #include "workloads/resource_estimate.hpp"
@@ -27,6 +29,7 @@ struct Options {
   std::string factors = "0.5,1.0,1.25,1.5,2.0";
   std::int64_t samples = 3;
   bool force = false;
+  ProgressFlags progress;
   OutputOptions output;
 };
 
@@ -38,11 +41,13 @@ CommandAction add_capacity_command(CLI::App& app) {
       "--factors", opt->factors, "Comma-separated capacity factors (default 0.5,1.0,1.25,1.5,2.0; not with --mode dropless)");
   app.add_option("--samples", opt->samples, "Routing seeds per factor (default 3)");
   app.add_flag("--force", opt->force, "Run even when the sweep's time estimate exceeds this machine's limits");
+  add_progress_flags(app, opt->progress);
   add_output_flags(app, opt->output);
   return [opt, factors_flag]() -> int {
     const std::vector<double> factors = workloads::parse_factors(opt->factors, "--factors");
 
     if (opt->samples <= 0) throw InputError("--samples", "must be positive");
+    const bool progress = progress_wanted(opt->progress);
     // The largest factor needs the most memory: micro-batches chosen for it fit every row.
     opt->request.capacity_factor = *std::max_element(factors.begin(), factors.end());
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
@@ -51,6 +56,13 @@ CommandAction add_capacity_command(CLI::App& app) {
                                     "row), or use --mode capacity");
     }
     check_resources("--mesh", workloads::estimate_step_resources(step.model, step.layout, step.options), opt->force);
+    ProgressLine line("capacity");
+    if (progress) {
+      // The timing step below (unless --force), then factors x samples steps.
+      line.set_steps((opt->force ? 0 : 1) + static_cast<std::int64_t>(factors.size()) * opt->samples);
+      step.options.progress = line.step_callback();
+      step.options.network.progress = line.network_callback();
+    }
     if (!opt->force) {
       // Refuse a sweep that would take hours up front (common/resource_limits.hpp):
       // time one step, then estimate factors x samples steps.
@@ -66,6 +78,7 @@ CommandAction add_capacity_command(CLI::App& app) {
     }
     const auto rows = workloads::capacity_sweep(step.model, *step.mesh, step.layout, step.options, factors,
                                                 opt->samples, *step.cost);
+    line.end();
     emit(opt->output, with_command("capacity", workloads::to_json(rows)), workloads::to_text(rows));
     return 0;
   };

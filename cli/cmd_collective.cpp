@@ -1,5 +1,6 @@
 // `switchsim collective --mesh M --op OP --bytes N [--algorithm A] [--protocol P]
-//  [--participants LIST] [--sharing max-min|uncongested] [--progress] [--json] [--out F] [--trace FILE]`:
+//  [--participants LIST] [--sharing max-min|uncongested] [--progress | --no-progress] [--json] [--out F]
+//  [--trace FILE]`:
 // one collective simulated alone on the mesh's flow-level network.
 //
 // --bytes: the nccl-tests buffer size per device; a number with an optional
@@ -11,10 +12,10 @@
 //   concurrent sends on separate lanes, sim/trace_lanes.hpp). Above
 //   200,000 transfers, the transfers of one sender and one step are merged
 //   into one interval (the file would otherwise be hundreds of MB).
-// Progress: a simulation running longer than a few seconds prints a line on
-//   stderr about every second (network updates, flows active and finished,
-//   simulated time); only when stderr is a terminal and --json is not given,
-//   or always with --progress.
+// Progress (cli/progress.hpp): a simulation running longer than a few seconds
+//   prints a line on stderr about every second (network updates, flows active
+//   and finished, simulated time); by default only when stderr is a terminal,
+//   always with --progress, never with --no-progress.
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +28,7 @@
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "common/errors.hpp"
 #include "common/resource_limits.hpp"
 #include "sim/chrome_trace.hpp"
@@ -49,7 +51,7 @@ struct Options {
   std::string sharing = "max-min";
   std::string trace;
   bool force = false;
-  bool progress = false;
+  ProgressFlags progress;
   OutputOptions output;
 };
 
@@ -153,10 +155,10 @@ CommandAction add_collective_command(CLI::App& app) {
   app.add_option("--sharing", opt->sharing, "Link sharing: max-min (default) or uncongested (a lower bound)");
   app.add_option("--trace", opt->trace, "Write a Chrome/Perfetto trace (one process per device, concurrent sends on lanes)");
   app.add_flag("--force", opt->force, "Run even when the size estimate exceeds this machine's limits");
-  app.add_flag("--progress", opt->progress,
-               "Progress lines on stderr for long simulations (default: only when stderr is a terminal, without --json)");
+  add_progress_flags(app, opt->progress);
   add_output_flags(app, opt->output);
   return [opt]() -> int {
+    const bool progress = progress_wanted(opt->progress);
     sim::CollectiveRequest request;
     request.op = sim::parse_collective_op(opt->op);
     request.algorithm = sim::parse_collective_algorithm(opt->algorithm);
@@ -176,16 +178,10 @@ CommandAction add_collective_command(CLI::App& app) {
     // what would need over half the memory or an hour of CPU, naming the approximations.
     check_resources("--mesh", workloads::estimate_collective_resources(mesh, request.op, request.participants),
                     opt->force, workloads::kFasterNetworkModels);
-    if (opt->progress || (!opt->output.json && stderr_is_terminal())) {
-      // Quiet for the first few seconds: most simulations end before then.
-      request.network.progress = [](const sim::NetworkProgress& p) {
-        if (p.wall_s < 3.0) return;
-        std::cerr << fmt::format("collective: {:.0f} s, {} network updates, {} flows active, {} of {} finished, "
-                                 "simulated {:.6g} us\n",
-                                 p.wall_s, p.rate_updates, p.active_flows, p.flows_finished, p.flows_added, p.now_s * 1e6);
-      };
-    }
+    ProgressLine line("collective");
+    if (progress) request.network.progress = line.network_callback();
     const sim::CollectiveResult r = sim::simulate_collective(mesh, request);
+    line.end();
 
     std::vector<topology::VertexId> devices = request.participants;
     if (devices.empty()) {

@@ -4,13 +4,15 @@
 //  [--precision bf16|fp32] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
 //  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
 //  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
-//  [--json] [--out F] [--trace FILE [--trace-devices N] [--trace-all-devices]]`:
-// one simulated training step (workloads/simulate.hpp).
+//  [--progress | --no-progress] [--json] [--out F] [--trace FILE [--trace-devices N] [--trace-all-devices]]`:
+// one simulated training step (workloads/simulate.hpp). Progress (cli/progress.hpp):
+// a step longer than a few seconds prints its ops done and simulated time on stderr.
 
 #include <memory>
 
 #include "cli/command_registry.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "common/errors.hpp"
 #include "common/resource_limits.hpp"
 #include "sim/chrome_trace.hpp"
@@ -27,6 +29,7 @@ struct Options {
   std::int32_t trace_devices = 64;
   bool trace_all_devices = false;
   bool force = false;
+  ProgressFlags progress;
   OutputOptions output;
 };
 
@@ -85,12 +88,19 @@ CommandAction add_simulate_command(CLI::App& app) {
   app.add_flag("--trace-all-devices", opt->trace_all_devices,
                "With --trace: one process per device even when timelines are identical");
   app.add_flag("--force", opt->force, "Run even when the step's size estimate exceeds this machine's limits");
+  add_progress_flags(app, opt->progress);
   add_output_flags(app, opt->output);
   return [opt]() -> int {
     if (opt->trace_devices <= 0) throw InputError("--trace-devices", "must be positive");
     if (opt->trace_all_devices && opt->trace.empty()) throw InputError("--trace-all-devices", "needs --trace FILE");
+    const bool progress = progress_wanted(opt->progress);
     workloads::ResolvedStep step = workloads::resolve_step_request(opt->request);
     check_resources("--mesh", workloads::estimate_step_resources(step.model, step.layout, step.options), opt->force);
+    ProgressLine line("simulate");
+    if (progress) {
+      step.options.progress = line.step_callback();
+      step.options.network.progress = line.network_callback();
+    }
     step.options.traffic = true;  // traffic_matrix in the JSON (<= 256 devices)
     sim::TraceWriter trace;
     if (!opt->trace.empty()) {
@@ -99,6 +109,7 @@ CommandAction add_simulate_command(CLI::App& app) {
       step.options.trace_all_devices = opt->trace_all_devices;
     }
     const workloads::StepResult r = workloads::simulate_step(step.model, *step.mesh, step.layout, step.options, *step.cost);
+    line.end();
     if (!opt->trace.empty()) trace.write(opt->trace);
     emit(opt->output, with_command("simulate", workloads::to_json(r)), workloads::to_text(r));
     return 0;

@@ -8,57 +8,6 @@
 
 namespace switchsim::sim {
 
-namespace {
-
-// A 4-ary min-heap (shallower than a binary one: fewer cache misses per sift
-// on heaps of millions of entries), ties broken by flow id.
-template <class Entry>
-bool before(const Entry& a, const Entry& b) {
-  return a.key < b.key || (a.key == b.key && a.flow < b.flow);
-}
-template <class Entry>
-void sift_down(std::vector<Entry>& h, std::size_t i, Entry e) {
-  const std::size_t n = h.size();
-  while (true) {
-    const std::size_t c = 4 * i + 1;
-    if (c >= n) break;
-    std::size_t best = c;
-    const std::size_t end = std::min(c + 4, n);
-    for (std::size_t j = c + 1; j < end; ++j) {
-      if (before(h[j], h[best])) best = j;
-    }
-    if (!before(h[best], e)) break;
-    h[i] = h[best];
-    i = best;
-  }
-  h[i] = e;
-}
-template <class Entry>
-void heap_push(std::vector<Entry>& h, Entry e) {
-  std::size_t i = h.size();
-  h.push_back(e);
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / 4;
-    if (!before(e, h[parent])) break;
-    h[i] = h[parent];
-    i = parent;
-  }
-  h[i] = e;
-}
-template <class Entry>
-void heap_pop(std::vector<Entry>& h) {
-  const Entry last = h.back();
-  h.pop_back();
-  if (!h.empty()) sift_down(h, 0, last);
-}
-template <class Entry>
-void heap_make(std::vector<Entry>& h) {
-  if (h.size() < 2) return;
-  for (std::size_t i = (h.size() - 2) / 4 + 1; i-- > 0;) sift_down(h, i, h[i]);
-}
-
-}  // namespace
-
 FlowNetwork::FlowNetwork(std::span<const topology::Link> links, std::unique_ptr<SharingPolicy> policy)
     : policy_(std::move(policy)) {
   SWITCHSIM_ASSERT(policy_ != nullptr, "a sharing policy is required");
@@ -78,12 +27,13 @@ void FlowNetwork::reserve(std::size_t flows, std::size_t path_links) {
   bytes_.reserve(flows);
   flows_.reserve(flows);
   priority_.reserve(flows);
+  generation_.reserve(flows);
   path_links_.reserve(path_links);
 }
 
 void FlowNetwork::set_completion_window(double eps) {
   completion_window_ = eps;
-  window_heap_.clear();
+  window_queue_.clear(now_s_);
   if (eps > 0.0) {
     for (const FlowId f : active_) {
       const auto fi = static_cast<std::size_t>(f);
@@ -131,6 +81,7 @@ FlowId FlowNetwork::add_flow(std::span<const topology::LinkId> path, double byte
   st.position = static_cast<std::int32_t>(active_.size());
   flows_.push_back(st);
   priority_.push_back(priority);
+  generation_.push_back(0);
   for (const auto l : path) SWITCHSIM_ASSERT(l >= 0 && l < num_links(), "flow path names an unknown link");
   path_links_.insert(path_links_.end(), path.begin(), path.end());
   active_.push_back(id);
@@ -168,25 +119,17 @@ void FlowNetwork::add_load(TrafficClass& c, FlowId f, double rate, int flow_delt
 }
 
 void FlowNetwork::push_finish(FlowId f) {
-  const auto fi = static_cast<std::size_t>(f);
-  (void)fi;
-  heap_push(finish_heap_, HeapEntry{heap_key(f, false), f});
-  if (completion_window_ > 0.0) heap_push(window_heap_, HeapEntry{heap_key(f, true), f});
+  const std::uint16_t tag = ++generation_[static_cast<std::size_t>(f)];
+  finish_queue_.push(queue_key(f, false), f, tag);
+  if (completion_window_ > 0.0) window_queue_.push(queue_key(f, true), f, tag);
 }
 
-// Rebuilds the heaps from the active flows once stale entries dominate.
-void FlowNetwork::compact_heaps() {
-  if (2 * finish_heap_.size() < 3 * active_.size() + 4096) return;
-  finish_heap_.clear();
-  window_heap_.clear();
-  for (const FlowId f : active_) {
-    const auto fi = static_cast<std::size_t>(f);
-    if (flows_[fi].rate_Bps <= 0.0) continue;
-    finish_heap_.push_back(HeapEntry{heap_key(f, false), f});
-    if (completion_window_ > 0.0) window_heap_.push_back(HeapEntry{heap_key(f, true), f});
-  }
-  heap_make(finish_heap_);
-  heap_make(window_heap_);
+// Sweeps the stale entries out of the queues once they dominate.
+void FlowNetwork::compact_queues() {
+  if (2 * finish_queue_.size() < 3 * active_.size() + 4096) return;
+  auto stale = [this](const CompletionQueue::Entry& e) { return this->stale(e); };
+  finish_queue_.drop_stale(stale);
+  window_queue_.drop_stale(stale);
 }
 
 // Re-solves class k: the flows at or above its restart level (all of them when
@@ -228,38 +171,44 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   }
   // Above kPackLimit flows the paths are referenced in place (begin, end)
   // instead: packing them would copy hundreds of MB for little locality.
-  const bool packed = c.order.size() - first + c.added.size() <= pack_limit_;
-  resolve_.clear();
-  local_offset_.clear();
-  local_end_.clear();
-  if (packed) local_offset_.push_back(0);
-  local_links_.clear();
-  local_multiplicity_.clear();
+  const std::size_t last = c.order.size();
+  const std::size_t most = last - first + c.added.size();  // an upper bound of the flows to re-solve
+  const bool packed = most <= pack_limit_;
+  // Filled by index (grow-only sizes) rather than push_back: this loop runs once per re-solved flow.
+  if (resolve_.size() < most) {
+    resolve_.resize(most);
+    local_multiplicity_.resize(most);
+    local_offset_.resize(most + 1);
+  }
+  if (!packed && local_end_.size() < most) local_end_.resize(most);
+  std::size_t n = 0;   // flows gathered
+  std::size_t nl = 0;  // their links (packed)
+  local_offset_[0] = 0;
   auto gather = [&](FlowId f) {
-    const auto fi = static_cast<std::size_t>(f);
-    const FlowState& st = flows_[fi];
+    const FlowState& st = flows_[static_cast<std::size_t>(f)];
     const double m = st.multiplicity;
     const double load = m * st.rate_Bps;
-    const auto begin = static_cast<std::size_t>(st.path_begin);
-    const auto end = begin + static_cast<std::size_t>(st.path_size);
-    for (std::size_t i = begin; i < end; ++i) {
-      const topology::LinkId l = path_links_[i];
-      if (packed) local_links_.push_back(l);
-      c.load_Bps[static_cast<std::size_t>(l)] -= load;
-    }
+    const topology::LinkId* path = path_links_.data() + st.path_begin;
+    const auto size = static_cast<std::size_t>(st.path_size);
     if (packed) {
-      local_offset_.push_back(static_cast<std::int64_t>(local_links_.size()));
+      if (local_links_.size() < nl + size) {
+        local_links_.resize(std::max(nl + size, std::min(local_links_.capacity(), 2 * local_links_.size() + 1024)));
+      }
+      std::copy_n(path, size, local_links_.data() + nl);
+      nl += size;
+      local_offset_[n + 1] = static_cast<std::int64_t>(nl);
     } else {
-      local_offset_.push_back(st.path_begin);
-      local_end_.push_back(st.path_begin + st.path_size);
+      local_offset_[n] = st.path_begin;
+      local_end_[n] = st.path_begin + st.path_size;
     }
-    local_multiplicity_.push_back(m);
-    resolve_.push_back(f);
+    for (std::size_t i = 0; i < size; ++i) c.load_Bps[static_cast<std::size_t>(path[i])] -= load;
+    local_multiplicity_[n] = m;
+    resolve_[n] = f;
+    ++n;
   };
   // The flows are scattered over the record array: prefetch a few ahead (their
   // records, then their paths) so that the misses overlap.
   constexpr std::size_t kAhead = 8;
-  const std::size_t last = c.order.size();
   for (std::size_t i = first; i < last; ++i) {
     if (i + 2 * kAhead < last) __builtin_prefetch(&flows_[static_cast<std::size_t>(c.order[i + 2 * kAhead])]);
     if (i + kAhead < last) {
@@ -274,7 +223,6 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   c.added.clear();
   c.restart_Bps = std::numeric_limits<double>::infinity();
   c.departures = false;
-  const std::size_t n = resolve_.size();
   flows_resolved_ += static_cast<std::int64_t>(n);
   // C_l = (c_l - higher classes) - this class's unchanged flows.
   const std::size_t L = capacity_Bps_.size();
@@ -288,10 +236,14 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
     local_rate_Bps_.resize(n);
   }
   freeze_order_.clear();
-  const std::span<const topology::LinkId> links =
-      packed ? std::span<const topology::LinkId>(local_links_) : std::span<const topology::LinkId>(path_links_);
-  const SharingProblem problem{class_capacity_Bps_, std::span<const FlowId>(local_ids_.data(), n), local_offset_, links,
-                               local_multiplicity_, packed ? std::span<const std::int64_t>() : local_end_};
+  const std::span<const topology::LinkId> links = packed ? std::span<const topology::LinkId>(local_links_.data(), nl)
+                                                         : std::span<const topology::LinkId>(path_links_);
+  const SharingProblem problem{class_capacity_Bps_,
+                               std::span<const FlowId>(local_ids_.data(), n),
+                               std::span<const std::int64_t>(local_offset_.data(), packed ? n + 1 : n),
+                               links,
+                               std::span<const double>(local_multiplicity_.data(), n),
+                               packed ? std::span<const std::int64_t>() : std::span<const std::int64_t>(local_end_.data(), n)};
   policy_->solve(problem, local_rate_Bps_, &freeze_order_);
   bool changed = touched;
   for (std::size_t q = 0; q < freeze_order_.size(); ++q) {
@@ -360,9 +312,9 @@ void FlowNetwork::update_rates() {
       }
     }
   }
-  compact_heaps();
-  while (!finish_heap_.empty() && !valid(finish_heap_.front(), false)) heap_pop(finish_heap_);
-  next_completion_s_ = finish_heap_.empty() ? std::numeric_limits<double>::infinity() : finish_heap_.front().key;
+  compact_queues();
+  next_completion_s_ = finish_queue_.min_valid([this](const CompletionQueue::Entry& e) { return valid(e, false); },
+                                               [this](const CompletionQueue::Entry& e) { return stale(e); });
   if (progress_) report_progress();
 }
 
@@ -393,28 +345,26 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
   const double horizon = now_s_ + kFinishTolerance * (now_s_ - last_update_s_);
   const double eps = completion_window_;
   collected_.clear();
-  auto take = [&](std::vector<HeapEntry>& heap, bool window, auto&& due) {
-    while (!heap.empty()) {
-      const HeapEntry e = heap.front();
-      const bool ok = valid(e, window);
-      if (ok && !due(e)) break;
-      heap_pop(heap);
-      if (ok) collected_.push_back(e.flow);
-    }
-  };
-  take(finish_heap_, false, [&](const HeapEntry& e) { return e.key <= horizon; });
+  auto collect = [this](FlowId f) { collected_.push_back(f); };
+  finish_queue_.take_until(
+      horizon, [this](const CompletionQueue::Entry& e) { return valid(e, false); },
+      [this](const CompletionQueue::Entry& e) { return stale(e); }, collect);
   if (eps > 0.0) {
-    // t_f <= T + eps (T - s_f)  <=>  t_f + eps s_f <= T (1 + eps); the heap key
+    // t_f <= T + eps (T - s_f)  <=>  t_f + eps s_f <= T (1 + eps); the queue key
     // is rounded, so each candidate is checked with the first form and the
-    // first that fails (and every later one) stays.
+    // first that fails (and every later one, in (key, flow) order) stays.
     const double bound = now_s_ * (1.0 + eps);
-    take(window_heap_, true, [&](const HeapEntry& e) {
-      if (e.key > bound * (1.0 + 1e-12)) return false;
-      const auto fi = static_cast<std::size_t>(e.flow);
-      return flows_[fi].finish_s <= now_s_ + eps * (now_s_ - flows_[fi].start_s);
-    });
+    window_queue_.take_in_order(
+        [this](const CompletionQueue::Entry& e) { return valid(e, true); },
+        [this](const CompletionQueue::Entry& e) { return stale(e); },
+        [&](const CompletionQueue::Entry& e) {
+          if (e.key > bound * (1.0 + 1e-12)) return false;
+          const auto fi = static_cast<std::size_t>(e.flow);
+          return flows_[fi].finish_s <= now_s_ + eps * (now_s_ - flows_[fi].start_s);
+        },
+        collect);
   }
-  // Both heaps may name a flow; the batch is reported in flow-id order.
+  // Both queues may name a flow; the batch is reported in flow-id order.
   std::sort(collected_.begin(), collected_.end());
   collected_.erase(std::unique(collected_.begin(), collected_.end()), collected_.end());
   for (const FlowId f : collected_) {
@@ -434,6 +384,7 @@ void FlowNetwork::collect_finished(std::vector<FlowId>& finished) {
     flows_[fi].remaining = 0.0;
     flows_[fi].finish_s = now_s_;
     ++flows_finished_;
+    ++generation_[fi];  // its queue entries are stale now
   }
   next_completion_s_ = std::numeric_limits<double>::infinity();  // valid again after update_rates()
   dirty_ = !collected_.empty() || dirty_;

@@ -12,8 +12,9 @@
 // lazily, only for flows whose rate changes). Rates change only at events: when
 // flows are added or finish, the owner calls update_rates() once for the whole
 // batch (all flows added or finished at the same instant are one rate update).
-// The clock then jumps to the next completion, min_f t_f, kept in a binary heap
-// of finish times (stale entries are skipped when they surface).
+// The clock then jumps to the next completion, min_f t_f, kept in a radix heap
+// of finish times (completion_queue.hpp; stale entries are skipped when they
+// surface).
 //
 // Selective re-solve (the default; set_solve_mode(SolveMode::full) re-solves
 // every active flow, for measurements and tests). Progressive filling
@@ -33,7 +34,7 @@
 // kept per link as a running load (reset to exactly 0 when a link empties).
 // Levels within kRestartSlack below s are re-solved too (rounding). A re-solved
 // flow whose rate moves by less than kRateKeep (relative) keeps its old rate
-// and finish time (no heap push).
+// and finish time (no queue push).
 //
 // Strict priority (set_strict_priority(true); default off: one max-min over all
 // flows, classes ignored). Flows carry a class 0..255 (0 = highest). Class 0 is
@@ -52,7 +53,7 @@
 // differ only by rounding noise (a flow finished that way loses at most 1e-9 of
 // the time it still needed); the second is the optional approximation of
 // transfer_simulation.hpp (a flow loses at most eps of its elapsed duration).
-// The window test, t_f + eps s_f <= T (1 + eps), is a second heap keyed on
+// The window test, t_f + eps s_f <= T (1 + eps), is a second queue keyed on
 // t_f + eps s_f. Residual bytes are counted in truncated_bytes().
 //
 // Latency is not part of this model: it is a fixed delay the caller adds after
@@ -72,6 +73,7 @@
 #include <span>
 #include <vector>
 
+#include "sim/completion_queue.hpp"
 #include "sim/huge_page_allocator.hpp"
 #include "sim/sharing_policy.hpp"
 #include "topology/topology.hpp"
@@ -171,23 +173,24 @@ class FlowNetwork {
     double restart_Bps = std::numeric_limits<double>::infinity();  // lowest level touched
     bool departures = false;
   };
-  struct HeapEntry {
-    double key;
-    FlowId flow;
-  };
   TrafficClass& traffic_class(FlowId f);
   void add_load(TrafficClass& c, FlowId f, double rate, int flow_delta);
   bool solve_class(std::size_t k, bool whole);
   void push_finish(FlowId f);
-  // The key a flow has now in the finish heap (window: false) or the window heap.
-  [[nodiscard]] double heap_key(FlowId f, bool window) const {
+  // The key a flow has now in the finish queue (window: false) or the window queue.
+  [[nodiscard]] double queue_key(FlowId f, bool window) const {
     const auto fi = static_cast<std::size_t>(f);
     return window ? flows_[fi].finish_s + completion_window_ * flows_[fi].start_s : flows_[fi].finish_s;
   }
-  [[nodiscard]] bool valid(const HeapEntry& e, bool window) const {
-    return flows_[static_cast<std::size_t>(e.flow)].position >= 0 && heap_key(e.flow, window) == e.key;
+  // A queue entry is stale once its flow was pushed again or ended (its
+  // generation moved on); valid: not stale, the flow active, the key current.
+  [[nodiscard]] bool stale(const CompletionQueue::Entry& e) const {
+    return generation_[static_cast<std::size_t>(e.flow)] != e.tag;
   }
-  void compact_heaps();
+  [[nodiscard]] bool valid(const CompletionQueue::Entry& e, bool window) const {
+    return !stale(e) && flows_[static_cast<std::size_t>(e.flow)].position >= 0 && queue_key(e.flow, window) == e.key;
+  }
+  void compact_queues();
   void report_progress();
 
   std::unique_ptr<SharingPolicy> policy_;
@@ -209,6 +212,7 @@ class FlowNetwork {
   BigVector<FlowState> flows_;
   BigVector<double> bytes_;
   BigVector<std::uint8_t> priority_;
+  BigVector<std::uint16_t> generation_;  // per flow: bumped at each queue push and when it ends (wraps)
   BigVector<topology::LinkId> path_links_;
   BigVector<FlowId> active_;
   std::vector<TrafficClass> classes_;
@@ -224,8 +228,8 @@ class FlowNetwork {
   std::vector<double> residual_Bps_;
   std::vector<double> class_capacity_Bps_;
   std::vector<FlowId> collected_;
-  std::vector<HeapEntry> finish_heap_;  // key: t_f
-  std::vector<HeapEntry> window_heap_;  // key: t_f + eps s_f (only when eps > 0)
+  CompletionQueue finish_queue_;  // key: t_f
+  CompletionQueue window_queue_;  // key: t_f + eps s_f (only when eps > 0)
   double now_s_ = 0.0;
   double last_update_s_ = 0.0;
   double next_completion_s_ = std::numeric_limits<double>::infinity();

@@ -25,7 +25,8 @@ class SharedStepRun {
         cache_(cache),
         mesh_(cache.mesh()),
         options_(options),
-        net_(mesh_.topology.links(), *mesh_.router, cache.network(), mesh_.topology.num_devices()) {
+        net_(mesh_.topology.links(), *mesh_.router, cache.network(), mesh_.topology.num_devices()),
+        reporter_(options_.progress, graph.num_ops(), options.progress_interval_s) {
     net_.record_link_loads(options.record_link_loads);
     net_.set_strict_priority(options.strict_priority);
     if (options.record_link_loads) options_.replay_alone = false;  // a trace needs every flow
@@ -75,6 +76,7 @@ class SharedStepRun {
     for (std::size_t o = 0; o < op_left_.size(); ++o) {
       SWITCHSIM_ASSERT(op_left_[o] == 0, "an op never ran: the step graph has a cycle or a lost event");
     }
+    reporter_.finish();
     finish_schedule(g_, s_, cause_, max_end_, max_dev_);
     if (stats != nullptr) {
       stats->collectives = collectives_;
@@ -418,6 +420,7 @@ class SharedStepRun {
       if (i >= 0) notify(s_.offsets[static_cast<std::size_t>(dep)] + i, here);
     }
     if (--op_left_[oi] == 0) {
+      reporter_.op_done(t);
       // Members of dependents that did not run this op wait for all of it.
       const StartCause whole{o, max_dev_[oi]};
       for (const OpId dep : dependents_[oi]) {
@@ -471,6 +474,7 @@ class SharedStepRun {
   std::int64_t memo_alone_ = 0;
   std::int64_t replayed_ = 0;
   std::int64_t load_modelled_ = 0;
+  StepProgressReporter reporter_;
 };
 
 }  // namespace

@@ -47,6 +47,7 @@
 #include "sim/op_graph.hpp"
 #include "sim/shared_network.hpp"
 #include "sim/step_executor.hpp"
+#include "sim/step_progress.hpp"
 #include "sim/step_schedule.hpp"
 #include "topology/mesh.hpp"
 
@@ -56,6 +57,8 @@ struct SharedStepOptions {
   bool strict_priority = false;  // all-to-all traffic before all other traffic on every link
   bool replay_alone = true;      // use the isolated memo for collectives that start on an idle network
   bool record_link_loads = false;  // keep every link-load change (for trace counter tracks)
+  StepProgressCallback progress;   // optional: ops ended, at most once per interval (step_progress.hpp)
+  double progress_interval_s = 1.0;
 };
 
 struct SharedStepStats {

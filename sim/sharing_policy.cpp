@@ -24,6 +24,29 @@ std::unique_ptr<SharingPolicy> make_sharing_policy(SharingKind kind) {
   return std::make_unique<MaxMinSharing>();
 }
 
+namespace {
+
+// The solver's heap of link shares: a binary min-heap on (share, link) (the
+// standard algorithms with a plain comparison; std::pair's is a three-way one).
+using LinkShare = MaxMinSharing::LinkShare;
+struct After {
+  bool operator()(const LinkShare& a, const LinkShare& b) const {
+    return a.share > b.share || (a.share == b.share && a.link > b.link);
+  }
+};
+void make_link_heap(std::vector<LinkShare>& h) { std::make_heap(h.begin(), h.end(), After{}); }
+void pop_link_heap(std::vector<LinkShare>& h) {
+  std::pop_heap(h.begin(), h.end(), After{});
+  h.pop_back();
+}
+void replace_link_heap_top(std::vector<LinkShare>& h, LinkShare e) {
+  std::pop_heap(h.begin(), h.end(), After{});
+  h.back() = e;
+  std::push_heap(h.begin(), h.end(), After{});
+}
+
+}  // namespace
+
 void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, BigVector<FlowId>* order) {
   const std::size_t num_links = p.capacity_Bps.size();
   const std::size_t num_flows = p.multiplicity.size();
@@ -33,6 +56,11 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
   if (frozen_.size() < num_flows) frozen_.resize(num_flows);
   last_levels_ = 0;
   auto links_of = [&p](FlowId f) { return p.links_of(f); };
+
+  // A solve after one that needed many levels indexes links -> flows at once
+  // (its first pass, counting each link's flows, is the one below).
+  const bool index_first = previous_levels_ > kScanLevels;
+  if (index_first) link_start_.assign(num_links + 1, 0);
 
   // N_l; flows with an empty path (none in practice) get an infinite rate.
   unfrozen_list_.clear();
@@ -48,6 +76,9 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
     unfrozen_list_.push_back(f);
     const double m = p.multiplicity[fi];
     for (const auto l : path) unfrozen_[static_cast<std::size_t>(l)] += m;
+    if (index_first) {
+      for (const auto l : path) ++link_start_[static_cast<std::size_t>(l) + 1];
+    }
   }
   // Links with unfrozen flows, in a min-heap on their fair share C_l / N_l.
   // A freeze at level s <= C_l / N_l turns C_l / N_l into
@@ -55,19 +86,15 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
   // a lower bound of the link's current share, and a link popped with a stale
   // key is pushed back with its current one (lazy update: no heap work per
   // freeze, at most one re-push per link and level).
+  // A link has at most one entry, so the entries are distinct and any exact
+  // min-heap on (share, link) pops them in the same order.
   link_heap_.clear();
   for (std::size_t l = 0; l < num_links; ++l) {
     if (unfrozen_[l] > 0.0) link_heap_.push_back({std::max(0.0, remaining_[l]) / unfrozen_[l], static_cast<topology::LinkId>(l)});
   }
-  std::make_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
-  auto pop_link = [this] {
-    std::pop_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
-    link_heap_.pop_back();
-  };
-  auto push_link = [this](double key, topology::LinkId l) {
-    link_heap_.push_back({key, l});
-    std::push_heap(link_heap_.begin(), link_heap_.end(), std::greater<>());
-  };
+  make_link_heap(link_heap_);
+  auto pop_link = [this] { pop_link_heap(link_heap_); };
+  auto replace_top = [this](double key, topology::LinkId l) { replace_link_heap_top(link_heap_, LinkShare{key, l}); };
   auto share = [this](topology::LinkId l) {
     const auto li = static_cast<std::size_t>(l);
     return std::max(0.0, remaining_[li]) / unfrozen_[li];
@@ -86,9 +113,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
     }
   };
 
-  // A solve after one that needed many levels indexes links -> flows at once.
   bool csr = false;
-  const bool index_first = previous_levels_ > kScanLevels;
   while (true) {
     // The next water level: the smallest current share (links whose flows are
     // all frozen leave the heap; multiplicities are >= 1, so N_l <= 0.5 is 0).
@@ -101,8 +126,7 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
       }
       const double current = share(l);
       if (current > key) {
-        pop_link();
-        push_link(current, l);
+        replace_top(current, l);
         continue;
       }
       level = current;
@@ -112,21 +136,24 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
     ++last_levels_;
     const double threshold = level * (1.0 + kLevelTolerance);
     saturated_.clear();
-    while (!link_heap_.empty() && link_heap_.front().first <= threshold) {
-      const topology::LinkId l = link_heap_.front().second;
-      pop_link();
-      if (unfrozen_[static_cast<std::size_t>(l)] <= 0.5) continue;
+    while (!link_heap_.empty() && link_heap_.front().share <= threshold) {
+      const topology::LinkId l = link_heap_.front().link;
+      if (unfrozen_[static_cast<std::size_t>(l)] <= 0.5) {
+        pop_link();
+        continue;
+      }
       const double current = share(l);
       if (current <= threshold) {
+        pop_link();
         saturated_.push_back(l);
       } else {
-        push_link(current, l);
+        replace_top(current, l);
       }
     }
     if (!csr && (index_first || last_levels_ > kScanLevels)) {
       // Many levels: index link -> unfrozen flows once, then visit only the
       // flows of saturated links.
-      build_link_index(p, num_links);
+      build_link_index(p, num_links, /*counted=*/index_first);
       csr = true;
     }
     if (!csr) {
@@ -168,10 +195,13 @@ void MaxMinSharing::solve(const SharingProblem& p, std::span<double> rate_Bps, B
   }
 }
 
-void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_links) {
-  link_start_.assign(num_links + 1, 0);
-  for (const FlowId f : unfrozen_list_) {
-    for (const auto l : p.links_of(f)) ++link_start_[static_cast<std::size_t>(l) + 1];
+// `counted`: link_start_[l + 1] already holds link l's flows among unfrozen_list_.
+void MaxMinSharing::build_link_index(const SharingProblem& p, std::size_t num_links, bool counted) {
+  if (!counted) {
+    link_start_.assign(num_links + 1, 0);
+    for (const FlowId f : unfrozen_list_) {
+      for (const auto l : p.links_of(f)) ++link_start_[static_cast<std::size_t>(l) + 1];
+    }
   }
   for (std::size_t l = 0; l < num_links; ++l) link_start_[l + 1] += link_start_[l];
   // Grow only: resize() of a larger buffer would rewrite (memset) it every solve.

@@ -116,6 +116,10 @@ class MaxMinSharing final : public SharingPolicy {
   void solve(const SharingProblem& problem, std::span<double> rate_Bps, BigVector<FlowId>* order) override;
   // Water levels used by the last solve (for statistics and tests).
   [[nodiscard]] std::int64_t last_levels() const { return last_levels_; }
+  struct LinkShare {
+    double share;
+    topology::LinkId link;
+  };
 
  private:
   // Scratch reused between solves (flat arrays; no allocation once warm).
@@ -124,13 +128,13 @@ class MaxMinSharing final : public SharingPolicy {
   std::vector<std::int64_t> link_start_;  // CSR link -> active flows
   BigVector<FlowId> link_flows_;
   BigVector<std::uint8_t> frozen_;      // per flow id
-  std::vector<std::pair<double, topology::LinkId>> link_heap_;  // (share C_l / N_l, link), lazy
+  std::vector<LinkShare> link_heap_;  // (share C_l / N_l, link), lazy
   std::vector<topology::LinkId> saturated_;
   std::vector<std::uint8_t> saturated_mark_;
   BigVector<FlowId> unfrozen_list_;
   std::int64_t last_levels_ = 0;
   std::int64_t previous_levels_ = 0;
-  void build_link_index(const SharingProblem& p, std::size_t num_links);
+  void build_link_index(const SharingProblem& p, std::size_t num_links, bool counted);
 };
 
 class UncongestedSharing final : public SharingPolicy {

@@ -236,9 +236,11 @@ double CollectiveCache::simulated_wall_s() const {
   return wall_s_;
 }
 
-StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, CollectiveCache& cache) {
+StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, CollectiveCache& cache,
+                          const StepProgressCallback& progress, double progress_interval_s) {
   const std::int32_t n_dev = graph.num_devices();
   const std::int32_t n_ops = graph.num_ops();
+  StepProgressReporter reporter(progress, n_ops, progress_interval_s);
   StepSchedule s;
   init_schedule(graph, s);
   std::vector<StartCause> pred(s.start_s.size());
@@ -341,7 +343,9 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
     }
     max_end[static_cast<std::size_t>(o)] = std::max(0.0, op_max);
     max_dev[static_cast<std::size_t>(o)] = op_max_dev;
+    reporter.op_done(max_end[static_cast<std::size_t>(o)]);
   }
+  reporter.finish();
   finish_schedule(graph, s, pred, max_end, max_dev);
   return s;
 }

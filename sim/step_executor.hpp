@@ -33,6 +33,7 @@
 #include "sim/chrome_trace.hpp"
 #include "sim/collective.hpp"
 #include "sim/op_graph.hpp"
+#include "sim/step_progress.hpp"
 #include "sim/step_schedule.hpp"
 #include "topology/mesh.hpp"
 
@@ -129,6 +130,8 @@ class CollectiveCache {
                                     std::unordered_map<std::string, double>& memo);
 
 // Runs the graph. `cache` must belong to `mesh`. Thread-safe for distinct graphs.
-[[nodiscard]] StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, CollectiveCache& cache);
+// `progress` (optional) hears about the ops processed (step_progress.hpp).
+[[nodiscard]] StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, CollectiveCache& cache,
+                                        const StepProgressCallback& progress = {}, double progress_interval_s = 1.0);
 
 }  // namespace switchsim::sim

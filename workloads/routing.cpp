@@ -137,12 +137,29 @@ RoutingSampler::RoutingSampler(const RoutingSpec& spec, std::int64_t experts, st
 
 namespace {
 // Binomial(n, 1/2): popcount of n random bits.
-std::int64_t binomial_half(Rng& rng, std::int64_t n) {
+std::int64_t binomial_half_portable(Rng& rng, std::int64_t n) {
   std::int64_t k = 0;
   for (; n >= 64; n -= 64) k += std::popcount(rng.next64());
   if (n > 0) k += std::popcount(rng.next64() & ((std::uint64_t{1} << n) - 1));
   return k;
 }
+#if defined(__GNUC__) && defined(__x86_64__)
+// The same with the POPCNT instruction: the build targets baseline x86-64, where
+// std::popcount is a library call (4% of recommend's instructions); every x86-64
+// CPU since about 2008 has POPCNT, checked at run time. Same counts.
+__attribute__((target("popcnt"))) std::int64_t binomial_half_popcnt(Rng& rng, std::int64_t n) {
+  std::int64_t k = 0;
+  for (; n >= 64; n -= 64) k += __builtin_popcountll(rng.next64());
+  if (n > 0) k += __builtin_popcountll(rng.next64() & ((std::uint64_t{1} << n) - 1));
+  return k;
+}
+std::int64_t binomial_half(Rng& rng, std::int64_t n) {
+  static const bool popcnt = __builtin_cpu_supports("popcnt");
+  return popcnt ? binomial_half_popcnt(rng, n) : binomial_half_portable(rng, n);
+}
+#else
+std::int64_t binomial_half(Rng& rng, std::int64_t n) { return binomial_half_portable(rng, n); }
+#endif
 }  // namespace
 
 void RoutingSampler::split_uniform(Rng& rng, std::int64_t n, std::uint32_t first, std::uint32_t size,

@@ -101,9 +101,10 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
     sim::SharedStepOptions so;
     so.strict_priority = options.strict_priority;
     so.record_link_loads = options.trace != nullptr;
+    so.progress = options.progress;
     schedule = sim::execute_step_shared(built.graph, cost, *cache, so, &shared);
   } else {
-    schedule = sim::execute_step(built.graph, cost, *cache);
+    schedule = sim::execute_step(built.graph, cost, *cache, options.progress);
   }
   if (options.trace != nullptr) {
     (void)sim::add_step_to_trace(built.graph, schedule, *options.trace,

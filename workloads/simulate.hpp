@@ -14,6 +14,7 @@
 #include "sim/collective.hpp"
 #include "sim/shared_step_executor.hpp"
 #include "sim/step_executor.hpp"
+#include "sim/step_progress.hpp"
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/memory.hpp"
@@ -53,6 +54,9 @@ struct StepOptions {
   // approximations (completion window, load model) on request. A given cache keeps its own.
   sim::NetworkOptions network;
   bool traffic = false;                    // fill StepResult::traffic (`simulate` does; the planner need not)
+  // Optional: ops ended so far, at most once a second and at the end (sim/step_progress.hpp);
+  // long flow simulations report through network.progress.
+  sim::StepProgressCallback progress;
 };
 
 struct StepResult {

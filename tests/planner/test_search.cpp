@@ -190,6 +190,38 @@ TEST_CASE("planner: bad search options name the flag", "[planner]") {
   CHECK_THROWS_AS(planner::parse_objective("speed"), InputError);
 }
 
+TEST_CASE("planner: the re-rank gives each top candidate's shared-network steps, same seeds", "[planner]") {
+  // The re-rank simulates the best candidates again on the shared network with
+  // the search's seeds; simulating those steps from scratch must give the same.
+  Setup s;
+  planner::SearchOptions o = small_options();
+  o.enumeration.dropless = true;
+  o.rerank = 3;
+  const planner::RecommendResult res = planner::recommend(s.model, s.mesh, o, *s.cost);
+  REQUIRE(res.reranked == 3);
+  sim::CollectiveCache cache(s.mesh, planner::network_options(o));
+  int checked = 0;
+  for (const planner::Evaluation& e : res.evaluated) {
+    if (!e.reranked) continue;
+    INFO(e.candidate.label());
+    std::vector<double> t;
+    for (std::int64_t k = 0; k < o.samples; ++k) {
+      workloads::StepOptions so;
+      so.training = o.enumeration.training;
+      so.training.micro_batches = e.candidate.micro_batches;
+      so.capacity_factor = e.candidate.mode == workloads::ExecutionMode::dropless ? 1.0 : e.candidate.capacity_factor;
+      so.mode = e.candidate.mode;
+      so.seed = o.seed + static_cast<std::uint64_t>(k);
+      so.cache = &cache;
+      so.network_model = workloads::NetworkModel::shared;
+      t.push_back(workloads::simulate_step(s.model, s.mesh, e.candidate.layout, so, *s.cost).step_time_s);
+    }
+    CHECK(workloads::spread_of(t).mean == e.step_time_s.mean);
+    ++checked;
+  }
+  CHECK(checked == 3);
+}
+
 TEST_CASE("planner: the network tolerance is recorded and moves results by about itself", "[planner]") {
   // The completion window (sim/transfer_simulation.hpp) shortens each flow by at most
   // eps of its elapsed time; docs/network.md measures the makespan error of whole

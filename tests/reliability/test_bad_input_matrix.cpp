@@ -278,6 +278,7 @@ const std::vector<Case>& cases() {
                  {"collective", "--mesh", "dgx-h100-1", "--op", "all-reduce", "--bytes", "1MiB", "--algorithm", "nvls",
                   "--protocol", "ll", "--out", "{d}/out.json"},
                  {}, "--protocol"});
+    col("progress both ways", {"--op", "all-to-all", "--bytes", "1MiB", "--progress", "--no-progress"}, "--progress");
     t.push_back({"collective", "torus algorithm on a fat-tree",
                  {"collective", "--mesh", "dgx-h100-2", "--op", "all-to-all", "--bytes", "1MiB", "--algorithm",
                   "torus-dims", "--out", "{d}/out.json"},
@@ -300,6 +301,8 @@ const std::vector<Case>& cases() {
     sm("grad sync bucket absurd", {"--grad-sync", "bucketed:999GiB"}, "--grad-sync");
     sm("grad sync bucket not a number", {"--grad-sync", "bucketed:lots"}, "--grad-sync");
     sm("comm priority unknown", {"--comm-priority", "vip"}, "--comm-priority");
+    sm("progress both ways", {"--progress", "--no-progress"}, "--progress");
+    t.push_back({"capacity", "progress both ways", cap({"--progress", "--no-progress"}), {}, "--progress"});
     t.push_back({"capacity", "network model unknown", cap({"--network-model", "both"}), {}, "--network-model"});
     t.push_back({"recommend", "network model unknown", rec({"--network-model", "both"}), {}, "--network-model"});
     t.push_back({"recommend", "grad sync bucket zero", rec({"--grad-sync", "bucketed:0"}), {}, "--grad-sync"});

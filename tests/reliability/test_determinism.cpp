@@ -62,6 +62,33 @@ TEST_CASE("determinism: simulate gives byte-identical JSON for one seed", "[reli
   CHECK(run_json(other, dir) != a);
 }
 
+TEST_CASE("determinism: --progress and --no-progress change nothing in the JSON", "[reliability][determinism]") {
+  // Progress lines go to stderr only, and only for simulations longer than a
+  // few seconds (cli/progress.hpp): this small step prints none.
+  ScratchDir dir("switchsim-det-");
+  const std::string plain = run_json(kSimulate, dir);
+  for (const char* flag : {"--progress", "--no-progress"}) {
+    INFO(flag);
+    auto args = kSimulate;
+    args.push_back(flag);
+    const auto run = run_cli(args, dir.path());
+    REQUIRE(run.status == 0);
+    CHECK(run.out == plain);
+    CHECK(run.err.empty());
+  }
+  const std::vector<std::string> coll = {"collective", "--mesh", "tpuv3-2x2", "--op", "all-reduce", "--bytes", "1MiB",
+                                         "--json"};
+  int removed = 0;
+  const std::string coll_plain = without_wall_clock(run_json(coll, dir), removed);
+  for (const char* flag : {"--progress", "--no-progress"}) {
+    auto args = coll;
+    args.push_back(flag);
+    const auto run = run_cli(args, dir.path());
+    REQUIRE(run.status == 0);
+    CHECK(without_wall_clock(run.out, removed) == coll_plain);
+  }
+}
+
 TEST_CASE("determinism: capacity gives byte-identical JSON for one seed", "[reliability][determinism]") {
   ScratchDir dir("switchsim-det-");
   const std::vector<std::string> args = {"capacity", "--model", "switch-base", "--mesh", "tpuv3-2x2", "--batch-tokens",
