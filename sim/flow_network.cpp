@@ -178,6 +178,7 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   if (resolve_.size() < most) {
     resolve_.resize(most);
     local_multiplicity_.resize(most);
+    local_old_rate_Bps_.resize(most);
     local_offset_.resize(most + 1);
   }
   if (!packed && local_end_.size() < most) local_end_.resize(most);
@@ -203,6 +204,7 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
     }
     for (std::size_t i = 0; i < size; ++i) c.load_Bps[static_cast<std::size_t>(path[i])] -= load;
     local_multiplicity_[n] = m;
+    local_old_rate_Bps_[n] = st.rate_Bps;
     resolve_[n] = f;
     ++n;
   };
@@ -246,35 +248,45 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
                                packed ? std::span<const std::int64_t>() : std::span<const std::int64_t>(local_end_.data(), n)};
   policy_->solve(problem, local_rate_Bps_, &freeze_order_);
   bool changed = touched;
+  // In freeze order: each flow's new load goes back on its links (this order
+  // fixes the rounding of the running loads) and the flows whose rate moved are
+  // listed; only those touch their records, below.
+  changed_.clear();
   for (std::size_t q = 0; q < freeze_order_.size(); ++q) {
-    if (q + kAhead < freeze_order_.size()) {
-      __builtin_prefetch(&flows_[static_cast<std::size_t>(resolve_[static_cast<std::size_t>(freeze_order_[q + kAhead])])]);
-    }
     FlowId& j = freeze_order_[q];
     const auto ji = static_cast<std::size_t>(j);
-    const FlowId f = resolve_[ji];
-    j = f;  // back to network ids for the order
-    const auto fi = static_cast<std::size_t>(f);
-    const double old_rate = flows_[fi].rate_Bps;
+    j = resolve_[ji];  // back to network ids for the order
+    const double old_rate = local_old_rate_Bps_[ji];
     double rate = local_rate_Bps_[ji];
     // Only a lower class under strict priority can be starved (rate 0) by the classes above it.
     SWITCHSIM_ASSERT(rate > 0.0 || (strict_priority_ && k > 0 && rate == 0.0), "an active flow got no bandwidth");
     if (std::abs(rate - old_rate) <= kRateKeep * old_rate) {
       rate = old_rate;  // unchanged: keep rate and finish time
     } else {
-      changed = true;
-      flows_[fi].remaining = std::max(0.0, flows_[fi].remaining - old_rate * (now_s_ - flows_[fi].rate_since_s));
-      flows_[fi].rate_since_s = now_s_;
-      flows_[fi].rate_Bps = rate;
-      if (rate > 0.0) {
-        flows_[fi].finish_s = now_s_ + flows_[fi].remaining / rate;
-        push_finish(f);
-      } else {
-        flows_[fi].finish_s = std::numeric_limits<double>::infinity();
-      }
+      changed_.push_back(static_cast<std::int32_t>(ji));
     }
     const double load = local_multiplicity_[ji] * rate;
     for (const auto l : problem.links_of(static_cast<FlowId>(ji))) c.load_Bps[static_cast<std::size_t>(l)] += load;
+  }
+  changed = changed || !changed_.empty();
+  for (std::size_t q = 0; q < changed_.size(); ++q) {
+    if (q + kAhead < changed_.size()) {
+      __builtin_prefetch(&flows_[static_cast<std::size_t>(resolve_[static_cast<std::size_t>(changed_[q + kAhead])])]);
+    }
+    const auto ji = static_cast<std::size_t>(changed_[q]);
+    const FlowId f = resolve_[ji];
+    FlowState& st = flows_[static_cast<std::size_t>(f)];
+    const double old_rate = st.rate_Bps;
+    const double rate = local_rate_Bps_[ji];
+    st.remaining = std::max(0.0, st.remaining - old_rate * (now_s_ - st.rate_since_s));
+    st.rate_since_s = now_s_;
+    st.rate_Bps = rate;
+    if (rate > 0.0) {
+      st.finish_s = now_s_ + st.remaining / rate;
+      push_finish(f);
+    } else {
+      st.finish_s = std::numeric_limits<double>::infinity();
+    }
   }
   c.order.insert(c.order.end(), freeze_order_.begin(), freeze_order_.end());
   return changed;

@@ -223,7 +223,9 @@ class FlowNetwork {
   BigVector<std::int64_t> local_end_;     // (unpacked: path ends)
   BigVector<topology::LinkId> local_links_;
   BigVector<double> local_multiplicity_;
+  BigVector<double> local_old_rate_Bps_;  // the rates before the solve (no record read for flows that keep theirs)
   BigVector<double> local_rate_Bps_;
+  BigVector<std::int32_t> changed_;       // local ids whose rate moved
   BigVector<FlowId> local_ids_;  // 0, 1, 2, ...
   std::vector<double> residual_Bps_;
   std::vector<double> class_capacity_Bps_;
