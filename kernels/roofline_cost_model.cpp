@@ -19,15 +19,19 @@ void require_positive(double value, const char* what) {
 }
 }  // namespace
 
-RooflineCostModel::RooflineCostModel(DeviceCeilings ceilings, double relative_uncertainty)
-    : ceilings_(std::move(ceilings)), relative_uncertainty_(relative_uncertainty) {
-  require_positive(ceilings_.matrix_flops_per_s, "matrix_flops_per_s");
-  require_positive(ceilings_.memory_Bps, "memory_Bps");
-  require_positive(ceilings_.matrix_efficiency, "matrix_efficiency");
-  require_positive(ceilings_.memory_efficiency, "memory_efficiency");
-  if (ceilings_.vector_flops_per_s < 0.0 || ceilings_.launch_overhead_s < 0.0) {
+void validate_ceilings(const DeviceCeilings& c) {
+  require_positive(c.matrix_flops_per_s, "matrix_flops_per_s");
+  require_positive(c.memory_Bps, "memory_Bps");
+  require_positive(c.matrix_efficiency, "matrix_efficiency");
+  require_positive(c.memory_efficiency, "memory_efficiency");
+  if (c.vector_flops_per_s < 0.0 || c.launch_overhead_s < 0.0) {
     throw InputError("ceilings", "vector_flops_per_s and launch_overhead_s must not be negative");
   }
+}
+
+RooflineCostModel::RooflineCostModel(DeviceCeilings ceilings, double relative_uncertainty)
+    : ceilings_(std::move(ceilings)), relative_uncertainty_(relative_uncertainty) {
+  validate_ceilings(ceilings_);
 }
 
 Prediction RooflineCostModel::predict(const OpShape& op) const {

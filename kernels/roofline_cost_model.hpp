@@ -21,6 +21,11 @@ namespace switchsim::kernels {
 
 inline constexpr double kRooflineRelativeUncertainty = 0.30;
 
+// The checks every ceilings-based model makes: the matrix peak, memory bandwidth and both
+// efficiencies positive and finite, the vector peak and launch overhead not negative.
+// InputError("ceilings.<field>" or "ceilings") otherwise.
+void validate_ceilings(const DeviceCeilings& ceilings);
+
 class RooflineCostModel final : public CostModel {
  public:
   // Throws InputError("ceilings", ...) when a ceiling is not positive.

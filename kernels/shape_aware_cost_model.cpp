@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/errors.hpp"
+#include "kernels/roofline_cost_model.hpp"
 
 namespace switchsim::kernels {
 
@@ -109,13 +110,7 @@ MatrixWork matrix_work(const OpShape& op, const MatrixGeometry& g, double flops_
 
 ShapeAwareCostModel::ShapeAwareCostModel(DeviceCeilings ceilings, MatrixGeometry geometry)
     : ceilings_(std::move(ceilings)), geometry_(geometry) {
-  require_positive(ceilings_.matrix_flops_per_s, "ceilings.matrix_flops_per_s");
-  require_positive(ceilings_.memory_Bps, "ceilings.memory_Bps");
-  require_positive(ceilings_.matrix_efficiency, "ceilings.matrix_efficiency");
-  require_positive(ceilings_.memory_efficiency, "ceilings.memory_efficiency");
-  if (ceilings_.vector_flops_per_s < 0.0 || ceilings_.launch_overhead_s < 0.0) {
-    throw InputError("ceilings", "vector_flops_per_s and launch_overhead_s must not be negative");
-  }
+  validate_ceilings(ceilings_);
   const MatrixGeometry& g = geometry_;
   if (g.family == MatrixGeometry::Family::systolic) {
     require_positive(static_cast<double>(g.mxu_dim), "geometry.mxu_dim");
