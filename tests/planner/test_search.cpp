@@ -292,6 +292,7 @@ TEST_CASE("planner: a dropless layout on a TPU mesh carries the platform caveat,
   const topology::Mesh gpus = topology::build_mesh("dgx-h100-1");
   const auto gpu_cost = workloads::make_cost_model("h100", "");
   const planner::RecommendResult g = planner::recommend(s.model, gpus, o, *gpu_cost);
-  for (const json& e : planner::to_json(g).at("recommendations")) CHECK_FALSE(e.contains("platform_caveat"));
+  const json gj = planner::to_json(g);  // named: a range-for over a temporary's member dangles
+  for (const json& e : gj.at("recommendations")) CHECK_FALSE(e.contains("platform_caveat"));
   CHECK(planner::to_text(g).find("NOTE (#") == std::string::npos);
 }

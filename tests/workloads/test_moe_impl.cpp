@@ -36,7 +36,8 @@ MoeLayerDims small_dims(MoeImpl impl, std::int64_t ep = 4) {
   return x;
 }
 
-const MoeOp& op_named(const std::vector<MoeOp>& ops, const std::string& name) {
+// By value: callers pass the temporaries that moe_*_ops return, so a reference would dangle.
+MoeOp op_named(const std::vector<MoeOp>& ops, const std::string& name) {
   for (const MoeOp& op : ops) {
     if (op.name == name) return op;
   }
@@ -98,16 +99,16 @@ TEST_CASE("einsum: dispatch and combine are 2 S E C d FLOPs per group; backward 
   // 2 x S x E x C x d per group, 2 groups: 2 * 8 * 4 * 4 * 16 * 2 = 8192.
   const double per_layer = 2.0 * 8 * 4 * 4 * 16 * 2;
   const std::vector<MoeOp> dispatch = moe_dispatch_ops(x);
-  const MoeOp& de = op_named(dispatch, "dispatch_einsum");
+  const MoeOp de = op_named(dispatch, "dispatch_einsum");
   CHECK(de.forward.flops() == per_layer);
   CHECK(de.backward.flops() == per_layer);  // the one-hot dispatch mask has no gradient: only d inputs
   CHECK_FALSE(de.weighted);
-  const MoeOp& ce = op_named(moe_combine_ops(x), "combine_einsum");
+  const MoeOp ce = op_named(moe_combine_ops(x), "combine_einsum");
   CHECK(ce.forward.flops() == per_layer);
   CHECK(ce.backward.flops() == 2.0 * per_layer);  // d expert_outputs and d combine (the gate's path)
   // The [g, S, E, C] mask: S P = 8 x (4 x 2 x 4) = 256 elements; forward 4 + 4 + 2 + 2 = 12 B each
   // (fp32 written and read, bf16 dispatch and combine written), backward 2 + 4 = 6 B each.
-  const MoeOp& mask = op_named(dispatch, "dispatch_mask");
+  const MoeOp mask = op_named(dispatch, "dispatch_mask");
   CHECK(mask.forward.min_bytes() == 256.0 * 12.0);
   CHECK(mask.backward.min_bytes() == 256.0 * 6.0);
   // No gather-style permutation and no sort on the expert side (the einsum's layout is the operand).
@@ -144,10 +145,10 @@ TEST_CASE("gather: the permutation's bytes, forward and backward", "[moe_impl]")
   const MoeLayerDims x = small_dims(MoeImpl::gather);
   // kT = 16 assignments, P = E g C = 32 padded slots, rows of d a = 32 B, 8 B of indices per
   // assignment, 4 B of gate.
-  const MoeOp& dispatch = op_named(moe_dispatch_ops(x), "dispatch");
+  const MoeOp dispatch = op_named(moe_dispatch_ops(x), "dispatch");
   CHECK(dispatch.forward.min_bytes() == (16.0 + 32.0) * 32.0 + 8.0 * 16.0);   // read kT rows, write P rows
   CHECK(dispatch.backward.min_bytes() == (16.0 + 16.0) * 32.0 + 8.0 * 16.0);  // gather kT rows, write T
-  const MoeOp& combine = op_named(moe_combine_ops(x), "combine");
+  const MoeOp combine = op_named(moe_combine_ops(x), "combine");
   CHECK(combine.forward.min_bytes() == (16.0 + 16.0) * 32.0 + 12.0 * 16.0);
   CHECK(combine.backward.min_bytes() == (2.0 * 16.0 + 32.0) * 32.0 + 16.0 * 16.0);
   CHECK(dispatch.forward.flops() == 0.0);
@@ -163,7 +164,7 @@ TEST_CASE("gather: the permutation's bytes, forward and backward", "[moe_impl]")
 
 TEST_CASE("grouped: one GEMM over the routed rows, each local expert's weights read once", "[moe_impl]") {
   const std::vector<MoeOp> ops = moe_expert_ops(small_dims(MoeImpl::grouped, 2), 10);  // R = 10, E_l = 2
-  const MoeOp& wi = op_named(ops, "expert_wi");
+  const MoeOp wi = op_named(ops, "expert_wi");
   CHECK(wi.weighted);
   CHECK(wi.forward.flops() == 2.0 * 10 * 16 * 64);                                 // 2 R d (n-1) f
   CHECK(wi.forward.min_bytes() == (10.0 * 16 + 2.0 * 16 * 64 + 10.0 * 64) * 2.0);  // (R k + E_l k n + R n) a
