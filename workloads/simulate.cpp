@@ -116,6 +116,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
 
   StepResult r;
   r.model = model.name;
+  r.decoder_only = model.decoder_only();
   r.mesh = mesh.name;
   r.mesh_file = mesh.file;
   r.device_kind = mesh.device_kind;
@@ -415,15 +416,19 @@ std::string to_text(const StepResult& r) {
   if (!r.platform_caveat.empty()) s += "NOTE: " + r.platform_caveat + "\n";
   if (r.mode == "dropless") {
     // Dropless has no capacity factor and no expert capacity: what it has is the busiest device's load.
+    // A decoder-only model has one stack: its figures are the "encoder" fields; T5-family models show both stacks.
+    const std::string second_stack =
+        r.decoder_only ? std::string() : fmt::format(" (decoder {:.6g})", r.decoder_received_slots);
     s += fmt::format("dropless mode (routing {}, seed {}, MoE layer {}): group {} tokens; the busiest device's experts "
-                     "receive {:.6g} slots per Switch layer (decoder {:.6g}), {:.4g} x the mean; nothing is dropped\n",
+                     "receive {:.6g} slots per MoE layer{}, {:.4g} x the mean; nothing is dropped\n",
                      r.routing, r.seed, to_string(r.training.moe_impl), r.shape.group_tokens, r.encoder_received_slots,
-                     r.decoder_received_slots, r.max_expert_load_ratio);
+                     second_stack, r.max_expert_load_ratio);
   } else {
+    const std::string second_stack = r.decoder_only ? std::string() : fmt::format(" (decoder {})", r.decoder_expert_capacity);
     s += fmt::format("capacity factor {:g} ({} mode, routing {}, seed {}, MoE layer {}): group {} tokens, expert "
-                     "capacity {} (decoder {})\n",
+                     "capacity {}{}\n",
                      r.capacity_factor, r.mode, r.routing, r.seed, to_string(r.training.moe_impl), r.shape.group_tokens,
-                     r.expert_capacity, r.decoder_expert_capacity);
+                     r.expert_capacity, second_stack);
   }
   s += fmt::format("step time      {:.6g} s   tokens/s {:.6g}   examples/s {:.6g}\n", r.step_time_s, r.tokens_per_s,
                    r.examples_per_s);
@@ -433,8 +438,12 @@ std::string to_text(const StepResult& r) {
                    std::max(0.0, r.step_time_s - r.op_accounting.uncertainty_s),
                    r.step_time_s + r.op_accounting.uncertainty_s);
   if (r.mode != "dropless") {
-    s += fmt::format("drop fraction  {:.4g}% (encoder {:.4g}%, decoder {:.4g}%)\n", 100.0 * r.drop_fraction,
-                     100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction);
+    if (r.decoder_only) {
+      s += fmt::format("drop fraction  {:.4g}%\n", 100.0 * r.drop_fraction);
+    } else {
+      s += fmt::format("drop fraction  {:.4g}% (encoder {:.4g}%, decoder {:.4g}%)\n", 100.0 * r.drop_fraction,
+                       100.0 * r.encoder_drop_fraction, 100.0 * r.decoder_drop_fraction);
+    }
   }
   s += fmt::format("critical path  compute {:.4g} s, all-to-all {:.4g} s, all-reduce {:.4g} s, idle {:.4g} s\n",
                    r.breakdown.compute_s, r.breakdown.all_to_all_s, r.breakdown.all_reduce_s, r.breakdown.idle_s);

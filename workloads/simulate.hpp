@@ -61,6 +61,7 @@ struct StepOptions {
 
 struct StepResult {
   std::string model;
+  bool decoder_only = false;  // one causal stack: the "decoder" figures of the T5 family do not apply
   std::string mesh;       // the mesh's label (a custom mesh's "name")
   std::string mesh_file;  // a custom mesh: the file it was read from
   std::string device_kind;

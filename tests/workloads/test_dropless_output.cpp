@@ -67,3 +67,26 @@ TEST_CASE("dropless output: a capacity sweep in dropless mode is one row", "[dro
   ResolvedStep c = small_step("capacity");
   CHECK(capacity_sweep(c.model, *c.mesh, c.layout, c.options, {0.5, 1.0, 2.0}, 1, *c.cost).size() == 3);
 }
+
+TEST_CASE("text output of a decoder-only model names one stack, no T5 decoder figures", "[dropless][decoder]") {
+  for (const std::string mode : {"capacity", "dropless"}) {
+    StepRequest q;
+    q.model = "olmoe-1b-7b";
+    q.mesh = "dgx-h100-1";
+    q.layout = "dp=8,ep=8";
+    q.batch_tokens = 8 * 4096;
+    q.mode = mode;
+    ResolvedStep d = resolve_step_request(q);
+    const StepResult r = simulate_step(d.model, *d.mesh, d.layout, d.options, *d.cost);
+    CHECK(r.decoder_only);
+    const std::string text = to_text(r);
+    INFO(text);
+    CHECK(text.find("(decoder") == std::string::npos);
+    CHECK(text.find("encoder") == std::string::npos);
+  }
+  // The encoder-decoder family keeps both stacks' figures.
+  ResolvedStep t = small_step("capacity");
+  const std::string t5 = to_text(simulate_step(t.model, *t.mesh, t.layout, t.options, *t.cost));
+  CHECK(t5.find("(decoder") != std::string::npos);
+  CHECK(t5.find("encoder") != std::string::npos);
+}
