@@ -1,9 +1,13 @@
-// `switchsim validate --backend cpu|cuda --profile FILE [--quick] [--json] [--out F]`:
+// `switchsim validate --backend cpu|cuda --profile FILE [--quick] [--max-mape X] [--json] [--out F]`:
 // runs held-out Switch-layer shapes (not in the profile), compares measured
 // kernel times with the profile's predictions (cases, mape,
 // median_abs_error), and checks drops: the real dispatch against the
 // simulator's drop count and the binomial expectation (kernels/validation.hpp).
+// Report-only by default; with --max-mape X (percent) it exits 1 when the MAPE
+// exceeds X or a drop check mismatches, after writing the full result, so CI
+// and users can gate on it (as `fidelity --max-mape` does).
 
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -28,6 +32,7 @@ struct ValidateOptions {
   bool quick = false;
   double seconds_per_shape = 0.0;
   int blas_threads = -1;  // -1: the profile's device.blas_threads, else 1
+  double max_mape_percent = -1.0;  // < 0: report only
   OutputOptions output;
 };
 
@@ -65,8 +70,15 @@ CommandAction add_validate_command(CLI::App& app) {
   app.add_option("--blas-threads", options->blas_threads,
                  "cpu: OpenBLAS threads for the matrix products (default: the profile's device.blas_threads, "
                  "else 1; 0 = one per hardware thread)");
+  CLI::Option* max_mape = app.add_option(
+      "--max-mape", options->max_mape_percent,
+      "Exit 1 when the kernels' MAPE (percent) exceeds this or a drop check mismatches (default: report only)");
   add_output_flags(app, options->output);
-  return [options] {
+  return [options, max_mape]() -> int {
+    // Checked before anything is measured.
+    if (max_mape->count() > 0 && !(options->max_mape_percent >= 0.0 && std::isfinite(options->max_mape_percent))) {
+      throw InputError("--max-mape", "must be a non-negative percentage");
+    }
     auto backend = kernels::make_backend(options->backend);  // InputError / UnavailableError -> exit 2
     const json profile = read_json_file(options->profile, "--profile");
     const auto model = kernels::cost_model_from_profile_json(profile, backend->device_kind(),
@@ -92,8 +104,24 @@ CommandAction add_validate_command(CLI::App& app) {
     if (stderr_is_terminal()) vo.timing.progress = [](const std::string& l) { std::cerr << "validate: " << l << "\n"; };
     json result = kernels::validate(*backend, *model, profile, vo);
     result["profile"] = options->profile;
+    if (options->max_mape_percent >= 0.0) result["max_mape_percent"] = options->max_mape_percent;
     emit(options->output, with_command("validate", result), text_report(result));
-    return 0;
+    if (options->max_mape_percent < 0.0) return 0;
+    int status = 0;
+    const double mape_percent = 100.0 * result["mape"].get<double>();
+    if (mape_percent > options->max_mape_percent) {
+      std::cerr << fmt::format("switchsim: validate: MAPE {:.1f}% exceeds --max-mape {:g}%\n", mape_percent,
+                               options->max_mape_percent);
+      status = 1;
+    }
+    for (const auto& d : result["drop_check"]) {
+      if (!d["match"].get<bool>()) {
+        std::cerr << "switchsim: validate: a drop check does not match the simulator's drop count\n";
+        status = 1;
+        break;
+      }
+    }
+    return status;
   };
 }
 

@@ -67,10 +67,11 @@ std::unique_ptr<CostModel> cost_model_from_profile_json(const json& profile, con
                                                         const std::string& name, const std::string& field,
                                                         const MatrixGeometry* geometry) {
   if (!profile.is_object()) throw InputError(field, "a profile must be a JSON object");
-  // What `calibrate` writes (kernels/calibration.cpp); `device`, `ceilings_measurement`,
-  // a sample's `config` and `provenance` are descriptive records, not read.
+  // What `calibrate` writes (kernels/calibration.cpp, and `command`, which every command's
+  // JSON output carries: cli/output.hpp); `device`, `ceilings_measurement`, a sample's
+  // `config` and `provenance` are descriptive records, not read.
   require_known_keys(profile,
-                     {"schema_version", "kind", "device", "backend", "measured_at", "source", "ceilings",
+                     {"schema_version", "kind", "command", "device", "backend", "measured_at", "source", "ceilings",
                       "ceilings_measurement", "samples", "notes", "provenance"},
                      field);
   const long long version = require_integer(profile, "schema_version", field);

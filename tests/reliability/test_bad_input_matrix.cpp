@@ -374,6 +374,10 @@ const std::vector<Case>& cases() {
     t.push_back({"calibrate", "unknown backend", {"calibrate", "--backend", "abacus", "--out", "{d}/out.json"}, {}, "--backend"});
     t.push_back({"calibrate", "roofline of an unknown device",
                  {"calibrate", "--backend", "roofline", "--device", "abacus", "--out", "{d}/out.json"}, {}, "device"});
+    t.push_back({"validate", "negative --max-mape",
+                 {"validate", "--backend", "cpu", "--profile", SWITCHSIM_SOURCE_DIR "/data/profiles/h100-roofline.json",
+                  "--max-mape", "-1", "--out", "{d}/out.json"},
+                 {}, "--max-mape"});
     t.push_back({"validate", "unknown backend",
                  {"validate", "--backend", "abacus", "--profile", SWITCHSIM_SOURCE_DIR "/data/profiles/h100-roofline.json",
                   "--out", "{d}/out.json"},
