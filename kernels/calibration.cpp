@@ -27,6 +27,12 @@ SwitchLayerConfig shape(std::int64_t T, std::int64_t d, std::int64_t E, std::int
   return c;
 }
 
+// The same shape in dropless mode (grouped GEMM over the real loads; switch_layer.hpp).
+SwitchLayerConfig dropless(SwitchLayerConfig c) {
+  c.dropless = true;
+  return c;
+}
+
 }  // namespace
 
 // The sweep is a ladder over tokens and d_model (d_ff = 4 d_model) with a
@@ -61,6 +67,11 @@ std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bo
     out.push_back(shape(128, 96, 8, 2, Activation::geglu));
     out.push_back(shape(1024, 64, 16, 2));
     out.push_back(shape(1024, 32, 32));
+    // Dropless (CPU only: the CUDA backend has no grouped GEMM yet): its expert FFN is one
+    // product of p + 1 matrices over all T k rows (switch_layer_ops), a shape the padded
+    // sweep does not give.
+    out.push_back(dropless(shape(1024, 64, 16, 2)));
+    out.push_back(dropless(shape(512, 96, 8, 1, Activation::geglu)));
   }
   return out;
 }
@@ -71,7 +82,8 @@ std::vector<SwitchLayerConfig> validation_shapes(const std::string& backend, boo
     return {shape(4096, 768, 64), shape(16384, 768, 32), shape(8192, 1536, 16), shape(16384, 1024, 64, 2)};
   }
   if (quick) return {shape(256, 48, 8)};
-  return {shape(256, 48, 8), shape(768, 80, 8), shape(512, 80, 12), shape(384, 64, 16, 2, Activation::geglu)};
+  return {shape(256, 48, 8), shape(768, 80, 8), shape(512, 80, 12), shape(384, 64, 16, 2, Activation::geglu),
+          dropless(shape(768, 48, 12, 2))};
 }
 
 std::vector<KernelTiming> time_switch_layer(SwitchLayerBackend& backend, const SwitchLayerConfig& config,

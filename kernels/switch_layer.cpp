@@ -20,6 +20,7 @@ json to_json(const SwitchLayerConfig& c) {
   j["capacity_factor"] = c.capacity_factor;
   j["group_size"] = c.group_tokens();
   j["activation"] = to_string(c.activation);
+  if (c.dropless) j["dropless"] = true;  // absent: capacity mode (profiles written before dropless existed)
   return j;
 }
 
@@ -39,6 +40,10 @@ SwitchLayerConfig config_from_json(const json& j, const std::string& where) {
     c.activation = Activation::geglu;
   } else {
     throw InputError(where + ".activation", "must be relu or geglu");
+  }
+  if (j.contains("dropless")) {
+    if (!j["dropless"].is_boolean()) throw InputError(where + ".dropless", "must be true or false");
+    c.dropless = j["dropless"].get<bool>();
   }
   c.validate();
   return c;
@@ -81,20 +86,29 @@ SwitchLayerProblem make_random_problem(const SwitchLayerConfig& config, std::uin
 
 std::vector<std::pair<std::string, OpShape>> switch_layer_ops(const SwitchLayerConfig& c, Precision precision) {
   const double e = precision == Precision::bf16 ? 2.0 : 4.0;
-  const double E = static_cast<double>(c.experts);
-  const double S = static_cast<double>(c.slots_per_expert());
+  const double rows = static_cast<double>(c.buffer_rows());  // E S padded, or R = T k packed (dropless)
   const double d = static_cast<double>(c.d_model);
   const double T = static_cast<double>(c.tokens);
   std::vector<std::pair<std::string, OpShape>> ops;
   ops.emplace_back("router", OpShape{OpKind::router, 1, c.tokens, c.experts, c.d_model, 0, Precision::fp32});
   ops.emplace_back("dispatch",
-                   OpShape{OpKind::dispatch, 1, 0, 0, 0, static_cast<std::int64_t>(2.0 * E * S * d * e), precision});
-  OpShape ffn{OpKind::batched_matmul, c.experts * (c.input_projections() + 1), c.slots_per_expert(), c.d_ff,
-              c.d_model, 0, precision};
-  if (c.activation == Activation::geglu) ffn.activation_elements = c.experts * c.slots_per_expert() * c.d_ff;
+                   OpShape{OpKind::dispatch, 1, 0, 0, 0, static_cast<std::int64_t>(2.0 * rows * d * e), precision});
+  const std::int64_t products = c.input_projections() + 1;
+  OpShape ffn;
+  if (c.dropless) {
+    // The grouped GEMM as the simulator's grouped op prices it (workloads/moe_layer.cpp): per
+    // projection one product over all R rows, each expert's (k, n) weights read once:
+    //   FLOPs 2 R d f per product; bytes (R k + E k n + R n) e per product.
+    const double f = static_cast<double>(c.d_ff), E = static_cast<double>(c.experts);
+    ffn = OpShape{OpKind::batched_matmul, products, c.buffer_rows(), c.d_ff, c.d_model, 0, precision};
+    ffn.bytes = static_cast<std::int64_t>(static_cast<double>(products) * (rows * d + E * d * f + rows * f) * e);
+  } else {
+    ffn = OpShape{OpKind::batched_matmul, c.experts * products, c.slots_per_expert(), c.d_ff, c.d_model, 0, precision};
+  }
+  if (c.activation == Activation::geglu) ffn.activation_elements = c.buffer_rows() * c.d_ff;
   ops.emplace_back("expert_ffn", ffn);
   ops.emplace_back("combine", OpShape{OpKind::combine, 1, 0, 0, 0,
-                                      static_cast<std::int64_t>((E * S * d + T * d) * e), precision});
+                                      static_cast<std::int64_t>((rows * d + T * d) * e), precision});
   return ops;
 }
 

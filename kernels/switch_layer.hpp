@@ -25,6 +25,17 @@
 //   combine         y[t] = sum over kept choices j of gate[t, j] * out[slot(t, j)];
 //                   a dropped token gets zero expert output (the residual
 //                   connection, outside this layer, carries it).
+//
+// Dropless mode (`dropless`, MegaBlocks / Megatron-Core grouped GEMM): no
+// capacity and no padding. assign_capacity packs every (token, choice) into
+// its expert's block of a buffer of R = T k rows, experts in order, each block
+// in the same rank-major priority order (expert_offsets: block e is rows
+// [off[e], off[e+1]), off[e+1] - off[e] = the expert's load n_e); dispatch
+// fills the R rows; expert_ffn is a grouped GEMM: per expert, the products of
+// its n_e real rows only (sum_e 2 n_e d f (p + 1) = 2 R d f (p + 1) FLOPs,
+// each expert's weights read once); combine as above. Nothing is dropped.
+// Capacity mode uses the same addressing with off[e] = e S (every block S
+// rows), so dispatch, expert_ffn and combine are one code path.
 
 #include <cstdint>
 #include <memory>
@@ -52,6 +63,7 @@ struct SwitchLayerConfig {
   std::int64_t group_size = 0;  // G; 0 = all tokens form one group
   Activation activation = Activation::relu;
   double aux_loss_alpha = 1e-2;
+  bool dropless = false;  // grouped GEMM over the experts' real loads (see above)
 
   // Throws InputError naming the field ("tokens", "group_size", ...).
   void validate() const;
@@ -60,8 +72,10 @@ struct SwitchLayerConfig {
   // ceil(cf * k * G / E), computed with a 1e-9 slack so that an exact integer
   // product is not pushed up by rounding.
   [[nodiscard]] std::int64_t capacity() const;
-  // Rows per expert buffer: groups * capacity.
+  // Rows per expert buffer: groups * capacity (capacity mode).
   [[nodiscard]] std::int64_t slots_per_expert() const { return groups() * capacity(); }
+  // Rows of the dispatch buffer: E S (capacity mode) or T k (dropless: every choice, packed).
+  [[nodiscard]] std::int64_t buffer_rows() const { return dropless ? tokens * top_k : experts * slots_per_expert(); }
   // Number of (E, d_model, d_ff)-sized input projections: 1 (relu) or 2 (geglu).
   [[nodiscard]] std::int64_t input_projections() const { return activation == Activation::geglu ? 2 : 1; }
 };
@@ -104,11 +118,16 @@ struct RouterOutput {
 };
 
 struct CapacityAssignment {
-  std::int64_t capacity = 0;          // C, per expert and group
-  std::vector<std::int32_t> slot;     // (T, k) row in expert expert[t,k]'s buffer (0..S-1), or -1 if dropped
-  std::vector<std::int32_t> row_source;   // (E, S) token whose row fills each buffer row, -1 = padding
+  std::int64_t capacity = 0;          // C, per expert and group (0 in dropless mode)
+  std::vector<std::int32_t> slot;     // (T, k) row within expert expert[t,k]'s block, or -1 if dropped
+  std::vector<std::int32_t> row_source;   // (buffer rows) token whose row fills each buffer row, -1 = padding
   std::vector<std::int32_t> expert_load;  // (groups, E) choices routed to each expert, before capacity
+  std::vector<std::int64_t> expert_offsets;  // (E + 1) first buffer row of each expert's block (e S when padded)
   std::int64_t dropped = 0;           // (token, choice) pairs past capacity
+  // Buffer row of (token t, choice j) for expert e = expert[t, j]; slot must not be -1.
+  [[nodiscard]] std::int64_t row(std::int32_t e, std::int32_t slot_in_block) const {
+    return expert_offsets[static_cast<std::size_t>(e)] + slot_in_block;
+  }
 };
 
 enum class SwitchKernel : std::uint8_t { router, assign_capacity, dispatch, expert_ffn, combine };

@@ -40,11 +40,13 @@ void SwitchLayerConfig::validate() const {
     throw InputError("capacity_factor", "must be a positive finite number");
   }
   if (group_size < 0) throw InputError("group_size", "must not be negative (0 = one group)");
+  // Dropless has no capacity: the groups only report loads per group.
   if (tokens % group_tokens() != 0) {
     throw InputError("group_size", "must divide tokens (" + std::to_string(tokens) + ")");
   }
   // Index arithmetic uses int32 for slots and int64 for element offsets.
   if (static_cast<double>(experts) * static_cast<double>(slots_per_expert()) > 2.0e9 ||
+      static_cast<double>(buffer_rows()) > 2.0e9 ||
       static_cast<double>(tokens) * static_cast<double>(top_k) > 2.0e9) {
     throw InputError("tokens", "too many tokens or expert slots for 32-bit slot indices");
   }

@@ -32,10 +32,10 @@ double physical_memory_bytes() {
 double footprint_bytes(const SwitchLayerConfig& c) {
   const double T = static_cast<double>(c.tokens), d = static_cast<double>(c.d_model);
   const double f = static_cast<double>(c.d_ff), E = static_cast<double>(c.experts);
-  const double S = static_cast<double>(c.slots_per_expert()), k = static_cast<double>(c.top_k);
+  const double rows = static_cast<double>(c.buffer_rows()), k = static_cast<double>(c.top_k);
   const double p = static_cast<double>(c.input_projections());
-  const double floats = 2 * T * d + T * E + d * E + (p + 1) * E * d * f + 2 * E * S * d + p * E * S * f;
-  return 4.0 * floats + 12.0 * T * k + 4.0 * E * S;
+  const double floats = 2 * T * d + T * E + d * E + (p + 1) * E * d * f + 2 * rows * d + p * rows * f;
+  return 4.0 * floats + 12.0 * T * k + 4.0 * rows;
 }
 
 class CpuBackend final : public SwitchLayerBackend {
@@ -85,7 +85,7 @@ class CpuBackend final : public SwitchLayerBackend {
       case SwitchKernel::assign_capacity: cpu::assign_capacity(c, routing_.expert, assignment_); break;
       case SwitchKernel::dispatch: cpu::dispatch(c, problem_.x.data(), assignment_, buffer_); break;
       case SwitchKernel::expert_ffn:
-        cpu::expert_ffn(c, problem_.weights, buffer_, hidden_, gate_hidden_, expert_out_);
+        cpu::expert_ffn(c, problem_.weights, assignment_, buffer_, hidden_, gate_hidden_, expert_out_);
         break;
       case SwitchKernel::combine:
         cpu::combine(c, routing_.expert, routing_.gate, assignment_, expert_out_, y_);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "common/errors.hpp"
 #include "kernels/cpu/activation.hpp"
@@ -97,17 +98,57 @@ void route(const SwitchLayerConfig& c, const float* x, const float* router_w, st
   out.aux_loss = c.aux_loss_alpha * static_cast<double>(E) * dot;
 }
 
+namespace {
+
+// Dropless: every (token, choice) gets a row of its expert's block; blocks in expert order, each
+// in rank-major priority order (first choices in token order, then second choices, ...), so the
+// packing is deterministic and matches what capacity mode would keep with an unbounded C.
+void assign_dropless(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, CapacityAssignment& out) {
+  const std::int64_t T = c.tokens, E = c.experts, k = c.top_k, G = c.group_tokens(), groups = c.groups();
+  out.capacity = 0;
+  out.dropped = 0;
+  out.slot.assign(sz(T * k), -1);
+  out.expert_load.assign(sz(groups * E), 0);
+  for (std::int64_t t = 0; t < T; ++t) {
+    for (std::int64_t j = 0; j < k; ++j) ++out.expert_load[sz((t / G) * E + expert[sz(t * k + j)])];
+  }
+  out.expert_offsets.assign(sz(E + 1), 0);
+  for (std::int64_t e = 0; e < E; ++e) {
+    std::int64_t load = 0;
+    for (std::int64_t g = 0; g < groups; ++g) load += out.expert_load[sz(g * E + e)];
+    out.expert_offsets[sz(e + 1)] = out.expert_offsets[sz(e)] + load;
+  }
+  out.row_source.assign(sz(T * k), -1);
+  std::vector<std::int32_t> filled(sz(E), 0);
+  for (std::int64_t j = 0; j < k; ++j) {
+    for (std::int64_t t = 0; t < T; ++t) {
+      const std::int32_t e = expert[sz(t * k + j)];
+      const std::int32_t position = filled[sz(e)]++;
+      out.slot[sz(t * k + j)] = position;
+      out.row_source[sz(out.row(e, position))] = static_cast<std::int32_t>(t);
+    }
+  }
+}
+
+}  // namespace
+
 void assign_capacity(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, CapacityAssignment& out) {
   const std::int64_t T = c.tokens, E = c.experts, k = c.top_k, G = c.group_tokens(), C = c.capacity();
   const std::int64_t groups = c.groups(), S = c.slots_per_expert();
   if (static_cast<std::int64_t>(expert.size()) != T * k) throw InputError("routing", "expert must have tokens*top_k entries");
+  for (const std::int32_t e : expert) {
+    if (e < 0 || e >= E) throw InputError("routing", "expert index " + std::to_string(e) + " out of range");
+  }
+  if (c.dropless) {
+    assign_dropless(c, expert, out);
+    return;
+  }
   out.capacity = C;
   out.slot.assign(sz(T * k), -1);
   out.row_source.assign(sz(E * S), -1);
   out.expert_load.assign(sz(groups * E), 0);
-  for (const std::int32_t e : expert) {
-    if (e < 0 || e >= E) throw InputError("routing", "expert index " + std::to_string(e) + " out of range");
-  }
+  out.expert_offsets.resize(sz(E + 1));
+  for (std::int64_t e = 0; e <= E; ++e) out.expert_offsets[sz(e)] = e * S;  // every block S rows
   std::vector<std::int64_t> dropped_per_group(sz(groups), 0);
   parallel_for(groups, 1, [&](std::int64_t g_begin, std::int64_t g_end) {
     for (std::int64_t g = g_begin; g < g_end; ++g) {
@@ -132,7 +173,7 @@ void assign_capacity(const SwitchLayerConfig& c, const std::vector<std::int32_t>
 }
 
 void dispatch(const SwitchLayerConfig& c, const float* x, const CapacityAssignment& a, std::vector<float>& buffer) {
-  const std::int64_t d = c.d_model, rows = c.experts * c.slots_per_expert();
+  const std::int64_t d = c.d_model, rows = c.buffer_rows();
   buffer.resize(sz(rows * d));
   // Threads only for >= 1 MiB per thread (~100 us of copying): a std::thread
   // started per call costs 20-50 us on an idle 2-core box and up to
@@ -151,48 +192,58 @@ void dispatch(const SwitchLayerConfig& c, const float* x, const CapacityAssignme
   });
 }
 
-void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const std::vector<float>& in,
-                std::vector<float>& hidden, std::vector<float>& gate_hidden, std::vector<float>& out) {
-  const std::int64_t E = c.experts, S = c.slots_per_expert(), d = c.d_model, f = c.d_ff;
+void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const CapacityAssignment& a,
+                const std::vector<float>& in, std::vector<float>& hidden, std::vector<float>& gate_hidden,
+                std::vector<float>& out) {
+  const std::int64_t E = c.experts, rows = c.buffer_rows(), d = c.d_model, f = c.d_ff;
   const bool geglu = c.activation == Activation::geglu;
-  hidden.resize(sz(E * S * f));
-  if (geglu) gate_hidden.resize(sz(E * S * f));
-  out.resize(sz(E * S * d));
-  // 1. input projections of every expert: (S, d) . (d, f) -> (S, f)
+  hidden.resize(sz(rows * f));
+  if (geglu) gate_hidden.resize(sz(rows * f));
+  out.resize(sz(rows * d));
+  // Expert e owns rows [off_e, off_e + n_e): S padded rows each in capacity mode, its real load in
+  // dropless mode (the grouped GEMM: a loop of per-expert products over the real row counts).
+  auto block = [&a](std::int64_t e) {
+    return std::pair{a.expert_offsets[sz(e)], a.expert_offsets[sz(e + 1)] - a.expert_offsets[sz(e)]};
+  };
+  // 1. input projections of every expert: (n_e, d) . (d, f) -> (n_e, f)
   for (std::int64_t e = 0; e < E; ++e) {
-    const float* x_e = in.data() + e * S * d;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(f), blas_int(d), 1.0f, x_e,
-                blas_int(d), w.wi.data() + e * d * f, blas_int(f), 0.0f, hidden.data() + e * S * f, blas_int(f));
+    const auto [off, n] = block(e);
+    if (n == 0) continue;
+    const float* x_e = in.data() + off * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, x_e,
+                blas_int(d), w.wi.data() + e * d * f, blas_int(f), 0.0f, hidden.data() + off * f, blas_int(f));
     if (geglu) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(f), blas_int(d), 1.0f, x_e,
-                  blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, gate_hidden.data() + e * S * f,
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, x_e,
+                  blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, gate_hidden.data() + off * f,
                   blas_int(f));
     }
   }
-  // 2. activation over all experts at once (cpu/activation.hpp, vectorized).
+  // 2. activation over all rows at once (cpu/activation.hpp, vectorized).
   // Threads only where each gets enough work: relu is a memory pass (~0.1 ns
   // per element), the GELU ~2 ns per element; a thread start costs tens of us
   // idle and milliseconds on a loaded box (see dispatch()).
   float* h = hidden.data();
   const float* g = geglu ? gate_hidden.data() : nullptr;
-  parallel_for(E * S * f, geglu ? (1 << 18) : (1 << 20), [&](std::int64_t b, std::int64_t en) {
+  parallel_for(rows * f, geglu ? (1 << 18) : (1 << 20), [&](std::int64_t b, std::int64_t en) {
     if (geglu) {
       geglu_inplace(h + b, g + b, en - b);
     } else {
       relu_inplace(h + b, en - b);
     }
   });
-  // 3. output projections: (S, f) . (f, d) -> (S, d)
+  // 3. output projections: (n_e, f) . (f, d) -> (n_e, d)
   for (std::int64_t e = 0; e < E; ++e) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(S), blas_int(d), blas_int(f), 1.0f,
-                hidden.data() + e * S * f, blas_int(f), w.wo.data() + e * f * d, blas_int(d), 0.0f,
-                out.data() + e * S * d, blas_int(d));
+    const auto [off, n] = block(e);
+    if (n == 0) continue;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(d), blas_int(f), 1.0f,
+                hidden.data() + off * f, blas_int(f), w.wo.data() + e * f * d, blas_int(d), 0.0f,
+                out.data() + off * d, blas_int(d));
   }
 }
 
 void combine(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, const std::vector<float>& gate,
              const CapacityAssignment& a, const std::vector<float>& expert_out, std::vector<float>& y) {
-  const std::int64_t T = c.tokens, d = c.d_model, k = c.top_k, S = c.slots_per_expert();
+  const std::int64_t T = c.tokens, d = c.d_model, k = c.top_k;
   y.resize(sz(T * d));
   // Threads only for >= 1 MiB of gathered rows per thread (see dispatch()).
   parallel_for(T, std::max<std::int64_t>(64, 262144 / (d * k)), [&](std::int64_t begin, std::int64_t end) {
@@ -203,7 +254,7 @@ void combine(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert
         const std::int32_t row = a.slot[sz(t * k + j)];
         if (row < 0) continue;  // dropped: zero expert output
         const float g = gate[sz(t * k + j)];
-        const float* src = expert_out.data() + (static_cast<std::int64_t>(expert[sz(t * k + j)]) * S + row) * d;
+        const float* src = expert_out.data() + a.row(expert[sz(t * k + j)], row) * d;
         for (std::int64_t i = 0; i < d; ++i) dst[i] += g * src[i];
       }
     }

@@ -18,17 +18,19 @@ namespace switchsim::kernels::cpu {
 void route(const SwitchLayerConfig& c, const float* x, const float* router_w, std::vector<float>& probs,
            RouterOutput& out);
 
-// expert (T, k) -> slots, row_source, loads, drops.
+// expert (T, k) -> slots, row_source, loads, expert_offsets, drops (capacity or dropless mode).
 void assign_capacity(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, CapacityAssignment& out);
 
-// x (T, d_model) -> buffer (E, S, d_model); rows with no token are zero.
+// x (T, d_model) -> buffer (buffer_rows, d_model); rows with no token are zero.
 void dispatch(const SwitchLayerConfig& c, const float* x, const CapacityAssignment& a, std::vector<float>& buffer);
 
-// in (E, S, d_model) -> out (E, S, d_model); hidden/gate_hidden (E, S, d_ff) scratch.
-void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const std::vector<float>& in,
-                std::vector<float>& hidden, std::vector<float>& gate_hidden, std::vector<float>& out);
+// in (buffer_rows, d_model) -> out (buffer_rows, d_model), expert e on its block of rows
+// (a.expert_offsets); hidden/gate_hidden (buffer_rows, d_ff) scratch.
+void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const CapacityAssignment& a,
+                const std::vector<float>& in, std::vector<float>& hidden, std::vector<float>& gate_hidden,
+                std::vector<float>& out);
 
-// expert outputs (E, S, d_model) -> y (T, d_model), weighted by the gates.
+// expert outputs (buffer_rows, d_model) -> y (T, d_model), weighted by the gates.
 void combine(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, const std::vector<float>& gate,
              const CapacityAssignment& a, const std::vector<float>& expert_out, std::vector<float>& y);
 

@@ -93,6 +93,9 @@ class CudaBackend final : public SwitchLayerBackend {
   void load(const SwitchLayerProblem& problem) override {
     const auto& c = problem.config;
     c.validate();
+    if (c.dropless) {
+      throw InputError("dropless", "the CUDA backend has no dropless (grouped GEMM) kernels yet; the CPU backend has them");
+    }
     const double T = static_cast<double>(c.tokens), d = static_cast<double>(c.d_model);
     const double f = static_cast<double>(c.d_ff), E = static_cast<double>(c.experts);
     const double S = static_cast<double>(c.slots_per_expert()), k = static_cast<double>(c.top_k);
@@ -186,6 +189,8 @@ class CudaBackend final : public SwitchLayerBackend {
     a.slot = download(slot_, stream_);
     a.row_source = download(row_source_, stream_);
     a.expert_load = download(expert_load_, stream_);
+    const std::int64_t S = config_.slots_per_expert();
+    for (std::int64_t e = 0; e <= config_.experts; ++e) a.expert_offsets.push_back(e * S);  // every block S rows
     a.dropped = std::count(a.slot.begin(), a.slot.end(), -1);
     return a;
   }

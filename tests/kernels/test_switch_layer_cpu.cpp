@@ -194,7 +194,8 @@ std::vector<double> reference_layer(const SwitchLayerProblem& p) {
       gate[t * k + j] = logit[best];
     }
   }
-  const auto kept = reference_kept(c, expert);
+  // Dropless keeps every choice.
+  const auto kept = c.dropless ? std::vector<std::int32_t>(expert.size(), 1) : reference_kept(c, expert);
   std::vector<double> y(static_cast<std::size_t>(T * d), 0.0);
   for (std::int64_t t = 0; t < T; ++t) {
     for (std::int64_t j = 0; j < k; ++j) {
@@ -311,4 +312,75 @@ TEST_CASE("backend selection", "[kernels][switch]") {
   } catch (const UnavailableError& e) {
     CHECK(std::string(e.what()).find("cuda") != std::string::npos);
   }
+}
+
+TEST_CASE("dropless: the grouped GEMM over real expert loads matches float64, nothing dropped", "[kernels][switch][dropless]") {
+  for (const Activation act : {Activation::relu, Activation::geglu}) {
+    for (const std::int64_t k : {1, 2}) {
+      SwitchLayerConfig c = small_config(96, 6, k, 1.0, 32);
+      c.d_model = 24;
+      c.d_ff = 40;
+      c.activation = act;
+      c.dropless = true;
+      // A sharp router (scale 4): uneven loads, which capacity mode at cf 1 would partly drop.
+      const auto problem = make_random_problem(c, 11 + static_cast<std::uint64_t>(k), false, 4.0);
+      auto backend = make_backend("cpu");
+      backend->load(problem);
+      run_switch_layer(*backend);
+      const auto y = backend->output();
+      const auto ref = reference_layer(problem);
+      REQUIRE(y.size() == ref.size());
+      double err2 = 0.0, ref2 = 0.0;
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        err2 += (y[i] - ref[i]) * (y[i] - ref[i]);
+        ref2 += ref[i] * ref[i];
+      }
+      CHECK(std::sqrt(err2 / ref2) < 1e-5);
+      const auto a = backend->assignment();
+      CHECK(a.dropped == 0);
+      CHECK(a.capacity == 0);
+      // Packed blocks: offsets are the prefix sums of the loads, T k rows in all, no padding.
+      REQUIRE(a.expert_offsets.size() == 7);
+      std::int64_t max_load = 0;
+      for (std::int64_t e = 0; e < 6; ++e) {
+        std::int64_t load = 0;
+        for (std::int64_t g = 0; g < c.groups(); ++g) load += a.expert_load[static_cast<std::size_t>(g * 6 + e)];
+        CHECK(a.expert_offsets[static_cast<std::size_t>(e + 1)] - a.expert_offsets[static_cast<std::size_t>(e)] == load);
+        max_load = std::max(max_load, load);
+      }
+      CHECK(a.expert_offsets.back() == c.tokens * k);
+      CHECK(max_load > c.tokens * k / 6);  // uneven: the busiest expert is above the mean
+      for (const std::int32_t source : a.row_source) CHECK(source >= 0);
+    }
+  }
+}
+
+TEST_CASE("dropless: block order is rank-major, every choice on its expert's block", "[kernels][switch][dropless]") {
+  SwitchLayerConfig c = small_config(4, 2, 2, 1.0);
+  c.dropless = true;
+  CapacityAssignment a;
+  // (token: first, second) = (0: 0,1) (1: 0,1) (2: 1,0) (3: 0,1): expert 0 gets 0,1,3 (first
+  // choices, token order) then 2 (second choice); expert 1 gets 2 then 0,1,3.
+  cpu::assign_capacity(c, {0, 1, 0, 1, 1, 0, 0, 1}, a);
+  CHECK(a.expert_offsets == std::vector<std::int64_t>{0, 4, 8});
+  CHECK(a.row_source == std::vector<std::int32_t>{0, 1, 3, 2, 2, 0, 1, 3});
+  CHECK(a.slot == std::vector<std::int32_t>{0, 1, 1, 2, 0, 3, 2, 3});
+  CHECK(a.dropped == 0);
+}
+
+TEST_CASE("dropless ops: the expert FFN's FLOPs are 2 T k d f (p + 1), no padding", "[kernels][switch][dropless]") {
+  SwitchLayerConfig c = small_config(96, 6, 2, 1.25, 32);
+  c.activation = Activation::geglu;
+  c.dropless = true;
+  for (const auto& [name, op] : switch_layer_ops(c, Precision::fp32)) {
+    if (name == "expert_ffn") {
+      CHECK(op.flops() == 2.0 * 96 * 2 * 8 * 16 * 3);
+      // Each expert's three (8 x 16) matrices read once, R = 192 rows in and out per product.
+      CHECK(op.bytes == static_cast<std::int64_t>(3.0 * (192.0 * 8 + 6.0 * 8 * 16 + 192.0 * 16) * 4.0));
+    }
+    if (name == "dispatch") CHECK(op.bytes == static_cast<std::int64_t>(2.0 * 192 * 8 * 4));
+  }
+  // The config round-trips through JSON (profiles record it).
+  CHECK(config_from_json(to_json(c), "config").dropless);
+  CHECK_FALSE(config_from_json(to_json(small_config(96, 6, 2, 1.25, 32)), "config").dropless);
 }
