@@ -1,0 +1,189 @@
+#include "kernels/cpu/switch_layer_backward_cpu.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/errors.hpp"
+#include "kernels/cpu/parallel.hpp"
+
+namespace switchsim::kernels::cpu {
+
+namespace {
+
+int blas_int(std::int64_t v) {
+  SWITCHSIM_ASSERT(v >= 0 && v <= std::numeric_limits<int>::max(), "matrix dimension exceeds BLAS int");
+  return static_cast<int>(v);
+}
+std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+// The tanh-form GELU and its derivative (formulas in the header), in float64 then rounded: the
+// backward is not the bottleneck of anything measured here, its accuracy is what is tested.
+void gelu_and_derivative(float h, float& gelu, float& derivative) {
+  constexpr double c = 0.7978845608028654, b = 0.044715;
+  const double v = h;
+  const double th = std::tanh(c * (v + b * v * v * v));
+  gelu = static_cast<float>(0.5 * v * (1.0 + th));
+  derivative = static_cast<float>(0.5 * (1.0 + th) + 0.5 * v * (1.0 - th * th) * c * (1.0 + 3.0 * b * v * v));
+}
+
+}  // namespace
+
+void combine_backward(const SwitchLayerConfig& c, const std::vector<float>& gate, const std::vector<std::int32_t>& expert,
+                      const CapacityAssignment& a, const std::vector<float>& expert_out, const std::vector<float>& dy,
+                      SwitchLayerBackwardScratch& s) {
+  const std::int64_t T = c.tokens, d = c.d_model, k = c.top_k;
+  s.d_out.assign(sz(c.buffer_rows() * d), 0.0f);  // padding rows: no gradient
+  s.d_gate.assign(sz(T * k), 0.0f);
+  // Each buffer row belongs to one (token, choice): the tokens' writes never overlap.
+  parallel_for(T, std::max<std::int64_t>(64, 262144 / (d * k)), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) {
+      const float* dy_t = dy.data() + t * d;
+      for (std::int64_t j = 0; j < k; ++j) {
+        const std::int32_t slot = a.slot[sz(t * k + j)];
+        if (slot < 0) continue;  // dropped: the output did not depend on it
+        const std::int64_t r = a.row(expert[sz(t * k + j)], slot);
+        const float g = gate[sz(t * k + j)];
+        float* d_o = s.d_out.data() + r * d;
+        const float* o = expert_out.data() + r * d;
+        double dot = 0.0;
+        for (std::int64_t i = 0; i < d; ++i) {
+          d_o[i] = g * dy_t[i];
+          dot += static_cast<double>(dy_t[i]) * static_cast<double>(o[i]);
+        }
+        s.d_gate[sz(t * k + j)] = static_cast<float>(dot);
+      }
+    }
+  });
+}
+
+void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const CapacityAssignment& a,
+                     const std::vector<float>& in, SwitchLayerBackwardScratch& s, SwitchLayerGrads& g) {
+  const std::int64_t E = c.experts, rows = c.buffer_rows(), d = c.d_model, f = c.d_ff;
+  const bool geglu = c.activation == Activation::geglu;
+  s.h.resize(sz(rows * f));
+  s.da.resize(sz(rows * f));
+  s.act.resize(sz(rows * f));
+  if (geglu) s.u.resize(sz(rows * f));
+  s.d_in.assign(sz(rows * d), 0.0f);
+  g.d_wi.assign(sz(E * d * f), 0.0f);
+  g.d_wo.assign(sz(E * f * d), 0.0f);
+  if (geglu) g.d_wi_gate.assign(sz(E * d * f), 0.0f);
+  for (std::int64_t e = 0; e < E; ++e) {
+    const std::int64_t off = a.expert_offsets[sz(e)], n = a.expert_offsets[sz(e + 1)] - off;
+    if (n == 0) continue;  // no rows: zero weight gradients
+    const float* in_e = in.data() + off * d;
+    const float* d_out_e = s.d_out.data() + off * d;
+    float* h = s.h.data() + off * f;
+    float* u = geglu ? s.u.data() + off * f : nullptr;
+    float* da = s.da.data() + off * f;
+    float* act = s.act.data() + off * f;
+    const float* wi = w.wi.data() + e * d * f;
+    const float* wo = w.wo.data() + e * f * d;
+    // Recompute h = in Wi (and u = in Wg); d a = d o Wo^T.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, in_e,
+                blas_int(d), wi, blas_int(f), 0.0f, h, blas_int(f));
+    if (geglu) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, in_e,
+                  blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, u, blas_int(f));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, d_out_e,
+                blas_int(d), wo, blas_int(d), 0.0f, da, blas_int(f));
+    // a, and d h (into h) and d u (into u).
+    for (std::int64_t i = 0; i < n * f; ++i) {
+      if (geglu) {
+        float gl = 0.0f, dgl = 0.0f;
+        gelu_and_derivative(h[i], gl, dgl);
+        act[i] = gl * u[i];
+        h[i] = da[i] * u[i] * dgl;
+        u[i] = da[i] * gl;
+      } else {
+        const bool on = h[i] > 0.0f;
+        act[i] = on ? h[i] : 0.0f;
+        h[i] = on ? da[i] : 0.0f;
+      }
+    }
+    // dWo = a^T d o;  dWi = in^T d h;  dWg = in^T d u.
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(f), blas_int(d), blas_int(n), 1.0f, act, blas_int(f),
+                d_out_e, blas_int(d), 0.0f, g.d_wo.data() + e * f * d, blas_int(d));
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(d), blas_int(f), blas_int(n), 1.0f, in_e, blas_int(d),
+                h, blas_int(f), 0.0f, g.d_wi.data() + e * d * f, blas_int(f));
+    // d in = d h Wi^T (+ d u Wg^T).
+    float* d_in_e = s.d_in.data() + off * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(n), blas_int(d), blas_int(f), 1.0f, h, blas_int(f), wi,
+                blas_int(f), 0.0f, d_in_e, blas_int(d));
+    if (geglu) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(d), blas_int(f), blas_int(n), 1.0f, in_e,
+                  blas_int(d), u, blas_int(f), 0.0f, g.d_wi_gate.data() + e * d * f, blas_int(f));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(n), blas_int(d), blas_int(f), 1.0f, u, blas_int(f),
+                  w.wi_gate.data() + e * d * f, blas_int(f), 1.0f, d_in_e, blas_int(d));
+    }
+  }
+}
+
+void dispatch_backward(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, const CapacityAssignment& a,
+                       const SwitchLayerBackwardScratch& s, SwitchLayerGrads& g) {
+  const std::int64_t T = c.tokens, d = c.d_model, k = c.top_k;
+  g.dx.assign(sz(T * d), 0.0f);
+  parallel_for(T, std::max<std::int64_t>(64, 262144 / (d * k)), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) {
+      float* dx_t = g.dx.data() + t * d;
+      for (std::int64_t j = 0; j < k; ++j) {
+        const std::int32_t slot = a.slot[sz(t * k + j)];
+        if (slot < 0) continue;
+        const float* d_in = s.d_in.data() + a.row(expert[sz(t * k + j)], slot) * d;
+        for (std::int64_t i = 0; i < d; ++i) dx_t[i] += d_in[i];
+      }
+    }
+  });
+}
+
+void router_backward(const SwitchLayerConfig& c, const float* x, const float* router_w, const std::vector<float>& probs,
+                     const RouterOutput& routing, const CapacityAssignment& a, SwitchLayerBackwardScratch& s,
+                     SwitchLayerGrads& g) {
+  const std::int64_t T = c.tokens, d = c.d_model, E = c.experts, k = c.top_k;
+  SWITCHSIM_ASSERT(static_cast<std::int64_t>(probs.size()) == T * E, "router probabilities are (T, E)");
+  SWITCHSIM_ASSERT(static_cast<std::int64_t>(routing.fraction_routed.size()) == E, "f_i has E entries");
+  s.d_logits.resize(sz(T * E));
+  // d aux / d p_t[i] = alpha E f_i / T (f_i: argmax fractions, no gradient).
+  std::vector<double> aux_grad(sz(E));
+  for (std::int64_t e = 0; e < E; ++e) {
+    aux_grad[sz(e)] = c.aux_loss_alpha * static_cast<double>(E) * routing.fraction_routed[sz(e)] / static_cast<double>(T);
+  }
+  parallel_for(T, 256, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<double> dp(sz(E));
+    for (std::int64_t t = begin; t < end; ++t) {
+      const float* p = probs.data() + t * E;
+      for (std::int64_t e = 0; e < E; ++e) dp[sz(e)] = aux_grad[sz(e)];
+      for (std::int64_t j = 0; j < k; ++j) {
+        if (a.slot[sz(t * k + j)] < 0) continue;
+        dp[sz(routing.expert[sz(t * k + j)])] += s.d_gate[sz(t * k + j)];
+      }
+      double dot = 0.0;
+      for (std::int64_t e = 0; e < E; ++e) dot += static_cast<double>(p[e]) * dp[sz(e)];
+      float* dz = s.d_logits.data() + t * E;
+      for (std::int64_t e = 0; e < E; ++e) dz[e] = static_cast<float>(static_cast<double>(p[e]) * (dp[sz(e)] - dot));
+    }
+  });
+  g.d_router.resize(sz(d * E));
+  // dWr = x^T d z;  dx += d z Wr^T.
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(d), blas_int(E), blas_int(T), 1.0f, x, blas_int(d),
+              s.d_logits.data(), blas_int(E), 0.0f, g.d_router.data(), blas_int(E));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(T), blas_int(d), blas_int(E), 1.0f, s.d_logits.data(),
+              blas_int(E), router_w, blas_int(E), 1.0f, g.dx.data(), blas_int(d));
+}
+
+void switch_layer_backward(const SwitchLayerConfig& c, const SwitchLayerProblem& p, const std::vector<float>& probs,
+                           const RouterOutput& routing, const CapacityAssignment& a, const std::vector<float>& in,
+                           const std::vector<float>& expert_out, const std::vector<float>& dy,
+                           SwitchLayerBackwardScratch& s, SwitchLayerGrads& g) {
+  if (static_cast<std::int64_t>(dy.size()) != c.tokens * c.d_model) throw InputError("dy", "must be (tokens, d_model)");
+  combine_backward(c, routing.gate, routing.expert, a, expert_out, dy, s);
+  expert_backward(c, p.weights, a, in, s, g);
+  dispatch_backward(c, routing.expert, a, s, g);
+  router_backward(c, p.x.data(), p.weights.router.data(), probs, routing, a, s, g);
+}
+
+}  // namespace switchsim::kernels::cpu

@@ -1,0 +1,176 @@
+// The CPU backward of the Switch layer (kernels/cpu/switch_layer_backward_cpu.hpp) against
+// central finite differences of a float64 recomputation of the forward with the routing
+// decisions held fixed (top-k choices, kept/dropped, f_i): the float64 gradient of the
+// function the backward differentiates. Sampled entries of every gradient, ReLU and GEGLU,
+// top-1 and top-2, capacity mode with drops and dropless mode.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/switch_layer_backward_cpu.hpp"
+#include "kernels/cpu/switch_layer_cpu.hpp"
+#include "kernels/switch_layer.hpp"
+
+using namespace switchsim::kernels;
+
+namespace {
+
+std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+struct Forward {
+  std::vector<float> probs, buffer, hidden, gate_hidden, out, y;
+  RouterOutput routing;
+  CapacityAssignment a;
+};
+
+Forward run_forward(const SwitchLayerProblem& p) {
+  const SwitchLayerConfig& c = p.config;
+  Forward f;
+  cpu::route(c, p.x.data(), p.weights.router.data(), f.probs, f.routing);
+  cpu::assign_capacity(c, f.routing.expert, f.a);
+  cpu::dispatch(c, p.x.data(), f.a, f.buffer);
+  cpu::expert_ffn(c, p.weights, f.a, f.buffer, f.hidden, f.gate_hidden, f.out);
+  cpu::combine(c, f.routing.expert, f.routing.gate, f.a, f.out, f.y);
+  return f;
+}
+
+// Parameters in float64, perturbed one entry at a time.
+struct Params64 {
+  std::vector<double> x, wr, wi, wg, wo;
+};
+
+std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// L = <dy, y> + alpha E sum_i f_i P_i with the choices and the kept mask of the fp32 forward.
+double loss64(const SwitchLayerConfig& c, const Params64& w, const Forward& fixed, const std::vector<double>& dy) {
+  const std::int64_t T = c.tokens, d = c.d_model, f = c.d_ff, E = c.experts, k = c.top_k;
+  const bool geglu = c.activation == Activation::geglu;
+  std::vector<double> mean_p(sz(E), 0.0);
+  double loss = 0.0;
+  for (std::int64_t t = 0; t < T; ++t) {
+    std::vector<double> p(sz(E), 0.0);
+    for (std::int64_t e = 0; e < E; ++e)
+      for (std::int64_t i = 0; i < d; ++i) p[sz(e)] += w.x[sz(t * d + i)] * w.wr[sz(i * E + e)];
+    double mx = p[0], sum = 0.0;
+    for (double v : p) mx = std::max(mx, v);
+    for (double& v : p) sum += (v = std::exp(v - mx));
+    for (std::int64_t e = 0; e < E; ++e) mean_p[sz(e)] += (p[sz(e)] /= sum) / static_cast<double>(T);
+    for (std::int64_t j = 0; j < k; ++j) {
+      if (fixed.a.slot[sz(t * k + j)] < 0) continue;
+      const std::int64_t e = fixed.routing.expert[sz(t * k + j)];
+      std::vector<double> act(sz(f), 0.0);
+      for (std::int64_t q = 0; q < f; ++q) {
+        double h = 0.0, u = 0.0;
+        for (std::int64_t i = 0; i < d; ++i) {
+          h += w.x[sz(t * d + i)] * w.wi[sz((e * d + i) * f + q)];
+          if (geglu) u += w.x[sz(t * d + i)] * w.wg[sz((e * d + i) * f + q)];
+        }
+        act[sz(q)] = geglu ? 0.5 * h * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (h + 0.044715 * h * h * h))) * u
+                           : std::max(h, 0.0);
+      }
+      for (std::int64_t o = 0; o < d; ++o) {
+        double out = 0.0;
+        for (std::int64_t q = 0; q < f; ++q) out += act[sz(q)] * w.wo[sz((e * f + q) * d + o)];
+        loss += dy[sz(t * d + o)] * p[sz(e)] * out;
+      }
+    }
+  }
+  double aux = 0.0;
+  for (std::int64_t e = 0; e < E; ++e) aux += fixed.routing.fraction_routed[sz(e)] * mean_p[sz(e)];
+  return loss + c.aux_loss_alpha * static_cast<double>(E) * aux;
+}
+
+// Relative error of the analytic gradient against central differences on `samples` entries.
+double fd_error(const SwitchLayerConfig& c, Params64 w, std::vector<double> Params64::*field,
+                const std::vector<float>& analytic, const Forward& fixed, const std::vector<double>& dy, int samples) {
+  std::vector<double>& v = w.*field;
+  REQUIRE(analytic.size() == v.size());
+  double num = 0.0, den = 0.0;
+  const std::size_t step = std::max<std::size_t>(1, v.size() / static_cast<std::size_t>(samples));
+  for (std::size_t i = 0; i < v.size(); i += step) {
+    const double keep = v[i], eps = 1e-5;
+    v[i] = keep + eps;
+    const double up = loss64(c, w, fixed, dy);
+    v[i] = keep - eps;
+    const double down = loss64(c, w, fixed, dy);
+    v[i] = keep;
+    const double fd = (up - down) / (2.0 * eps);
+    num += (analytic[i] - fd) * (analytic[i] - fd);
+    den += fd * fd;
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+}  // namespace
+
+TEST_CASE("backward: every gradient matches float64 finite differences", "[kernels][switch][backward]") {
+  for (const bool dropless : {false, true}) {
+    for (const Activation act : {Activation::relu, Activation::geglu}) {
+      for (const std::int64_t k : {1, 2}) {
+        SwitchLayerConfig c;
+        c.tokens = 24;
+        c.d_model = 8;
+        c.d_ff = 12;
+        c.experts = 4;
+        c.top_k = k;
+        c.capacity_factor = 1.0;
+        c.group_size = 12;
+        c.activation = act;
+        c.dropless = dropless;
+        c.aux_loss_alpha = 0.5;  // large enough that the aux term's gradient is checked, not lost in rounding
+        INFO("dropless " << dropless << ", " << to_string(act) << ", top-" << k);
+        const SwitchLayerProblem p = make_random_problem(c, 5 + static_cast<std::uint64_t>(k), false, 3.0);
+        const Forward fwd = run_forward(p);
+        if (!dropless) CHECK(fwd.a.dropped > 0);  // dropped choices are part of what is checked
+        // dy: a fixed pseudo-random projection of the output.
+        std::vector<float> dy(sz(c.tokens * c.d_model));
+        for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i) + 0.3));
+        cpu::SwitchLayerBackwardScratch scratch;
+        cpu::SwitchLayerGrads g;
+        cpu::switch_layer_backward(c, p, fwd.probs, fwd.routing, fwd.a, fwd.buffer, fwd.out, dy, scratch, g);
+        const Params64 w{widen(p.x), widen(p.weights.router), widen(p.weights.wi), widen(p.weights.wi_gate),
+                         widen(p.weights.wo)};
+        const std::vector<double> dy64 = widen(dy);
+        // fp32 products over 8-12 terms against float64 differences: ~1e-6 relative; FD truncation ~1e-9.
+        CHECK(fd_error(c, w, &Params64::x, g.dx, fwd, dy64, 40) < 1e-4);
+        CHECK(fd_error(c, w, &Params64::wr, g.d_router, fwd, dy64, 32) < 1e-4);
+        CHECK(fd_error(c, w, &Params64::wi, g.d_wi, fwd, dy64, 48) < 1e-4);
+        CHECK(fd_error(c, w, &Params64::wo, g.d_wo, fwd, dy64, 48) < 1e-4);
+        if (act == Activation::geglu) CHECK(fd_error(c, w, &Params64::wg, g.d_wi_gate, fwd, dy64, 48) < 1e-4);
+      }
+    }
+  }
+}
+
+TEST_CASE("backward: dropped choices and empty experts get no gradient", "[kernels][switch][backward]") {
+  SwitchLayerConfig c;
+  c.tokens = 8;
+  c.d_model = 4;
+  c.d_ff = 6;
+  c.experts = 4;
+  c.top_k = 1;
+  c.capacity_factor = 1.0;  // C = 2 per expert
+  SwitchLayerProblem p = make_random_problem(c, 3);
+  Forward f = run_forward(p);
+  // Every token to expert 0: 2 kept, 6 dropped; experts 1-3 receive nothing.
+  f.routing.expert.assign(8, 0);
+  cpu::assign_capacity(c, f.routing.expert, f.a);
+  cpu::dispatch(c, p.x.data(), f.a, f.buffer);
+  cpu::expert_ffn(c, p.weights, f.a, f.buffer, f.hidden, f.gate_hidden, f.out);
+  REQUIRE(f.a.dropped == 6);
+  const std::vector<float> dy(32, 1.0f);
+  cpu::SwitchLayerBackwardScratch s;
+  cpu::SwitchLayerGrads g;
+  cpu::combine_backward(c, f.routing.gate, f.routing.expert, f.a, f.out, dy, s);
+  cpu::expert_backward(c, p.weights, f.a, f.buffer, s, g);
+  cpu::dispatch_backward(c, f.routing.expert, f.a, s, g);
+  for (std::int64_t t = 0; t < 8; ++t) {
+    const bool kept = f.a.slot[sz(t)] >= 0;
+    CHECK((s.d_gate[sz(t)] != 0.0f) == kept);
+    double norm = 0.0;
+    for (std::int64_t i = 0; i < 4; ++i) norm += std::abs(g.dx[sz(t * 4 + i)]);
+    CHECK((norm > 0.0) == kept);  // the expert path's dx: only kept tokens
+  }
+  for (std::size_t i = 4 * 6; i < g.d_wi.size(); ++i) CHECK(g.d_wi[i] == 0.0f);  // experts 1-3
+}
