@@ -211,11 +211,52 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
     samples.push_back(sample_to_json(KernelTiming{"copy", op, backend.time_copy(bytes, repeats), repeats, {}}, nullptr));
   }
   say("copies");
+  // Attention (OpKind::attention, the forward: `batch` heads, m queries, n keys, k = d_kv) and the
+  // Adam update (OpKind::optimizer, 28 B per parameter), where the backend has the kernels. The
+  // step prices attention's backward as two forward-sized calls per head (workloads/step_builder.cpp,
+  // Backward::doubled); the measured backward / forward ratio is recorded beside the samples so that
+  // assumption can be checked, not fed into the curve (two points at one size would be ambiguous).
+  json attention_backward = json::array();
+  const std::vector<std::int64_t> seq = options.quick ? std::vector<std::int64_t>{64, 256}
+                                                      : std::vector<std::int64_t>{64, 128, 256, 512};
+  bool attention_measured = false;
+  for (const auto L : seq) {
+    const std::int64_t heads = 8, head_dim = 64;
+    const int repeats = options.quick ? 3 : 7;
+    const auto t = backend.time_attention(heads, L, L, head_dim, repeats);
+    if (!t) break;
+    attention_measured = true;
+    const OpShape op{OpKind::attention, heads, L, L, head_dim, 0, backend.precision()};
+    samples.push_back(sample_to_json(KernelTiming{"attention", op, t->forward, repeats, {}}, nullptr));
+    attention_backward.push_back({{"batch", heads}, {"m", L}, {"n", L}, {"k", head_dim},
+                                  {"forward_median_s", t->forward.median}, {"backward_median_s", t->backward.median},
+                                  {"backward_over_forward", t->backward.median / t->forward.median}});
+  }
+  bool optimizer_measured = false;
+  const std::vector<std::int64_t> params = options.quick ? std::vector<std::int64_t>{1 << 20, 4 << 20}
+                                                         : std::vector<std::int64_t>{1 << 20, 4 << 20, 16 << 20};
+  for (const auto n : params) {
+    const int repeats = options.quick ? 3 : 7;
+    const auto t = backend.time_adam(n, repeats);
+    if (!t) break;
+    optimizer_measured = true;
+    const OpShape op{OpKind::optimizer, 1, 0, 0, 0, static_cast<std::int64_t>(28.0 * static_cast<double>(n)),
+                     Precision::fp32};
+    samples.push_back(sample_to_json(KernelTiming{"adam", op, *t, repeats, {}}, nullptr));
+  }
+  if (attention_measured || optimizer_measured) say("attention and optimizer");
   profile["samples"] = samples;
-  profile["notes"] =
+  if (attention_measured) profile["ceilings_measurement"]["attention_backward"] = attention_backward;
+  std::string notes =
       "router samples include capacity assignment; expert_ffn is recorded as one batched_matmul with "
-      "batch = E * (projections + 1), m = S, k = d_model, n = d_ff (its FLOPs); attention and optimizer "
-      "are not measured and fall back to the roofline of these ceilings";
+      "batch = E * (projections + 1), m = S, k = d_model, n = d_ff (its FLOPs)";
+  notes += attention_measured
+               ? "; attention: plain forward (QK^T, softmax, PV) per head, its backward / forward ratio in "
+                 "ceilings_measurement.attention_backward"
+               : "; attention is not measured on this backend and falls back to the model of these ceilings";
+  notes += optimizer_measured ? "; optimizer: Adam update, 28 B per parameter"
+                              : "; the optimizer is not measured on this backend and falls back to the model";
+  profile["notes"] = notes;
   profile["provenance"] = provenance();
   return profile;
 }

@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -185,6 +186,22 @@ class SwitchLayerBackend {
   // `repeats` timed runs.
   [[nodiscard]] virtual Percentiles time_copy(std::int64_t bytes, int repeats) = 0;
   [[nodiscard]] virtual Percentiles time_matmul(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) = 0;
+  // Times a plain attention forward and its backward over `batch` heads of m queries, n keys and
+  // head dimension k (kernels/cpu/attention_cpu.hpp), and one Adam update of `params` parameters
+  // (kernels/cpu/optimizer_cpu.hpp): one warm-up, then `repeats` timed runs. nullopt where the
+  // backend has no such kernel (the CUDA backend today): calibrate then leaves the kind to the
+  // fallback model and says so.
+  struct AttentionTiming {
+    Percentiles forward, backward;
+  };
+  [[nodiscard]] virtual std::optional<AttentionTiming> time_attention(std::int64_t /*batch*/, std::int64_t /*m*/,
+                                                                      std::int64_t /*n*/, std::int64_t /*k*/,
+                                                                      int /*repeats*/) {
+    return std::nullopt;
+  }
+  [[nodiscard]] virtual std::optional<Percentiles> time_adam(std::int64_t /*params*/, int /*repeats*/) {
+    return std::nullopt;
+  }
 };
 
 // Runs router, assign_capacity, dispatch, expert_ffn and combine in order;

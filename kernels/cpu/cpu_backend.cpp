@@ -10,6 +10,8 @@
 #include "common/errors.hpp"
 #include "common/json_io.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "kernels/cpu/attention_cpu.hpp"
+#include "kernels/cpu/optimizer_cpu.hpp"
 #include "kernels/cpu/switch_layer_cpu.hpp"
 #include "kernels/host_info.hpp"
 
@@ -162,6 +164,37 @@ class CpuBackend final : public SwitchLayerBackend {
                   static_cast<int>(k), 1.0f, a.data(), static_cast<int>(k), b.data(), static_cast<int>(n), 0.0f,
                   c.data(), static_cast<int>(n));
       if (i >= 0) times.push_back(seconds_since(start));
+    }
+    return percentiles(times);
+  }
+
+  std::optional<AttentionTiming> time_attention(std::int64_t batch, std::int64_t m, std::int64_t n, std::int64_t k,
+                                                int repeats) override {
+    const cpu::AttentionShape shape{batch, m, n, k};
+    std::vector<float> q(static_cast<std::size_t>(batch * m * k), 0.5f), kk(static_cast<std::size_t>(batch * n * k), 0.25f),
+        v(kk.size(), 0.125f), d_o(q.size(), 1.0f), p, o, dp, dq, dk, dv;
+    std::vector<double> fwd, bwd;
+    for (int i = -1; i < repeats; ++i) {
+      auto start = Clock::now();
+      cpu::attention_forward(shape, q, kk, v, p, o);
+      if (i >= 0) fwd.push_back(seconds_since(start));
+      start = Clock::now();
+      cpu::attention_backward(shape, q, kk, v, p, o, d_o, dp, dq, dk, dv);
+      if (i >= 0) bwd.push_back(seconds_since(start));
+    }
+    return AttentionTiming{percentiles(fwd), percentiles(bwd)};
+  }
+
+  std::optional<Percentiles> time_adam(std::int64_t params, int repeats) override {
+    const auto n = static_cast<std::size_t>(params);
+    std::vector<float> grad(n, 1e-3f), weight(n, 0.5f), m(n, 0.0f), v(n, 0.0f);
+    std::vector<double> times;
+    cpu::AdamSettings settings;
+    for (int i = -1; i < repeats; ++i) {
+      const auto start = Clock::now();
+      cpu::adam_update(settings, grad, weight, m, v);
+      if (i >= 0) times.push_back(seconds_since(start));
+      ++settings.step;
     }
     return percentiles(times);
   }

@@ -1,0 +1,101 @@
+#include "kernels/cpu/attention_cpu.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/errors.hpp"
+#include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/parallel.hpp"
+
+namespace switchsim::kernels::cpu {
+
+namespace {
+
+int blas_int(std::int64_t v) {
+  SWITCHSIM_ASSERT(v >= 0 && v <= std::numeric_limits<int>::max(), "matrix dimension exceeds BLAS int");
+  return static_cast<int>(v);
+}
+std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+void check(const AttentionShape& s, std::size_t q, std::size_t kk, std::size_t v) {
+  if (s.batch <= 0 || s.m <= 0 || s.n <= 0 || s.k <= 0) throw InputError("attention", "every dimension must be positive");
+  if (q != sz(s.batch * s.m * s.k) || kk != sz(s.batch * s.n * s.k) || v != sz(s.batch * s.n * s.k)) {
+    throw InputError("attention", "q, k, v sizes do not match the shape");
+  }
+}
+
+}  // namespace
+
+void attention_forward(const AttentionShape& s, const std::vector<float>& q, const std::vector<float>& kk,
+                       const std::vector<float>& v, std::vector<float>& p, std::vector<float>& o) {
+  check(s, q.size(), kk.size(), v.size());
+  const std::int64_t m = s.m, n = s.n, k = s.k;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(k));
+  p.resize(sz(s.batch * m * n));
+  o.resize(sz(s.batch * m * k));
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    float* pb = p.data() + b * m * n;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(n), blas_int(k), scale,
+                q.data() + b * m * k, blas_int(k), kk.data() + b * n * k, blas_int(k), 0.0f, pb, blas_int(n));
+    parallel_for(m, std::max<std::int64_t>(16, 65536 / n), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        float* row = pb + i * n;
+        const float mx = *std::max_element(row, row + n);
+        for (std::int64_t j = 0; j < n; ++j) row[j] -= mx;
+        exp_nonpositive_inplace(row, n);  // vectorized (cpu/activation.hpp), as the router's softmax
+        float sum = 0.0f;
+        for (std::int64_t j = 0; j < n; ++j) sum += row[j];
+        const float inv = 1.0f / sum;
+        for (std::int64_t j = 0; j < n; ++j) row[j] *= inv;
+      }
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(k), blas_int(n), 1.0f, pb, blas_int(n),
+                v.data() + b * n * k, blas_int(k), 0.0f, o.data() + b * m * k, blas_int(k));
+  }
+}
+
+void attention_backward(const AttentionShape& s, const std::vector<float>& q, const std::vector<float>& kk,
+                        const std::vector<float>& v, const std::vector<float>& p, const std::vector<float>& o,
+                        const std::vector<float>& d_o, std::vector<float>& dp, std::vector<float>& dq,
+                        std::vector<float>& dk, std::vector<float>& dv) {
+  check(s, q.size(), kk.size(), v.size());
+  const std::int64_t m = s.m, n = s.n, k = s.k;
+  if (p.size() != sz(s.batch * m * n) || o.size() != q.size() || d_o.size() != q.size()) {
+    throw InputError("attention", "p, o and do must come from the forward of this shape");
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(k));
+  dp.resize(p.size());
+  dq.resize(q.size());
+  dk.resize(kk.size());
+  dv.resize(v.size());
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    const float* pb = p.data() + b * m * n;
+    const float* dob = d_o.data() + b * m * k;
+    const float* ob = o.data() + b * m * k;
+    float* dpb = dp.data() + b * m * n;
+    // dV = P^T dO;  dP = dO V^T.
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(n), blas_int(k), blas_int(m), 1.0f, pb, blas_int(n),
+                dob, blas_int(k), 0.0f, dv.data() + b * n * k, blas_int(k));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(n), blas_int(k), 1.0f, dob, blas_int(k),
+                v.data() + b * n * k, blas_int(k), 0.0f, dpb, blas_int(n));
+    // dS = P * (dP - rowsum(dO * O)), in place of dP.
+    parallel_for(m, std::max<std::int64_t>(16, 65536 / n), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        double delta = 0.0;
+        for (std::int64_t c = 0; c < k; ++c) delta += static_cast<double>(dob[i * k + c]) * static_cast<double>(ob[i * k + c]);
+        const auto dl = static_cast<float>(delta);
+        for (std::int64_t j = 0; j < n; ++j) dpb[i * n + j] = pb[i * n + j] * (dpb[i * n + j] - dl);
+      }
+    });
+    // dQ = dS K / sqrt(k);  dK = dS^T Q / sqrt(k).
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(k), blas_int(n), scale, dpb,
+                blas_int(n), kk.data() + b * n * k, blas_int(k), 0.0f, dq.data() + b * m * k, blas_int(k));
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(n), blas_int(k), blas_int(m), scale, dpb, blas_int(n),
+                q.data() + b * m * k, blas_int(k), 0.0f, dk.data() + b * n * k, blas_int(k));
+  }
+}
+
+}  // namespace switchsim::kernels::cpu

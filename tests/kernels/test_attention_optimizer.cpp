@@ -1,0 +1,140 @@
+// The CPU attention (forward and backward) and Adam kernels that calibrate measures, against
+// float64 references: attention's gradients by central finite differences of a float64
+// forward; Adam by the update formula; and a calibrated CPU profile then prices attention and
+// the optimizer from measurement, not from its fallback.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/calibrated_cost_model.hpp"
+#include "kernels/calibration.hpp"
+#include "kernels/cpu/attention_cpu.hpp"
+#include "kernels/cpu/optimizer_cpu.hpp"
+#include "kernels/profile.hpp"
+#include "kernels/switch_layer.hpp"
+
+using namespace switchsim::kernels;
+
+namespace {
+
+std::vector<float> ramp(std::size_t n, double a, double b) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(a * static_cast<double>(i) + b));
+  return v;
+}
+
+// L = <dO, O> in float64 for one set of inputs.
+double attention_loss64(const cpu::AttentionShape& s, const std::vector<double>& q, const std::vector<double>& k,
+                        const std::vector<double>& v, const std::vector<float>& d_o) {
+  double loss = 0.0;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(s.k));
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    for (std::int64_t i = 0; i < s.m; ++i) {
+      std::vector<double> p(static_cast<std::size_t>(s.n));
+      double mx = -1e300, sum = 0.0;
+      for (std::int64_t j = 0; j < s.n; ++j) {
+        double dot = 0.0;
+        for (std::int64_t c = 0; c < s.k; ++c) dot += q[(b * s.m + i) * s.k + c] * k[(b * s.n + j) * s.k + c];
+        mx = std::max(mx, p[j] = dot * scale);
+      }
+      for (double& x : p) sum += (x = std::exp(x - mx));
+      for (std::int64_t c = 0; c < s.k; ++c) {
+        double o = 0.0;
+        for (std::int64_t j = 0; j < s.n; ++j) o += p[j] / sum * v[(b * s.n + j) * s.k + c];
+        loss += d_o[(b * s.m + i) * s.k + c] * o;
+      }
+    }
+  }
+  return loss;
+}
+
+double fd_error(const cpu::AttentionShape& s, std::vector<double> q, std::vector<double> k, std::vector<double> v,
+                const std::vector<float>& d_o, int which, const std::vector<float>& analytic) {
+  std::vector<double>& x = which == 0 ? q : which == 1 ? k : v;
+  double num = 0.0, den = 0.0;
+  for (std::size_t i = 0; i < x.size(); i += 3) {
+    const double keep = x[i], eps = 1e-5;
+    x[i] = keep + eps;
+    const double up = attention_loss64(s, q, k, v, d_o);
+    x[i] = keep - eps;
+    const double down = attention_loss64(s, q, k, v, d_o);
+    x[i] = keep;
+    const double fd = (up - down) / (2.0 * eps);
+    num += (analytic[i] - fd) * (analytic[i] - fd);
+    den += fd * fd;
+  }
+  return std::sqrt(num / den);
+}
+
+}  // namespace
+
+TEST_CASE("attention: forward against float64, backward against finite differences", "[kernels][attention]") {
+  const cpu::AttentionShape s{2, 5, 7, 4};  // 2 heads, 5 queries, 7 keys, d_kv 4
+  const auto q = ramp(2 * 5 * 4, 0.37, 0.1), k = ramp(2 * 7 * 4, 0.53, 0.7), v = ramp(2 * 7 * 4, 0.29, 1.3);
+  const auto d_o = ramp(2 * 5 * 4, 0.91, 0.4);
+  std::vector<float> p, o, dp, dq, dk, dv;
+  cpu::attention_forward(s, q, k, v, p, o);
+  const std::vector<double> q64(q.begin(), q.end()), k64(k.begin(), k.end()), v64(v.begin(), v.end());
+  // <dO, O> in fp32 against float64.
+  double loss32 = 0.0;
+  for (std::size_t i = 0; i < o.size(); ++i) loss32 += static_cast<double>(d_o[i]) * o[i];
+  CHECK(loss32 == Approx(attention_loss64(s, q64, k64, v64, d_o)).epsilon(1e-5));
+  // Rows of P sum to 1.
+  for (std::int64_t r = 0; r < 2 * 5; ++r) {
+    double sum = 0.0;
+    for (std::int64_t j = 0; j < 7; ++j) sum += p[static_cast<std::size_t>(r * 7 + j)];
+    CHECK(sum == Approx(1.0).epsilon(1e-6));
+  }
+  cpu::attention_backward(s, q, k, v, p, o, d_o, dp, dq, dk, dv);
+  CHECK(fd_error(s, q64, k64, v64, d_o, 0, dq) < 1e-4);
+  CHECK(fd_error(s, q64, k64, v64, d_o, 1, dk) < 1e-4);
+  CHECK(fd_error(s, q64, k64, v64, d_o, 2, dv) < 1e-4);
+  const cpu::AttentionShape bad{2, 5, 7, 0};
+  CHECK_THROWS(cpu::attention_forward(bad, q, k, v, p, o));
+}
+
+TEST_CASE("Adam: two steps of the update formula, bias-corrected", "[kernels][optimizer]") {
+  cpu::AdamSettings s;
+  s.lr = 0.1f;
+  std::vector<float> grad{0.5f, -2.0f, 0.0f}, w{1.0f, 1.0f, 1.0f}, m(3, 0.0f), v(3, 0.0f);
+  std::vector<double> w64{1.0, 1.0, 1.0}, m64(3, 0.0), v64(3, 0.0);
+  for (std::int64_t t = 1; t <= 2; ++t) {
+    s.step = t;
+    cpu::adam_update(s, grad, w, m, v);
+    for (std::size_t i = 0; i < 3; ++i) {
+      m64[i] = 0.9 * m64[i] + 0.1 * grad[i];
+      v64[i] = 0.999 * v64[i] + 0.001 * grad[i] * grad[i];
+      const double mh = m64[i] / (1.0 - std::pow(0.9, t)), vh = v64[i] / (1.0 - std::pow(0.999, t));
+      w64[i] -= 0.1 * mh / (std::sqrt(vh) + 1e-8);
+      CHECK(w[i] == Approx(w64[i]).epsilon(1e-5));
+    }
+  }
+  // First step: |update| = lr for a non-zero gradient (m_hat / sqrt(v_hat) = sign(g)); zero gradient: none.
+  CHECK(w[2] == 1.0f);
+  std::vector<float> short_m(2);
+  CHECK_THROWS(cpu::adam_update(s, grad, w, short_m, v));
+}
+
+TEST_CASE("a calibrated CPU profile prices attention and the optimizer from measurement", "[kernels][calibration]") {
+  CalibrationOptions o;
+  o.quick = true;
+  o.seconds_per_shape = 0.01;
+  o.rounds = 1;
+  auto backend = make_backend("cpu");
+  const auto profile = calibrate(*backend, o);
+  int attention = 0, adam = 0;
+  for (const auto& s : profile.at("samples")) {
+    attention += s.at("kernel") == "attention";
+    adam += s.at("kernel") == "adam";
+  }
+  CHECK(attention == 2);
+  CHECK(adam == 2);
+  CHECK(profile.at("ceilings_measurement").at("attention_backward").size() == 2);
+  const auto model = cost_model_from_profile_json(profile, "cpu", "test", "profile");
+  const auto* calibrated = dynamic_cast<const CalibratedCostModel*>(model.get());
+  REQUIRE(calibrated != nullptr);
+  // Inside the measured ranges: 8 heads of 128 x 128 x 64; Adam on 2 Mi parameters.
+  CHECK(calibrated->in_measured_range(OpShape{OpKind::attention, 8, 128, 128, 64, 0, Precision::fp32}));
+  CHECK(calibrated->in_measured_range(OpShape{OpKind::optimizer, 1, 0, 0, 0, 28ll * (2 << 20), Precision::fp32}));
+}
