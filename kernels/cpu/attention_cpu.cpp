@@ -8,17 +8,12 @@
 
 #include "common/errors.hpp"
 #include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/blas_index.hpp"
 #include "kernels/cpu/parallel.hpp"
 
 namespace switchsim::kernels::cpu {
 
 namespace {
-
-int blas_int(std::int64_t v) {
-  SWITCHSIM_ASSERT(v >= 0 && v <= std::numeric_limits<int>::max(), "matrix dimension exceeds BLAS int");
-  return static_cast<int>(v);
-}
-std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 
 void check(const AttentionShape& s, std::size_t q, std::size_t kk, std::size_t v) {
   if (s.batch <= 0 || s.m <= 0 || s.n <= 0 || s.k <= 0) throw InputError("attention", "every dimension must be positive");

@@ -7,17 +7,12 @@
 #include <limits>
 
 #include "common/errors.hpp"
+#include "kernels/cpu/blas_index.hpp"
 #include "kernels/cpu/parallel.hpp"
 
 namespace switchsim::kernels::cpu {
 
 namespace {
-
-int blas_int(std::int64_t v) {
-  SWITCHSIM_ASSERT(v >= 0 && v <= std::numeric_limits<int>::max(), "matrix dimension exceeds BLAS int");
-  return static_cast<int>(v);
-}
-std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
 
 // The tanh-form GELU and its derivative (formulas in the header), in float64 then rounded: the
 // backward is not the bottleneck of anything measured here, its accuracy is what is tested.

@@ -10,17 +10,10 @@
 
 #include "common/errors.hpp"
 #include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/blas_index.hpp"
 #include "kernels/cpu/parallel.hpp"
 
 namespace switchsim::kernels::cpu {
-
-namespace {
-int blas_int(std::int64_t v) {
-  SWITCHSIM_ASSERT(v >= 0 && v <= std::numeric_limits<int>::max(), "matrix dimension exceeds BLAS int");
-  return static_cast<int>(v);
-}
-std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
-}  // namespace
 
 void route(const SwitchLayerConfig& c, const float* x, const float* router_w, std::vector<float>& probs,
            RouterOutput& out) {

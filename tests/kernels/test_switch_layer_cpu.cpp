@@ -223,6 +223,17 @@ std::vector<double> reference_layer(const SwitchLayerProblem& p) {
   }
   return y;
 }
+
+// sqrt(sum (y - ref)^2 / sum ref^2).
+double relative_rms_error(const std::vector<float>& y, const std::vector<double>& ref) {
+  REQUIRE(y.size() == ref.size());
+  double err2 = 0.0, ref2 = 0.0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    err2 += (y[i] - ref[i]) * (y[i] - ref[i]);
+    ref2 += ref[i] * ref[i];
+  }
+  return std::sqrt(err2 / ref2);
+}
 }  // namespace
 
 TEST_CASE("CPU backend matches a float64 recomputation of the whole layer", "[kernels][switch]") {
@@ -237,21 +248,14 @@ TEST_CASE("CPU backend matches a float64 recomputation of the whole layer", "[ke
       backend->load(problem);
       run_switch_layer(*backend);
       const auto y = backend->output();
-      const auto ref = reference_layer(problem);
-      REQUIRE(y.size() == ref.size());
-      double err2 = 0.0, ref2 = 0.0;
       int zero_rows = 0;
-      for (std::size_t i = 0; i < y.size(); ++i) {
-        err2 += (y[i] - ref[i]) * (y[i] - ref[i]);
-        ref2 += ref[i] * ref[i];
-      }
       for (std::int64_t t = 0; t < c.tokens; ++t) {
         bool all_zero = true;
         for (std::int64_t i = 0; i < c.d_model; ++i) all_zero = all_zero && y[t * c.d_model + i] == 0.0f;
         zero_rows += all_zero ? 1 : 0;
       }
       // fp32 against fp64 over sums of 24-40 terms: relative error ~1e-6.
-      CHECK(std::sqrt(err2 / ref2) < 1e-5);
+      CHECK(relative_rms_error(y, reference_layer(problem)) < 1e-5);
       // Tokens with every choice dropped have exactly zero output.
       const auto a = backend->assignment();
       int all_dropped = 0;
@@ -327,15 +331,7 @@ TEST_CASE("dropless: the grouped GEMM over real expert loads matches float64, no
       auto backend = make_backend("cpu");
       backend->load(problem);
       run_switch_layer(*backend);
-      const auto y = backend->output();
-      const auto ref = reference_layer(problem);
-      REQUIRE(y.size() == ref.size());
-      double err2 = 0.0, ref2 = 0.0;
-      for (std::size_t i = 0; i < y.size(); ++i) {
-        err2 += (y[i] - ref[i]) * (y[i] - ref[i]);
-        ref2 += ref[i] * ref[i];
-      }
-      CHECK(std::sqrt(err2 / ref2) < 1e-5);
+      CHECK(relative_rms_error(backend->output(), reference_layer(problem)) < 1e-5);
       const auto a = backend->assignment();
       CHECK(a.dropped == 0);
       CHECK(a.capacity == 0);
