@@ -155,7 +155,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.params = count_params(model).total();
   r.op_accounting = account_ops(built.graph, schedule, cost);
   r.model_flops = model_flops(model, shape.sequences, schedule.step_time_s, devices, mesh.device_kind,
-                              options.training.precision == Precision::bf16);
+                              options.training.precision != Precision::fp32);
   if (options.traffic) {
     if (devices <= kMaxTrafficDevices) {
       r.traffic = sim::all_to_all_traffic(built.graph);
@@ -267,6 +267,7 @@ json to_json(const StepResult& r) {
   j["micro_batches"] = r.training.micro_batches;
   j["micro_batches_chosen"] = r.training.micro_batches_chosen;
   j["precision"] = to_string(r.training.precision);
+  j["fp8_dispatch"] = r.training.fp8_dispatch;
   j["optimizer"] = to_string(r.training.optimizer);
   j["rematerialize"] = r.training.rematerialize;
   j["group_tokens"] = r.shape.group_tokens;
@@ -377,6 +378,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["network_model"] = to_string(f.network_model);
     j["grad_sync"] = to_string(f.training.grad_sync);
     j["moe_impl"] = to_string(f.training.moe_impl);
+    j["precision"] = to_string(f.training.precision);
+    j["fp8_dispatch"] = f.training.fp8_dispatch;
   }
   json arr = json::array();
   for (const CapacityRow& row : rows) {
