@@ -453,7 +453,8 @@ std::string to_text(const StepResult& r) {
   } else {
     s += fmt::format("micro-batches  {} (as given)\n", r.training.micro_batches);
   }
-  s += fmt::format("cost model     {}; {} ops\n", r.cost_model, r.ops);
+  s += fmt::format("cost model     {}; {} ops; precision {}{}\n", r.cost_model, r.ops, to_string(r.training.precision),
+                   r.training.fp8_dispatch ? " (fp8 dispatch)" : "");
   s += fmt::format("model FLOP/s   {:.4g} per device (3 x forward, PaLM/Megatron convention), MFU {:.2f}% of {:.4g} "
                    "({} peak)\n",
                    r.model_flops.per_s_per_device, 100.0 * r.model_flops.mfu, r.model_flops.peak_flops_per_device,
