@@ -34,8 +34,8 @@ json device_items() {
 }
 
 std::string device_text() {
-  std::string out = fmt::format("{:<7} {:>5} {:>14} {:>14} {:>10} {:>11}  links (per direction)\n", "device",
-                                "cores", "bf16 TFLOP/s", "fp32 TFLOP/s", "mem GiB", "mem GB/s");
+  std::string out = fmt::format("{:<7} {:>5} {:>14} {:>13} {:>14} {:>10} {:>11}  links (per direction)\n", "device",
+                                "cores", "bf16 TFLOP/s", "fp8 TFLOP/s", "fp32 TFLOP/s", "mem GiB", "mem GB/s");
   for (const auto& kind : topology::device_kinds()) {
     const auto& d = topology::device_spec(kind);
     std::vector<std::string> links;
@@ -43,11 +43,13 @@ std::string device_text() {
       const auto k = static_cast<topology::LinkKind>(i);
       if (d.has_link(k)) links.push_back(fmt::format("{} {:g} GB/s", topology::to_string(k), d.link(k).bandwidth_Bps / 1e9));
     }
-    out += fmt::format("{:<7} {:>5} {:>14.1f} {:>14.1f} {:>10.1f} {:>11.0f}  {}\n", kind, d.cores_per_chip,
-                       d.peak_bf16_flops / 1e12, d.peak_fp32_flops / 1e12, d.memory_bytes / 1073741824.0,
+    const std::string fp8 = d.supports_fp8() ? fmt::format("{:.1f}", d.peak_fp8_flops / 1e12) : "-";
+    out += fmt::format("{:<7} {:>5} {:>14.1f} {:>13} {:>14.1f} {:>10.1f} {:>11.0f}  {}\n", kind, d.cores_per_chip,
+                       d.peak_bf16_flops / 1e12, fp8, d.peak_fp32_flops / 1e12, d.memory_bytes / 1073741824.0,
                        d.memory_Bps / 1e9, fmt::join(links, ", "));
   }
-  out += "(per device; a TPU v3 chip holds 2 devices. Sources: `switchsim list devices --json`.)\n";
+  out += "(per device; a TPU v3 chip holds 2 devices; fp8 '-': no FP8 matrix path, --precision fp8 refused. Sources: "
+         "`switchsim list devices --json`.)\n";
   return out;
 }
 

@@ -1,7 +1,7 @@
 // `switchsim recommend [--model M] [--mesh M] [--top K] [--objective throughput|effective-throughput|memory]
 //  [--max-drop F] [--factors 1.0,1.25,...] [--no-dropless] [--samples N] [--seed S] [--routing R]
 //  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N]
-//  [--moe-impl auto|einsum|gather|grouped] [--precision P]
+//  [--moe-impl auto|einsum|gather|grouped] [--precision P] [--fp8-dispatch]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
 //  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
 //  [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
@@ -25,6 +25,7 @@
 #include "planner/recommend_output.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
+#include "workloads/fp8.hpp"
 #include "workloads/model_catalog.hpp"
 #include "workloads/resource_estimate.hpp"
 #include "workloads/simulate.hpp"
@@ -49,6 +50,7 @@ struct Options {
   std::int64_t group_tokens = 0;
   std::string moe_impl = "auto";
   std::string precision = "bf16";
+  bool fp8_dispatch = false;
   std::string optimizer = "adafactor";
   bool remat = false;
   std::string profile;
@@ -110,7 +112,9 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--moe-impl", opt->moe_impl,
                  "auto (default: einsum on TPU meshes, gather on GPU meshes in capacity mode, grouped when dropless) "
                  "| einsum | gather (both capacity mode only: the dropless mode is skipped) | grouped");
-  app.add_option("--precision", opt->precision, "bf16 (default) | fp32");
+  app.add_option("--precision", opt->precision,
+                 "bf16 (default) | fp32 | fp8 (linear layers' products in FP8; refused on a device without FP8)");
+  app.add_flag("--fp8-dispatch", opt->fp8_dispatch, "With --precision fp8: the dispatch all-to-all in FP8, combine in bf16");
   app.add_option("--optimizer", opt->optimizer, "adafactor (default) | adam");
   app.add_flag("--remat", opt->remat, "Rematerialize activations in the backward pass");
   app.add_option("--profile", opt->profile, "Calibration profile (default: the shape-aware model of the mesh's device, docs/kernels.md)");
@@ -145,6 +149,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.enumeration.training.group_tokens = opt->group_tokens;
     so.enumeration.training.moe_impl = workloads::parse_moe_impl(opt->moe_impl, "--moe-impl");
     so.enumeration.training.precision = workloads::parse_precision(opt->precision, "--precision");
+    so.enumeration.training.fp8_dispatch = opt->fp8_dispatch;
     so.enumeration.training.optimizer = workloads::parse_optimizer(opt->optimizer, "--optimizer");
     so.enumeration.training.rematerialize = opt->remat;
     so.routing = workloads::parse_routing(opt->routing, "--routing");
@@ -174,6 +179,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     const workloads::Model model = workloads::load_model(opt->model, "--model");
     const topology::Mesh mesh = topology::build_mesh(opt->mesh);
     if (mesh.topology.num_devices() <= 0) throw InputError("--mesh", "has no devices");
+    workloads::validate_precision(so.enumeration.training, mesh.device_kind, !opt->profile.empty());
     so.enumeration.training.grad_sync = workloads::parse_grad_sync(opt->grad_sync, mesh.is_tpu(), "--grad-sync");
     {
       // Refuse a search far too large for this machine up front (common/resource_limits.hpp).

@@ -1,7 +1,7 @@
 // `switchsim simulate --model M --mesh M --layout L --capacity-factor F [--routing R]
 //  [--mode capacity|dropless] [--moe-impl auto|einsum|gather|grouped] [--batch-tokens N] [--micro-batches N]
 //  [--group-tokens N]
-//  [--precision bf16|fp32] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
+//  [--precision bf16|fp32|fp8] [--fp8-dispatch] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
 //  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
 //  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
 //  [--progress | --no-progress] [--json] [--out F] [--trace FILE [--trace-devices N] [--trace-all-devices]]`:
@@ -53,7 +53,11 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--group-tokens", q.group_tokens,
                  "Routing group size in tokens, dividing the local tokens per device (default: einsum groups of at "
                  "most 1024 tokens as Mesh-TF splits them; gather and grouped the local tokens per device)");
-  app.add_option("--precision", q.precision, "bf16 (fp32 router, default) | fp32");
+  app.add_option("--precision", q.precision,
+                 "bf16 (fp32 router, default) | fp32 | fp8 (linear layers' products in FP8 at the device's fp8 "
+                 "peak, DeepSeek-V3's recipe; refused on a device without FP8)");
+  app.add_flag("--fp8-dispatch", q.fp8_dispatch,
+               "With --precision fp8: the dispatch all-to-all in FP8 (1 byte per element), the combine in bf16");
   app.add_option("--optimizer", q.optimizer, "adafactor (default) | adam");
   app.add_flag("--remat", q.rematerialize, "Rematerialize activations in the backward pass");
   app.add_option("--seed", q.seed, "Routing seed (default 0)");

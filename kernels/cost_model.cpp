@@ -16,8 +16,26 @@ const char* to_string(OpKind kind) {
   return "unknown";
 }
 
+const char* to_string(Precision p) {
+  switch (p) {
+    case Precision::bf16: return "bf16";
+    case Precision::fp32: return "fp32";
+    case Precision::fp8: return "fp8";
+  }
+  return "unknown";
+}
+
 namespace {
-double element_bytes(Precision p) { return p == Precision::bf16 ? 2.0 : 4.0; }
+// Operand bytes per element; an fp8 product writes its output in bf16 (min_bytes).
+double element_bytes(Precision p) {
+  switch (p) {
+    case Precision::fp8: return 1.0;
+    case Precision::bf16: return 2.0;
+    case Precision::fp32: return 4.0;
+  }
+  return 2.0;
+}
+double output_bytes(Precision p) { return p == Precision::fp8 ? 2.0 : element_bytes(p); }
 }  // namespace
 
 double OpShape::flops() const {
@@ -47,7 +65,7 @@ double OpShape::min_bytes() const {
   const double e = element_bytes(precision);
   switch (kind) {
     case OpKind::matmul:
-    case OpKind::batched_matmul: return b * (dm * dk + dk * dn + dm * dn) * e;
+    case OpKind::batched_matmul: return b * ((dm * dk + dk * dn) * e + dm * dn * output_bytes(precision));
     case OpKind::router: return b * (dm * dk * e + dk * dn * e + dm * dn * 4.0);
     case OpKind::attention: return b * (2.0 * dm * dk + 2.0 * dn * dk) * e;
     case OpKind::dispatch:

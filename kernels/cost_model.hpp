@@ -22,7 +22,10 @@ enum class OpKind : std::uint8_t {
 
 [[nodiscard]] const char* to_string(OpKind kind);
 
-enum class Precision : std::uint8_t { bf16, fp32 };
+// fp8: an FP8 matrix product (E4M3 operands, bf16 output, fp32 accumulation: DeepSeek-V3's
+// FP8 GEMMs, arXiv 2412.19437 section 3.3), priced at DeviceCeilings::fp8_matrix_flops_per_s.
+enum class Precision : std::uint8_t { bf16, fp32, fp8 };
+[[nodiscard]] const char* to_string(Precision p);
 
 struct OpShape {
   OpKind kind = OpKind::matmul;
@@ -49,6 +52,7 @@ struct OpShape {
   // Bytes the op must at least move through memory. `bytes` when it is set
   // (> 0), for every kind; otherwise, with e = 2 (bf16) or 4 (fp32) bytes:
   //   matmul, batched_matmul: batch*(m*k + k*n + m*n)*e
+  //                           fp8: batch*((m*k + k*n)*1 + m*n*2)   (fp8 operands, bf16 output)
   //   router: batch*(m*k*e + k*n*e + m*n*4)   (fp32 probabilities out)
   //   attention: batch*(2*m*k + 2*n*k)*e      (Q, K, V in, output out)
   //   dispatch, combine, elementwise, optimizer: 0 without `bytes`
@@ -99,6 +103,7 @@ class CostModel {
 struct DeviceCeilings {
   std::string device_kind;
   double matrix_flops_per_s = 0.0;  // peak bf16 dense, per device
+  double fp8_matrix_flops_per_s = 0.0;  // peak fp8 dense, per device; 0: no FP8 matrix path
   double vector_flops_per_s = 0.0;  // peak fp32 non-matrix, per device
   double memory_Bps = 0.0;          // HBM bandwidth, per device
   double matrix_efficiency = 0.7;   // achievable fraction for large matrix products

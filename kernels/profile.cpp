@@ -58,7 +58,7 @@ json op_shape_to_json(const OpShape& op) {
   j["n"] = op.n;
   j["k"] = op.k;
   j["bytes"] = op.bytes;
-  j["precision"] = op.precision == Precision::bf16 ? "bf16" : "fp32";
+  j["precision"] = to_string(op.precision);
   if (op.activation_elements > 0) j["activation_elements"] = op.activation_elements;
   return j;
 }

@@ -24,9 +24,16 @@ void validate_ceilings(const DeviceCeilings& c) {
   require_positive(c.memory_Bps, "memory_Bps");
   require_positive(c.matrix_efficiency, "matrix_efficiency");
   require_positive(c.memory_efficiency, "memory_efficiency");
-  if (c.vector_flops_per_s < 0.0 || c.launch_overhead_s < 0.0) {
-    throw InputError("ceilings", "vector_flops_per_s and launch_overhead_s must not be negative");
+  if (c.vector_flops_per_s < 0.0 || c.launch_overhead_s < 0.0 || c.fp8_matrix_flops_per_s < 0.0) {
+    throw InputError("ceilings", "vector_flops_per_s, fp8_matrix_flops_per_s and launch_overhead_s must not be negative");
   }
+}
+
+double fp8_matrix_peak(const DeviceCeilings& c) {
+  if (!(c.fp8_matrix_flops_per_s > 0.0)) {
+    throw InputError("--precision", "fp8: device '" + c.device_kind + "' has no FP8 matrix path (data/devices.json gives no peak_fp8_flops)");
+  }
+  return c.fp8_matrix_flops_per_s;
 }
 
 RooflineCostModel::RooflineCostModel(DeviceCeilings ceilings, double relative_uncertainty)
@@ -35,9 +42,9 @@ RooflineCostModel::RooflineCostModel(DeviceCeilings ceilings, double relative_un
 }
 
 Prediction RooflineCostModel::predict(const OpShape& op) const {
-  const double peak = uses_matrix_units(op.kind) || ceilings_.vector_flops_per_s <= 0.0
-                          ? ceilings_.matrix_flops_per_s
-                          : ceilings_.vector_flops_per_s;
+  double peak = uses_matrix_units(op.kind) || ceilings_.vector_flops_per_s <= 0.0 ? ceilings_.matrix_flops_per_s
+                                                                                   : ceilings_.vector_flops_per_s;
+  if (uses_matrix_units(op.kind) && op.precision == Precision::fp8) peak = fp8_matrix_peak(ceilings_);
   const double compute_s = op.flops() / (peak * ceilings_.matrix_efficiency);
   const double memory_s = op.min_bytes() / (ceilings_.memory_Bps * ceilings_.memory_efficiency);
   return Prediction{ceilings_.launch_overhead_s + std::max(compute_s, memory_s), relative_uncertainty_};

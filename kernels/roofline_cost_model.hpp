@@ -6,7 +6,10 @@
 //
 // peak_flops is `matrix_flops_per_s` for kinds whose work is matrix products
 // (matmul, batched_matmul, router, attention) and `vector_flops_per_s` (or the
-// matrix peak when that is 0) for the others; flops and bytes are
+// matrix peak when that is 0) for the others; an fp8 op of a matrix kind runs at
+// `fp8_matrix_flops_per_s` (InputError("--precision") when the device has none), so a
+// compute-bound fp8 product on a device whose fp8 peak is twice its bf16 peak takes
+// exactly half the bf16 time; flops and bytes are
 // OpShape::flops() and OpShape::min_bytes(). Every prediction carries the fixed
 // relative uncertainty kRooflineRelativeUncertainty: a roofline is a bound
 // scaled by assumed efficiencies, and real kernels land within roughly +-30% of
@@ -25,6 +28,8 @@ inline constexpr double kRooflineRelativeUncertainty = 0.30;
 // efficiencies positive and finite, the vector peak and launch overhead not negative.
 // InputError("ceilings.<field>" or "ceilings") otherwise.
 void validate_ceilings(const DeviceCeilings& ceilings);
+// The fp8 matrix peak; InputError("--precision", naming the device) when it is 0.
+[[nodiscard]] double fp8_matrix_peak(const DeviceCeilings& ceilings);
 
 class RooflineCostModel final : public CostModel {
  public:

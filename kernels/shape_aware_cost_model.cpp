@@ -128,6 +128,7 @@ ShapeAwareCostModel::ShapeAwareCostModel(DeviceCeilings ceilings, MatrixGeometry
 // kinds, whose FLOPs are 0 anyway); the matrix peak when the fp32 peak is unknown (0).
 double ShapeAwareCostModel::peak_for(const OpShape& op) const {
   const DeviceCeilings& c = ceilings_;
+  if (op.precision == Precision::fp8 && is_matrix_kind(op.kind)) return fp8_matrix_peak(c);
   const bool fp32 = op.precision == Precision::fp32 || !is_matrix_kind(op.kind);
   return fp32 && c.vector_flops_per_s > 0.0 ? c.vector_flops_per_s : c.matrix_flops_per_s;
 }

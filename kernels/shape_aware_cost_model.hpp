@@ -9,7 +9,10 @@
 // * peak: DeviceCeilings::matrix_flops_per_s for bf16 ops of the matrix kinds
 //   (matmul, batched_matmul, router, attention); vector_flops_per_s (the
 //   device's fp32 peak) for fp32 ones (the router; a --precision fp32 step),
-//   as the MFU of op_accounting.hpp counts against the fp32 peak for fp32.
+//   as the MFU of op_accounting.hpp counts against the fp32 peak for fp32;
+//   fp8_matrix_flops_per_s for fp8 ops of the matrix kinds (roofline_cost_model.hpp,
+//   fp8_matrix_peak: refused on a device without one). The padding below is the same
+//   (engineering assumption: the library keeps the bf16 tile for fp8 products).
 //   Memory kinds (dispatch, combine, elementwise, optimizer) have no FLOPs:
 //   time = launch + bytes / (memory_Bps * memory_efficiency).
 // * large_gemm_efficiency = DeviceCeilings::matrix_efficiency: the fraction of

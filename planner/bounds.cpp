@@ -6,6 +6,7 @@
 #include "topology/metrics.hpp"
 #include "workloads/backward_shapes.hpp"
 #include "workloads/decoder_layer.hpp"
+#include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
 
@@ -76,7 +77,9 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   const double a = setup.activation_bytes();
   const double forwards = setup.rematerialize ? 2.0 : 1.0;  // forward passes per micro-batch
 
-  auto predict = [&](const OpShape& s) { return cost.predict(s).seconds; };
+  // --precision fp8: every product priced at the fp8 rate (the builder keeps the output layer
+  // and the einsum dispatch products in bf16, so this stays a lower bound; workloads/fp8.hpp).
+  auto predict = [&](const OpShape& s) { return cost.predict(workloads::linear_in_precision(s, setup)).seconds; };
   // A weighted op runs forward (x forwards), dgrad and wgrad, each with its own product
   // shape (workloads/backward_shapes.hpp), as the step builder emits them.
   auto weighted = [&](const OpShape& s) {
@@ -237,7 +240,11 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     for (std::int64_t i = 0; i < layers; ++i) {
       const bool sw = m.is_switch_layer(i);
       if (sw && layout.ep > 1) {
-        comm += 2.0 * (forwards + 1.0) * all_to_all(static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a);
+        // Per forward pass a dispatch (de bytes per element: 1 with --fp8-dispatch) and a combine
+        // (a); backward both in a (workloads/fp8.hpp).
+        const double elements = static_cast<double>(slots(G, groups)) * static_cast<double>(d);
+        const double de = workloads::dispatch_element_bytes(setup);
+        comm += forwards * (all_to_all(elements * de) + all_to_all(elements * a)) + 2.0 * all_to_all(elements * a);
       }
       if (mp > 1) {
         const double attn_blocks = dec ? 2.0 : 1.0;

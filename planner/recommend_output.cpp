@@ -90,6 +90,7 @@ json to_json(const RecommendResult& r) {
   in["group_tokens"] = o.enumeration.training.group_tokens;
   in["moe_impl"] = workloads::to_string(o.enumeration.training.moe_impl);
   in["precision"] = workloads::to_string(o.enumeration.training.precision);
+  in["fp8_dispatch"] = o.enumeration.training.fp8_dispatch;
   in["optimizer"] = workloads::to_string(o.enumeration.training.optimizer);
   in["rematerialize"] = o.enumeration.training.rematerialize;
   in["memory_headroom"] = o.enumeration.memory_headroom;

@@ -3,7 +3,7 @@
 //
 // JSON (kind "recommend", command "recommend"):
 //   schema_version, inputs {model, mesh, device_kind, devices, objective, max_drop, factors, dropless,
-//     samples, seed, routing, batch_tokens, group_tokens, precision, optimizer, rematerialize,
+//     samples, seed, routing, batch_tokens, group_tokens, precision, fp8_dispatch, optimizer, rematerialize,
 //     memory_headroom, max_micro_batches, top, prune},
 //   recommendations [ {rank, layout {dp, ep, mp, mapping, text}, capacity_factor (null when dropless),
 //     mode, micro_batches, expert_capacity, step_time_s, tokens_per_s, drop_fraction,

@@ -90,6 +90,15 @@ std::vector<DeviceSpec> parse_device_catalog(const json& doc) {
     const json& chip = require(e, "chip", where);
     s.chip_peak_bf16_flops = figure(chip, "peak_bf16_flops", where + ".chip");
     s.chip_peak_fp32_flops = figure(chip, "peak_fp32_flops", where + ".chip");
+    // Optional low-precision peaks: absent = no such matrix path (device_catalog.hpp).
+    if (chip.contains("peak_fp8_flops")) {
+      s.chip_peak_fp8_flops = figure(chip, "peak_fp8_flops", where + ".chip");
+      if (!(s.chip_peak_fp8_flops > s.chip_peak_bf16_flops)) {
+        throw InputError(where + ".chip.peak_fp8_flops.value",
+                         "must exceed peak_bf16_flops (leave it out for a device without a faster FP8 path)");
+      }
+    }
+    if (chip.contains("peak_int8_ops")) s.chip_peak_int8_ops = figure(chip, "peak_int8_ops", where + ".chip");
     s.chip_memory_bytes = figure(chip, "memory_bytes", where + ".chip");
     s.chip_memory_Bps = figure(chip, "memory_Bps", where + ".chip");
     if (s.tensorcores_per_chip < 1) throw InputError(where + ".tensorcores_per_chip", "must be >= 1");
@@ -97,6 +106,8 @@ std::vector<DeviceSpec> parse_device_catalog(const json& doc) {
     const double per = s.cores_per_chip;
     s.peak_bf16_flops = s.chip_peak_bf16_flops / per;
     s.peak_fp32_flops = s.chip_peak_fp32_flops / per;
+    s.peak_fp8_flops = s.chip_peak_fp8_flops / per;
+    s.peak_int8_ops = s.chip_peak_int8_ops / per;
     s.memory_bytes = s.chip_memory_bytes / per;
     s.memory_Bps = s.chip_memory_Bps / per;
     const json& links = require(e, "links", where);

@@ -32,11 +32,18 @@ struct DeviceSpec {
   // Per device.
   double peak_bf16_flops = 0.0;
   double peak_fp32_flops = 0.0;
+  // Dense FP8 matrix peak (optional "chip.peak_fp8_flops"; 0 when the catalog gives none:
+  // the device has no FP8 matrix path faster than bf16, and --precision fp8 is refused).
+  double peak_fp8_flops = 0.0;
+  // Dense INT8 matrix peak (optional "chip.peak_int8_ops"; informational, 0 when absent).
+  double peak_int8_ops = 0.0;
   double memory_bytes = 0.0;
   double memory_Bps = 0.0;
   // Per chip.
   double chip_peak_bf16_flops = 0.0;
   double chip_peak_fp32_flops = 0.0;
+  double chip_peak_fp8_flops = 0.0;
+  double chip_peak_int8_ops = 0.0;
   double chip_memory_bytes = 0.0;
   double chip_memory_Bps = 0.0;
 
@@ -69,6 +76,7 @@ struct DeviceSpec {
   double nvls_efficiency = 1.0;
   std::string nvls_efficiency_source;
 
+  [[nodiscard]] bool supports_fp8() const { return peak_fp8_flops > 0.0; }
   [[nodiscard]] bool has_link(LinkKind link) const { return link_kinds[static_cast<std::size_t>(link)].has_value(); }
   // Throws InputError("device_kind", ...) when this device has no such link.
   [[nodiscard]] const LinkKindSpec& link_kind(LinkKind link) const;

@@ -5,9 +5,17 @@
 //   dgx-a100-N           N DGX A100 nodes (8 GPUs each)
 //   dgx-h100-N           N DGX H100 nodes
 //   hgx-h200-N           N HGX H200 nodes
+//   dgx-h800-N           N H800 nodes (8 GPUs, NVLink 400 GB/s)
+//   dgx-b200-N           N DGX B200 nodes (8 GPUs, NVLink 5)
+//   gb200-nvl72-N        N GB200 NVL72 racks, each one 72-GPU NVLink domain
+//   tpuv5p-AxBxC         TPU v5p slice (1 megacore per chip), 3D, at most 16x16x24 (6144 chips)
+//   tpuv5e-AxB           TPU v5e slice (1 TensorCore per chip), 2D, at most 16x16
 //   ...-rail             GPU clusters only: rail-optimized fabric instead of fat-tree
-// A TPU dimension wraps around when it has at least 4 chips (pod slices of
-// full rings are tori); a dimension of 2 or 3 chips is a line. Anything that
+// Wraparound (mesh_catalog.cpp, WrapRule): tpuv3/tpuv4: a dimension of 4 chips
+// or more is a ring, 2 or 3 a line; tpuv5p: a slice of whole 4x4x4 cubes is a
+// full torus, any other slice has no wraparound; tpuv5e: an axis wraps only at
+// its full 16 chips. A slice larger than the published largest one, or a GPU
+// cluster above 65536 GPUs, is InputError("--mesh") naming the mesh. Anything that
 // is not a catalog name but names an existing file (or ends in .json) is read
 // as a custom mesh (mesh_file.hpp).
 

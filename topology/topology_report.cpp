@@ -94,6 +94,7 @@ json device_json(const DeviceSpec& spec) {
   j["cores_per_chip"] = spec.cores_per_chip;
   j["per_device"] = {{"peak_bf16_flops", spec.peak_bf16_flops},
                      {"peak_fp32_flops", spec.peak_fp32_flops},
+                     {"peak_fp8_flops", spec.peak_fp8_flops},  // 0: no FP8 matrix path (--precision fp8 refused)
                      {"memory_bytes", spec.memory_bytes},
                      {"memory_Bps", spec.memory_Bps}};
   j["catalog"] = spec.catalog_entry;

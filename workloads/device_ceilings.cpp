@@ -8,6 +8,7 @@ kernels::DeviceCeilings ceilings_from_spec(const topology::DeviceSpec& spec) {
   kernels::DeviceCeilings c;
   c.device_kind = spec.kind;
   c.matrix_flops_per_s = spec.peak_bf16_flops;
+  c.fp8_matrix_flops_per_s = spec.peak_fp8_flops;  // 0 when the device has none
   c.vector_flops_per_s = spec.peak_fp32_flops;
   c.memory_Bps = spec.memory_Bps;
   c.matrix_efficiency = spec.large_gemm_efficiency;

@@ -12,7 +12,8 @@
 
 namespace switchsim::workloads {
 
-// Catalog figures -> ceilings: matrix peak = bf16 peak per device, vector peak =
+// Catalog figures -> ceilings: matrix peak = bf16 peak per device, fp8 matrix peak = fp8 peak
+// per device (0 without one), vector peak =
 // fp32 peak per device, memory = HBM bandwidth per device, matrix_efficiency =
 // the catalog's large_gemm_efficiency, launch_overhead_s = the catalog's; the
 // memory efficiency keeps kernels::DeviceCeilings' documented default.

@@ -95,7 +95,7 @@ double predict_step(const FidelityCase& c) {
   const std::string w = "config";
   require_known_keys(k,
                       {"model", "mesh", "layout", "capacity_factor", "routing", "mode", "batch_tokens", "micro_batches",
-                       "group_tokens", "moe_impl", "precision", "optimizer", "remat", "seed", "profile"},
+                       "group_tokens", "moe_impl", "precision", "fp8_dispatch", "optimizer", "remat", "seed", "profile"},
                       w);
   StepRequest q;
   q.model = require_string(k, "model", w);
@@ -110,6 +110,10 @@ double predict_step(const FidelityCase& c) {
   q.moe_impl = string_or(k, "moe_impl", q.moe_impl, w);
   q.precision = string_or(k, "precision", q.precision, w);
   q.optimizer = string_or(k, "optimizer", q.optimizer, w);
+  if (k.contains("fp8_dispatch")) {
+    if (!k.at("fp8_dispatch").is_boolean()) throw InputError(w + ".fp8_dispatch", "must be true or false");
+    q.fp8_dispatch = k.at("fp8_dispatch").get<bool>();
+  }
   if (k.contains("remat")) {
     if (!k.at("remat").is_boolean()) throw InputError(w + ".remat", "must be true or false");
     q.rematerialize = k.at("remat").get<bool>();

@@ -73,13 +73,19 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   // Decoder-only models: FlashAttention keeps no L x L score matrix, only Q, K, V, the output
   // (4 inner, an upper bound for gqa's narrower K/V) and an fp32 log-sum-exp per query and head
   // (engineering assumption: the GPU stacks these models are trained with use fused attention).
+  // fp8 (workloads/fp8.hpp): the inputs a linear layer keeps for its wgrad take l = 1 byte
+  // (the projection input d and the out-projection input, the context, inner); the rest a.
+  const double l = setup.precision == Precision::fp8 ? 1.0 : a;
   auto attn = [&](double tokens, double keys) {
-    if (m.decoder_only()) return tokens * (2.0 * d + 4.0 * inner) * a + tokens * heads * 4.0;
-    return tokens * (2.0 * d + 4.0 * inner + 2.0 * heads * keys) * a;
+    const double linear_inputs = tokens * (d + inner) * l;
+    if (m.decoder_only()) return tokens * (d + 3.0 * inner) * a + linear_inputs + tokens * heads * 4.0;
+    return tokens * (d + 3.0 * inner + 2.0 * heads * keys) * a + linear_inputs;
   };
   const double edff = static_cast<double>(m.expert_width()) / mp;
   const double shared_ff = static_cast<double>(m.shared_experts * m.expert_width()) / mp;
-  auto dense_ffn = [&](double tokens) { return tokens * (2.0 * d + nm * dff) * a; };
+  // Dense FFN: norm input and pre-activations in a, the wi input d and the wo input (the
+  // product, d_ff) in l.
+  auto dense_ffn = [&](double tokens) { return tokens * (d + (nm - 1.0) * dff) * a + tokens * (d + dff) * l; };
   // Switch layer: received rows keep the expert input (d) and hidden (n_mats d_ff/mp); the expert
   // outputs come back to the sending device, which keeps them for the combine's gate gradient
   // (padded: P rows, as received; grouped: its k T routed assignments). Routing tensors per
@@ -88,12 +94,13 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   const bool uneven = impl == MoeImpl::grouped;
   auto switch_ffn = [&](double tokens, double group_tokens, double received, double& buffers, double& routing) {
     const double returned = uneven ? static_cast<double>(m.top_k) * tokens : received;
-    const double buf = received * (d + nm * edff) * a + returned * d * a;
+    // Expert input (the dispatched token, d) and the wo input (edff) in l, pre-activations in a.
+    const double buf = received * ((d + edff) * l + (nm - 1.0) * edff * a) + returned * d * a;
     const double tensors = moe_routing_saved_bytes(impl, tokens, group_tokens, m.top_k, received, a);
     buffers += buf;
     routing += tensors;
     return tokens * 2.0 * d * a + tokens * static_cast<double>(m.experts) * 4.0 + buf + tensors +
-           tokens * nm * shared_ff * a;  // shared experts' hidden activations
+           tokens * ((nm - 1.0) * shared_ff * a + shared_ff * l);  // shared experts' hidden activations
   };
   double total = 0.0;
   double largest = 0.0;

@@ -21,6 +21,10 @@
 //                                    moe_routing_saved_bytes): einsum the [S, E, C] dispatch and
 //                                    combine tensors (activation dtype) and the fp32 mask product,
 //                                    S P (4 + 2a) bytes; gather and grouped their indices, 8 k T
+//                --precision fp8 (workloads/fp8.hpp): the inputs the linear layers keep for their
+//                wgrad take 1 byte: attention d + inner (projection and out-projection inputs),
+//                dense FFN d + d_ff, expert rows d + d_ff (input and wo input), shared experts d_ff
+//                (their input is the layer's, counted once); everything else as bf16
 //                with rematerialization only each layer's input (d per token) is kept, plus
 //                the working set of the largest single layer.
 //   Capacity buffers hold received slots: padded buffers (einsum, gather) E/ep experts x ep sources

@@ -42,7 +42,9 @@
 // dropped tokens (a dropped token is counted as if processed), optimizer.
 //   model_flops_per_s_per_device = model_flops_per_step / step_time_s / devices
 //   mfu = model_flops_per_s_per_device / the device's peak for the step's precision
-//         (data/devices.json: peak_bf16_flops or peak_fp32_flops, per device)
+//         (data/devices.json: peak_bf16_flops or peak_fp32_flops, per device); an fp8 step
+//         (workloads/fp8.hpp) counts against the bf16 dense peak too, so the FP8 products'
+//         speed shows as a higher MFU (it can exceed what bf16 reaches; our convention)
 
 #include <cstdint>
 #include <string>
@@ -127,7 +129,8 @@ struct ModelFlops {
 inline constexpr const char* kModelFlopsConvention =
     "PaLM/Megatron model FLOPs: 3 x forward FLOPs of the model (2 x active weights per token incl. router and "
     "output layer, x tokens, + attention QK^T and AV counted in full), no rematerialization, capacity padding or "
-    "drops; per device = per step / step time / devices; mfu against the device's dense peak for the step's precision";
+    "drops; per device = per step / step time / devices; mfu against the device's dense peak for the step's precision "
+    "(fp8 steps: against the bf16 dense peak)";
 
 [[nodiscard]] ModelFlops model_flops(const Model& model, std::int64_t sequences, double step_time_s,
                                      std::int32_t devices, const std::string& device_kind, bool bf16);

@@ -156,7 +156,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.params = count_params(model).total();
   r.op_accounting = account_ops(built.graph, schedule, cost);
   r.model_flops = model_flops(model, shape.sequences, schedule.step_time_s, devices, mesh.device_kind,
-                              options.training.precision == Precision::bf16);
+                              options.training.precision != Precision::fp32);
   if (options.traffic) {
     if (devices <= kMaxTrafficDevices) {
       r.traffic = sim::all_to_all_traffic(built.graph);
@@ -268,6 +268,7 @@ json to_json(const StepResult& r) {
   j["micro_batches"] = r.training.micro_batches;
   j["micro_batches_chosen"] = r.training.micro_batches_chosen;
   j["precision"] = to_string(r.training.precision);
+  j["fp8_dispatch"] = r.training.fp8_dispatch;
   j["optimizer"] = to_string(r.training.optimizer);
   j["rematerialize"] = r.training.rematerialize;
   j["group_tokens"] = r.shape.group_tokens;
@@ -378,6 +379,8 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["network_model"] = to_string(f.network_model);
     j["grad_sync"] = to_string(f.training.grad_sync);
     j["moe_impl"] = to_string(f.training.moe_impl);
+    j["precision"] = to_string(f.training.precision);
+    j["fp8_dispatch"] = f.training.fp8_dispatch;
   }
   json arr = json::array();
   for (const CapacityRow& row : rows) {
@@ -459,7 +462,8 @@ std::string to_text(const StepResult& r) {
   } else {
     s += fmt::format("micro-batches  {} (as given)\n", r.training.micro_batches);
   }
-  s += fmt::format("cost model     {}; {} ops\n", r.cost_model, r.ops);
+  s += fmt::format("cost model     {}; {} ops; precision {}{}\n", r.cost_model, r.ops, to_string(r.training.precision),
+                   r.training.fp8_dispatch ? " (fp8 dispatch)" : "");
   s += fmt::format("model FLOP/s   {:.4g} per device (3 x forward, PaLM/Megatron convention), MFU {:.2f}% of {:.4g} "
                    "({} peak)\n",
                    r.model_flops.per_s_per_device, 100.0 * r.model_flops.mfu, r.model_flops.peak_flops_per_device,

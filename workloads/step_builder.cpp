@@ -8,6 +8,7 @@
 #include "common/errors.hpp"
 #include "workloads/backward_shapes.hpp"
 #include "workloads/decoder_layer.hpp"
+#include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
 
@@ -38,6 +39,7 @@ struct Item {
   sim::PartitionId partition = 0;
   CollectiveOp op = CollectiveOp::all_reduce;
   double bytes = 0.0;
+  double bwd_bytes = -1.0;  // the backward collective's bytes; < 0: the same as forward
   std::vector<std::shared_ptr<const ByteMatrix>> matrices;      // forward
   std::vector<std::shared_ptr<const ByteMatrix>> matrices_bwd;  // backward (transposes)
 };
@@ -124,7 +126,8 @@ class Emitter {
             std::int64_t batch_mult, std::vector<OpId> deps, OpShape (*shape_of)(const OpShape&) = nullptr) {
     OpId id = 0;
     if (it.collective) {
-      id = g_.add_collective(layer + "." + it.name + suffix, layer, it.partition, it.op, it.bytes, std::move(deps));
+      const double bytes = backward && it.bwd_bytes >= 0.0 ? it.bwd_bytes : it.bytes;
+      id = g_.add_collective(layer + "." + it.name + suffix, layer, it.partition, it.op, bytes, std::move(deps));
       g_.op(id).matrices = backward ? it.matrices_bwd : it.matrices;
     } else {
       // Backward::once items carry their own backward shapes (moe_layer.hpp); dgrad and wgrad
@@ -358,24 +361,35 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       mp_reduce(items, p + ".shared_allreduce", static_cast<double>(T));
     }
     for (const MoeOp& op : moe_dispatch_ops(md)) items.push_back(moe_item(p, op));
+    // The forward dispatch sends de bytes per element (1 with --fp8-dispatch, workloads/fp8.hpp);
+    // the combine and both backward all-to-alls send a (bf16).
+    const double de = dispatch_element_bytes(setup);
     Item a2a;
+    Item back;
     if (ep_part >= 0) {
-      a2a = collective(p + ".dispatch_a2a", ep_part, CollectiveOp::all_to_all,
-                       uneven ? 0.0 : padded * static_cast<double>(d) * a);
+      const double bf16_bytes = uneven ? 0.0 : padded * static_cast<double>(d) * a;
+      a2a = collective(p + ".dispatch_a2a", ep_part, CollectiveOp::all_to_all, bf16_bytes * de / a);
+      a2a.bwd_bytes = bf16_bytes;
+      back = collective(p + ".combine_a2a", ep_part, CollectiveOp::all_to_all, bf16_bytes);
       if (uneven) {
         // One matrix per replica (the forward dispatch), shared by its mp groups (ep_groups(): for rep,
-        // for m); the combine and the backward dispatch send the transpose.
-        std::vector<std::shared_ptr<const ByteMatrix>> fwd, bwd;
+        // for m); the combine and the backward dispatch send the transpose, the combine's backward
+        // the forward matrix in bf16.
+        std::vector<std::shared_ptr<const ByteMatrix>> fwd, fwd_bf16, bwd;
         for (ByteMatrix& sent : lr.sent) {
           auto mf = std::make_shared<const ByteMatrix>(std::move(sent));
           auto mb = std::make_shared<const ByteMatrix>(mf->transposed());
+          auto mq = de == a ? mf : std::make_shared<const ByteMatrix>(mf->scaled(de / a));
           for (std::int64_t k = 0; k < mp; ++k) {
-            fwd.push_back(mf);
+            fwd.push_back(mq);
+            fwd_bf16.push_back(mf);
             bwd.push_back(mb);
           }
         }
         a2a.matrices = std::move(fwd);
-        a2a.matrices_bwd = std::move(bwd);
+        a2a.matrices_bwd = bwd;
+        back.matrices = std::move(bwd);
+        back.matrices_bwd = std::move(fwd_bf16);
       }
       items.push_back(a2a);
     }
@@ -398,12 +412,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       for (const MoeOp& op : moe_expert_ops(md, static_cast<std::int64_t>(padded))) items.push_back(moe_item(p, op));
     }
     mp_reduce(items, p + ".expert_allreduce", uneven ? mean : padded);
-    if (ep_part >= 0) {
-      Item back = a2a;
-      back.name = p + ".combine_a2a";
-      std::swap(back.matrices, back.matrices_bwd);
-      items.push_back(back);
-    }
+    if (ep_part >= 0) items.push_back(back);
     for (const MoeOp& op : moe_combine_ops(md)) items.push_back(moe_item(p, op));
     items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
   };
@@ -470,6 +479,17 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
         layers.push_back(std::move(L));
       }
       layers.push_back(lm_head(tag, T_dec));
+    }
+    // --precision fp8 (workloads/fp8.hpp): every linear layer's product in FP8, forward, dgrad
+    // and wgrad (their shapes inherit the precision); the output layer stays bf16.
+    if (setup.precision == Precision::fp8) {
+      for (Layer& L : layers) {
+        for (Item& it : L.items) {
+          if (it.collective || it.backward != Backward::weighted || it.name == "logits") continue;
+          it.shape = linear_in_precision(it.shape, setup);
+          for (OpShape& s : it.member_shapes) s = linear_in_precision(s, setup);
+        }
+      }
     }
 
     for (const Layer& L : layers) em.forward(L);

@@ -6,6 +6,7 @@
 #include "topology/device_catalog.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
+#include "workloads/fp8.hpp"
 #include "workloads/micro_batches.hpp"
 #include "workloads/model_catalog.hpp"
 
@@ -46,6 +47,8 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   o.training.micro_batches = q.micro_batches.value_or(1);
   o.training.group_tokens = q.group_tokens;
   o.training.precision = parse_precision(q.precision, "--precision");
+  o.training.fp8_dispatch = q.fp8_dispatch;
+  validate_precision(o.training, r.mesh->device_kind, !q.profile.empty());
   o.training.optimizer = parse_optimizer(q.optimizer, "--optimizer");
   o.training.rematerialize = q.rematerialize;
   o.training.grad_sync = parse_grad_sync(q.grad_sync, r.mesh->is_tpu(), "--grad-sync");

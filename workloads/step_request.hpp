@@ -30,6 +30,7 @@ struct StepRequest {
   std::int64_t group_tokens = 0;      // --group-tokens (0: the MoE implementation's default)
   std::string moe_impl = "auto";      // --moe-impl (auto: the platform default, moe_impl.hpp)
   std::string precision = "bf16";     // --precision
+  bool fp8_dispatch = false;          // --fp8-dispatch
   std::string optimizer = "adafactor";  // --optimizer
   bool rematerialize = false;         // --remat
   std::uint64_t seed = 0;             // --seed

@@ -10,7 +10,14 @@
 namespace switchsim::workloads {
 
 const char* to_string(Optimizer o) { return o == Optimizer::adafactor ? "adafactor" : "adam"; }
-const char* to_string(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
+const char* to_string(Precision p) {
+  switch (p) {
+    case Precision::bf16: return "bf16";
+    case Precision::fp32: return "fp32";
+    case Precision::fp8: return "fp8";
+  }
+  return "bf16";
+}
 
 Optimizer parse_optimizer(const std::string& text, const std::string& field) {
   if (text == "adafactor") return Optimizer::adafactor;
@@ -21,7 +28,8 @@ Optimizer parse_optimizer(const std::string& text, const std::string& field) {
 Precision parse_precision(const std::string& text, const std::string& field) {
   if (text == "bf16") return Precision::bf16;
   if (text == "fp32") return Precision::fp32;
-  throw InputError(field, "must be 'bf16' or 'fp32' (got '" + text + "')");
+  if (text == "fp8") return Precision::fp8;
+  throw InputError(field, "must be 'bf16', 'fp32' or 'fp8' (got '" + text + "')");
 }
 
 const char* to_string(GradSyncKind kind) { return kind == GradSyncKind::fused ? "fused" : "bucketed"; }

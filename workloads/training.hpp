@@ -13,7 +13,9 @@
 //   moe_impl       how the MoE layer runs (moe_impl.hpp); `automatic` until a step resolves it
 //                  against its mesh and mode (resolve_moe_impl).
 //   precision      bf16: activations, matrix products and all-to-alls in bfloat16, the router in
-//                  float32 (selective precision); fp32: everything in float32.
+//                  float32 (selective precision); fp32: everything in float32; fp8: as bf16, with
+//                  the linear layers' products in FP8 (DeepSeek-V3's recipe, workloads/fp8.hpp).
+//   fp8_dispatch   the forward dispatch all-to-all in FP8, 1 byte per element (fp8.hpp).
 //   optimizer      adafactor (paper; factored second moments, no first moment, fp32 parameters and
 //                  gradients) or adam (GPU practice: bf16 parameters and gradients, fp32 master copy
 //                  and two fp32 moments).
@@ -57,7 +59,7 @@ struct GradSync {
 // "auto" (the platform default), "fused", "bucketed" or "bucketed:BYTES" (BYTES a positive
 // integer, optionally with a KiB/MiB/GiB suffix, at most 64 GiB); InputError(field) otherwise.
 [[nodiscard]] GradSync parse_grad_sync(const std::string& text, bool tpu, const std::string& field = "--grad-sync");
-enum class Precision : std::uint8_t { bf16, fp32 };
+enum class Precision : std::uint8_t { bf16, fp32, fp8 };
 
 [[nodiscard]] const char* to_string(Optimizer o);
 [[nodiscard]] const char* to_string(Precision p);
@@ -72,11 +74,14 @@ struct TrainingSetup {
   std::int64_t group_tokens = 0;  // 0: the MoE implementation's default (see above)
   MoeImpl moe_impl = MoeImpl::automatic;
   Precision precision = Precision::bf16;
+  bool fp8_dispatch = false;
   Optimizer optimizer = Optimizer::adafactor;
   bool rematerialize = false;
   GradSync grad_sync;
 
-  [[nodiscard]] double activation_bytes() const { return precision == Precision::bf16 ? 2.0 : 4.0; }
+  // Activations between ops: bf16 for bf16 and fp8 steps (fp8 runs the products in FP8 and keeps
+  // their outputs, norms and residuals in bf16), fp32 for fp32.
+  [[nodiscard]] double activation_bytes() const { return precision == Precision::fp32 ? 4.0 : 2.0; }
 };
 
 // What the setup means for one layout: sizes every later stage uses.

@@ -67,6 +67,37 @@ TEST_CASE("planner: step lower bound never exceeds the simulated step", "[planne
   CHECK(worst_ratio > 0.75);  // measured 0.81 on tpuv3-2x2 (backward collectives the bound leaves out)
 }
 
+TEST_CASE("planner: with fp8 and fp8 dispatch the bound stays below the simulated step", "[planner][fp8]") {
+  // The bound prices every product at the fp8 rate (the logits and einsum dispatch run bf16 in
+  // the step) and the forward dispatch at its 1-byte elements (workloads/fp8.hpp).
+  const workloads::Model m = workloads::load_model("switch-base");
+  const topology::Mesh mesh = topology::build_mesh("dgx-h100-1");
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
+  planner::EnumerationOptions o;
+  o.training.batch_tokens = std::int64_t{1} << 15;
+  o.training.precision = workloads::Precision::fp8;
+  o.training.fp8_dispatch = true;
+  o.factors = {1.0};
+  const planner::Enumeration en = planner::enumerate_candidates(m, mesh, o);
+  REQUIRE(en.candidates.size() > 3);
+  for (const planner::Candidate& c : en.candidates) {
+    workloads::StepOptions so;
+    so.training = planner::candidate_setup(o.training, c);
+    so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
+    so.mode = c.mode;
+    so.network_model = workloads::NetworkModel::isolated;
+    const workloads::StepShape shape = workloads::derive_step_shape(so.training, m, c.layout);
+    const planner::StepBound b =
+        planner::step_lower_bound(m, c.layout, so.training, shape, c.capacity_factor, c.mode, *cost, cuts);
+    const workloads::StepResult r = workloads::simulate_step(m, mesh, c.layout, so, *cost);
+    INFO(c.label());
+    CHECK(b.compute_s <= r.compute_lower_bound_s * (1.0 + 1e-9));
+    CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
+    CHECK(b.compute_s >= 0.5 * r.compute_lower_bound_s);
+  }
+}
+
 TEST_CASE("planner: a whole-mesh all-to-all is bounded by the bisection", "[planner]") {
   // Switch-Base, dp = ep = 32 on tpuv3-4x4 in capacity mode: each all-to-all moves the padded
   // E x C x d_model bf16 tensor per device; N B / 4 cross the 8e11 B/s bisection.

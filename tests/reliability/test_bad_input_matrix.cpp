@@ -336,6 +336,10 @@ const std::vector<Case>& cases() {
                  "--moe-impl"});
     t.push_back({"recommend", "moe impl unknown", rec({"--moe-impl", "tutel"}), {}, "--moe-impl"});
     sm("precision unknown", {"--precision", "fp4"}, "--precision");
+    sm("fp8 on a device without FP8 (tpuv3)", {"--precision", "fp8"}, "--precision");
+    sm("fp8 dispatch without fp8", {"--fp8-dispatch"}, "--fp8-dispatch");
+    t.push_back({"capacity", "fp8 on a device without FP8 (tpuv3)", cap({"--precision", "fp8"}), {}, "--precision"});
+    t.push_back({"recommend", "fp8 on a device without FP8 (tpuv3)", rec({"--precision", "fp8"}), {}, "--precision"});
     sm("optimizer unknown", {"--optimizer", "sgd"}, "--optimizer");
     sm("trace devices negative", {"--trace", "{d}/trace.json", "--trace-devices", "-1"}, "--trace-devices");
     sm("profile of another device", {"--profile", SWITCHSIM_SOURCE_DIR "/data/profiles/h100-roofline.json"},

@@ -88,7 +88,7 @@ TEST_CASE("cli: list devices and meshes", "[cli]") {
   const Run d = run("list devices --json");
   REQUIRE(d.status == 0);
   const auto dj = switchsim::json::parse(d.out);
-  CHECK(dj["items"].size() == 5);
+  CHECK(dj["items"].size() == 10);  // data/devices.json: ten kinds
   const Run m = run("list meshes");
   REQUIRE(m.status == 0);
   CHECK(m.out.find("tpuv3-32x32") != std::string::npos);

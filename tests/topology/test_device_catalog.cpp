@@ -5,9 +5,10 @@
 
 using namespace switchsim::topology;
 
-TEST_CASE("catalog holds the five devices", "[catalog]") {
+TEST_CASE("catalog holds the ten devices", "[catalog]") {
   const auto kinds = device_kinds();
-  CHECK(kinds == std::vector<std::string>{"tpuv3", "tpuv4", "a100", "h100", "h200"});
+  CHECK(kinds == std::vector<std::string>{"tpuv3", "tpuv4", "a100", "h100", "h200", "h800", "b200", "gb200", "tpuv5p",
+                                          "tpuv5e"});
 }
 
 TEST_CASE("TPU v3 per-device figures are half a chip", "[catalog]") {
