@@ -19,6 +19,8 @@
 //                  and two fp32 moments).
 //   rematerialize  keep only each layer's input for the backward pass and recompute the rest
 //                  (costs one more forward pass of compute).
+//   zero_stage     ZeRO / FSDP sharding of optimizer state (1), + gradients (2), + parameters (3)
+//                  over each parameter's data-parallel group (--zero; workloads/zero_sharding.hpp).
 
 #include <cstdint>
 #include <string>
@@ -75,6 +77,7 @@ struct TrainingSetup {
   Optimizer optimizer = Optimizer::adafactor;
   bool rematerialize = false;
   GradSync grad_sync;
+  std::int32_t zero_stage = 0;  // --zero (zero_sharding.hpp); 0 = nothing sharded
 
   [[nodiscard]] double activation_bytes() const { return precision == Precision::bf16 ? 2.0 : 4.0; }
 };
