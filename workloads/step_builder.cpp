@@ -440,7 +440,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   // optimizer keeps full gradients for accumulation); stage 2 keeps only the gradient shard, so
   // every micro-batch's backward reduce-scatters (DeepSpeed ZeRO-2). --grad-sync applies as before
   // (fused: one collective per kind after the backward; bucketed: per bucket during it).
-  // Stage 3: see emit_pass below; --grad-sync's buckets do not apply (each layer is a bucket).
+  // Stage 3: the per-layer passes below (fsdp); --grad-sync's buckets do not apply (each layer is a bucket).
   const std::int32_t zero = setup.zero_stage;
   const CollectiveOp grad_op = zero >= 1 ? CollectiveOp::reduce_scatter : CollectiveOp::all_reduce;
   const std::string grad_name = zero >= 1 ? "reduce_scatter" : "allreduce";

@@ -3,6 +3,7 @@
 // parameter counts.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -182,6 +183,25 @@ TEST_CASE("zero step: stages 1-2 reduce-scatter the gradients and all-gather the
   const double added = collective_bytes(z3.graph, CollectiveOp::all_gather, "") -
                        collective_bytes(z2.graph, CollectiveOp::all_gather, "");
   CHECK(added == Approx(2.0 * 2.0 * B - B).epsilon(1e-12));
+  // Prefetch depth 1: each gather waits for the previous one, and the first op of its layer's
+  // pass waits for it (one gather per layer and pass here: a dense model).
+  sim::OpId previous = -1;
+  std::int64_t gathers = 0;
+  for (sim::OpId i = 0; i < z3.graph.num_ops(); ++i) {
+    const sim::Op& o = z3.graph.op(i);
+    if (o.type != sim::OpType::collective || o.collective != CollectiveOp::all_gather) continue;
+    ++gathers;
+    if (previous >= 0) CHECK(std::find(o.deps.begin(), o.deps.end(), previous) != o.deps.end());
+    previous = i;
+    bool used = false;
+    for (sim::OpId k = i + 1; k < z3.graph.num_ops() && !used; ++k) {
+      const auto& d = z3.graph.op(k).deps;
+      used = z3.graph.op(k).type == sim::OpType::compute && std::find(d.begin(), d.end(), i) != d.end();
+    }
+    CHECK(used);
+  }
+  // Weighted layers: 12 encoder + 12 decoder layers and the LM head, x 2 passes x 2 micro-batches.
+  CHECK(gathers == (m.encoder_layers + m.decoder_layers + 1) * 2 * 2);
   // Every gather and reduce-scatter of stage 3 is on the second communication stream.
   for (sim::OpId i = 0; i < z3.graph.num_ops(); ++i) {
     const sim::Op& o = z3.graph.op(i);
@@ -255,6 +275,7 @@ TEST_CASE("zero step: every stage simulates on both network models, on TPU and G
         INFO(mesh_name << " stage " << stage);
         CHECK(r.step_time_s > 0.0);
         CHECK(r.step_time_s >= r.compute_lower_bound_s * (1.0 - 1e-9));
+        if (stage == 3) CHECK(r.overlapped_communication_s > 0.0);  // gathers prefetched behind compute
       }
     }
   }
