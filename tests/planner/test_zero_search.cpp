@@ -99,7 +99,8 @@ TEST_CASE("planner zero: memory-rejected layouts become candidates at the lowest
 
   // all: each (layout, mode) that fits from stage s on has one candidate per stage s..3.
   std::map<std::tuple<std::string, double>, std::int32_t> lowest_stage;
-  for (const planner::Candidate& c : lowest.candidates) lowest_stage[{c.layout.to_string(), c.capacity_factor}] = c.zero;
+  for (const planner::Candidate& c : lowest.candidates)
+    lowest_stage[{c.layout.to_string(), c.capacity_factor}] = c.zero;
   std::map<std::tuple<std::string, double>, std::int32_t> stages;
   for (const planner::Candidate& c : every.candidates) ++stages[{c.layout.to_string(), c.capacity_factor}];
   REQUIRE(stages.size() == lowest_stage.size());

@@ -103,8 +103,8 @@ TEST_CASE("zero memory: stage 1 divides the optimizer state by dp, 2 also gradie
   CHECK(z0.gathered_bytes == 0.0);
   CHECK(z2.gathered_bytes == 0.0);
   for (const MemoryEstimate* z : {&z1, &z2, &z3}) CHECK(z->activations_bytes == z0.activations_bytes);
-  CHECK(z3.total_bytes() == z3.parameters_bytes + z3.gradients_bytes + z3.optimizer_bytes + z3.activations_bytes +
-                                z3.gathered_bytes);
+  CHECK(z3.total_bytes() ==
+        z3.parameters_bytes + z3.gradients_bytes + z3.optimizer_bytes + z3.activations_bytes + z3.gathered_bytes);
   // A parameter count divisible by dp divides exactly.
   if (std::fmod(P, 8.0) == 0.0) CHECK(z1.optimizer_bytes * 8.0 == z0.optimizer_bytes);
 }
