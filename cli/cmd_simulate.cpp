@@ -71,9 +71,10 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
                  "bucketed[:BYTES]");
   app.add_option("--comm-priority", q.comm_priority,
                  "none (default: max-min) | all-to-all (strict priority over other traffic on shared links)");
-  app.add_option("--zero", q.zero,
-                 "ZeRO stage: 0 (default: nothing sharded) | 1 (optimizer state) | 2 (+ gradients) | 3 (+ parameters, "
-                 "FSDP-style per-layer gathers), over each parameter's data-parallel group (dense: dp; experts: dp/ep)");
+  app.add_option(
+      "--zero", q.zero,
+      "ZeRO stage: 0 (default: nothing sharded) | 1 (optimizer state) | 2 (+ gradients) | 3 (+ parameters, "
+      "FSDP-style per-layer gathers), over each parameter's data-parallel group (dense: dp; experts: dp/ep)");
 }
 
 namespace {

@@ -288,11 +288,9 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     const double scatters = zero >= 2 ? mb : 1.0;
     const double gathers = zero >= 3 ? 2.0 * mb : 1.0;
     // Device 0's groups (copies: the layout returns its groups by value).
-    const std::vector<std::int32_t> dp_group =
-        layout.dp > 1 ? layout.dp_groups().front() : std::vector<std::int32_t>{};
-    const std::vector<std::int32_t> xr_group = m.is_moe() && layout.replicas() > 1
-                                                   ? layout.expert_replica_groups().front()
-                                                   : std::vector<std::int32_t>{};
+    const std::vector<std::int32_t> dp_group = layout.dp > 1 ? layout.dp_groups().front() : std::vector<std::int32_t>{};
+    const std::vector<std::int32_t> xr_group =
+        m.is_moe() && layout.replicas() > 1 ? layout.expert_replica_groups().front() : std::vector<std::int32_t>{};
     double zero_comm = 0.0;
     for (const auto& [bytes, group] : {std::pair{dense_bytes, &dp_group}, std::pair{expert_bytes, &xr_group}}) {
       const auto n = static_cast<std::int64_t>(group->size());

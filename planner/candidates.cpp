@@ -70,8 +70,10 @@ std::int32_t parse_zero_search(const std::string& text, const std::string& field
   if (text == "auto") return kZeroLowest;
   if (text == "all") return kZeroEvery;
   if (text.size() == 1 && text[0] >= '0' && text[0] <= '3') return text[0] - '0';
-  throw InputError(field, "must be 'auto' (the lowest ZeRO stage that fits), 'all' (every stage that fits) or 0, 1, 2, "
-                          "3 (got '" + text + "')");
+  throw InputError(field,
+                   "must be 'auto' (the lowest ZeRO stage that fits), 'all' (every stage that fits) or 0, 1, 2, "
+                   "3 (got '" +
+                       text + "')");
 }
 
 std::string zero_search_to_string(std::int32_t zero) {

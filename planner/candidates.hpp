@@ -86,7 +86,7 @@ struct EnumerationOptions {
   bool dropless = true;
   double memory_headroom = 0.9;       // fraction of device memory a candidate may use
   std::int64_t max_micro_batches = 64;
-  std::int32_t zero = kZeroLowest;    // training.zero_stage is set per candidate
+  std::int32_t zero = kZeroLowest;  // training.zero_stage is set per candidate
 };
 
 struct Enumeration {

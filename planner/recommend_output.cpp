@@ -193,7 +193,8 @@ std::string to_text(const RecommendResult& r) {
     s += "rank  layout                        mode      mb  step_s     tokens/s    drop%    GiB/dev\n";
     for (const Recommendation& rec : r.recommendations) {
       const Evaluation& e = r.evaluated[rec.evaluation];
-      const std::string layout = "dp=" + std::to_string(e.candidate.layout.dp) + ",ep=" + std::to_string(e.candidate.layout.ep) +
+      const std::string layout = "dp=" + std::to_string(e.candidate.layout.dp) +
+                                 ",ep=" + std::to_string(e.candidate.layout.ep) +
                                  ",mp=" + std::to_string(e.candidate.layout.mp) + " " + e.candidate.mapping() +
                                  (e.candidate.zero > 0 ? " zero=" + std::to_string(e.candidate.zero) : "");
       std::snprintf(buf, sizeof buf, "%4lld  %-28s  %-8s  %2lld  %-9.4g  %-10.4g  %-7.3g  %.2f\n      %s\n",

@@ -449,9 +449,10 @@ std::string to_text(const StepResult& r) {
   if (r.training.zero_stage != 0) {
     static constexpr const char* kSharded[] = {"", "optimizer state", "optimizer state and gradients",
                                                "optimizer state, gradients and parameters"};
-    s += fmt::format("zero           stage {}: {} sharded over each parameter's data-parallel group (dense: dp, "
-                     "experts: dp/ep)\n",
-                     r.training.zero_stage, kSharded[r.training.zero_stage]);
+    s += fmt::format(
+        "zero           stage {}: {} sharded over each parameter's data-parallel group (dense: dp, "
+        "experts: dp/ep)\n",
+        r.training.zero_stage, kSharded[r.training.zero_stage]);
   }
   if (r.training.micro_batches_chosen) {
     s += fmt::format("micro-batches  {} (chosen: the smallest of 1, 2, 4, ... whose estimate fits {:.0f}% of device "

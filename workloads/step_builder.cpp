@@ -91,8 +91,8 @@ class GradBuckets {
   }
   void flush() {
     if (deps_.empty()) return;
-    const OpId id = g_.add_collective("grads." + name_ + std::to_string(emitted_.size()), "grads", partition_,
-                                      op_, bytes_, deps_);
+    const OpId id =
+        g_.add_collective("grads." + name_ + std::to_string(emitted_.size()), "grads", partition_, op_, bytes_, deps_);
     g_.op(id).comm_stream = stream_;
     emitted_.push_back(id);
     bytes_ = 0.0;
@@ -446,7 +446,8 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   const std::string grad_name = zero >= 1 ? "reduce_scatter" : "allreduce";
   std::vector<OpId> grad_ops;  // every gradient collective (stage 2: of every micro-batch)
   auto fused_sync = [&](const std::string& tag, std::vector<OpId> deps) {
-    for (const auto& [part, name, local] : {std::tuple{dp_part, "dense", dense_local}, std::tuple{xr_part, "expert", expert_local}}) {
+    for (const auto& [part, name, local] :
+         {std::tuple{dp_part, "dense", dense_local}, std::tuple{xr_part, "expert", expert_local}}) {
       if (part < 0) continue;
       const OpId id = g.add_collective("grads." + tag + std::string(name) + "_" + grad_name, "grads", part, grad_op,
                                        local * grad_bytes, deps);
@@ -460,7 +461,8 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   auto layer_weights = [](const Layer& L, bool expert) {
     double w = 0.0;
     for (const Item& it : L.items)
-      if (!it.collective && it.backward == Backward::weighted && is_expert_weight(it.shape) == expert) w += weights_of(it.shape);
+      if (!it.collective && it.backward == Backward::weighted && is_expert_weight(it.shape) == expert)
+        w += weights_of(it.shape);
     return w;
   };
   auto kind_weights = [&](const std::vector<Layer>& layers, bool expert) {
@@ -478,19 +480,20 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   // expert all-to-alls.
   const bool fsdp = zero >= 3 && (dp_part >= 0 || xr_part >= 0);
   double dense_per_weight = 0.0, expert_per_weight = 0.0;  // parameter bytes per weight element
-  std::vector<OpId> last_gathers;  // the latest non-empty gather (the prefetch chain)
-  std::vector<OpId> before_prev;   // end of the pass before the current one
+  std::vector<OpId> last_gathers;                          // the latest non-empty gather (the prefetch chain)
+  std::vector<OpId> before_prev;                           // end of the pass before the current one
   std::int64_t gathers_emitted = 0;
   auto gather = [&](const Layer& L, const std::vector<OpId>& free_after) {
     std::vector<OpId> ids;
     std::vector<OpId> deps = last_gathers;
     deps.insert(deps.end(), free_after.begin(), free_after.end());
-    for (const auto& [part, name, per_weight, expert] :
-         {std::tuple{dp_part, "dense", dense_per_weight, false}, std::tuple{xr_part, "expert", expert_per_weight, true}}) {
+    for (const auto& [part, name, per_weight, expert] : {std::tuple{dp_part, "dense", dense_per_weight, false},
+                                                         std::tuple{xr_part, "expert", expert_per_weight, true}}) {
       const double bytes = layer_weights(L, expert) * per_weight;
       if (part < 0 || bytes <= 0.0) continue;
-      const OpId id = g.add_collective("params." + L.name + "." + name + "_all_gather" + std::to_string(gathers_emitted++),
-                                       "params", part, CollectiveOp::all_gather, bytes, deps);
+      const OpId id =
+          g.add_collective("params." + L.name + "." + name + "_all_gather" + std::to_string(gathers_emitted++),
+                           "params", part, CollectiveOp::all_gather, bytes, deps);
       g.op(id).comm_stream = 1;
       ids.push_back(id);
     }
@@ -601,13 +604,14 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       // up exactly to the fused all-reduces.
       const double dense_weights = kind_weights(layers, false), expert_weights = kind_weights(layers, true);
       if (dp_part >= 0 && dense_weights > 0.0) {
-        dense_buckets = std::make_unique<GradBuckets>(g, dp_part, "dense_" + grad_name, dense_local * grad_bytes / dense_weights,
-                                                      setup.grad_sync.bucket_bytes, grad_stream, grad_op);
+        dense_buckets =
+            std::make_unique<GradBuckets>(g, dp_part, "dense_" + grad_name, dense_local * grad_bytes / dense_weights,
+                                          setup.grad_sync.bucket_bytes, grad_stream, grad_op);
       }
       if (xr_part >= 0 && expert_weights > 0.0) {
-        expert_buckets = std::make_unique<GradBuckets>(g, xr_part, "expert_" + grad_name,
-                                                       expert_local * grad_bytes / expert_weights,
-                                                       setup.grad_sync.bucket_bytes, grad_stream, grad_op);
+        expert_buckets =
+            std::make_unique<GradBuckets>(g, xr_part, "expert_" + grad_name, expert_local * grad_bytes / expert_weights,
+                                          setup.grad_sync.bucket_bytes, grad_stream, grad_op);
       }
     }
     const bool buckets_now = bucketed && sync_now;
@@ -640,15 +644,16 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   // Update: adafactor reads fp32 parameter and gradient, writes the parameter (12 B/param);
   // adam reads bf16 gradient and fp32 master + 2 moments, writes them and the bf16 copy (28 B/param).
   // ZeRO >= 1: each device updates its shard, ceil(local / group) of each kind (zero_sharding.hpp).
-  const double updated = zero >= 1 ? shard_elements(dense_local, layout.dp) +
-                                         shard_elements(expert_local, moe ? layout.replicas() : 1)
-                                   : dense_local + expert_local;
+  const double updated =
+      zero >= 1 ? shard_elements(dense_local, layout.dp) + shard_elements(expert_local, moe ? layout.replicas() : 1)
+                : dense_local + expert_local;
   const double update_bytes = updated * (adam ? 28.0 : 12.0);
-  const OpId update =
-      g.add_compute("optimizer.update", "optimizer", em.all(), memory_op(OpKind::optimizer, update_bytes), before_update);
+  const OpId update = g.add_compute("optimizer.update", "optimizer", em.all(),
+                                    memory_op(OpKind::optimizer, update_bytes), before_update);
   if (zero == 1 || zero == 2) {
     // The updated shards all-gathered into every replica's full parameters.
-    for (const auto& [part, name, local] : {std::tuple{dp_part, "dense", dense_local}, std::tuple{xr_part, "expert", expert_local}}) {
+    for (const auto& [part, name, local] :
+         {std::tuple{dp_part, "dense", dense_local}, std::tuple{xr_part, "expert", expert_local}}) {
       if (part < 0) continue;
       const OpId id = g.add_collective(std::string("params.") + name + "_all_gather", "params", part,
                                        CollectiveOp::all_gather, local * grad_bytes, {update});

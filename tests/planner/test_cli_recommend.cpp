@@ -143,10 +143,12 @@ TEST_CASE("cli: simulate with recommend's network options reproduces each recomm
   }
 }
 
-TEST_CASE("cli: recommend --zero all ranks sharded layouts, and simulate --zero reproduces them", "[planner][cli][zero]") {
+TEST_CASE("cli: recommend --zero all ranks sharded layouts, and simulate --zero reproduces them",
+          "[planner][cli][zero]") {
   // Switch-Base on 8 TPU v3 cores: the layouts with ep <= 2 fit only with ZeRO (test_zero_search.cpp).
   const std::string common = "--mesh tpuv3-2x2 --batch-tokens 65536 --seed 2 --network-model isolated";
-  const Run rec = run(common + " --factors 1.0 --no-dropless --samples 1 --top 60 --max-drop 1 --exhaustive --zero all --json");
+  const Run rec =
+      run(common + " --factors 1.0 --no-dropless --samples 1 --top 60 --max-drop 1 --exhaustive --zero all --json");
   REQUIRE(rec.status == 0);
   const auto j = switchsim::json::parse(rec.out);
   CHECK(j["inputs"]["zero"] == "all");
@@ -155,13 +157,22 @@ TEST_CASE("cli: recommend --zero all ranks sharded layouts, and simulate --zero 
     REQUIRE(r.contains("zero"));
     if (r["zero"].get<int>() == 0 || checked == 2) continue;
     ++checked;
-    std::vector<std::string> argv{"simulate", "--model", "switch-base", "--json", "--network-tolerance",
+    std::vector<std::string> argv{"simulate",
+                                  "--model",
+                                  "switch-base",
+                                  "--json",
+                                  "--network-tolerance",
                                   std::to_string(j["inputs"]["network_tolerance"].get<double>()),
                                   "--load-model-above",
-                                  std::to_string(j["inputs"]["load_model_above_devices"].get<int>()), "--layout",
-                                  r["layout"]["text"].get<std::string>(), "--micro-batches",
-                                  std::to_string(r["micro_batches"].get<long long>()), "--capacity-factor", "1.0",
-                                  "--zero", std::to_string(r["zero"].get<int>())};
+                                  std::to_string(j["inputs"]["load_model_above_devices"].get<int>()),
+                                  "--layout",
+                                  r["layout"]["text"].get<std::string>(),
+                                  "--micro-batches",
+                                  std::to_string(r["micro_batches"].get<long long>()),
+                                  "--capacity-factor",
+                                  "1.0",
+                                  "--zero",
+                                  std::to_string(r["zero"].get<int>())};
     for (auto& w : switchsim::testing::split_args(common)) argv.push_back(std::move(w));
     static const switchsim::testing::ScratchDir scratch("switchsim-recommend-zero");
     const Run sim = switchsim::testing::run_cli(argv, scratch.path());
