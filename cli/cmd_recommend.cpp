@@ -4,7 +4,7 @@
 //  [--moe-impl auto|einsum|gather|grouped] [--precision P] [--fp8-dispatch]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
 //  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
-//  [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
+//  [--zero auto|all|0|1|2|3] [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
 
@@ -63,6 +63,7 @@ struct Options {
   std::int64_t rerank = 5;
   std::string grad_sync = "auto";
   std::string comm_priority = "none";
+  std::string zero = "auto";
   std::string out_dir;
   bool progress = false;
   bool no_progress = false;
@@ -134,6 +135,9 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--grad-sync", opt->grad_sync,
                  "auto (default: fused on TPU meshes, bucketed:25MiB on GPU meshes) | fused | bucketed[:BYTES]");
   app.add_option("--comm-priority", opt->comm_priority, "none (default) | all-to-all (strict priority on shared links)");
+  app.add_option("--zero", opt->zero,
+                 "ZeRO stage: auto (default: per layout the lowest of 0..3 whose memory fits) | all (every stage that "
+                 "fits is a candidate) | 0 | 1 | 2 | 3 (that stage only)");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
   app.add_flag("--progress", opt->progress, "Progress lines on stderr (default: only when stderr is a terminal)");
   app.add_flag("--no-progress", opt->no_progress, "No progress lines, even on a terminal");
@@ -152,6 +156,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.enumeration.training.fp8_dispatch = opt->fp8_dispatch;
     so.enumeration.training.optimizer = workloads::parse_optimizer(opt->optimizer, "--optimizer");
     so.enumeration.training.rematerialize = opt->remat;
+    so.enumeration.zero = planner::parse_zero_search(opt->zero, "--zero");
     so.routing = workloads::parse_routing(opt->routing, "--routing");
     so.samples = opt->samples;
     so.seed = opt->seed;

@@ -3,7 +3,7 @@
 //  [--group-tokens N]
 //  [--precision bf16|fp32|fp8] [--fp8-dispatch] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
 //  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
-//  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
+//  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all] [--zero 0|1|2|3]
 //  [--progress | --no-progress] [--json] [--out F] [--trace FILE [--trace-devices N] [--trace-all-devices]]`:
 // one simulated training step (workloads/simulate.hpp). Progress (cli/progress.hpp):
 // a step longer than a few seconds prints its ops done and simulated time on stderr.
@@ -75,6 +75,10 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
                  "bucketed[:BYTES]");
   app.add_option("--comm-priority", q.comm_priority,
                  "none (default: max-min) | all-to-all (strict priority over other traffic on shared links)");
+  app.add_option(
+      "--zero", q.zero,
+      "ZeRO stage: 0 (default: nothing sharded) | 1 (optimizer state) | 2 (+ gradients) | 3 (+ parameters, "
+      "FSDP-style per-layer gathers), over each parameter's data-parallel group (dense: dp; experts: dp/ep)");
 }
 
 namespace {

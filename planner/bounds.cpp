@@ -1,6 +1,7 @@
 #include "planner/bounds.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/shape_aware_cost_model.hpp"
 #include "topology/metrics.hpp"
@@ -9,6 +10,7 @@
 #include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
+#include "workloads/zero_sharding.hpp"
 
 namespace switchsim::planner {
 namespace {
@@ -264,26 +266,69 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   const workloads::ParamCount pc = workloads::count_params(m);
   const double grad_bytes = setup.optimizer == workloads::Optimizer::adam ? 2.0 : 4.0;
   double grad_comm = 0.0;
-  if (layout.dp > 1) {
-    const double bytes = pc.non_expert() / static_cast<double>(mp) * grad_bytes;
-    grad_comm += std::max(by_device(bytes, layout.dp), exact(sim::CollectiveOp::all_reduce, layout.dp_groups().front(), bytes));
-  }
-  if (m.is_moe() && layout.replicas() > 1) {
-    const double bytes = pc.experts / static_cast<double>(layout.ep * mp) * grad_bytes;
-    grad_comm += std::max(by_device(bytes, layout.replicas()),
-                     exact(sim::CollectiveOp::all_reduce, layout.expert_replica_groups().front(), bytes));
+  double chain_grads = 0.0;  // the part of grad_comm on device 0's compute chain
+  const std::int32_t zero = setup.zero_stage;
+  const double dense_bytes = pc.non_expert() / static_cast<double>(mp) * grad_bytes;
+  const double expert_bytes = m.is_moe() ? pc.experts / static_cast<double>(layout.ep * mp) * grad_bytes : 0.0;
+  if (zero == 0) {
+    if (layout.dp > 1) {
+      grad_comm += std::max(by_device(dense_bytes, layout.dp),
+                            exact(sim::CollectiveOp::all_reduce, layout.dp_groups().front(), dense_bytes));
+    }
+    if (m.is_moe() && layout.replicas() > 1) {
+      grad_comm += std::max(by_device(expert_bytes, layout.replicas()),
+                            exact(sim::CollectiveOp::all_reduce, layout.expert_replica_groups().front(), expert_bytes));
+    }
+    chain_grads = grad_comm;
+  } else {
+    // ZeRO (workloads/step_builder.hpp): a reduce-scatter and an all-gather of each kind's bytes B
+    // over its group; stage 2 reduce-scatters every micro-batch; stage 3 reduce-scatters every
+    // micro-batch and all-gathers the parameters before each forward and backward pass
+    // (2 x micro-batches), layer by layer. Each is priced as max(line rate, the cache's duration
+    // of the whole B): a pass split into layers or buckets of b_i <= B, sum b_i = B, takes at
+    // least the duration of B when the time per byte does not grow with the size (true of a
+    // fixed transfer graph, latency + bytes / rate, and of the fastest of several such, as the
+    // executor picks). Stage 3's collectives (and any on a second stream) run on a stream of
+    // their own: they count against the step as max(the other stream, theirs), not added.
+    // On the chain: stages 1 and 2 all-gather after the update, which waits for all compute.
+    const double mb = static_cast<double>(setup.micro_batches);
+    const double scatters = zero >= 2 ? mb : 1.0;
+    const double gathers = zero >= 3 ? 2.0 * mb : 1.0;
+    // Device 0's groups (copies: the layout returns its groups by value).
+    const std::vector<std::int32_t> dp_group = layout.dp > 1 ? layout.dp_groups().front() : std::vector<std::int32_t>{};
+    const std::vector<std::int32_t> xr_group =
+        m.is_moe() && layout.replicas() > 1 ? layout.expert_replica_groups().front() : std::vector<std::int32_t>{};
+    double zero_comm = 0.0;
+    for (const auto& [bytes, group] : {std::pair{dense_bytes, &dp_group}, std::pair{expert_bytes, &xr_group}}) {
+      const auto n = static_cast<std::int64_t>(group->size());
+      if (bytes <= 0.0 || n <= 1) continue;
+      const double rs = std::max(by_device(bytes, n), exact(sim::CollectiveOp::reduce_scatter, *group, bytes));
+      const double ag = std::max(by_device(bytes, n), exact(sim::CollectiveOp::all_gather, *group, bytes));
+      zero_comm += scatters * rs + gathers * ag;
+      if (zero <= 2) chain_grads += ag;
+    }
+    const bool own_stream = zero >= 3 || setup.grad_sync.separate_stream;
+    if (own_stream) {
+      comm = std::max(comm, zero_comm);
+    } else {
+      grad_comm = zero_comm;
+    }
   }
   {
     OpShape update;
     update.kind = OpKind::optimizer;
-    const double local = pc.non_expert() / static_cast<double>(mp) + pc.experts / static_cast<double>(layout.ep * mp);
+    const double dense_local = pc.non_expert() / static_cast<double>(mp);
+    const double expert_local = pc.experts / static_cast<double>(layout.ep * mp);
+    const double local = zero >= 1 ? workloads::shard_elements(dense_local, layout.dp) +
+                                         workloads::shard_elements(expert_local, m.is_moe() ? layout.replicas() : 1)
+                                   : dense_local + expert_local;
     update.bytes = static_cast<std::int64_t>(local * (setup.optimizer == workloads::Optimizer::adam ? 28.0 : 12.0));
     b.compute_s += predict(update);
   }
   const double grads = grad_comm;
   comm += grads;
   b.communication_s = comm;
-  b.chain_s = b.compute_s + forward_comm + grads;
+  b.chain_s = b.compute_s + forward_comm + chain_grads;
   return b;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "topology/device_catalog.hpp"
+#include "workloads/zero_sharding.hpp"
 
 namespace switchsim::planner {
 namespace {
@@ -61,7 +62,22 @@ std::string Candidate::label() const {
   std::string s = layout.to_string();
   s += mode == ExecutionMode::dropless ? " dropless" : " cf=" + format_factor(capacity_factor) + " capacity";
   s += " mb=" + std::to_string(micro_batches);
+  if (zero > 0) s += " zero=" + std::to_string(zero);
   return s;
+}
+
+std::int32_t parse_zero_search(const std::string& text, const std::string& field) {
+  if (text == "auto") return kZeroLowest;
+  if (text == "all") return kZeroEvery;
+  if (text.size() == 1 && text[0] >= '0' && text[0] <= '3') return text[0] - '0';
+  throw InputError(field,
+                   "must be 'auto' (the lowest ZeRO stage that fits), 'all' (every stage that fits) or 0, 1, 2, "
+                   "3 (got '" +
+                       text + "')");
+}
+
+std::string zero_search_to_string(std::int32_t zero) {
+  return zero == kZeroLowest ? "auto" : zero == kZeroEvery ? "all" : std::to_string(zero);
 }
 
 std::vector<Layout> enumerate_layouts(const workloads::Model& model, std::int64_t devices) {
@@ -112,6 +128,7 @@ workloads::TrainingSetup candidate_setup(const workloads::TrainingSetup& options
   workloads::TrainingSetup setup = options;
   setup.micro_batches = c.micro_batches;
   setup.moe_impl = c.moe_impl;
+  setup.zero_stage = c.zero;
   return setup;
 }
 
@@ -158,37 +175,53 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
   for (const Layout& base : layouts) {
     const std::vector<Layout> mappings = enumerate_mappings(base);
     out.mappings += static_cast<std::int64_t>(mappings.size());
+    // ZeRO stages to try (see candidates.hpp); above 0 only where some kind has replicas.
+    const workloads::ZeroGroups zg = workloads::zero_groups(model, base);
+    const std::int32_t top_stage = zg.dense > 1 || zg.expert > 1 ? workloads::kMaxZeroStage : 0;
+    const std::int32_t first = options.zero >= 0 ? options.zero : 0;
+    const std::int32_t last = options.zero >= 0 ? options.zero : top_stage;
     for (const Mode& md : modes) {
       Rejection rej;
       rej.layout = base;
       rej.capacity_factor = md.factor;
       rej.mode = md.mode;
       rej.memory_limit_bytes = limit;
-      workloads::TrainingSetup setup = options.training;
-      setup.moe_impl = md.impl;
-      const workloads::MicroBatchPlan plan = workloads::plan_micro_batches(
-          model, base, setup, md.mode, md.factor, device_memory, options.memory_headroom, options.max_micro_batches);
-      const bool accepted = plan.fits();
-      if (accepted) {
-        for (const Layout& mapped : mappings) {
-          Candidate c;
-          c.layout = mapped;
-          c.capacity_factor = md.factor;
-          c.mode = md.mode;
-          c.moe_impl = md.impl;
-          c.micro_batches = plan.micro_batches;
-          c.memory = plan.memory;
-          out.candidates.push_back(c);
+      bool accepted = false;
+      for (std::int32_t stage = first; stage <= last; ++stage) {
+        workloads::TrainingSetup setup = options.training;
+        setup.moe_impl = md.impl;
+        setup.zero_stage = stage;
+        const workloads::MicroBatchPlan plan = workloads::plan_micro_batches(
+            model, base, setup, md.mode, md.factor, device_memory, options.memory_headroom, options.max_micro_batches);
+        if (plan.fits()) {
+          accepted = true;
+          for (const Layout& mapped : mappings) {
+            Candidate c;
+            c.layout = mapped;
+            c.capacity_factor = md.factor;
+            c.mode = md.mode;
+            c.moe_impl = md.impl;
+            c.micro_batches = plan.micro_batches;
+            c.zero = stage;
+            c.memory = plan.memory;
+            out.candidates.push_back(c);
+          }
+          if (options.zero != kZeroEvery) break;
+          continue;
         }
-      } else if (plan.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
-        rej.reason = plan.divisibility_error;
-        rej.reason_kind = "divisibility";
-      } else {
+        if (accepted) continue;  // kZeroEvery: a higher stage always fits once a lower one does
+        rej.zero = stage;
+        if (plan.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
+          rej.reason = plan.divisibility_error;
+          rej.reason_kind = "divisibility";
+          break;  // no stage changes how the batch splits
+        }
         const bool static_only = plan.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
         rej.micro_batches = plan.micro_batches;
         rej.memory_per_device_bytes = plan.memory.total_bytes();
         rej.reason = memory_reason(plan.memory, limit, options.memory_headroom, mesh.device_kind, plan.micro_batches,
                                    static_only);
+        if (stage > 0) rej.reason = "with --zero " + std::to_string(stage) + ": " + rej.reason;
         rej.reason_kind = static_only ? "memory" : "activation_memory";
       }
       if (!accepted) {

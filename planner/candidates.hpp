@@ -15,6 +15,13 @@
 // asks for (workloads/moe_impl.hpp), resolved per mode: auto is einsum (TPU) or
 // gather (GPU) in capacity mode and grouped when dropless; an explicit einsum or
 // gather skips the dropless mode (they need a capacity), and grouped runs both.
+// ZeRO stage (EnumerationOptions::zero, workloads/zero_sharding.hpp): kZeroLowest (the default)
+// takes per layout and mode the lowest stage in 0..3 whose memory fits (so every layout that fits
+// unsharded is searched exactly as before, and a layout rejected for memory becomes a candidate
+// at the first stage that makes it fit); kZeroEvery makes every fitting stage a candidate (the
+// ranking then picks a higher stage only when it simulates faster); 0..3 fixes the stage. Stages
+// above 0 are skipped where nothing has replicas to shard over (dp = 1). A rejection says the
+// highest stage tried.
 // Micro-batches and memory: each candidate takes the smallest count in 1, 2, 4,
 // ... that fits headroom x device memory (workloads/micro_batches.hpp, shared
 // with simulate's automatic choice; the slots per device it plans with are
@@ -42,9 +49,11 @@ struct Candidate {
   workloads::ExecutionMode mode = workloads::ExecutionMode::capacity;
   workloads::MoeImpl moe_impl = workloads::MoeImpl::gather;  // resolved for the mode (never automatic)
   std::int64_t micro_batches = 1;
+  std::int32_t zero = 0;             // ZeRO stage (workloads/zero_sharding.hpp)
   workloads::MemoryEstimate memory;  // padded capacity: exact; dropless or grouped: lower bound
   [[nodiscard]] std::string mapping() const;  // "mp.ep.rep"
-  [[nodiscard]] std::string label() const;    // "dp=32,ep=32,mp=1,order=mp.ep.rep cf=1.25 capacity mb=1"
+  // "dp=32,ep=32,mp=1,order=mp.ep.rep cf=1.25 capacity mb=1" (+ " zero=N" when N > 0)
+  [[nodiscard]] std::string label() const;
 };
 
 struct Rejection {
@@ -52,6 +61,7 @@ struct Rejection {
   double capacity_factor = 0.0;
   workloads::ExecutionMode mode = workloads::ExecutionMode::capacity;
   std::int64_t micro_batches = 1;
+  std::int32_t zero = 0;                 // the highest ZeRO stage tried
   double memory_per_device_bytes = 0.0;  // 0 when the rejection is not about memory
   double memory_limit_bytes = 0.0;
   std::string reason;
@@ -63,12 +73,20 @@ struct Rejection {
   std::string reason_kind;
 };
 
+// EnumerationOptions::zero: a stage 0..3, or one of these searches.
+inline constexpr std::int32_t kZeroLowest = -1;  // "auto": the lowest stage that fits
+inline constexpr std::int32_t kZeroEvery = -2;   // "all": every stage that fits
+// "auto", "all" or 0..3; InputError(field) otherwise.
+[[nodiscard]] std::int32_t parse_zero_search(const std::string& text, const std::string& field = "--zero");
+[[nodiscard]] std::string zero_search_to_string(std::int32_t zero);
+
 struct EnumerationOptions {
   workloads::TrainingSetup training;  // micro_batches is chosen per candidate
   std::vector<double> factors{1.0, 1.25, 1.5, 2.0};
   bool dropless = true;
   double memory_headroom = 0.9;       // fraction of device memory a candidate may use
   std::int64_t max_micro_batches = 64;
+  std::int32_t zero = kZeroLowest;  // training.zero_stage is set per candidate
 };
 
 struct Enumeration {

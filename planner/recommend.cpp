@@ -97,6 +97,8 @@ bool ranks_before(const Evaluation& a, std::size_t ia, const Evaluation& b, std:
   const double vb = objective_value(b, obj);
   if (va != vb) return va > vb;
   if (obj == Objective::memory && a.tokens_per_s.mean != b.tokens_per_s.mean) return a.tokens_per_s.mean > b.tokens_per_s.mean;
+  // The lowest ZeRO stage unless a higher one is faster (--zero all: candidates.hpp).
+  if (a.candidate.zero != b.candidate.zero) return a.candidate.zero < b.candidate.zero;
   if (a.memory_per_device_bytes() != b.memory_per_device_bytes()) return a.memory_per_device_bytes() < b.memory_per_device_bytes();
   return ia < ib;
 }
@@ -145,7 +147,9 @@ std::string why_line(const Evaluation& e, const Evaluation& first, std::int64_t 
                 100.0 * e.breakdown.all_reduce_s / total, 100.0 * e.breakdown.idle_s / total,
                 e.memory_per_device_bytes() / kGiB, e.memory.device_memory_bytes / kGiB,
                 e.candidate.micro_batches > 1 ? (", " + std::to_string(e.candidate.micro_batches) + " micro-batches to fit").c_str() : "");
-  return buf;
+  std::string why = buf;
+  if (e.candidate.zero > 0) why += "; ZeRO stage " + std::to_string(e.candidate.zero);
+  return why;
 }
 
 // Runs fn(i) for i in [0, n) on `threads` threads; rethrows the first failure (lowest i).

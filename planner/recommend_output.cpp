@@ -32,6 +32,7 @@ json entry_json(const Evaluation& e, bool tpu) {
   j["moe_impl"] = workloads::to_string(e.candidate.moe_impl);
   if (const char* caveat = workloads::platform_caveat(e.candidate.moe_impl, tpu)) j["platform_caveat"] = caveat;
   j["micro_batches"] = e.candidate.micro_batches;
+  j["zero"] = e.candidate.zero;
   j["expert_capacity"] = e.expert_capacity;
   j["step_time_s"] = e.step_time_s.mean;
   j["step_time_s_low"] = std::max(0.0, e.step_time_s.mean - e.uncertainty_s);
@@ -103,6 +104,7 @@ json to_json(const RecommendResult& r) {
   in["grad_sync"] = workloads::to_string(o.enumeration.training.grad_sync);
   in["comm_priority"] = o.strict_priority ? "all-to-all" : "none";
   in["rerank"] = o.rerank;
+  in["zero"] = zero_search_to_string(o.enumeration.zero);
   j["inputs"] = std::move(in);
   json recs = json::array();
   for (const Recommendation& rec : r.recommendations) {
@@ -123,6 +125,7 @@ json to_json(const RecommendResult& r) {
                    {"capacity_factor", factor_json(x.capacity_factor, x.mode)},
                    {"mode", workloads::to_string(x.mode)},
                    {"micro_batches", x.micro_batches},
+                   {"zero", x.zero},
                    {"memory_per_device_bytes", x.memory_per_device_bytes},
                    {"memory_limit_bytes", x.memory_limit_bytes},
                    {"reason", x.reason},
@@ -191,8 +194,10 @@ std::string to_text(const RecommendResult& r) {
     s += "rank  layout                        mode      mb  step_s     tokens/s    drop%    GiB/dev\n";
     for (const Recommendation& rec : r.recommendations) {
       const Evaluation& e = r.evaluated[rec.evaluation];
-      const std::string layout = "dp=" + std::to_string(e.candidate.layout.dp) + ",ep=" + std::to_string(e.candidate.layout.ep) +
-                                 ",mp=" + std::to_string(e.candidate.layout.mp) + " " + e.candidate.mapping();
+      const std::string layout = "dp=" + std::to_string(e.candidate.layout.dp) +
+                                 ",ep=" + std::to_string(e.candidate.layout.ep) +
+                                 ",mp=" + std::to_string(e.candidate.layout.mp) + " " + e.candidate.mapping() +
+                                 (e.candidate.zero > 0 ? " zero=" + std::to_string(e.candidate.zero) : "");
       std::snprintf(buf, sizeof buf, "%4lld  %-28s  %-8s  %2lld  %-9.4g  %-10.4g  %-7.3g  %.2f\n      %s\n",
                     static_cast<long long>(rec.rank), layout.c_str(),
                     mode_text(e.candidate.capacity_factor, e.candidate.mode).c_str(),

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "workloads/moe_layer.hpp"
+#include "workloads/zero_sharding.hpp"
 
 namespace switchsim::workloads {
 
@@ -16,7 +17,12 @@ std::string MemoryEstimate::explain(const std::string& device_kind) const {
                 total_bytes() / GiB, parameters_bytes / GiB, gradients_bytes / GiB, optimizer_bytes / GiB,
                 activations_bytes / GiB, capacity_buffers_bytes / GiB, routing_tensors_bytes / GiB, device_kind.c_str(),
                 device_memory_bytes / GiB);
-  return buf;
+  std::string s = buf;
+  if (gathered_bytes > 0.0) {
+    std::snprintf(buf, sizeof buf, " (of which %.2f GiB gathered layers in flight, --zero 3)", gathered_bytes / GiB);
+    s += buf;
+  }
+  return s;
 }
 
 MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const TrainingSetup& setup,
@@ -27,36 +33,66 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   const ParamCount p = count_params(m);
   const double mp = static_cast<double>(layout.mp);
   const double ep = static_cast<double>(layout.ep);
-  const double local_params = p.non_expert() / mp + p.experts / (ep * mp);
+  // Local elements per kind (before ZeRO sharding): dense over mp, experts over ep x mp.
+  const double dense_local = p.non_expert() / mp;
+  const double expert_local = p.experts / (ep * mp);
   const bool adam = setup.optimizer == Optimizer::adam;
-  r.parameters_bytes = local_params * (adam ? 2.0 : 4.0);
-  r.gradients_bytes = local_params * (adam ? 2.0 : 4.0);
+  // ZeRO (zero_sharding.hpp): each sharded kind keeps ceil(local / group) elements per device.
+  const std::int32_t stage = setup.zero_stage;
+  const ZeroGroups zg = zero_groups(m, layout);
+  auto held = [&](bool sharded) {
+    return sharded ? shard_elements(dense_local, zg.dense) + shard_elements(expert_local, zg.expert)
+                   : dense_local + expert_local;
+  };
+  const double param_bytes = adam ? 2.0 : 4.0;
+  r.parameters_bytes = held(shards_parameters(stage)) * param_bytes;
+  r.gradients_bytes = held(shards_gradients(stage)) * param_bytes;
   if (adam) {
-    r.optimizer_bytes = local_params * 12.0;
+    r.optimizer_bytes = held(shards_optimizer(stage)) * 12.0;
   } else {
-    // Factored second moments: (rows + cols) floats per weight matrix.
+    // Factored second moments: (rows + cols) floats per weight matrix (dense and expert kinds apart,
+    // for their ZeRO groups).
     const double d = static_cast<double>(m.d_model);
     const double inner = static_cast<double>(m.inner_dim()) / mp;
     const double dff = static_cast<double>(m.d_ff) / mp;
     const double nm = static_cast<double>(m.ffn_matrices());
     double floats = 0.0;
+    double expert_floats = 0.0;
+    double all_floats = 0.0;  // both kinds, summed in one order (stage 0: the unsharded total)
     const double attn_blocks = static_cast<double>(m.encoder_layers + 2 * m.decoder_layers);
     floats += attn_blocks * 4.0 * (d + inner);
+    all_floats += attn_blocks * 4.0 * (d + inner);
     for (int stack = 0; stack < 2; ++stack) {
       const std::int64_t layers = stack == 0 ? m.encoder_layers : m.decoder_layers;
       for (std::int64_t i = 0; i < layers; ++i) {
         if (m.is_switch_layer(i)) {
           const double edff = static_cast<double>(m.expert_width()) / mp;
           const double sdff = static_cast<double>(m.shared_experts * m.expert_width()) / mp;
-          floats += static_cast<double>(m.experts) / ep * nm * (d + edff) + (d + static_cast<double>(m.experts));
-          if (sdff > 0.0) floats += nm * (d + sdff);
+          const double routed = static_cast<double>(m.experts) / ep * nm * (d + edff);
+          expert_floats += routed;
+          all_floats += routed + (d + static_cast<double>(m.experts));
+          floats += d + static_cast<double>(m.experts);
+          if (sdff > 0.0) {
+            floats += nm * (d + sdff);
+            all_floats += nm * (d + sdff);
+          }
         } else {
           floats += nm * (d + dff);
+          all_floats += nm * (d + dff);
         }
       }
     }
     floats += static_cast<double>(m.vocab) / mp + d;
-    r.optimizer_bytes = floats * 4.0;
+    all_floats += static_cast<double>(m.vocab) / mp + d;
+    if (shards_optimizer(stage)) {
+      r.optimizer_bytes = (shard_elements(floats, zg.dense) + shard_elements(expert_floats, zg.expert)) * 4.0;
+    } else {
+      r.optimizer_bytes = all_floats * 4.0;
+    }
+  }
+  // Stage 3: two layers' gathered parameters and one layer's unsharded gradients in flight.
+  if (shards_parameters(stage) && (zg.dense > 1 || zg.expert > 1)) {
+    r.gathered_bytes = largest_layer_local_params(m, layout) * param_bytes * 3.0;
   }
 
   // Activations per micro-batch (only one micro-batch's activations live at a time).
@@ -148,6 +184,7 @@ json to_json(const MemoryEstimate& m) {
   j["activations_bytes"] = m.activations_bytes;
   j["capacity_buffers_bytes"] = m.capacity_buffers_bytes;
   j["routing_tensors_bytes"] = m.routing_tensors_bytes;
+  if (m.gathered_bytes > 0.0) j["zero_gathered_bytes"] = m.gathered_bytes;  // --zero 3 only
   j["total_bytes"] = m.total_bytes();
   j["device_memory_bytes"] = m.device_memory_bytes;
   j["fits"] = m.fits();

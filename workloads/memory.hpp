@@ -27,6 +27,12 @@
 //                (their input is the layer's, counted once); everything else as bf16
 //                with rematerialization only each layer's input (d per token) is kept, plus
 //                the working set of the largest single layer.
+//   ZeRO (setup.zero_stage, zero_sharding.hpp): stage 1 keeps ceil(1/group) of the optimizer state,
+//                stage 2 also of the gradients, stage 3 also of the parameters, with group = dp for
+//                dense parameters and rep = dp / ep for expert parameters (adafactor's factored
+//                moments split the same way); stage 3 adds gathered_bytes = 3 x the largest layer's
+//                local parameters (two layers gathered, prefetch depth 1, and one layer's unsharded
+//                gradients; engineering assumption, FSDP's defaults).
 //   Capacity buffers hold received slots: padded buffers (einsum, gather) E/ep experts x ep sources
 //   x groups x C; grouped the busiest device's actual received assignments.
 //   A device's memory is the catalog's per-device figure; `fits` compares the total with it.
@@ -48,9 +54,11 @@ struct MemoryEstimate {
   double activations_bytes = 0.0;
   double capacity_buffers_bytes = 0.0;  // part of activations_bytes
   double routing_tensors_bytes = 0.0;   // part of activations_bytes (einsum masks, gather/grouped indices)
+  // --zero 3: gathered parameters and unsharded gradients of the layers in flight (zero_sharding.hpp)
+  double gathered_bytes = 0.0;
   double device_memory_bytes = 0.0;
   [[nodiscard]] double total_bytes() const {
-    return parameters_bytes + gradients_bytes + optimizer_bytes + activations_bytes;
+    return parameters_bytes + gradients_bytes + optimizer_bytes + activations_bytes + gathered_bytes;
   }
   [[nodiscard]] bool fits() const { return total_bytes() <= device_memory_bytes; }
   // "needs 21.3 GiB per device (parameters 6.1, gradients 6.1, optimizer 0.1, activations 9.0) but a tpuv3 device has 16.0 GiB"

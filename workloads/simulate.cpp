@@ -311,8 +311,10 @@ json to_json(const StepResult& r) {
   j["compute_lower_bound_s"] = r.compute_lower_bound_s;
   j["network_model"] = to_string(r.network_model);
   j["grad_sync"] = to_string(r.training.grad_sync);
-  j["comm_streams"] = r.training.grad_sync.separate_stream ? 2 : 1;
+  j["comm_streams"] = r.training.grad_sync.separate_stream || r.training.zero_stage >= 3 ? 2 : 1;
   j["comm_priority"] = r.strict_priority ? "all-to-all" : "none";
+  // --zero: written only when sharding is on, so an unsharded step's JSON is what it was before the flag.
+  if (r.training.zero_stage != 0) j["zero"] = r.training.zero_stage;
   if (r.network_model == NetworkModel::shared) {
     j["shared_network"] = {{"collectives", r.shared.collectives},
                            {"timed_alone_from_memo", r.shared.memo_alone},
@@ -378,6 +380,7 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["load_model_above_devices"] = f.network.load_model_above_devices;
     j["network_model"] = to_string(f.network_model);
     j["grad_sync"] = to_string(f.training.grad_sync);
+    if (f.training.zero_stage != 0) j["zero"] = f.training.zero_stage;
     j["moe_impl"] = to_string(f.training.moe_impl);
     j["precision"] = to_string(f.training.precision);
     j["fp8_dispatch"] = f.training.fp8_dispatch;
@@ -455,6 +458,14 @@ std::string to_text(const StepResult& r) {
                    to_string(r.training.grad_sync));
   s += fmt::format("memory         {:.2f} GiB of {:.2f} GiB per device{}\n", r.memory.total_bytes() / GiB,
                    r.memory.device_memory_bytes / GiB, r.memory.fits() ? "" : "  DOES NOT FIT");
+  if (r.training.zero_stage != 0) {
+    static constexpr const char* kSharded[] = {"", "optimizer state", "optimizer state and gradients",
+                                               "optimizer state, gradients and parameters"};
+    s += fmt::format(
+        "zero           stage {}: {} sharded over each parameter's data-parallel group (dense: dp, "
+        "experts: dp/ep)\n",
+        r.training.zero_stage, kSharded[r.training.zero_stage]);
+  }
   if (r.training.micro_batches_chosen) {
     s += fmt::format("micro-batches  {} (chosen: the smallest of 1, 2, 4, ... whose estimate fits {:.0f}% of device "
                      "memory; --micro-batches sets it)\n",

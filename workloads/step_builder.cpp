@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/errors.hpp"
@@ -11,6 +13,7 @@
 #include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
+#include "workloads/zero_sharding.hpp"
 
 namespace switchsim::workloads {
 namespace {
@@ -74,13 +77,14 @@ Item collective(std::string name, sim::PartitionId partition, CollectiveOp op, d
 class GradBuckets {
  public:
   GradBuckets(sim::OpGraph& graph, sim::PartitionId partition, std::string name, double bytes_per_weight,
-              double bucket_bytes, std::uint8_t stream)
+              double bucket_bytes, std::uint8_t stream, CollectiveOp op = CollectiveOp::all_reduce)
       : g_(graph),
         partition_(partition),
         name_(std::move(name)),
         bytes_per_weight_(bytes_per_weight),
         bucket_bytes_(bucket_bytes),
-        stream_(stream) {}
+        stream_(stream),
+        op_(op) {}
 
   void add(double weights, OpId wgrad) {
     bytes_ += weights * bytes_per_weight_;
@@ -89,8 +93,8 @@ class GradBuckets {
   }
   void flush() {
     if (deps_.empty()) return;
-    const OpId id = g_.add_collective("grads." + name_ + std::to_string(emitted_.size()), "grads", partition_,
-                                      CollectiveOp::all_reduce, bytes_, deps_);
+    const OpId id =
+        g_.add_collective("grads." + name_ + std::to_string(emitted_.size()), "grads", partition_, op_, bytes_, deps_);
     g_.op(id).comm_stream = stream_;
     emitted_.push_back(id);
     bytes_ = 0.0;
@@ -105,6 +109,7 @@ class GradBuckets {
   double bytes_per_weight_;
   double bucket_bytes_;
   std::uint8_t stream_;
+  CollectiveOp op_;
   double bytes_ = 0.0;
   std::vector<OpId> deps_;
   std::vector<OpId> emitted_;
@@ -151,7 +156,7 @@ class Emitter {
   }
 
   void forward(const Layer& layer) {
-    for (const Item& it : layer.items) chain_ = emit(it, layer.name, ".fwd", false, 1, chain_deps());
+    for (const Item& it : layer.items) chain_ = emit(it, layer.name, ".fwd", false, 1, take_deps());
   }
 
   // With buckets (the last micro-batch under bucketed sync), each wgrad feeds
@@ -159,21 +164,29 @@ class Emitter {
   void backward(const Layer& layer, GradBuckets* dense = nullptr, GradBuckets* expert = nullptr) {
     for (auto it = layer.items.rbegin(); it != layer.items.rend(); ++it) {
       if (it->collective) {
-        chain_ = emit(*it, layer.name, ".bwd", true, 1, chain_deps());
+        chain_ = emit(*it, layer.name, ".bwd", true, 1, take_deps());
       } else if (it->backward == Backward::weighted) {
-        const std::vector<OpId> deps = chain_deps();
+        const std::vector<OpId> deps = take_deps();
         const OpId dgrad = emit(*it, layer.name, ".dgrad", true, 1, deps, &dgrad_shape);
         const OpId wgrad = emit(*it, layer.name, ".wgrad", true, 1, deps, &wgrad_shape);
         GradBuckets* bucket = is_expert_weight(it->shape) ? expert : dense;
         if (bucket != nullptr) bucket->add(weights_of(it->shape), wgrad);
         chain_ = dgrad;
       } else {
-        chain_ = emit(*it, layer.name, ".bwd", true, it->backward == Backward::doubled ? 2 : 1, chain_deps());
+        chain_ = emit(*it, layer.name, ".bwd", true, it->backward == Backward::doubled ? 2 : 1, take_deps());
       }
     }
   }
 
   [[nodiscard]] std::vector<OpId> chain_deps() const { return chain_ >= 0 ? std::vector<OpId>{chain_} : std::vector<OpId>{}; }
+  // The next emitted op also waits for `ops` (--zero 3: the gathered parameters of its layer).
+  void wait_for(const std::vector<OpId>& ops) { pending_.insert(pending_.end(), ops.begin(), ops.end()); }
+  std::vector<OpId> take_deps() {
+    std::vector<OpId> d = chain_deps();
+    d.insert(d.end(), pending_.begin(), pending_.end());
+    pending_.clear();
+    return d;
+  }
   [[nodiscard]] std::vector<OpId> all_done() const {
     std::vector<OpId> d = chain_deps();
     if (last_compute_ >= 0 && last_compute_ != chain_) d.push_back(last_compute_);
@@ -187,6 +200,7 @@ class Emitter {
   sim::DeviceSetId all_;
   OpId chain_ = -1;
   OpId last_compute_ = -1;
+  std::vector<OpId> pending_;
 };
 
 // Routing of one Switch layer in one micro-batch.
@@ -420,7 +434,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   // Gradient sync (training.hpp): local gradient bytes per parameter kind.
   const ParamCount pc = count_params(m);
   const bool adam = setup.optimizer == Optimizer::adam;
-  const double grad_bytes = adam ? 2.0 : 4.0;
+  const double grad_bytes = adam ? 2.0 : 4.0;  // parameters have the same dtype (memory.hpp)
   const double dense_local = pc.non_expert() / static_cast<double>(mp);
   const double expert_local = pc.experts / static_cast<double>(layout.ep * mp);
   const sim::PartitionId dp_part = layout.dp > 1 ? g.add_partition(layout.dp_groups()) : -1;
@@ -428,6 +442,73 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   const bool bucketed = setup.grad_sync.kind == GradSyncKind::bucketed;
   const std::uint8_t grad_stream = setup.grad_sync.separate_stream ? 1 : 0;
   std::unique_ptr<GradBuckets> dense_buckets, expert_buckets;
+  // ZeRO (zero_sharding.hpp). Stages 1 and 2: gradients are reduce-scattered (not all-reduced)
+  // over the same groups, the update runs on the shard, and the updated parameters are
+  // all-gathered after it (the ring bytes of an all-reduce: a reduce-scatter and an all-gather of
+  // the same buffer). Stage 1 syncs after the last micro-batch as today (Megatron-Core's distributed
+  // optimizer keeps full gradients for accumulation); stage 2 keeps only the gradient shard, so
+  // every micro-batch's backward reduce-scatters (DeepSpeed ZeRO-2). --grad-sync applies as before
+  // (fused: one collective per kind after the backward; bucketed: per bucket during it).
+  // Stage 3: the per-layer passes below (fsdp); --grad-sync's buckets do not apply (each layer is a bucket).
+  const std::int32_t zero = setup.zero_stage;
+  const CollectiveOp grad_op = zero >= 1 ? CollectiveOp::reduce_scatter : CollectiveOp::all_reduce;
+  const std::string grad_name = zero >= 1 ? "reduce_scatter" : "allreduce";
+  std::vector<OpId> grad_ops;  // every gradient collective (stage 2: of every micro-batch)
+  auto fused_sync = [&](const std::string& tag, std::vector<OpId> deps) {
+    for (const auto& [part, name, local] :
+         {std::tuple{dp_part, "dense", dense_local}, std::tuple{xr_part, "expert", expert_local}}) {
+      if (part < 0) continue;
+      const OpId id = g.add_collective("grads." + tag + std::string(name) + "_" + grad_name, "grads", part, grad_op,
+                                       local * grad_bytes, deps);
+      g.op(id).comm_stream = grad_stream;
+      grad_ops.push_back(id);
+    }
+  };
+  // Weight elements of each kind in one micro-batch's layers: per weight, the layers carry the
+  // local parameter bytes of their kind (norms, biases and embeddings included), so buckets and
+  // stage 3's per-layer collectives add up exactly to the whole kind.
+  auto layer_weights = [](const Layer& L, bool expert) {
+    double w = 0.0;
+    for (const Item& it : L.items)
+      if (!it.collective && it.backward == Backward::weighted && is_expert_weight(it.shape) == expert)
+        w += weights_of(it.shape);
+    return w;
+  };
+  auto kind_weights = [&](const std::vector<Layer>& layers, bool expert) {
+    double w = 0.0;
+    for (const Layer& L : layers) w += layer_weights(L, expert);
+    return w;
+  };
+  // Stage 3 (FSDP, one unit per layer): before each layer's forward and again before its backward,
+  // an all-gather of its parameters over the dp group (experts: the expert-replica group); after
+  // its backward a reduce-scatter of its gradients, in every micro-batch. Prefetch depth 1
+  // (engineering assumption, FSDP's forward/backward prefetch of one unit): the next layer's
+  // gather is issued once the current layer's gather is done and the layer before it has finished,
+  // so at most two layers are held gathered (memory.hpp). Gathers and reduce-scatters run on the
+  // second communication stream (FSDP's own all-gather stream and process group), beside the
+  // expert all-to-alls.
+  const bool fsdp = zero >= 3 && (dp_part >= 0 || xr_part >= 0);
+  double dense_per_weight = 0.0, expert_per_weight = 0.0;  // parameter bytes per weight element
+  std::vector<OpId> last_gathers;                          // the latest non-empty gather (the prefetch chain)
+  std::vector<OpId> before_prev;                           // end of the pass before the current one
+  std::int64_t gathers_emitted = 0;
+  auto gather = [&](const Layer& L, const std::vector<OpId>& free_after) {
+    std::vector<OpId> ids;
+    std::vector<OpId> deps = last_gathers;
+    deps.insert(deps.end(), free_after.begin(), free_after.end());
+    for (const auto& [part, name, per_weight, expert] : {std::tuple{dp_part, "dense", dense_per_weight, false},
+                                                         std::tuple{xr_part, "expert", expert_per_weight, true}}) {
+      const double bytes = layer_weights(L, expert) * per_weight;
+      if (part < 0 || bytes <= 0.0) continue;
+      const OpId id =
+          g.add_collective("params." + L.name + "." + name + "_all_gather" + std::to_string(gathers_emitted++),
+                           "params", part, CollectiveOp::all_gather, bytes, deps);
+      g.op(id).comm_stream = 1;
+      ids.push_back(id);
+    }
+    if (!ids.empty()) last_gathers = ids;
+    return ids;
+  };
 
   std::uint64_t stream = 0;
   // Layer i's FFN: a Switch layer (one routing stream each) or a dense one.
@@ -492,31 +573,77 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
       }
     }
 
+    if (fsdp) {
+      // Passes in order: forward 0..n-1, backward n-1..0; each waits for its layer's gather,
+      // which was issued (prefetched) after the previous pass.
+      if (mb == 0) {
+        const double dw = kind_weights(layers, false), xw = kind_weights(layers, true);
+        dense_per_weight = dw > 0.0 ? dense_local * grad_bytes / dw : 0.0;
+        expert_per_weight = xw > 0.0 ? expert_local * grad_bytes / xw : 0.0;
+      }
+      std::vector<std::pair<const Layer*, bool>> passes;
+      for (const Layer& L : layers) passes.emplace_back(&L, false);
+      for (auto it = layers.rbegin(); it != layers.rend(); ++it) passes.emplace_back(&*it, true);
+      std::vector<OpId> current = gather(*passes.front().first, before_prev);
+      for (std::size_t k = 0; k < passes.size(); ++k) {
+        const Layer& L = *passes[k].first;
+        const bool bwd = passes[k].second;
+        em.wait_for(current);
+        std::unique_ptr<GradBuckets> dense_rs, expert_rs;
+        if (bwd) {
+          if (setup.rematerialize) em.forward(Layer{L.name + ".remat", L.items});
+          constexpr double kWholeLayer = 1e300;  // one reduce-scatter per layer and kind
+          if (dp_part >= 0) {
+            dense_rs = std::make_unique<GradBuckets>(g, dp_part, L.name + ".dense_reduce_scatter", dense_per_weight,
+                                                     kWholeLayer, 1, CollectiveOp::reduce_scatter);
+          }
+          if (xr_part >= 0) {
+            expert_rs = std::make_unique<GradBuckets>(g, xr_part, L.name + ".expert_reduce_scatter", expert_per_weight,
+                                                      kWholeLayer, 1, CollectiveOp::reduce_scatter);
+          }
+          em.backward(L, dense_rs.get(), expert_rs.get());
+        } else {
+          em.forward(L);
+        }
+        // Prefetch the next pass's layer (this micro-batch's), once the pass before this one is done.
+        if (k + 1 < passes.size()) current = gather(*passes[k + 1].first, before_prev);
+        for (GradBuckets* rs : {dense_rs.get(), expert_rs.get()}) {
+          if (rs == nullptr) continue;
+          rs->flush();
+          grad_ops.insert(grad_ops.end(), rs->emitted().begin(), rs->emitted().end());
+        }
+        before_prev = em.all_done();
+      }
+      continue;
+    }
     for (const Layer& L : layers) em.forward(L);
-    if (bucketed && mb + 1 == setup.micro_batches) {
+    const bool sync_now = mb + 1 == setup.micro_batches || zero == 2;  // stage 2: every micro-batch
+    if (bucketed && sync_now && dense_buckets == nullptr && expert_buckets == nullptr) {
       // Bucket bytes per weight: the layers' weight elements carry the local parameter
       // bytes of their kind (norms, biases and embeddings included), so the buckets add
       // up exactly to the fused all-reduces.
-      double dense_weights = 0.0, expert_weights = 0.0;
-      for (const Layer& L : layers) {
-        for (const Item& it : L.items) {
-          if (it.collective || it.backward != Backward::weighted) continue;
-          (is_expert_weight(it.shape) ? expert_weights : dense_weights) += weights_of(it.shape);
-        }
-      }
+      const double dense_weights = kind_weights(layers, false), expert_weights = kind_weights(layers, true);
       if (dp_part >= 0 && dense_weights > 0.0) {
-        dense_buckets = std::make_unique<GradBuckets>(g, dp_part, "dense_allreduce", dense_local * grad_bytes / dense_weights,
-                                                      setup.grad_sync.bucket_bytes, grad_stream);
+        dense_buckets =
+            std::make_unique<GradBuckets>(g, dp_part, "dense_" + grad_name, dense_local * grad_bytes / dense_weights,
+                                          setup.grad_sync.bucket_bytes, grad_stream, grad_op);
       }
       if (xr_part >= 0 && expert_weights > 0.0) {
-        expert_buckets = std::make_unique<GradBuckets>(g, xr_part, "expert_allreduce",
-                                                       expert_local * grad_bytes / expert_weights,
-                                                       setup.grad_sync.bucket_bytes, grad_stream);
+        expert_buckets =
+            std::make_unique<GradBuckets>(g, xr_part, "expert_" + grad_name, expert_local * grad_bytes / expert_weights,
+                                          setup.grad_sync.bucket_bytes, grad_stream, grad_op);
       }
     }
+    const bool buckets_now = bucketed && sync_now;
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
       if (setup.rematerialize) em.forward(Layer{it->name + ".remat", it->items});
-      em.backward(*it, dense_buckets.get(), expert_buckets.get());
+      em.backward(*it, buckets_now ? dense_buckets.get() : nullptr, buckets_now ? expert_buckets.get() : nullptr);
+    }
+    if (zero == 2 && bucketed) {
+      for (GradBuckets* bk : {dense_buckets.get(), expert_buckets.get()})
+        if (bk != nullptr) bk->flush();  // the micro-batch's last, partly filled buckets
+    } else if (zero == 2) {
+      fused_sync(tag, em.all_done());
     }
   }
   out.drops.assignments = out.encoder_drops.assignments + out.decoder_drops.assignments;
@@ -524,30 +651,35 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
 
   // Gradient all-reduces (fused: after the backward pass; bucketed: the last buckets) and the optimizer.
   std::vector<OpId> before_update = em.all_done();
-  if (bucketed) {
+  if (bucketed && !fsdp) {
     for (GradBuckets* b : {dense_buckets.get(), expert_buckets.get()}) {
       if (b == nullptr) continue;
       b->flush();
       before_update.insert(before_update.end(), b->emitted().begin(), b->emitted().end());
     }
-  } else {
-    if (dp_part >= 0) {
-      const OpId id = g.add_collective("grads.dense_allreduce", "grads", dp_part, CollectiveOp::all_reduce,
-                                       dense_local * grad_bytes, em.all_done());
-      g.op(id).comm_stream = grad_stream;
-      before_update.push_back(id);
-    }
-    if (xr_part >= 0) {
-      const OpId id = g.add_collective("grads.expert_allreduce", "grads", xr_part, CollectiveOp::all_reduce,
-                                       expert_local * grad_bytes, em.all_done());
-      g.op(id).comm_stream = grad_stream;
-      before_update.push_back(id);
-    }
+  } else if (!fsdp && zero != 2) {
+    fused_sync("", em.all_done());
   }
+  before_update.insert(before_update.end(), grad_ops.begin(), grad_ops.end());
   // Update: adafactor reads fp32 parameter and gradient, writes the parameter (12 B/param);
   // adam reads bf16 gradient and fp32 master + 2 moments, writes them and the bf16 copy (28 B/param).
-  const double update_bytes = (dense_local + expert_local) * (adam ? 28.0 : 12.0);
-  (void)g.add_compute("optimizer.update", "optimizer", em.all(), memory_op(OpKind::optimizer, update_bytes), before_update);
+  // ZeRO >= 1: each device updates its shard, ceil(local / group) of each kind (zero_sharding.hpp).
+  const double updated =
+      zero >= 1 ? shard_elements(dense_local, layout.dp) + shard_elements(expert_local, moe ? layout.replicas() : 1)
+                : dense_local + expert_local;
+  const double update_bytes = updated * (adam ? 28.0 : 12.0);
+  const OpId update = g.add_compute("optimizer.update", "optimizer", em.all(),
+                                    memory_op(OpKind::optimizer, update_bytes), before_update);
+  if (zero == 1 || zero == 2) {
+    // The updated shards all-gathered into every replica's full parameters.
+    for (const auto& [part, name, local] :
+         {std::tuple{dp_part, "dense", dense_local}, std::tuple{xr_part, "expert", expert_local}}) {
+      if (part < 0) continue;
+      const OpId id = g.add_collective(std::string("params.") + name + "_all_gather", "params", part,
+                                       CollectiveOp::all_gather, local * grad_bytes, {update});
+      g.op(id).comm_stream = grad_stream;
+    }
+  }
   return out;
 }
 

@@ -31,7 +31,11 @@
 // bucketed -- during the last micro-batch's backward, a dense or expert all-reduce per bucket
 // of gradients as soon as its wgrads are done (DDP), overlapping the rest of the backward pass.
 // Either way the gradient bytes add up to the local parameters x gradient bytes. Then the
-// optimizer update.
+// optimizer update. ZeRO (setup.zero_stage, zero_sharding.hpp): stages 1-2 reduce-scatter instead
+// of all-reducing (stage 2 in every micro-batch), update the shard and all-gather the parameters
+// after the update; stage 3 all-gathers each layer's parameters before its forward and its
+// backward (prefetch depth 1, second comm stream) and reduce-scatters its gradients after its
+// backward (step_builder.cpp has the details).
 //
 // Bytes of one all-to-all, per device (padded: einsum, gather): E x (groups x C) x d_model x 2 B:
 // the [E, C, d_model] bf16 tensor of the paper, for each routing group; each mp rank sends its

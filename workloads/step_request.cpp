@@ -9,6 +9,7 @@
 #include "workloads/fp8.hpp"
 #include "workloads/micro_batches.hpp"
 #include "workloads/model_catalog.hpp"
+#include "workloads/zero_sharding.hpp"
 
 namespace switchsim::workloads {
 
@@ -52,6 +53,7 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   o.training.optimizer = parse_optimizer(q.optimizer, "--optimizer");
   o.training.rematerialize = q.rematerialize;
   o.training.grad_sync = parse_grad_sync(q.grad_sync, r.mesh->is_tpu(), "--grad-sync");
+  o.training.zero_stage = parse_zero_stage(q.zero, "--zero");
   // Resolved here (mesh and mode are known), so a refused combination fails before any work.
   o.training.moe_impl = resolve_moe_impl(parse_moe_impl(q.moe_impl, "--moe-impl"), r.mesh->is_tpu(),
                                          o.mode == ExecutionMode::dropless, "--moe-impl");

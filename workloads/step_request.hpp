@@ -40,6 +40,7 @@ struct StepRequest {
   std::string network_model = "shared";  // --network-model
   std::string grad_sync = "auto";        // --grad-sync (auto: the platform default, training.hpp)
   std::string comm_priority = "none";    // --comm-priority
+  std::int64_t zero = 0;                 // --zero (ZeRO stage 0..3, zero_sharding.hpp)
 };
 
 struct ResolvedStep {

@@ -21,6 +21,8 @@
 //                  and two fp32 moments).
 //   rematerialize  keep only each layer's input for the backward pass and recompute the rest
 //                  (costs one more forward pass of compute).
+//   zero_stage     ZeRO / FSDP sharding of optimizer state (1), + gradients (2), + parameters (3)
+//                  over each parameter's data-parallel group (--zero; workloads/zero_sharding.hpp).
 
 #include <cstdint>
 #include <string>
@@ -78,6 +80,7 @@ struct TrainingSetup {
   Optimizer optimizer = Optimizer::adafactor;
   bool rematerialize = false;
   GradSync grad_sync;
+  std::int32_t zero_stage = 0;  // --zero (zero_sharding.hpp); 0 = nothing sharded
 
   // Activations between ops: bf16 for bf16 and fp8 steps (fp8 runs the products in FP8 and keeps
   // their outputs, norms and residuals in bf16), fp32 for fp32.

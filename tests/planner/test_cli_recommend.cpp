@@ -143,6 +143,53 @@ TEST_CASE("cli: simulate with recommend's network options reproduces each recomm
   }
 }
 
+TEST_CASE("cli: recommend --zero all ranks sharded layouts, and simulate --zero reproduces them",
+          "[planner][cli][zero]") {
+  // Switch-Base on 8 TPU v3 cores: the layouts with ep <= 2 fit only with ZeRO (test_zero_search.cpp).
+  const std::string common = "--mesh tpuv3-2x2 --batch-tokens 65536 --seed 2 --network-model isolated";
+  const Run rec =
+      run(common + " --factors 1.0 --no-dropless --samples 1 --top 60 --max-drop 1 --exhaustive --zero all --json");
+  REQUIRE(rec.status == 0);
+  const auto j = switchsim::json::parse(rec.out);
+  CHECK(j["inputs"]["zero"] == "all");
+  int checked = 0;
+  for (const auto& r : j["recommendations"]) {
+    REQUIRE(r.contains("zero"));
+    if (r["zero"].get<int>() == 0 || checked == 2) continue;
+    ++checked;
+    std::vector<std::string> argv{"simulate",
+                                  "--model",
+                                  "switch-base",
+                                  "--json",
+                                  "--network-tolerance",
+                                  std::to_string(j["inputs"]["network_tolerance"].get<double>()),
+                                  "--load-model-above",
+                                  std::to_string(j["inputs"]["load_model_above_devices"].get<int>()),
+                                  "--layout",
+                                  r["layout"]["text"].get<std::string>(),
+                                  "--micro-batches",
+                                  std::to_string(r["micro_batches"].get<long long>()),
+                                  "--capacity-factor",
+                                  "1.0",
+                                  "--zero",
+                                  std::to_string(r["zero"].get<int>())};
+    for (auto& w : switchsim::testing::split_args(common)) argv.push_back(std::move(w));
+    static const switchsim::testing::ScratchDir scratch("switchsim-recommend-zero");
+    const Run sim = switchsim::testing::run_cli(argv, scratch.path());
+    INFO(r["layout"]["text"] << " zero " << r["zero"] << " -> " << sim.err);
+    REQUIRE(sim.status == 0);
+    const auto s = switchsim::json::parse(sim.out);
+    CHECK(s["zero"] == r["zero"]);
+    CHECK(s["step_time_s"].get<double>() == Approx(r["step_time_s"].get<double>()).epsilon(1e-12));
+    CHECK(s["memory"]["total_bytes"].get<double>() == Approx(r["memory"]["total_bytes"].get<double>()).epsilon(1e-12));
+  }
+  CHECK(checked == 2);
+  // The default search records itself as auto.
+  const Run def = run(kSmall + "--json");
+  REQUIRE(def.status == 0);
+  CHECK(switchsim::json::parse(def.out)["inputs"]["zero"] == "auto");
+}
+
 TEST_CASE("cli: recommend human output is a ranked table", "[planner][cli]") {
   const Run r = run(kSmall);
   REQUIRE(r.status == 0);

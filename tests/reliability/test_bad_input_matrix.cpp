@@ -301,6 +301,12 @@ const std::vector<Case>& cases() {
     sm("grad sync bucket absurd", {"--grad-sync", "bucketed:999GiB"}, "--grad-sync");
     sm("grad sync bucket not a number", {"--grad-sync", "bucketed:lots"}, "--grad-sync");
     sm("comm priority unknown", {"--comm-priority", "vip"}, "--comm-priority");
+    sm("zero stage above 3", {"--zero", "4"}, "--zero");
+    sm("zero stage negative", {"--zero", "-1"}, "--zero");
+    sm("zero stage not a number", {"--zero", "full"}, "--zero");
+    t.push_back({"capacity", "zero stage above 3", cap({"--zero", "7"}), {}, "--zero"});
+    t.push_back({"recommend", "zero stage unknown", rec({"--zero", "most"}), {}, "--zero"});
+    t.push_back({"recommend", "zero stage above 3", rec({"--zero", "4"}), {}, "--zero"});
     sm("progress both ways", {"--progress", "--no-progress"}, "--progress");
     t.push_back({"capacity", "progress both ways", cap({"--progress", "--no-progress"}), {}, "--progress"});
     t.push_back({"capacity", "network model unknown", cap({"--network-model", "both"}), {}, "--network-model"});
