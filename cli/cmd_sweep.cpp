@@ -98,6 +98,8 @@ CommandAction add_sweep_command(CLI::App& app) {
     std::unique_ptr<sweep::MpiSession> mpi;
     if (sweep::mpi_launch_detected()) mpi = std::make_unique<sweep::MpiSession>();
     const bool distributed = mpi && mpi->size() > 1;
+    // Under a launcher every rank runs one point at a time (start one rank per core).
+    const int threads = (mpi && opt->threads == 0) ? 1 : opt->threads;
     const bool coordinator = !mpi || mpi->rank() == 0;
 
     // Every rank reads the spec (the same file gives the same points); only rank 0 reports its errors.
@@ -141,7 +143,7 @@ CommandAction add_sweep_command(CLI::App& app) {
       (void)mpi->broadcast_ok(true);
       sweep::run_mpi_coordinator(*mpi, points, pending, spec.command, point_options, *dir, progress, resumed);
     } else {
-      sweep::run_threads(points, pending, spec.command, point_options, opt->threads, *dir, progress, resumed);
+      sweep::run_threads(points, pending, spec.command, point_options, threads, *dir, progress, resumed);
     }
     return finish(*opt, *dir, points, spec.command, resumed, mpi ? mpi->size() : 1);
   };
