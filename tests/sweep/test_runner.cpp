@@ -2,6 +2,7 @@
 // resume skips recorded points, a bad point is recorded and the others run.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -115,4 +116,34 @@ TEST_CASE("sweep CSV: varied inputs as columns, quoting, errors", "[sweep]") {
         "id,what_if,layout,status,step_time_s,tokens_per_s,mfu,drop_fraction,memory_per_device_bytes,fits_memory,error\n"
         "0,baseline,\"dp=8,ep=8\",ok,0.5,2,0.25,0,10,true,\n"
         "1,\"NIC \"\"x2\"\"\",dp=4,error,,,,,,,\"--layout: bad, very\"\n");
+}
+
+TEST_CASE("sweep: a capacity point has one CSV row per factor; an HBM what-if scales the memory limit", "[sweep]") {
+  const json doc = json::parse(R"({"schema_version": 1, "command": "capacity",
+      "base": {"model": "switch-base", "mesh": "tpuv3-2x2", "batch_tokens": 32768, "network_model": "isolated",
+               "factors": "1.0,2.0", "samples": 1},
+      "what_ifs": [{"name": "HBM x0.25", "hbm_bytes": 0.25}]})");
+  const sweep::Spec spec = sweep::parse_spec(doc);
+  const auto points = sweep::expand(spec);
+  REQUIRE(points.size() == 2);
+  std::vector<json> lines;
+  for (const auto& p : points) lines.push_back(sweep::run_point(p, spec.command, {}));
+  REQUIRE(lines[0].contains("result"));
+  REQUIRE(lines[1].contains("result"));
+  const json& base = lines[0]["result"]["rows"];
+  const json& small = lines[1]["result"]["rows"];
+  REQUIRE(base.size() == 2);
+  REQUIRE(small.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(small[i]["memory"]["device_memory_bytes"].get<double>() ==
+          0.25 * base[i]["memory"]["device_memory_bytes"].get<double>());
+    CHECK(base[i]["fits_memory"] == true);
+    // The step needs about 12 GB per core, more than a quarter of 16 GiB.
+    CHECK(small[i]["fits_memory"] == false);
+  }
+  const std::string csv = sweep::results_csv(lines, spec.command);
+  CHECK(csv.find("id,what_if,status,row_capacity_factor,step_time_s") == 0);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);  // header + 2 points x 2 factors
+  CHECK(csv.find("\n0,baseline,ok,1.0,") != std::string::npos);
+  CHECK(csv.find("\n1,HBM x0.25,ok,2.0,") != std::string::npos);
 }
