@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -135,21 +136,29 @@ void run_threads(const std::vector<Point>& points, const std::vector<std::int64_
   SweepProgress state;
   state.todo = static_cast<std::int64_t>(ids.size());
   state.skipped = skipped;
+  std::exception_ptr failure;  // the first failure to record a point (a full disk): the sweep stops
   auto work = [&]() {
-    for (std::size_t i = next++; i < ids.size(); i = next++) {
-      const json line = run_point(points[static_cast<std::size_t>(ids[i])], command, options);
-      dir.record(line);
+    try {
+      for (std::size_t i = next++; i < ids.size(); i = next++) {
+        const json line = run_point(points[static_cast<std::size_t>(ids[i])], command, options);
+        dir.record(line);
+        const std::lock_guard<std::mutex> lock(mutex);
+        ++state.done;
+        if (line.contains("error")) ++state.failed;
+        state.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (progress) progress(state);
+      }
+    } catch (...) {
+      next = ids.size();  // the other threads stop after their point
       const std::lock_guard<std::mutex> lock(mutex);
-      ++state.done;
-      if (line.contains("error")) ++state.failed;
-      state.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (progress) progress(state);
+      if (!failure) failure = std::current_exception();
     }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
   for (std::thread& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 std::string results_csv(const std::vector<json>& lines, Command command) {
