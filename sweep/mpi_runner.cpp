@@ -116,6 +116,10 @@ void run_mpi_coordinator(const MpiSession& mpi, const std::vector<Point>& points
     MPI_Get_count(&status, MPI_CHAR, &count);
     buffer.resize(static_cast<std::size_t>(count));
     MPI_Recv(buffer.data(), count, MPI_CHAR, status.MPI_SOURCE, kTagResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    // Answer first, record after: the worker computes its next point while this rank writes
+    // (a blocking receive spins: a worker waiting through an fsync burns a core).
+    std::int64_t id = dispenser.next();
+    MPI_Send(&id, 1, MPI_INT64_T, status.MPI_SOURCE, kTagWork, MPI_COMM_WORLD);
     if (count > 0) {
       try {
         finished(json::parse(buffer));
@@ -123,8 +127,6 @@ void run_mpi_coordinator(const MpiSession& mpi, const std::vector<Point>& points
         abort_all(e.what());
       }
     }
-    std::int64_t id = dispenser.next();
-    MPI_Send(&id, 1, MPI_INT64_T, status.MPI_SOURCE, kTagWork, MPI_COMM_WORLD);
     if (id < 0) --active;
   }
   local.join();

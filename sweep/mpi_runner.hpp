@@ -5,9 +5,9 @@
 // Rank 0 hands out point ids one at a time to whichever rank asks (dynamic load
 // balancing: a rank that finished a cheap point gets the next one at once);
 // a worker sends back each finished point's JSON line with its request for the
-// next, and rank 0 records it (DIR/points/<id>.json, atomically) before
-// answering. Rank 0 also runs points on a thread of its own (its main thread
-// only polls MPI, MPI_THREAD_FUNNELED), so N ranks give N computing processes.
+// next; rank 0 answers, then records it (DIR/points/<id>.json, atomically).
+// Rank 0 also runs points on a thread of its own (its main thread only polls
+// MPI, MPI_THREAD_FUNNELED), so N ranks give N computing processes.
 // Only rank 0 touches DIR, so the folder need not be shared between nodes.
 // Each rank resolves its own meshes and memos; nothing but ids and result lines
 // crosses MPI.

@@ -9,7 +9,7 @@
 # the sweep: compare the CPU seconds. The 2-rank speed-up on an idle 2-core
 # machine is bounded by (CPU of the 1-rank run) / (CPU of the busiest rank of the
 # 2-rank run): the busiest rank's CPU is its wall time when it has a core.
-# Usage: bench/sweep/run_bench.sh [REPS]   (from the repository root, after a build)
+# Usage: [VARIANTS="mpi1 mpi2"] bench/sweep/run_bench.sh [REPS]   (from the repository root, after a build)
 set -eu
 reps=${1:-3}
 bin=$(pwd)/build/cli/switchsim
@@ -23,8 +23,10 @@ cat > "$tmp/fast.json" <<'J'
  "axes": {"seed": [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19],
           "batch_tokens": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100]}}
 J
+variants=${VARIANTS:-threads1 threads2 mpi1 mpi2 fast_threads1 fast_mpi2}
 run() {  # name launcher... (the sweep's arguments follow the launcher)
   name=$1; shift
+  case " $variants " in *" $name "*) ;; *) return 0;; esac
   rm -rf "$tmp/out" "$tmp"/t.*
   start=$(date +%s.%N)
   "$@" --json >/dev/null
@@ -44,7 +46,7 @@ while [ $i -lt "$reps" ]; do
   i=$((i + 1))
 done
 echo "medians: wall s, CPU s of all processes, CPU s of the busiest process"
-for name in threads1 threads2 mpi1 mpi2 fast_threads1 fast_mpi2; do
+for name in $variants; do
   printf "%s" "$name"
   for col in 2 3 4; do
     grep "^$name " "$tmp/all" | cut -d' ' -f$col | sort -n | awk '{a[NR]=$1} END {printf " %s", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
