@@ -1,6 +1,7 @@
 // `switchsim report RESULT.json... --out DIR`: an HTML page and a Markdown
 // file with charts from the JSON of recommend, capacity, simulate, collective,
-// validate and fidelity. Every input is read and checked before anything is drawn or
+// validate and fidelity, or from a sweep folder (`switchsim report SWEEP_DIR --out DIR`:
+// DIR/report.md, reports/sweep_report.hpp). Every input is read and checked before anything is drawn or
 // written; charts are drawn by gnuplot.
 
 #include <filesystem>
@@ -12,11 +13,13 @@
 #include <fmt/format.h>
 
 #include "cli/command_registry.hpp"
+#include "common/atomic_file.hpp"
 #include "common/errors.hpp"
 #include "common/temp_dir.hpp"
 #include "reports/gnuplot.hpp"
 #include "reports/report.hpp"
 #include "reports/result.hpp"
+#include "reports/sweep_report.hpp"
 
 namespace switchsim::cli {
 namespace {
@@ -29,12 +32,26 @@ struct ReportFlags {
 
 CommandAction add_report_command(CLI::App& app) {
   auto flags = std::make_shared<ReportFlags>();
-  app.description("Write DIR/report.html (self-contained) and DIR/report.md (charts beside it) from result JSON");
   app.add_option("results", flags->inputs, "Result JSON files of recommend, capacity, simulate, collective, validate, fidelity")
       ->required();
+  app.description("Write DIR/report.html (self-contained) and DIR/report.md (charts beside it) from result JSON; "
+                  "from a sweep folder (switchsim sweep --out), DIR/report.md: step time per varied input, best "
+                  "configuration per model and mesh, what-if deltas");
   app.add_option("--out", flags->out, "Folder for report.html, report.md and charts/ (created if missing)")->required();
   app.add_option("--title", flags->title, "Title of the report");
   return [flags]() -> int {
+    for (const std::string& input : flags->inputs) {
+      if (!reports::is_sweep_dir(input)) continue;
+      if (flags->inputs.size() > 1) throw InputError("results", "a sweep folder ('" + input + "') is reported alone");
+      const std::vector<json> lines = reports::read_sweep_lines(input, "results");
+      if (flags->out.empty()) throw InputError("--out", "must name a folder");
+      std::error_code ec;
+      std::filesystem::create_directories(flags->out, ec);
+      const std::filesystem::path md = std::filesystem::path(flags->out) / "report.md";
+      write_file_atomically(md, reports::sweep_report_markdown(lines, flags->title + ": sweep " + input));
+      std::cout << fmt::format("wrote {} (sweep of {} points)\n", md.string(), lines.size());
+      return 0;
+    }
     std::vector<reports::LoadedResult> results;
     results.reserve(flags->inputs.size());
     for (const std::string& input : flags->inputs) results.push_back(reports::load_result(input));
