@@ -17,6 +17,7 @@
 //   optimizer      adafactor (paper; factored second moments, no first moment, fp32 parameters and
 //                  gradients) or adam (GPU practice: bf16 parameters and gradients, fp32 master copy
 //                  and two fp32 moments).
+//   pp_schedule    the pipeline schedule when the layout has pp > 1 (pipeline_schedule.hpp).
 //   rematerialize  keep only each layer's input for the backward pass and recompute the rest
 //                  (costs one more forward pass of compute).
 
@@ -24,6 +25,7 @@
 #include <string>
 
 #include "workloads/moe_impl.hpp"
+#include "workloads/pipeline_schedule.hpp"
 
 namespace switchsim::workloads {
 
@@ -75,6 +77,8 @@ struct TrainingSetup {
   Optimizer optimizer = Optimizer::adafactor;
   bool rematerialize = false;
   GradSync grad_sync;
+  // Order of micro-batches on each pipeline stage (pp > 1 only; pipeline_schedule.hpp, --pp-schedule).
+  PipelineSchedule pp_schedule = PipelineSchedule::one_f_one_b;
 
   [[nodiscard]] double activation_bytes() const { return precision == Precision::bf16 ? 2.0 : 4.0; }
 };
