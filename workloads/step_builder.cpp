@@ -267,6 +267,13 @@ std::vector<std::int64_t> pipeline_positions(const Model& m) {
   return pos;
 }
 
+// "s3" (built by appending: g++ 12 warns -Wrestrict, falsely, on "literal" + std::string&&).
+std::string stage_tag(std::int64_t stage) {
+  std::string t = "s";
+  t += std::to_string(stage);
+  return t;
+}
+
 // Pipeline parallelism (layout.pp > 1). Model chunk j (of pp x vpp, consecutive blocks of the layer
 // sequence: layout.hpp, chunk_first_layer) runs on stage j mod pp, on that stage's devices, with
 // that stage's mp / ep groups. Each stage issues its actions in its schedule's order
@@ -335,11 +342,11 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
     for (std::int64_t s = 0; s < pp; ++s) {
       const auto k = static_cast<std::size_t>(s);
       if (dp_part[k] >= 0 && dense_total > 0.0) {
-        dense_b[k] = std::make_unique<GradBuckets>(g, dp_part[k], "s" + std::to_string(s) + ".dense_allreduce",
+        dense_b[k] = std::make_unique<GradBuckets>(g, dp_part[k], stage_tag(s) + ".dense_allreduce",
                                                    grad_bytes.first / dense_total, setup.grad_sync.bucket_bytes, grad_stream);
       }
       if (xr_part[k] >= 0 && expert_total > 0.0) {
-        expert_b[k] = std::make_unique<GradBuckets>(g, xr_part[k], "s" + std::to_string(s) + ".expert_allreduce",
+        expert_b[k] = std::make_unique<GradBuckets>(g, xr_part[k], stage_tag(s) + ".expert_allreduce",
                                                     grad_bytes.second / expert_total, setup.grad_sync.bucket_bytes,
                                                     grad_stream);
       }
@@ -408,7 +415,7 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
     const auto k = static_cast<std::size_t>(s);
     const double dense_share = dense_total > 0.0 ? dense_w[k] / dense_total : 0.0;
     const double expert_share = expert_total > 0.0 ? expert_w[k] / expert_total : 0.0;
-    const std::string st = "s" + std::to_string(s);
+    const std::string st = stage_tag(s);
     std::vector<OpId> before_update = stage_done[k];
     if (bucketed) {
       for (GradBuckets* b : {dense_b[k].get(), expert_b[k].get()}) {
