@@ -3,7 +3,7 @@
 //  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N]
 //  [--moe-impl auto|einsum|gather|grouped] [--precision P] [--fp8-dispatch]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
-//  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all]
+//  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all] [--pp-schedule gpipe|1f1b|interleaved]
 //  [--zero auto|all|0|1|2|3] [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
@@ -64,6 +64,7 @@ struct Options {
   std::string grad_sync = "auto";
   std::string comm_priority = "none";
   std::string zero = "auto";
+  std::string pp_schedule = "1f1b";
   std::string out_dir;
   bool progress = false;
   bool no_progress = false;
@@ -138,6 +139,9 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--zero", opt->zero,
                  "ZeRO stage: auto (default: per layout the lowest of 0..3 whose memory fits) | all (every stage that "
                  "fits is a candidate) | 0 | 1 | 2 | 3 (that stage only)");
+  app.add_option("--pp-schedule", opt->pp_schedule,
+                 "Pipeline schedule: gpipe | 1f1b (default) | interleaved (recorded in the inputs; the search does not "
+                 "enumerate pipeline stages yet: every candidate has pp = 1)");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
   app.add_flag("--progress", opt->progress, "Progress lines on stderr (default: only when stderr is a terminal)");
   app.add_flag("--no-progress", opt->no_progress, "No progress lines, even on a terminal");
@@ -168,6 +172,7 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.load_model_above_devices = opt->load_model_above;
     so.network_model = workloads::parse_network_model(opt->network_model, "--network-model");
     so.strict_priority = workloads::parse_comm_priority(opt->comm_priority, "--comm-priority");
+    so.enumeration.training.pp_schedule = workloads::parse_pipeline_schedule(opt->pp_schedule, "--pp-schedule");
     if (opt->rerank <= 0) throw InputError("--rerank", "must be positive");
     so.rerank = opt->rerank;
     if (opt->progress && opt->no_progress) throw InputError("--progress", "cannot be combined with --no-progress");

@@ -4,6 +4,7 @@
 //  [--precision bf16|fp32|fp8] [--fp8-dispatch] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
 //  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
 //  [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all] [--zero 0|1|2|3]
+//  [--pp-schedule gpipe|1f1b|interleaved]
 //  [--progress | --no-progress] [--json] [--out F] [--trace FILE [--trace-devices N] [--trace-all-devices]]`:
 // one simulated training step (workloads/simulate.hpp). Progress (cli/progress.hpp):
 // a step longer than a few seconds prints its ops done and simulated time on stderr.
@@ -38,7 +39,9 @@ struct Options {
 void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--model", q.model, "Model name (switchsim list models) or JSON file")->required();
   app.add_option("--mesh", q.mesh, "Mesh name (switchsim list meshes) or JSON file")->required();
-  app.add_option("--layout", q.layout, "dp=N,ep=N,mp=N[,order=mp.ep.rep] (default: dp = devices, largest ep)");
+  app.add_option("--layout", q.layout,
+                 "dp=N,ep=N,mp=N[,pp=N][,vpp=N][,order=mp.ep.rep[.pp]] (tp is another name for mp; devices = dp x mp "
+                 "x pp, stages outermost; default: dp = devices, largest ep)");
   app.add_option("--routing", q.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
   app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
   app.add_option("--batch-tokens", q.batch_tokens, "Tokens per global batch: encoder tokens for t5-family models, all tokens for decoder models (default 1048576)");
@@ -79,6 +82,9 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
       "--zero", q.zero,
       "ZeRO stage: 0 (default: nothing sharded) | 1 (optimizer state) | 2 (+ gradients) | 3 (+ parameters, "
       "FSDP-style per-layer gathers), over each parameter's data-parallel group (dense: dp; experts: dp/ep)");
+  app.add_option("--pp-schedule", q.pp_schedule,
+                 "Pipeline schedule when the layout has pp > 1: gpipe | 1f1b | interleaved (needs vpp, pp | "
+                 "micro-batches) (default: interleaved when vpp > 1, else 1f1b)");
 }
 
 namespace {

@@ -103,6 +103,7 @@ json to_json(const RecommendResult& r) {
   in["network_model"] = workloads::to_string(o.network_model);
   in["grad_sync"] = workloads::to_string(o.enumeration.training.grad_sync);
   in["comm_priority"] = o.strict_priority ? "all-to-all" : "none";
+  in["pp_schedule"] = workloads::to_string(o.enumeration.training.pp_schedule);  // candidates have pp = 1 (not searched yet)
   in["rerank"] = o.rerank;
   in["zero"] = zero_search_to_string(o.enumeration.zero);
   j["inputs"] = std::move(in);

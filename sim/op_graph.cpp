@@ -18,6 +18,7 @@ const char* to_string(OpCategory category) {
 
 OpCategory Op::category() const {
   if (type == OpType::compute) return OpCategory::compute;
+  if (point_to_point) return OpCategory::other_communication;
   if (collective == CollectiveOp::all_to_all) return OpCategory::all_to_all;
   if (collective == CollectiveOp::all_reduce) return OpCategory::all_reduce;
   return OpCategory::other_communication;

@@ -33,8 +33,11 @@ enum class OpCategory : std::uint8_t { compute, all_to_all, all_reduce, other_co
 [[nodiscard]] const char* to_string(OpCategory category);
 
 // Streams of a device: compute, and kCommStreams communication streams. Ops on
-// one stream of a device run one at a time, in issue order.
-inline constexpr int kCommStreams = 2;
+// one stream of a device run one at a time, in issue order. Streams 0 and 1: the
+// collectives (1: gradient sync on its own communicator); 2-7: point-to-point sends
+// between pipeline stages (workloads/step_builder.cpp: one stream per direction and
+// neighbouring pair's colour, so each stream carries its sends in both ends' program order).
+inline constexpr int kCommStreams = 8;
 inline constexpr int kStreams = 1 + kCommStreams;
 
 enum class OpType : std::uint8_t { compute, collective };
@@ -54,7 +57,10 @@ struct Op {
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::automatic;
   double bytes_per_device = 0.0;
   std::vector<std::shared_ptr<const ByteMatrix>> matrices;  // empty, or one per group of the partition
-  std::uint8_t comm_stream = 0;  // collective: which communication stream of each member (0 or 1)
+  std::uint8_t comm_stream = 0;  // collective: which communication stream of each member (0 .. kCommStreams - 1)
+  // collective: a point-to-point send (an all-to-all of two-member groups with one non-zero entry,
+  // e.g. pipeline stages' activations); its time counts as other_communication, not all_to_all.
+  bool point_to_point = false;
 
   [[nodiscard]] OpCategory category() const;
   // 0 = compute, 1 + comm_stream for collectives.

@@ -180,9 +180,12 @@ std::vector<std::vector<topology::VertexId>> add_step_to_trace(const OpGraph& gr
   } else {
     classes = identical_timeline_classes(graph, schedule, n);
   }
-  bool second_stream = false;
-  for (OpId o = 0; o < graph.num_ops(); ++o) second_stream = second_stream || graph.op(o).stream() == 2;
-  const std::size_t per = second_stream ? 3 : 2;
+  // Tracks: compute and communication always; a further communication stream only when an op uses
+  // it ("communication 2" for the gradient stream, "communication N" for pipeline sends' streams).
+  std::vector<bool> used(static_cast<std::size_t>(kStreams), false);
+  used[0] = used[1] = true;
+  for (OpId o = 0; o < graph.num_ops(); ++o) used[static_cast<std::size_t>(graph.op(o).stream())] = true;
+  const std::size_t per = static_cast<std::size_t>(kStreams);
   // tracks[per * d + stream] for each written device d (a class's first), -1 for the others.
   std::vector<TrackId> tracks(per * static_cast<std::size_t>(n), -1);
   for (const auto& c : classes) {
@@ -191,7 +194,9 @@ std::vector<std::vector<topology::VertexId>> add_step_to_trace(const OpGraph& gr
     const std::size_t base = per * static_cast<std::size_t>(c.front());
     tracks[base] = trace.add_track("compute", group);
     tracks[base + 1] = trace.add_track("communication", group);
-    if (second_stream) tracks[base + 2] = trace.add_track("communication 2", group);
+    for (std::size_t k = 2; k < per; ++k) {
+      if (used[k]) tracks[base + k] = trace.add_track(fmt::format("communication {}", k), group);
+    }
   }
   PartitionIndex index(graph);
   for (OpId o = 0; o < graph.num_ops(); ++o) {

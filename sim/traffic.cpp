@@ -13,7 +13,7 @@ ByteMatrix all_to_all_traffic(const OpGraph& graph) {
   std::vector<double> total(n * n, 0.0);
   for (OpId id = 0; id < graph.num_ops(); ++id) {
     const Op& op = graph.op(id);
-    if (op.type != OpType::collective || op.collective != CollectiveOp::all_to_all) continue;
+    if (op.type != OpType::collective || op.collective != CollectiveOp::all_to_all || op.point_to_point) continue;
     const auto& groups = graph.partition(op.partition);
     SWITCHSIM_ASSERT(op.matrices.empty() || op.matrices.size() == groups.size(), "one byte matrix per group");
     for (std::size_t g = 0; g < groups.size(); ++g) {

@@ -21,8 +21,8 @@ std::int64_t parse_count(const std::string& value, const std::string& field) {
 
 }  // namespace
 
-std::int32_t Layout::device(std::int64_t rep, std::int64_t e, std::int64_t m) const {
-  std::int64_t id = 0;
+std::int32_t Layout::device(std::int64_t rep, std::int64_t e, std::int64_t m, std::int64_t stage) const {
+  std::int64_t id = stage * stage_devices();
   std::int64_t stride = 1;
   for (Axis a : order) {
     const std::int64_t coord = a == Axis::mp ? m : a == Axis::ep ? e : rep;
@@ -33,49 +33,75 @@ std::int32_t Layout::device(std::int64_t rep, std::int64_t e, std::int64_t m) co
   return static_cast<std::int32_t>(id);
 }
 
-std::vector<std::vector<std::int32_t>> Layout::mp_groups() const {
+std::vector<std::vector<std::int32_t>> Layout::mp_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
   for (std::int64_t r = 0; r < replicas(); ++r)
     for (std::int64_t e = 0; e < ep; ++e) {
       auto& g = out.emplace_back();
-      for (std::int64_t m = 0; m < mp; ++m) g.push_back(device(r, e, m));
+      for (std::int64_t m = 0; m < mp; ++m) g.push_back(device(r, e, m, stage));
     }
   return out;
 }
 
-std::vector<std::vector<std::int32_t>> Layout::ep_groups() const {
+std::vector<std::vector<std::int32_t>> Layout::ep_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
   for (std::int64_t r = 0; r < replicas(); ++r)
     for (std::int64_t m = 0; m < mp; ++m) {
       auto& g = out.emplace_back();
-      for (std::int64_t e = 0; e < ep; ++e) g.push_back(device(r, e, m));
+      for (std::int64_t e = 0; e < ep; ++e) g.push_back(device(r, e, m, stage));
     }
   return out;
 }
 
-std::vector<std::vector<std::int32_t>> Layout::dp_groups() const {
+std::vector<std::vector<std::int32_t>> Layout::dp_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
   for (std::int64_t m = 0; m < mp; ++m) {
     auto& g = out.emplace_back();
     for (std::int64_t r = 0; r < replicas(); ++r)
-      for (std::int64_t e = 0; e < ep; ++e) g.push_back(device(r, e, m));
+      for (std::int64_t e = 0; e < ep; ++e) g.push_back(device(r, e, m, stage));
   }
   return out;
 }
 
-std::vector<std::vector<std::int32_t>> Layout::expert_replica_groups() const {
+std::vector<std::vector<std::int32_t>> Layout::expert_replica_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
   for (std::int64_t e = 0; e < ep; ++e)
     for (std::int64_t m = 0; m < mp; ++m) {
       auto& g = out.emplace_back();
-      for (std::int64_t r = 0; r < replicas(); ++r) g.push_back(device(r, e, m));
+      for (std::int64_t r = 0; r < replicas(); ++r) g.push_back(device(r, e, m, stage));
     }
   return out;
 }
 
+std::vector<std::int32_t> Layout::stage_members(std::int64_t stage) const {
+  std::vector<std::int32_t> out(static_cast<std::size_t>(stage_devices()));
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int32_t>(stage * stage_devices() + static_cast<std::int64_t>(i));
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> Layout::stage_pairs(std::int64_t from, std::int64_t to) const {
+  std::vector<std::vector<std::int32_t>> out;
+  for (std::int64_t r = 0; r < replicas(); ++r)
+    for (std::int64_t e = 0; e < ep; ++e)
+      for (std::int64_t m = 0; m < mp; ++m) out.push_back({device(r, e, m, from), device(r, e, m, to)});
+  return out;
+}
+
 std::string Layout::to_string() const {
-  return "dp=" + std::to_string(dp) + ",ep=" + std::to_string(ep) + ",mp=" + std::to_string(mp) + ",order=" +
-         axis_name(order[0]) + "." + axis_name(order[1]) + "." + axis_name(order[2]);
+  std::string s = "dp=" + std::to_string(dp) + ",ep=" + std::to_string(ep) + ",mp=" + std::to_string(mp);
+  if (pp != 1) s += ",pp=" + std::to_string(pp);
+  if (vpp != 1) s += ",vpp=" + std::to_string(vpp);
+  s += std::string(",order=") + axis_name(order[0]) + "." + axis_name(order[1]) + "." + axis_name(order[2]);
+  if (pp != 1) s += ".pp";
+  return s;
+}
+
+std::int64_t pipeline_layers(const Model& model) { return model.encoder_layers + model.decoder_layers; }
+
+std::int64_t chunk_first_layer(std::int64_t layers, std::int64_t chunks, std::int64_t chunk) {
+  const std::int64_t base = layers / chunks;
+  const std::int64_t extra = layers % chunks;
+  return chunk * base + std::min(chunk, extra);
 }
 
 Layout parse_layout(const std::string& text, const std::string& field) {
@@ -98,29 +124,43 @@ Layout parse_layout(const std::string& text, const std::string& field) {
       have_dp = true;
     } else if (key == "ep") {
       layout.ep = parse_count(value, field + ".ep");
-    } else if (key == "mp") {
+    } else if (key == "mp" || key == "tp") {
+      // tp is mp's other name (the same key: both given is "given twice").
+      if (std::find(seen.begin(), seen.end(), key == "mp" ? "tp" : "mp") != seen.end()) {
+        throw InputError(field + ".mp", "given twice (tp is another name for mp)");
+      }
       layout.mp = parse_count(value, field + ".mp");
+    } else if (key == "pp") {
+      layout.pp = parse_count(value, field + ".pp");
+    } else if (key == "vpp") {
+      layout.vpp = parse_count(value, field + ".vpp");
     } else if (key == "order") {
+      // The stage axis may be named, only last (outermost): order=mp.ep.rep.pp.
+      std::string inner = value;
+      if (inner.size() > 3 && inner.compare(inner.size() - 3, 3, ".pp") == 0) inner.resize(inner.size() - 3);
+      if (inner.find("pp") != std::string::npos) {
+        throw InputError(field + ".order", "the pipeline axis pp can only be the outermost (last) one (got '" + value + "')");
+      }
       std::array<Axis, 3> order{};
       std::size_t p = 0;
       for (int i = 0; i < 3; ++i) {
-        if (p > value.size()) {
+        if (p > inner.size()) {
           throw InputError(field + ".order", "must list each of mp, ep, rep once (got '" + value + "')");
         }
-        const std::size_t dot = std::min(value.find('.', p), value.size());
-        const std::string name = value.substr(p, dot - p);
+        const std::size_t dot = std::min(inner.find('.', p), inner.size());
+        const std::string name = inner.substr(p, dot - p);
         p = dot + 1;
-        if (name == "mp") order[static_cast<std::size_t>(i)] = Axis::mp;
+        if (name == "mp" || name == "tp") order[static_cast<std::size_t>(i)] = Axis::mp;
         else if (name == "ep") order[static_cast<std::size_t>(i)] = Axis::ep;
         else if (name == "rep") order[static_cast<std::size_t>(i)] = Axis::rep;
         else throw InputError(field + ".order", "must list mp, ep, rep separated by '.', innermost first (got '" + value + "')");
       }
-      if (p <= value.size() || order[0] == order[1] || order[0] == order[2] || order[1] == order[2]) {
+      if (p <= inner.size() || order[0] == order[1] || order[0] == order[2] || order[1] == order[2]) {
         throw InputError(field + ".order", "must list each of mp, ep, rep once (got '" + value + "')");
       }
       layout.order = order;
     } else {
-      throw InputError(field, "unknown key '" + key + "' (dp, ep, mp, order)");
+      throw InputError(field, "unknown key '" + key + "' (dp, ep, mp or tp, pp, vpp, order)");
     }
     if (comma == text.size()) break;
   }
@@ -128,14 +168,33 @@ Layout parse_layout(const std::string& text, const std::string& field) {
   if (layout.dp % layout.ep != 0) {
     throw InputError(field + ".ep", "ep=" + std::to_string(layout.ep) + " does not divide dp=" + std::to_string(layout.dp));
   }
+  if (layout.vpp > 1 && layout.pp == 1) throw InputError(field + ".vpp", "virtual stages (vpp > 1) need pp > 1");
   return layout;
 }
 
 void validate_layout(const Layout& layout, const Model& model, std::int64_t devices, const std::string& field) {
-  if (layout.dp * layout.mp != devices) {
+  if (layout.pp == 1 && layout.dp * layout.mp != devices) {
     throw InputError(field, "dp x mp = " + std::to_string(layout.dp) + " x " + std::to_string(layout.mp) + " = " +
                                 std::to_string(layout.dp * layout.mp) + " but the mesh has " + std::to_string(devices) +
                                 " devices");
+  }
+  if (layout.pp > 1 && layout.devices() != devices) {
+    throw InputError(field, "dp x mp x pp = " + std::to_string(layout.dp) + " x " + std::to_string(layout.mp) + " x " +
+                                std::to_string(layout.pp) + " = " + std::to_string(layout.devices()) +
+                                " but the mesh has " + std::to_string(devices) + " devices");
+  }
+  const std::int64_t layers = pipeline_layers(model);
+  if (layout.pp > layers) {
+    throw InputError(field + ".pp", "pp=" + std::to_string(layout.pp) + " is more stages than the " +
+                                        std::to_string(layers) + " layers of " + model.name);
+  }
+  if (layout.vpp > 1) {
+    if (layout.pp == 1) throw InputError(field + ".vpp", "virtual stages (vpp > 1) need pp > 1");
+    if (layers % layout.pp != 0 || (layers / layout.pp) % layout.vpp != 0) {
+      throw InputError(field + ".vpp", "vpp=" + std::to_string(layout.vpp) + " does not divide the layers per stage (" +
+                                           std::to_string(layers) + " layers / pp=" + std::to_string(layout.pp) +
+                                           (layers % layout.pp != 0 ? " is not whole)" : ")"));
+    }
   }
   if (layout.dp % layout.ep != 0) {
     throw InputError(field + ".ep", "ep=" + std::to_string(layout.ep) + " does not divide dp=" + std::to_string(layout.dp));

@@ -4,8 +4,8 @@
 // ep | experts), so the dp axis splits into rep = dp / ep expert-group
 // replicas x ep. Three logical axes then: mp, ep, rep.
 //
-// Text form:  dp=32,ep=32,mp=1[,order=mp.ep.rep]
-//   mp and ep default to 1; `order` lists the axes innermost (fastest varying)
+// Text form:  dp=32,ep=32,mp=1[,pp=1][,vpp=1][,order=mp.ep.rep]
+//   mp, ep, pp and vpp default to 1; `order` lists the axes innermost (fastest varying)
 //   first. Logical coordinates (rep, e, m) map to the mesh's device id
 //       id = sum over axes of coordinate * stride, strides growing in `order`.
 //   Mesh device ids are ordered by the topology builders so that neighbouring
@@ -16,11 +16,36 @@
 //   then the expert all-to-alls (2 per Switch layer), and the gradient
 //   all-reduce (once per step) across the rest.
 //
-// Communication groups (device id lists):
+// Pipeline parallelism (pp, vpp):
+//   dp=8,ep=8,tp=4,pp=4[,vpp=2][,order=mp.ep.rep.pp]
+//   `tp` is accepted for `mp` (the same key: giving both is "given twice"); the printed form
+//   keeps `mp` (existing outputs, JSON and the planner's strings are unchanged) and prints
+//   pp and vpp only when they are not 1, so a pp = 1 layout prints exactly as before.
+//   Devices = dp x mp x pp. The pp axis (stages) is the outermost: stage s owns the device ids
+//   [s x dp x mp, (s + 1) x dp x mp), and inside a stage the ids follow `order` as above:
+//       id = s x (dp x mp) + sum over (mp, ep, rep) of coordinate x stride.
+//   Consecutive stages therefore sit on different chips / nodes when a stage fills them, and the
+//   fast links stay with mp and ep. `order` may name pp only last (order=mp.ep.rep.pp); other
+//   positions of the stage axis are not implemented and are refused (--layout.order).
+//   vpp (virtual stages, Megatron's interleaved schedule) splits each device's layers into vpp
+//   model chunks; chunk c of stage s is model chunk c x pp + s.
+// Divisibility rules (validate_layout; each error names its field):
+//   --layout       dp x mp x pp = devices
+//   --layout.ep    ep | dp, ep | experts (MoE), ep = 1 (dense)
+//   --layout.mp    mp | heads, d_ff, the expert width (MoE) and the K/V heads
+//   --layout.pp    pp <= the pipeline's layers (decoder-only: its layers; encoder-decoder: the
+//                  encoder layers followed by the decoder layers, one sequence); pp need not
+//                  divide them: the first (layers mod pp) stages hold one layer more
+//   --layout.vpp   vpp > 1 needs pp > 1 and vpp | layers / pp (which needs pp | layers), as
+//                  Megatron-Core requires (num_layers_per_virtual_pipeline_stage)
+//
+// Communication groups (device id lists), per stage (`stage`, default 0: with pp = 1 the whole mesh):
 //   mp groups       same (rep, e): tensor-parallel all-reduces
 //   ep groups       same (rep, m): dispatch / combine all-to-alls
 //   dp groups       same m: dense-parameter gradient all-reduce over all dp replicas
 //   expert replicas same (e, m): expert-gradient all-reduce (only when rep > 1)
+//   stage pairs     (stage s, stage s + 1) devices with the same (rep, e, m): point-to-point
+//                   activation / gradient sends between neighbouring stages
 
 #include <array>
 #include <cstdint>
@@ -37,25 +62,38 @@ struct Layout {
   std::int64_t dp = 1;
   std::int64_t ep = 1;
   std::int64_t mp = 1;
-  std::array<Axis, 3> order{Axis::mp, Axis::ep, Axis::rep};  // innermost first
+  std::int64_t pp = 1;   // pipeline stages (outermost axis)
+  std::int64_t vpp = 1;  // virtual stages (model chunks) per device
+  std::array<Axis, 3> order{Axis::mp, Axis::ep, Axis::rep};  // innermost first (inside a stage)
 
-  [[nodiscard]] std::int64_t devices() const { return dp * mp; }
+  [[nodiscard]] std::int64_t devices() const { return dp * mp * pp; }
+  [[nodiscard]] std::int64_t stage_devices() const { return dp * mp; }
   [[nodiscard]] std::int64_t replicas() const { return dp / ep; }
-  // Mesh device id of logical coordinates (rep, e, m).
-  [[nodiscard]] std::int32_t device(std::int64_t rep, std::int64_t e, std::int64_t m) const;
-  [[nodiscard]] std::vector<std::vector<std::int32_t>> mp_groups() const;
-  [[nodiscard]] std::vector<std::vector<std::int32_t>> ep_groups() const;
-  [[nodiscard]] std::vector<std::vector<std::int32_t>> dp_groups() const;
-  [[nodiscard]] std::vector<std::vector<std::int32_t>> expert_replica_groups() const;
+  // Mesh device id of logical coordinates (rep, e, m) on pipeline stage `stage`.
+  [[nodiscard]] std::int32_t device(std::int64_t rep, std::int64_t e, std::int64_t m, std::int64_t stage = 0) const;
+  [[nodiscard]] std::vector<std::vector<std::int32_t>> mp_groups(std::int64_t stage = 0) const;
+  [[nodiscard]] std::vector<std::vector<std::int32_t>> ep_groups(std::int64_t stage = 0) const;
+  [[nodiscard]] std::vector<std::vector<std::int32_t>> dp_groups(std::int64_t stage = 0) const;
+  [[nodiscard]] std::vector<std::vector<std::int32_t>> expert_replica_groups(std::int64_t stage = 0) const;
+  // The devices of one stage, ascending.
+  [[nodiscard]] std::vector<std::int32_t> stage_members(std::int64_t stage) const;
+  // Pairs {device on stage `from`, the same (rep, e, m) on stage `to`}: the p2p send groups.
+  [[nodiscard]] std::vector<std::vector<std::int32_t>> stage_pairs(std::int64_t from, std::int64_t to) const;
   [[nodiscard]] std::string to_string() const;  // canonical text, order included
 };
+
+// The layers a pipeline splits (decoder-only: its layers; encoder-decoder: encoder then decoder).
+[[nodiscard]] std::int64_t pipeline_layers(const Model& model);
+// The first layer (index into that sequence) of model chunk `chunk` of `chunks`, and one past its
+// last: consecutive blocks, the first (layers mod chunks) blocks one layer longer.
+[[nodiscard]] std::int64_t chunk_first_layer(std::int64_t layers, std::int64_t chunks, std::int64_t chunk);
 
 // Parses the text form; InputError("--layout.<key>") names the bad field.
 [[nodiscard]] Layout parse_layout(const std::string& text, const std::string& field = "--layout");
 
-// Checks the layout against the mesh size and the model:
-//   dp * mp == devices, ep | dp, ep | experts (MoE), ep == 1 (dense), mp | heads, mp | d_ff,
-//   mp | the expert width (MoE) and mp | the K/V heads.
+// Checks the layout against the mesh size and the model (the rules above):
+//   dp * mp * pp == devices, ep | dp, ep | experts (MoE), ep == 1 (dense), mp | heads, mp | d_ff,
+//   mp | the expert width (MoE), mp | the K/V heads, pp <= layers, vpp | layers / pp.
 void validate_layout(const Layout& layout, const Model& model, std::int64_t devices,
                      const std::string& field = "--layout");
 

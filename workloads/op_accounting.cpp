@@ -89,9 +89,10 @@ OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& sch
       r.flops += flops;
       r.bytes += bytes;
     } else {
-      key = {1, static_cast<int>(op.collective)};
+      // Point-to-point sends (pipeline stages) are a row of their own, after the collectives.
+      key = {1, op.point_to_point ? 64 : static_cast<int>(op.collective)};
       OpKindRow& r = rows[key];
-      r.kind = sim::to_string(op.collective);
+      r.kind = op.point_to_point ? "p2p" : sim::to_string(op.collective);
       r.time_source = "network-model";
       ++r.count;
       if (op.matrices.empty()) {

@@ -13,6 +13,7 @@
 #include "sim/traffic.hpp"
 #include "topology/device_catalog.hpp"
 #include "workloads/micro_batches.hpp"
+#include "workloads/pipeline_memory.hpp"
 #include "workloads/step_builder.hpp"
 
 namespace switchsim::workloads {
@@ -79,6 +80,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   TrainingSetup training = options.training;
   training.moe_impl = resolve_moe_impl(training.moe_impl, mesh.is_tpu(), options.mode == ExecutionMode::dropless);
   const StepShape shape = derive_step_shape(training, model, layout);
+  if (layout.pp > 1) validate_pipeline_schedule(training.pp_schedule, layout.pp, layout.vpp, training.micro_batches);
 
   RoutingOptions ro;
   ro.capacity_factor = options.capacity_factor;
@@ -140,8 +142,12 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.max_expert_load_ratio = built.max_expert_load_ratio;
   r.encoder_received_slots = built.encoder_received_slots;
   r.decoder_received_slots = built.decoder_received_slots;
-  r.memory = estimate_memory(model, layout, training, shape, built.encoder_received_slots,
-                             built.decoder_received_slots, topology::device_spec(mesh.device_kind).memory_bytes);
+  r.pp = layout.pp;
+  const PipelineMemory pm = estimate_pipeline_memory(model, layout, training, shape, built.encoder_received_slots,
+                                                     built.decoder_received_slots,
+                                                     topology::device_spec(mesh.device_kind).memory_bytes);
+  r.memory = pm.memory;
+  r.memory_stage = pm.stage;
   r.breakdown = schedule.critical_path;
   r.network_model = options.network_model;
   r.strict_priority = options.strict_priority;
@@ -267,6 +273,10 @@ json to_json(const StepResult& r) {
   j["sequences"] = r.shape.sequences;
   j["micro_batches"] = r.training.micro_batches;
   j["micro_batches_chosen"] = r.training.micro_batches_chosen;
+  if (r.pp > 1) {
+    j["pp_schedule"] = to_string(r.training.pp_schedule);
+    j["memory_stage"] = r.memory_stage;  // the pipeline stage of the most loaded device
+  }
   j["precision"] = to_string(r.training.precision);
   j["fp8_dispatch"] = r.training.fp8_dispatch;
   j["optimizer"] = to_string(r.training.optimizer);
@@ -345,6 +355,12 @@ json to_json(const StepResult& r) {
   prov["cost_model"] = r.cost_model;
   prov["moe_impl"] = to_string(r.training.moe_impl);
   prov["moe_layer"] = describe_moe_impl(r.training.moe_impl);
+  if (r.pp > 1) {
+    prov["pipeline"] = std::string(to_string(r.training.pp_schedule)) +
+                       " schedule (workloads/pipeline_schedule.hpp): each stage issues its micro-batches in that "
+                       "order; activation and gradient sends between stages are point-to-point network transfers; "
+                       "the bubble is simulated, not a formula";
+  }
   prov["collectives"] =
       r.network_model == NetworkModel::shared
           ? "flow-level, one shared network for the whole step: concurrent collectives share links max-min fairly" +
@@ -376,6 +392,7 @@ json to_json(const std::vector<CapacityRow>& rows) {
     j["samples"] = rows.front().samples;
     j["micro_batches"] = f.training.micro_batches;
     j["micro_batches_chosen"] = f.training.micro_batches_chosen;
+    if (f.pp > 1) j["pp_schedule"] = to_string(f.training.pp_schedule);
     j["network_tolerance"] = f.network.completion_window;
     j["load_model_above_devices"] = f.network.load_model_above_devices;
     j["network_model"] = to_string(f.network_model);
@@ -456,8 +473,11 @@ std::string to_text(const StepResult& r) {
   s += fmt::format("communication  exposed {:.4g} s, overlapped with compute {:.4g} s ({} network, gradients {})\n",
                    r.exposed_communication_s, r.overlapped_communication_s, to_string(r.network_model),
                    to_string(r.training.grad_sync));
-  s += fmt::format("memory         {:.2f} GiB of {:.2f} GiB per device{}\n", r.memory.total_bytes() / GiB,
-                   r.memory.device_memory_bytes / GiB, r.memory.fits() ? "" : "  DOES NOT FIT");
+  s += fmt::format("memory         {:.2f} GiB of {:.2f} GiB per device{}{}\n", r.memory.total_bytes() / GiB,
+                   r.memory.device_memory_bytes / GiB,
+                   r.pp > 1 ? fmt::format(" (the busiest, pipeline stage {} of {})", r.memory_stage, r.pp) : "",
+                   r.memory.fits() ? "" : "  DOES NOT FIT");
+  if (r.pp > 1) s += fmt::format("pipeline       {} stages, {} schedule\n", r.pp, to_string(r.training.pp_schedule));
   if (r.training.zero_stage != 0) {
     static constexpr const char* kSharded[] = {"", "optimizer state", "optimizer state and gradients",
                                                "optimizer state, gradients and parameters"};

@@ -87,7 +87,9 @@ struct StepResult {
   // (capacity mode: the padded E x groups x C; dropless: the busiest device's load).
   double encoder_received_slots = 0.0;
   double decoder_received_slots = 0.0;
-  MemoryEstimate memory;
+  MemoryEstimate memory;          // the most loaded device (pp > 1: of stage memory_stage)
+  std::int64_t pp = 1;            // pipeline stages (layout.pp)
+  std::int64_t memory_stage = 0;  // pp > 1: the stage of the most loaded device (pipeline_memory.hpp)
   sim::CriticalPathBreakdown breakdown;
   NetworkModel network_model = NetworkModel::shared;
   bool strict_priority = false;

@@ -59,11 +59,31 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
                                          o.mode == ExecutionMode::dropless, "--moe-impl");
   o.network_model = parse_network_model(q.network_model, "--network-model");
   o.strict_priority = parse_comm_priority(q.comm_priority, "--comm-priority");
+  o.training.pp_schedule = q.pp_schedule == "auto" ? (r.layout.vpp > 1 ? PipelineSchedule::interleaved
+                                                                         : PipelineSchedule::one_f_one_b)
+                                                   : parse_pipeline_schedule(q.pp_schedule, "--pp-schedule");
   if (!q.micro_batches) {
     const MicroBatchPlan plan = plan_micro_batches(r.model, r.layout, o.training, o.mode, o.capacity_factor,
                                                    topology::device_spec(r.mesh->device_kind).memory_bytes);
     o.training.micro_batches = plan.micro_batches;  // 1 when the batch does not split: derive_step_shape says why
     o.training.micro_batches_chosen = true;
+    if (r.layout.pp > 1) {
+      // At least pp micro-batches, a multiple of pp, that split the batch (step_request.hpp).
+      TrainingSetup t = o.training;
+      for (std::int64_t k = (plan.micro_batches + r.layout.pp - 1) / r.layout.pp; k <= kDefaultMaxMicroBatches; ++k) {
+        t.micro_batches = k * r.layout.pp;
+        try {
+          (void)derive_step_shape(t, r.model, r.layout);
+        } catch (const InputError&) {
+          continue;
+        }
+        o.training.micro_batches = t.micro_batches;
+        break;
+      }
+    }
+  }
+  if (r.layout.pp > 1) {
+    validate_pipeline_schedule(o.training.pp_schedule, r.layout.pp, r.layout.vpp, o.training.micro_batches);
   }
   (void)derive_step_shape(o.training, r.model, r.layout);  // batch errors before any work
   r.cost = make_cost_model(r.mesh->device_kind, q.profile);

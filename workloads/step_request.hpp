@@ -26,6 +26,8 @@ struct StepRequest {
   std::int64_t batch_tokens = std::int64_t{1} << 20;  // --batch-tokens
   // --micro-batches; none: the smallest count in 1, 2, 4, ... whose memory estimate fits
   // kDefaultMemoryHeadroom of device memory (workloads/micro_batches.hpp), as recommend chooses.
+  // With pp > 1 the count is then at least pp (a multiple of pp that splits the batch), so the
+  // pipeline fills; the memory plan is the whole model's (conservative: a stage holds less).
   std::optional<std::int64_t> micro_batches;
   std::int64_t group_tokens = 0;      // --group-tokens (0: the MoE implementation's default)
   std::string moe_impl = "auto";      // --moe-impl (auto: the platform default, moe_impl.hpp)
@@ -41,6 +43,8 @@ struct StepRequest {
   std::string grad_sync = "auto";        // --grad-sync (auto: the platform default, training.hpp)
   std::string comm_priority = "none";    // --comm-priority
   std::int64_t zero = 0;                 // --zero (ZeRO stage 0..3, zero_sharding.hpp)
+  // --pp-schedule gpipe|1f1b|interleaved (auto: interleaved when the layout has vpp > 1, else 1f1b)
+  std::string pp_schedule = "auto";
 };
 
 struct ResolvedStep {

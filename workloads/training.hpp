@@ -19,6 +19,7 @@
 //   optimizer      adafactor (paper; factored second moments, no first moment, fp32 parameters and
 //                  gradients) or adam (GPU practice: bf16 parameters and gradients, fp32 master copy
 //                  and two fp32 moments).
+//   pp_schedule    the pipeline schedule when the layout has pp > 1 (pipeline_schedule.hpp).
 //   rematerialize  keep only each layer's input for the backward pass and recompute the rest
 //                  (costs one more forward pass of compute).
 //   zero_stage     ZeRO / FSDP sharding of optimizer state (1), + gradients (2), + parameters (3)
@@ -28,6 +29,7 @@
 #include <string>
 
 #include "workloads/moe_impl.hpp"
+#include "workloads/pipeline_schedule.hpp"
 
 namespace switchsim::workloads {
 
@@ -81,6 +83,8 @@ struct TrainingSetup {
   bool rematerialize = false;
   GradSync grad_sync;
   std::int32_t zero_stage = 0;  // --zero (zero_sharding.hpp); 0 = nothing sharded
+  // Order of micro-batches on each pipeline stage (pp > 1 only; pipeline_schedule.hpp, --pp-schedule).
+  PipelineSchedule pp_schedule = PipelineSchedule::one_f_one_b;
 
   // Activations between ops: bf16 for bf16 and fp8 steps (fp8 runs the products in FP8 and keeps
   // their outputs, norms and residuals in bf16), fp32 for fp32.

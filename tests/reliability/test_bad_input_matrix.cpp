@@ -325,6 +325,18 @@ const std::vector<Case>& cases() {
     sm("layout key twice", {"--layout", "dp=32,dp=32"}, "--layout.dp");
     sm("layout value zero", {"--layout", "dp=0"}, "--layout");
     sm("layout order malformed", {"--layout", "dp=32,ep=32,order=mp.mp.ep"}, "--layout.order");
+    // Pipelines (switch-base: 12 + 12 = 24 layers; tpuv3-4x4: 32 devices).
+    sm("pp larger than the layers", {"--layout", "dp=1,pp=32"}, "--layout.pp");
+    sm("vpp not dividing the layers per stage", {"--layout", "dp=8,ep=8,pp=4,vpp=4"}, "--layout.vpp");
+    sm("vpp without pp", {"--layout", "dp=32,ep=32,vpp=2"}, "--layout.vpp");
+    sm("pp axis not outermost", {"--layout", "dp=8,ep=8,pp=4,order=mp.pp.ep.rep"}, "--layout.order");
+    sm("mp and tp both given", {"--layout", "dp=32,mp=1,tp=1"}, "--layout.mp");
+    sm("pipeline schedule unknown", {"--pp-schedule", "zigzag"}, "--pp-schedule");
+    sm("gpipe with virtual stages", {"--layout", "dp=8,ep=8,pp=4,vpp=2", "--pp-schedule", "gpipe"}, "--pp-schedule");
+    sm("interleaved micro-batches not a multiple of pp",
+       {"--layout", "dp=8,ep=8,pp=4,vpp=2", "--micro-batches", "2"}, "--micro-batches");
+    t.push_back({"capacity", "pipeline schedule unknown", cap({"--pp-schedule", "1b1f"}), {}, "--pp-schedule"});
+    t.push_back({"recommend", "pipeline schedule unknown", rec({"--pp-schedule", "gpipe2"}), {}, "--pp-schedule"});
     sm("batch not whole sequences", {"--batch-tokens", "7"}, "--batch-tokens");
     sm("batch zero", {"--batch-tokens", "0"}, "--batch-tokens");
     sm("batch does not divide over replicas", {"--batch-tokens", "1536"}, "--batch-tokens");
