@@ -136,6 +136,11 @@ TokenRouter::TokenRouter(std::vector<double> weights, std::int64_t experts, std:
   if (node_of_index_.empty()) node_of_index_.assign(static_cast<std::size_t>(ep), 0);
   SWITCHSIM_ASSERT(static_cast<std::int64_t>(node_of_index_.size()) == ep, "a node per ep index");
   nodes_ = 1 + *std::max_element(node_of_index_.begin(), node_of_index_.end());
+  for (std::int64_t e = 0; e < E_; ++e) node_of_expert_.push_back(node_of_index_[static_cast<std::size_t>(e / per_index_)]);
+  members_.resize(static_cast<std::size_t>(nodes_));
+  for (std::int64_t e = 0; e < E_; ++e) members_[static_cast<std::size_t>(node_of_expert_[static_cast<std::size_t>(e)])].push_back(e);
+  xs_.resize(static_cast<std::size_t>(nodes_ * k_));
+  have_.resize(static_cast<std::size_t>(nodes_));
   score_.resize(static_cast<std::size_t>(E_));
   order_.reserve(static_cast<std::size_t>(E_));
   allowed_.resize(static_cast<std::size_t>(E_));
@@ -155,39 +160,110 @@ void keep_best(std::vector<std::int32_t>& ids, const std::vector<double>& score,
 }
 }  // namespace
 
+// Uniform popularity without a device limit: the affinities a = 1/X of a node's n experts are
+// drawn as order statistics, smallest X first (Renyi: X_(1) = E_1 / n, X_(i+1) = X_(i) +
+// E_{i+1} / (n - i), E ~ Exp(1)), and the experts holding them are a uniformly random ordering of
+// the node's experts, independent of the values. Exactly the law of drawing every X, at
+// nodes x r + M x k exponentials and k expert draws per token instead of E uniforms.
+void TokenRouter::route_uniform(Rng& rng, std::int64_t* out) {
+  auto exp1 = [&rng] { return -std::log1p(-rng.uniform01()); };
+  const std::int32_t groups = nodes_limit_ > 0 ? nodes_ : 1;  // no limit: all experts one group
+  const std::int64_t r = nodes_limit_ > 0 ? r_ : k_;
+  // xs_[g * k_ + i]: the (i+1)-th smallest X of group g; filled to `have_[g]`.
+  auto extend = [&](std::int32_t g, std::int64_t upto) {
+    const std::int64_t n = nodes_limit_ > 0 ? static_cast<std::int64_t>(members_[static_cast<std::size_t>(g)].size()) : E_;
+    std::int64_t& h = have_[static_cast<std::size_t>(g)];
+    upto = std::min(upto, n);
+    double x = h > 0 ? xs_[static_cast<std::size_t>(g * k_ + h - 1)] : 0.0;
+    for (; h < upto; ++h) {
+      x += exp1() / static_cast<double>(n - h);
+      xs_[static_cast<std::size_t>(g * k_ + h)] = x;
+    }
+  };
+  std::fill(have_.begin(), have_.begin() + groups, std::int64_t{0});
+  group_order_.clear();
+  for (std::int32_t g = 0; g < groups; ++g) {
+    extend(g, r);
+    if (nodes_limit_ > 0) {
+      double sum = 0.0;
+      for (std::int64_t i = 0; i < have_[static_cast<std::size_t>(g)]; ++i) {
+        sum += 1.0 / std::max(xs_[static_cast<std::size_t>(g * k_ + i)], 0x1.0p-60);
+      }
+      group_score_[static_cast<std::size_t>(g)] = sum;
+    }
+    group_order_.push_back(g);
+  }
+  if (nodes_limit_ > 0) keep_best(group_order_, group_score_, nodes_limit_);
+  // The k smallest X over the kept groups: each kept group's first k, merged.
+  cand_.clear();
+  for (std::int32_t g : group_order_) {
+    extend(g, k_);
+    for (std::int64_t i = 0; i < have_[static_cast<std::size_t>(g)]; ++i) {
+      cand_.push_back({xs_[static_cast<std::size_t>(g * k_ + i)], g});
+    }
+  }
+  SWITCHSIM_ASSERT(static_cast<std::int64_t>(cand_.size()) >= k_, "limits validated to leave top_k experts");
+  std::partial_sort(cand_.begin(), cand_.begin() + k_, cand_.end(),
+                    [](const Cand& a, const Cand& b) { return a.x != b.x ? a.x < b.x : a.group < b.group; });
+  // Who holds them: distinct uniform experts of each group, in order.
+  for (std::int64_t c = 0; c < k_; ++c) {
+    const std::int32_t g = cand_[static_cast<std::size_t>(c)].group;
+    const auto n = nodes_limit_ > 0 ? static_cast<std::uint32_t>(members_[static_cast<std::size_t>(g)].size())
+                                    : static_cast<std::uint32_t>(E_);
+    std::int64_t e = 0;
+    for (;;) {
+      const std::uint32_t pick = rng.below32(n);
+      e = nodes_limit_ > 0 ? members_[static_cast<std::size_t>(g)][pick] : static_cast<std::int64_t>(pick);
+      if (std::find(out, out + c, e) == out + c) break;
+    }
+    out[c] = e;
+  }
+}
+
 void TokenRouter::route(Rng& rng, std::int64_t* out) {
-  // a_e = p_e / X_e, X_e ~ Exp(1) = -log(1 - U), U in [0, 1).
-  for (std::int64_t e = 0; e < E_; ++e) {
-    const double x = std::max(-std::log1p(-rng.uniform01()), 0x1.0p-60);
-    score_[static_cast<std::size_t>(e)] = (weights_.empty() ? 1.0 : weights_[static_cast<std::size_t>(e)]) / x;
+  if (weights_.empty() && devices_limit_ == 0) {
+    route_uniform(rng, out);
+    return;
+  }
+  // a_e = p_e / X_e, X_e ~ Exp(1) = -log(1 - U), U in [0, 1). With uniform popularity the order of
+  // the a_e is that of 1 - U (a = -1 / log(1 - U) is increasing in it), so the scores kept are
+  // 1 - U and only the node sums below take logarithms (nodes x r of them instead of E).
+  const bool uniform = weights_.empty();
+  if (uniform) {
+    for (std::int64_t e = 0; e < E_; ++e) score_[static_cast<std::size_t>(e)] = 1.0 - rng.uniform01();
+  } else {
+    for (std::int64_t e = 0; e < E_; ++e) {
+      const double x = std::max(-std::log1p(-rng.uniform01()), 0x1.0p-60);
+      score_[static_cast<std::size_t>(e)] = weights_[static_cast<std::size_t>(e)] / x;
+    }
   }
   std::fill(allowed_.begin(), allowed_.end(), char{1});
-  auto index_of = [&](std::int64_t e) { return e / per_index_; };
   if (nodes_limit_ > 0) {
     // Node score: the sum of its r = ceil(K / M) highest affinities.
-    std::vector<double>& top = group_score_;  // reuse: nodes_ x r kept in a scratch below
-    static thread_local std::vector<double> best;
-    best.assign(static_cast<std::size_t>(nodes_ * r_), -1.0);
+    best_.assign(static_cast<std::size_t>(nodes_ * r_), -1.0);
     for (std::int64_t e = 0; e < E_; ++e) {
       double s = score_[static_cast<std::size_t>(e)];
-      double* b = best.data() + static_cast<std::ptrdiff_t>(node_of_index_[static_cast<std::size_t>(index_of(e))]) * r_;
-      for (std::int64_t i = 0; i < r_; ++i) {  // insertion into the node's descending top r
+      double* b = best_.data() + static_cast<std::ptrdiff_t>(node_of_expert_[static_cast<std::size_t>(e)]) * r_;
+      for (std::int64_t i = 0; i < r_ && s > b[r_ - 1]; ++i) {  // insertion into the node's descending top r
         if (s > b[i]) std::swap(s, b[i]);
       }
     }
     group_order_.clear();
     for (std::int32_t n = 0; n < nodes_; ++n) {
       double sum = 0.0;
-      for (std::int64_t i = 0; i < r_; ++i) sum += std::max(0.0, best[static_cast<std::size_t>(n * r_ + i)]);
-      top[static_cast<std::size_t>(n)] = sum;
+      for (std::int64_t i = 0; i < r_; ++i) {
+        const double b = best_[static_cast<std::size_t>(n * r_ + i)];
+        if (b <= 0.0) continue;  // a node with fewer than r experts
+        sum += uniform ? (b >= 1.0 ? 0x1.0p60 : -1.0 / std::log(b)) : b;
+      }
+      group_score_[static_cast<std::size_t>(n)] = sum;
       group_order_.push_back(n);
     }
-    keep_best(group_order_, top, nodes_limit_);
-    static thread_local std::vector<char> kept_node;
-    kept_node.assign(static_cast<std::size_t>(nodes_), char{0});
-    for (std::int32_t n : group_order_) kept_node[static_cast<std::size_t>(n)] = 1;
+    keep_best(group_order_, group_score_, nodes_limit_);
+    kept_node_.assign(static_cast<std::size_t>(nodes_), char{0});
+    for (std::int32_t n : group_order_) kept_node_[static_cast<std::size_t>(n)] = 1;
     for (std::int64_t e = 0; e < E_; ++e) {
-      allowed_[static_cast<std::size_t>(e)] = kept_node[static_cast<std::size_t>(node_of_index_[static_cast<std::size_t>(index_of(e))])];
+      allowed_[static_cast<std::size_t>(e)] = kept_node_[static_cast<std::size_t>(node_of_expert_[static_cast<std::size_t>(e)])];
     }
   }
   if (devices_limit_ > 0) {
@@ -264,11 +340,13 @@ void add_token_dispatch(Dispatch dispatch, const NodeMap& nodes, std::int64_t so
     return;
   }
   // Distinct destination devices, ascending.
-  std::vector<std::int64_t> d(dest, dest + n);
+  static thread_local std::vector<std::int64_t> d;  // reused: this runs once per token
+  static thread_local std::vector<std::int32_t> crossed;  // remote nodes already sent to
+  d.assign(dest, dest + n);
   std::sort(d.begin(), d.end());
   d.erase(std::unique(d.begin(), d.end()), d.end());
+  crossed.clear();
   const std::int32_t home = nodes.node_of[static_cast<std::size_t>(source)];
-  std::vector<std::int32_t> crossed;  // remote nodes already sent to
   for (std::int64_t j : d) {
     const std::int32_t node = nodes.node_of[static_cast<std::size_t>(j)];
     if (node == home) {

@@ -106,6 +106,7 @@ class TokenRouter {
   std::vector<double> weights_;
   std::int64_t E_, k_, ep_, per_index_;
   std::vector<std::int32_t> node_of_index_;
+  std::vector<std::int32_t> node_of_expert_;
   std::int32_t nodes_ = 1;
   std::int64_t nodes_limit_, devices_limit_, r_;
   std::vector<double> score_;
@@ -113,6 +114,18 @@ class TokenRouter {
   std::vector<double> group_score_;
   std::vector<std::int32_t> group_order_;
   std::vector<char> allowed_;
+  std::vector<double> best_;      // nodes x r highest scores
+  std::vector<char> kept_node_;
+  // Uniform fast path (route_uniform).
+  struct Cand {
+    double x;
+    std::int32_t group;
+  };
+  void route_uniform(Rng& rng, std::int64_t* out);
+  std::vector<std::vector<std::int64_t>> members_;  // experts of each node
+  std::vector<double> xs_;                          // nodes x k order statistics
+  std::vector<std::int64_t> have_;
+  std::vector<Cand> cand_;
 };
 
 // The processed assignments of one routing group of G tokens, token-major (G x K experts,

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 #include <set>
 #include <vector>
@@ -307,4 +308,35 @@ TEST_CASE("limits and dispatch: bad values name the flag", "[routing][limited]")
         Dispatch::direct);
   CHECK(resolve_routing_plan({}, Dispatch::automatic, f.mesh, f.layout, f.model, MoeImpl::grouped, {}).dispatch ==
         Dispatch::direct);
+}
+
+TEST_CASE("uniform fast path (order statistics) matches drawing every affinity", "[routing][limited]") {
+  // Same law: all-ones weights take the general path (E draws per token), none the fast path.
+  const auto nodes = four_nodes();
+  for (std::int64_t M : {0, 1, 2, 3}) {
+    TokenRouter fast({}, 64, 8, 16, nodes, M, 0);
+    TokenRouter general(std::vector<double>(64, 1.0), 64, 8, 16, nodes, M, 0);
+    auto stats = [&](TokenRouter& router, std::uint64_t seed) {
+      Rng rng(seed);
+      std::vector<std::int64_t> out(8);
+      const int N = 20000;
+      double one_node = 0.0, biggest = 0.0, expert0 = 0.0;
+      for (int t = 0; t < N; ++t) {
+        router.route(rng, out.data());
+        std::vector<int> per_node(4, 0);
+        for (std::int64_t e : out) per_node[static_cast<std::size_t>(nodes[static_cast<std::size_t>(e / 4)])] += 1;
+        const int most = *std::max_element(per_node.begin(), per_node.end());
+        one_node += most == 8 ? 1.0 / N : 0.0;
+        biggest += most / static_cast<double>(N);
+        expert0 += static_cast<double>(std::count(out.begin(), out.end(), std::int64_t{0})) / N;
+      }
+      return std::array<double, 3>{one_node, biggest, expert0};
+    };
+    const auto a = stats(fast, 1), b = stats(general, 2);
+    INFO("M = " << M);
+    CHECK(a[0] == Approx(b[0]).margin(0.015));
+    CHECK(a[1] == Approx(b[1]).margin(0.05));
+    CHECK(a[2] == Approx(8.0 / 64).margin(0.01));  // every expert equally likely
+    CHECK(b[2] == Approx(8.0 / 64).margin(0.01));
+  }
 }
