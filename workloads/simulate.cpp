@@ -434,6 +434,12 @@ std::string to_text(const StepResult& r) {
                      r.capacity_factor, r.mode, r.routing, r.seed, to_string(r.training.moe_impl), r.shape.group_tokens,
                      r.expert_capacity, r.decoder_expert_capacity);
   }
+  if (r.routing_plan.recorded()) {  // limited_routing.hpp
+    const RoutingLimit& lim = r.routing_plan.limit;
+    s += fmt::format("routing limit  {} node(s), {} device(s) per token; dispatch {}\n",
+                     lim.max_nodes > 0 ? std::to_string(lim.max_nodes) : "any",
+                     lim.max_devices > 0 ? std::to_string(lim.max_devices) : "any", to_string(r.routing_plan.dispatch));
+  }
   s += fmt::format("step time      {:.6g} s   tokens/s {:.6g}   examples/s {:.6g}\n", r.step_time_s, r.tokens_per_s,
                    r.examples_per_s);
   s += fmt::format("uncertainty    +-{:.4g} s ({:.3g}%) from the compute costs along the critical path: {:.6g}..{:.6g} s "
