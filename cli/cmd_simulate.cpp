@@ -1,5 +1,6 @@
 // `switchsim simulate --model M --mesh M --layout L --capacity-factor F [--routing R]
-//  [--mode capacity|dropless] [--moe-impl auto|einsum|gather|grouped] [--batch-tokens N] [--micro-batches N]
+//  [--mode capacity|dropless] [--max-nodes-per-token M] [--max-devices-per-token M] [--dispatch auto|direct|per-node]
+//  [--moe-impl auto|einsum|gather|grouped] [--batch-tokens N] [--micro-batches N]
 //  [--group-tokens N]
 //  [--precision bf16|fp32|fp8] [--fp8-dispatch] [--optimizer adafactor|adam] [--remat] [--seed S] [--profile P]
 //  [--network-tolerance EPS] [--load-model-above N] [--network-model shared|isolated]
@@ -44,6 +45,16 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
                  "x pp, stages outermost; default: dp = devices, largest ep)");
   app.add_option("--routing", q.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
   app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
+  app.add_option("--max-nodes-per-token", q.max_nodes_per_token,
+                 "Node-limited routing (DeepSeek-V3): a token's experts on at most M nodes of a GPU cluster, chosen "
+                 "by the sum of their highest ceil(top_k/M) affinities (default: no limit)");
+  app.add_option("--max-devices-per-token", q.max_devices_per_token,
+                 "Device-limited routing (DeepSeek-V2): a token's experts on at most M expert-parallel devices "
+                 "(default: no limit)");
+  app.add_option("--dispatch", q.dispatch,
+                 "auto (default: per-node with --max-nodes-per-token and grouped loads, else direct) | direct (one "
+                 "copy per assignment to the expert's device) | per-node (DeepEP: one scale-out copy per destination "
+                 "node, forwarded over NVLink; needs --moe-impl grouped or --mode dropless)");
   app.add_option("--batch-tokens", q.batch_tokens, "Tokens per global batch: encoder tokens for t5-family models, all tokens for decoder models (default 1048576)");
   app.add_option("--micro-batches", q.micro_batches,
                  "Micro-batches per step (default: the smallest of 1, 2, 4, ... whose memory fits 90% of the device, "

@@ -163,11 +163,15 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   // class's link loads meanwhile.
   // Capacity for the largest possible problem up front: doubling hundreds of MB
   // would copy and fault in every page twice (reserving only maps them).
-  if (local_links_.capacity() < path_links_.size()) local_links_.reserve(path_links_.size());
+  // Reserved to the capacity of the flow arrays (which SharedNetwork grows geometrically), not to
+  // their size: reserving each time exactly the size they reached reallocated (and the kernel
+  // zeroed) hundreds of MB on every update after new flows, a quarter of a long step's time.
+  if (local_links_.capacity() < path_links_.size()) local_links_.reserve(std::max(path_links_.capacity(), 2 * local_links_.capacity()));
   if (resolve_.capacity() < flows_.size()) {
-    resolve_.reserve(flows_.size());
-    local_offset_.reserve(flows_.size() + 1);
-    local_multiplicity_.reserve(flows_.size());
+    const std::size_t cap = std::max(flows_.capacity(), 2 * resolve_.capacity());
+    resolve_.reserve(cap);
+    local_offset_.reserve(cap + 1);
+    local_multiplicity_.reserve(cap);
   }
   // Above kPackLimit flows the paths are referenced in place (begin, end)
   // instead: packing them would copy hundreds of MB for little locality.
@@ -230,11 +234,13 @@ bool FlowNetwork::solve_class(std::size_t k, bool whole) {
   const std::size_t L = capacity_Bps_.size();
   for (std::size_t l = 0; l < L; ++l) class_capacity_Bps_[l] = std::max(0.0, residual_Bps_[l] - c.load_Bps[l]);
   if (local_ids_.size() < n) {
-    local_ids_.reserve(std::max(n, flows_.size()));
+    if (local_ids_.capacity() < n) local_ids_.reserve(std::max({n, flows_.capacity(), 2 * local_ids_.capacity()}));
     while (local_ids_.size() < n) local_ids_.push_back(static_cast<FlowId>(local_ids_.size()));
   }
   if (local_rate_Bps_.size() < n) {
-    local_rate_Bps_.reserve(std::max(n, flows_.size()));
+    if (local_rate_Bps_.capacity() < n) {
+      local_rate_Bps_.reserve(std::max({n, flows_.capacity(), 2 * local_rate_Bps_.capacity()}));
+    }
     local_rate_Bps_.resize(n);
   }
   freeze_order_.clear();

@@ -67,6 +67,8 @@ class RoutingSampler {
   // counts[e] += assignments of one group of `group_tokens` tokens to expert e (sum k * G).
   // `group_index` selects the trace group (cycled).
   void sample_group(Rng& rng, std::int64_t group_tokens, std::int64_t group_index, std::int64_t* counts) const;
+  // The layer's expert popularity p_e (zipf, dirichlet; empty: uniform or trace).
+  [[nodiscard]] const std::vector<double>& weights() const { return weights_; }
 
  private:
   static void split_uniform(Rng& rng, std::int64_t n, std::uint32_t first, std::uint32_t size, std::int64_t* counts);

@@ -87,6 +87,8 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   ro.spec = options.routing;
   ro.mode = options.mode;
   ro.seed = options.seed;
+  ro.plan = resolve_routing_plan(options.routing_limit, options.dispatch, mesh, layout, model, training.moe_impl,
+                                 options.routing);
   const BuiltStep built = build_step(model, layout, training, shape, ro, devices);
 
   std::unique_ptr<sim::CollectiveCache> own_cache;
@@ -128,6 +130,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.mode = to_string(options.mode);
   r.routing = options.routing.text;
   r.seed = options.seed;
+  r.routing_plan = ro.plan;
   r.training = training;
   if (const char* caveat = platform_caveat(training.moe_impl, mesh.is_tpu())) r.platform_caveat = caveat;
   r.shape = shape;
@@ -269,6 +272,12 @@ json to_json(const StepResult& r) {
   j["mode"] = r.mode;
   j["routing"] = r.routing;
   j["seed"] = r.seed;
+  if (r.routing_plan.recorded()) {  // written only when asked for: the default JSON is unchanged
+    const RoutingLimit& lim = r.routing_plan.limit;
+    j["max_nodes_per_token"] = lim.max_nodes > 0 ? json(lim.max_nodes) : json(nullptr);
+    j["max_devices_per_token"] = lim.max_devices > 0 ? json(lim.max_devices) : json(nullptr);
+    j["dispatch"] = to_string(r.routing_plan.dispatch);
+  }
   j["batch_tokens"] = r.training.batch_tokens;
   j["sequences"] = r.shape.sequences;
   j["micro_batches"] = r.training.micro_batches;
@@ -452,6 +461,12 @@ std::string to_text(const StepResult& r) {
                      "capacity {}{}\n",
                      r.capacity_factor, r.mode, r.routing, r.seed, to_string(r.training.moe_impl), r.shape.group_tokens,
                      r.expert_capacity, second_stack);
+  }
+  if (r.routing_plan.recorded()) {  // limited_routing.hpp
+    const RoutingLimit& lim = r.routing_plan.limit;
+    s += fmt::format("routing limit  {} node(s), {} device(s) per token; dispatch {}\n",
+                     lim.max_nodes > 0 ? std::to_string(lim.max_nodes) : "any",
+                     lim.max_devices > 0 ? std::to_string(lim.max_devices) : "any", to_string(r.routing_plan.dispatch));
   }
   s += fmt::format("step time      {:.6g} s   tokens/s {:.6g}   examples/s {:.6g}\n", r.step_time_s, r.tokens_per_s,
                    r.examples_per_s);

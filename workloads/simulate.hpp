@@ -17,6 +17,7 @@
 #include "sim/step_progress.hpp"
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
+#include "workloads/limited_routing.hpp"
 #include "workloads/memory.hpp"
 #include "workloads/model.hpp"
 #include "workloads/op_accounting.hpp"
@@ -45,6 +46,8 @@ struct StepOptions {
   RoutingSpec routing;  // default uniform
   ExecutionMode mode = ExecutionMode::capacity;
   std::uint64_t seed = 0;
+  RoutingLimit routing_limit;                  // --max-nodes-per-token, --max-devices-per-token
+  Dispatch dispatch = Dispatch::automatic;     // --dispatch (limited_routing.hpp)
   sim::TraceWriter* trace = nullptr;       // when set, the step is added to it
   std::int32_t trace_max_devices = 64;     // tracks for at most this many devices (the first ones)
   bool trace_all_devices = false;          // every device its own process, even identical ones
@@ -71,6 +74,7 @@ struct StepResult {
   std::string mode;
   std::string routing;
   std::uint64_t seed = 0;
+  RoutingPlan routing_plan;  // limits as given and the resolved dispatch (JSON when recorded())
   TrainingSetup training;
   StepShape shape;
   std::int64_t expert_capacity = 0;          // encoder groups

@@ -12,6 +12,7 @@
 #include "workloads/decoder_layer.hpp"
 #include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
+#include "workloads/layer_routing.hpp"
 #include "workloads/moe_layer.hpp"
 #include "workloads/pipeline_schedule.hpp"
 #include "workloads/zero_sharding.hpp"
@@ -211,62 +212,6 @@ class Emitter {
   OpId last_compute_ = -1;
   std::vector<OpId> pending_;
 };
-
-// Routing of one Switch layer in one micro-batch.
-struct LayerRouting {
-  DropStats drops;
-  std::vector<double> received;  // per (rep * ep + e): processed assignments arriving at that ep index
-  std::vector<ByteMatrix> sent;  // uneven loads: per rep, ep x ep bytes of processed assignments i -> j
-};
-
-// `uneven`: the implementation moves and computes the processed loads themselves (grouped:
-// dropless, or truncated to the capacity) rather than padded buffers, so the all-to-all needs
-// the byte matrix of processed assignments.
-LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, std::int64_t groups,
-                         std::int64_t capacity, const RoutingOptions& ro, std::uint64_t stream, double bytes_per_token,
-                         bool uneven) {
-  LayerRouting r;
-  const std::int64_t E = m.experts;
-  const std::int64_t ep = layout.ep;
-  const std::int64_t reps = layout.replicas();
-  const std::int64_t per_dev = E / ep;
-  Rng rng(derive_seed(ro.seed, stream));
-  RoutingSampler sampler(ro.spec, E, m.top_k, rng);
-  r.received.assign(static_cast<std::size_t>(reps * ep), 0.0);
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(E));
-  std::vector<std::int64_t> processed(static_cast<std::size_t>(E));
-  std::vector<double> row(static_cast<std::size_t>(ep), 0.0);  // uneven: source i's assignments per ep index j
-  for (std::int64_t rep = 0; rep < reps; ++rep) {
-    // A source routes at most top_k * G * groups assignments: rows are sparse when that is below ep.
-    sim::ByteMatrix::Builder sent(static_cast<std::int32_t>(uneven ? ep : 0),
-                                  uneven ? static_cast<std::size_t>(ep * std::min(ep, m.top_k * G * groups)) : 0);
-    for (std::int64_t i = 0; i < ep; ++i) {
-      for (std::int64_t q = 0; q < groups; ++q) {
-        std::fill(counts.begin(), counts.end(), 0);
-        sampler.sample_group(rng, G, (rep * ep + i) * groups + q, counts.data());
-        const std::int64_t dropped = apply_capacity(counts.data(), E, capacity, ro.mode, processed.data());
-        r.drops.assignments += static_cast<double>(m.top_k * G);
-        r.drops.dropped += static_cast<double>(dropped);
-        for (std::int64_t e = 0; e < E; ++e) {
-          const auto j = static_cast<std::size_t>(e / per_dev);
-          const auto p = static_cast<double>(processed[static_cast<std::size_t>(e)]);
-          r.received[static_cast<std::size_t>(rep * ep) + j] += p;
-          if (uneven) row[j] += p;
-        }
-      }
-      if (uneven) {
-        for (std::int64_t j = 0; j < ep; ++j) {
-          double& tokens = row[static_cast<std::size_t>(j)];
-          if (tokens != 0.0) sent.add(static_cast<std::int32_t>(j), tokens * bytes_per_token);
-          tokens = 0.0;
-        }
-        sent.end_row();
-      }
-    }
-    if (uneven) r.sent.push_back(std::move(sent).finish());
-  }
-  return r;
-}
 
 // Where each layer of one micro-batch's list sits in the pipeline's layer sequence (layout.hpp,
 // pipeline_layers): decoder-only [embed, layer 0 .. L-1, lm_head]; encoder-decoder [enc.embed,

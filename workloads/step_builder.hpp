@@ -48,6 +48,7 @@
 
 #include "sim/op_graph.hpp"
 #include "workloads/layout.hpp"
+#include "workloads/limited_routing.hpp"
 #include "workloads/model.hpp"
 #include "workloads/routing.hpp"
 #include "workloads/training.hpp"
@@ -59,6 +60,7 @@ struct RoutingOptions {
   RoutingSpec spec;
   ExecutionMode mode = ExecutionMode::capacity;
   std::uint64_t seed = 0;
+  RoutingPlan plan;  // node- / device-limited routing and the dispatch (limited_routing.hpp)
 };
 
 struct BuiltStep {

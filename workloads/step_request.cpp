@@ -43,6 +43,13 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   if (r.model.is_moe()) check_routing_for_model(o.routing, r.model.experts, "--routing");
   o.mode = parse_mode(q.mode, "--mode");
   o.seed = q.seed;
+  if (q.max_nodes_per_token && *q.max_nodes_per_token < 1) throw InputError("--max-nodes-per-token", "must be at least 1");
+  if (q.max_devices_per_token && *q.max_devices_per_token < 1) {
+    throw InputError("--max-devices-per-token", "must be at least 1");
+  }
+  o.routing_limit.max_nodes = q.max_nodes_per_token.value_or(0);
+  o.routing_limit.max_devices = q.max_devices_per_token.value_or(0);
+  o.dispatch = parse_dispatch(q.dispatch, "--dispatch");
   o.network = sim::network_options_from_flags(q.network_tolerance, q.load_model_above);
   o.training.batch_tokens = q.batch_tokens;
   o.training.micro_batches = q.micro_batches.value_or(1);
@@ -62,6 +69,8 @@ ResolvedStep resolve_step_request(const StepRequest& q) {
   o.training.pp_schedule = q.pp_schedule == "auto" ? (r.layout.vpp > 1 ? PipelineSchedule::interleaved
                                                                          : PipelineSchedule::one_f_one_b)
                                                    : parse_pipeline_schedule(q.pp_schedule, "--pp-schedule");
+  // Limits and dispatch checked against mesh, layout and model before any work.
+  (void)resolve_routing_plan(o.routing_limit, o.dispatch, *r.mesh, r.layout, r.model, o.training.moe_impl, o.routing);
   if (!q.micro_batches) {
     const MicroBatchPlan plan = plan_micro_batches(r.model, r.layout, o.training, o.mode, o.capacity_factor,
                                                    topology::device_spec(r.mesh->device_kind).memory_bytes);

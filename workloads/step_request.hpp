@@ -36,6 +36,9 @@ struct StepRequest {
   std::string optimizer = "adafactor";  // --optimizer
   bool rematerialize = false;         // --remat
   std::uint64_t seed = 0;             // --seed
+  std::optional<std::int64_t> max_nodes_per_token;    // --max-nodes-per-token (limited_routing.hpp)
+  std::optional<std::int64_t> max_devices_per_token;  // --max-devices-per-token
+  std::string dispatch = "auto";                      // --dispatch
   std::string profile;                // --profile (empty: shape-aware model of the mesh's device)
   double network_tolerance = 0.0;     // --network-tolerance (0: the exact fluid model)
   std::int32_t load_model_above = 0;  // --load-model-above (0: never)

@@ -299,6 +299,20 @@ const std::vector<Case>& cases() {
     sm("grad sync bucket zero", {"--grad-sync", "bucketed:0"}, "--grad-sync");
     sm("grad sync bucket negative", {"--grad-sync", "bucketed:-5MiB"}, "--grad-sync");
     sm("grad sync bucket absurd", {"--grad-sync", "bucketed:999GiB"}, "--grad-sync");
+    // Node- and device-limited routing, per-node dispatch (workloads/limited_routing.hpp).
+    sm("max nodes on a TPU mesh", {"--max-nodes-per-token", "1"}, "--max-nodes-per-token");
+    sm("max nodes zero", {"--max-nodes-per-token", "0"}, "--max-nodes-per-token");
+    sm("max devices zero", {"--max-devices-per-token", "0"}, "--max-devices-per-token");
+    sm("max devices above ep", {"--max-devices-per-token", "33"}, "--max-devices-per-token");
+    sm("dispatch unknown", {"--dispatch", "sideways"}, "--dispatch");
+    auto gpu = [&](std::string name, std::vector<std::string> extra, std::string field) {
+      t.push_back({"simulate", std::move(name),
+                   merged({"simulate", "--model", "switch-base", "--mesh", "dgx-h100-2", "--out", "{d}/out.json"},
+                          std::move(extra)),
+                   {}, std::move(field)});
+    };
+    gpu("max nodes above the nodes", {"--max-nodes-per-token", "3"}, "--max-nodes-per-token");
+    gpu("per-node dispatch with padded buffers", {"--dispatch", "per-node"}, "--dispatch");
     sm("grad sync bucket not a number", {"--grad-sync", "bucketed:lots"}, "--grad-sync");
     sm("comm priority unknown", {"--comm-priority", "vip"}, "--comm-priority");
     sm("zero stage above 3", {"--zero", "4"}, "--zero");
