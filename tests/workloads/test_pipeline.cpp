@@ -115,7 +115,11 @@ TEST_CASE("pipeline schedules: orders, in-flight micro-batches, errors", "[pipel
   // 1F1B, pp = 4, m = 6, stage 1: 2 warm-up forwards, then F B pairs, then 2 backwards.
   const auto a = stage_actions(PipelineSchedule::one_f_one_b, 4, 1, 6, 1);
   std::string seq;
-  for (const auto& x : a) seq += (x.backward ? "B" : "F") + std::to_string(x.micro_batch) + " ";
+  for (const auto& x : a) {  // appended piecewise: g++ 12 warns -Wrestrict, falsely, on "literal" + std::string&&
+    seq += x.backward ? 'B' : 'F';
+    seq += std::to_string(x.micro_batch);
+    seq += ' ';
+  }
   CHECK(seq == "F0 F1 F2 B0 F3 B1 F4 B2 F5 B3 B4 B5 ");
   // Peaks: GPipe m; 1F1B pp - s (pp on the first stage); interleaved pp + (pp - 1) / vpp on the first.
   CHECK(peak_in_flight(PipelineSchedule::gpipe, 4, 1, 8, 0) == 8.0);
