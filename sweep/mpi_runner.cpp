@@ -74,9 +74,7 @@ void run_mpi_coordinator(const MpiSession& mpi, const std::vector<Point>& points
   auto finished = [&](const json& line) {
     dir.record(line);
     const std::lock_guard<std::mutex> lock(mutex);
-    ++state.done;
-    if (line.contains("error")) ++state.failed;
-    state.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.count(line, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (progress) progress(state);
   };
   // A point that cannot be recorded (a full disk) stops every rank: the points

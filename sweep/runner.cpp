@@ -143,9 +143,7 @@ void run_threads(const std::vector<Point>& points, const std::vector<std::int64_
         const json line = run_point(points[static_cast<std::size_t>(ids[i])], command, options);
         dir.record(line);
         const std::lock_guard<std::mutex> lock(mutex);
-        ++state.done;
-        if (line.contains("error")) ++state.failed;
-        state.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        state.count(line, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         if (progress) progress(state);
       }
     } catch (...) {

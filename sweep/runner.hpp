@@ -29,6 +29,12 @@ struct SweepProgress {
   std::int64_t todo = 0;     // to run this run
   std::int64_t skipped = 0;  // finished before (--resume)
   double elapsed_s = 0.0;
+  // Counts one finished point (its JSON line: failed when it has "error") at `elapsed_s`.
+  void count(const nlohmann::ordered_json& line, double elapsed) {
+    ++done;
+    if (line.contains("error")) ++failed;
+    elapsed_s = elapsed;
+  }
 };
 using ProgressCallback = std::function<void(const SweepProgress&)>;
 

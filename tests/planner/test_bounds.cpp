@@ -12,6 +12,28 @@
 
 using namespace switchsim;
 
+namespace {
+
+// A candidate's bound and its simulated step on the isolated network (the bounds price each
+// collective alone: bounds.hpp).
+struct BoundAndStep {
+  planner::StepBound bound;
+  workloads::StepResult step;
+};
+BoundAndStep bound_and_step(const workloads::Model& m, const topology::Mesh& mesh, const planner::EnumerationOptions& o,
+                            const planner::Candidate& c, const kernels::CostModel& cost, const planner::MeshCuts& cuts) {
+  workloads::StepOptions so;
+  so.training = planner::candidate_setup(o.training, c);
+  so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
+  so.mode = c.mode;
+  so.network_model = workloads::NetworkModel::isolated;
+  const workloads::StepShape shape = workloads::derive_step_shape(so.training, m, c.layout);
+  return {planner::step_lower_bound(m, c.layout, so.training, shape, c.capacity_factor, c.mode, cost, cuts),
+          workloads::simulate_step(m, mesh, c.layout, so, cost)};
+}
+
+}  // namespace
+
 TEST_CASE("planner: mesh cuts of tpuv3-4x4", "[planner]") {
   const topology::Mesh mesh = topology::build_mesh("tpuv3-4x4");
   const planner::MeshCuts c = planner::compute_mesh_cuts(mesh);
@@ -84,15 +106,7 @@ TEST_CASE("planner: with fp8 and fp8 dispatch the bound stays below the simulate
   const planner::Enumeration en = planner::enumerate_candidates(m, mesh, o);
   REQUIRE(en.candidates.size() > 3);
   for (const planner::Candidate& c : en.candidates) {
-    workloads::StepOptions so;
-    so.training = planner::candidate_setup(o.training, c);
-    so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
-    so.mode = c.mode;
-    so.network_model = workloads::NetworkModel::isolated;
-    const workloads::StepShape shape = workloads::derive_step_shape(so.training, m, c.layout);
-    const planner::StepBound b =
-        planner::step_lower_bound(m, c.layout, so.training, shape, c.capacity_factor, c.mode, *cost, cuts);
-    const workloads::StepResult r = workloads::simulate_step(m, mesh, c.layout, so, *cost);
+    const auto [b, r] = bound_and_step(m, mesh, o, c, *cost, cuts);
     INFO(c.label());
     CHECK(b.compute_s <= r.compute_lower_bound_s * (1.0 + 1e-9));
     CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
@@ -222,15 +236,7 @@ TEST_CASE("planner: step lower bound holds for a decoder-only MoE model", "[plan
   REQUIRE(en.candidates.size() > 4);
   int with_mp = 0;
   for (const planner::Candidate& c : en.candidates) {
-    workloads::StepOptions so;
-    so.training = planner::candidate_setup(o.training, c);
-    so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
-    so.mode = c.mode;
-    so.network_model = workloads::NetworkModel::isolated;
-    const workloads::StepShape shape = workloads::derive_step_shape(so.training, m, c.layout);
-    const planner::StepBound b =
-        planner::step_lower_bound(m, c.layout, so.training, shape, c.capacity_factor, c.mode, *cost, cuts);
-    const workloads::StepResult r = workloads::simulate_step(m, mesh, c.layout, so, *cost);
+    const auto [b, r] = bound_and_step(m, mesh, o, c, *cost, cuts);
     INFO(c.label());
     CHECK(b.compute_s <= r.compute_lower_bound_s * (1.0 + 1e-9));
     CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
