@@ -13,6 +13,7 @@
 #include "kernels/cpu/optimizer_cpu.hpp"
 #include "kernels/profile.hpp"
 #include "kernels/switch_layer.hpp"
+#include "finite_difference.hpp"
 
 using namespace switchsim::kernels;
 
@@ -52,19 +53,7 @@ double attention_loss64(const cpu::AttentionShape& s, const std::vector<double>&
 double fd_error(const cpu::AttentionShape& s, std::vector<double> q, std::vector<double> k, std::vector<double> v,
                 const std::vector<float>& d_o, int which, const std::vector<float>& analytic) {
   std::vector<double>& x = which == 0 ? q : which == 1 ? k : v;
-  double num = 0.0, den = 0.0;
-  for (std::size_t i = 0; i < x.size(); i += 3) {
-    const double keep = x[i], eps = 1e-5;
-    x[i] = keep + eps;
-    const double up = attention_loss64(s, q, k, v, d_o);
-    x[i] = keep - eps;
-    const double down = attention_loss64(s, q, k, v, d_o);
-    x[i] = keep;
-    const double fd = (up - down) / (2.0 * eps);
-    num += (analytic[i] - fd) * (analytic[i] - fd);
-    den += fd * fd;
-  }
-  return std::sqrt(num / den);
+  return test::finite_difference_error(x, analytic, 3, [&] { return attention_loss64(s, q, k, v, d_o); });
 }
 
 }  // namespace

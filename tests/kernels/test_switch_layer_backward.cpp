@@ -11,6 +11,7 @@
 #include "kernels/cpu/switch_layer_backward_cpu.hpp"
 #include "kernels/cpu/switch_layer_cpu.hpp"
 #include "kernels/switch_layer.hpp"
+#include "finite_difference.hpp"
 
 using namespace switchsim::kernels;
 
@@ -86,20 +87,8 @@ double fd_error(const SwitchLayerConfig& c, Params64 w, std::vector<double> Para
                 const std::vector<float>& analytic, const Forward& fixed, const std::vector<double>& dy, int samples) {
   std::vector<double>& v = w.*field;
   REQUIRE(analytic.size() == v.size());
-  double num = 0.0, den = 0.0;
   const std::size_t step = std::max<std::size_t>(1, v.size() / static_cast<std::size_t>(samples));
-  for (std::size_t i = 0; i < v.size(); i += step) {
-    const double keep = v[i], eps = 1e-5;
-    v[i] = keep + eps;
-    const double up = loss64(c, w, fixed, dy);
-    v[i] = keep - eps;
-    const double down = loss64(c, w, fixed, dy);
-    v[i] = keep;
-    const double fd = (up - down) / (2.0 * eps);
-    num += (analytic[i] - fd) * (analytic[i] - fd);
-    den += fd * fd;
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
+  return test::finite_difference_error(v, analytic, step, [&] { return loss64(c, w, fixed, dy); });
 }
 
 }  // namespace
