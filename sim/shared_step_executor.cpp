@@ -8,6 +8,7 @@
 
 #include "common/errors.hpp"
 #include "sim/collective.hpp"
+#include "sim/collective_footprint.hpp"
 
 namespace switchsim::sim {
 namespace {
@@ -25,11 +26,16 @@ class SharedStepRun {
         cache_(cache),
         mesh_(cache.mesh()),
         options_(options),
-        net_(mesh_.topology.links(), *mesh_.router, cache.network(), mesh_.topology.num_devices()),
         reporter_(options_.progress, graph.num_ops(), options.progress_interval_s) {
-    net_.record_link_loads(options.record_link_loads);
-    net_.set_strict_priority(options.strict_priority);
-    if (options.record_link_loads) options_.replay_alone = false;  // a trace needs every flow
+    if (options.record_link_loads) options_.replay_alone = false;  // a trace needs every flow in one network
+    link_owner_.assign(mesh_.topology.links().size(), -1);
+    poster_owner_.assign(static_cast<std::size_t>(mesh_.topology.num_devices()), -1);
+    link_refs_.assign(link_owner_.size(), 0);
+    poster_refs_.assign(poster_owner_.size(), 0);
+    if (!options_.replay_alone) {
+      const std::int64_t u = new_unit(true);
+      SWITCHSIM_ASSERT(u == kEveryFlowUnit, "the every-flow unit comes first");
+    }
   }
 
   StepSchedule run(SharedStepStats* stats) {
@@ -44,17 +50,16 @@ class SharedStepRun {
     now_ = 0.0;
     release_ready();
     while (true) {
-      double tn = net_.idle() ? kInf : net_.next_event_s();
+      double tn = next_network_event();
       double tc = events_.empty() ? kInf : events_.top().time_s;
-      if (!batch_.sealed && !batch_.groups.empty() && std::min(tn, tc) > batch_.start) {
-        seal_batch();  // nothing else starts at the batch's instant: it runs alone
+      if (!unsealed_.empty() && std::min(tn, tc) > now_) {
+        seal_units();  // nothing else starts at this instant: the open units run alone
         tc = events_.empty() ? kInf : events_.top().time_s;
       }
       if (tn == kInf && tc == kInf) break;
       if (tn <= tc) {
         now_ = tn;
-        net_.advance_to(tn);
-        finish_network_jobs();
+        advance_networks(tn);
       } else {
         now_ = tc;
         while (!events_.empty() && events_.top().time_s == tc) {
@@ -64,8 +69,11 @@ class SharedStepRun {
           } else {
             const std::int64_t group = -e.payload - 1;
             const auto gs = static_cast<std::size_t>(group);
-            if (state_[gs] == GroupState::alone || state_[gs] == GroupState::fixed) {
-              if (state_[gs] == GroupState::alone && --batch_.running == 0) batch_ = Batch{};
+            if (state_[gs] == GroupState::alone) {
+              const std::int64_t u = group_unit_[gs];
+              end_group(group, tc);
+              if (--units_[static_cast<std::size_t>(u)].running == 0) free_unit(u);
+            } else if (state_[gs] == GroupState::fixed) {
               end_group(group, tc);
             }
           }
@@ -83,13 +91,18 @@ class SharedStepRun {
       stats->memo_alone = memo_alone_;
       stats->replayed = replayed_;
       stats->load_modelled = load_modelled_;
-      stats->flows = net_.flows();
-      stats->network_events = net_.events();
+      stats->flows = flows_;
+      stats->network_events = network_events_;
+      for (const std::int64_t u : simulated_) {
+        stats->flows += units_[static_cast<std::size_t>(u)].net->flows();
+        stats->network_events += units_[static_cast<std::size_t>(u)].net->events();
+      }
       if (options_.record_link_loads) {
-        stats->link_loads = net_.link_loads();
+        const SharedNetwork& net = *units_[static_cast<std::size_t>(kEveryFlowUnit)].net;
+        stats->link_loads = net.link_loads();
         stats->link_capacity_Bps.resize(mesh_.topology.links().size());
         for (std::size_t l = 0; l < stats->link_capacity_Bps.size(); ++l) {
-          stats->link_capacity_Bps[l] = net_.link_capacity_Bps(static_cast<topology::LinkId>(l));
+          stats->link_capacity_Bps[l] = net.link_capacity_Bps(static_cast<topology::LinkId>(l));
         }
       }
     }
@@ -144,6 +157,7 @@ class SharedStepRun {
           group_wait_.push_back(static_cast<std::int32_t>(groups[gi].size()));
           group_cause_.push_back(StartCause{});
           state_.push_back(GroupState::waiting);
+          group_unit_.push_back(-1);
         }
         group_of_device(op.partition);  // built once per partition
       }
@@ -275,18 +289,41 @@ class SharedStepRun {
       events_.push(now_ + load_model_duration(o), -(group + 1));
       return;
     }
-    if (options_.replay_alone) {
-      if (batch_.sealed) {
-        replay_batch();  // the batch running alone is overtaken: from now on it shares
-      } else if (net_.idle() && (batch_.groups.empty() || batch_.start == now_)) {
-        // Nothing in flight: collect every collective that starts at this instant.
-        if (batch_.groups.empty()) batch_.start = now_;
-        batch_.groups.push_back(group);
-        state_[gs] = GroupState::pending;
-        return;
-      }
+    if (!options_.replay_alone) {
+      submit(kEveryFlowUnit, group);
+      return;
     }
-    submit(group, *plan);
+    const NetworkFootprint& f = footprint(plan);
+    const std::vector<std::int64_t> owners = owners_of(f);
+    std::int64_t u = -1;
+    if (owners.empty()) {
+      // Nothing in flight touches it: it runs alone (timed when the instant is over).
+      u = new_unit(false);
+      units_[static_cast<std::size_t>(u)].start = now_;
+      unsealed_.push_back(u);
+    } else if (std::all_of(owners.begin(), owners.end(), [&](std::int64_t w) { return is_open(w); })) {
+      // It shares resources only with collectives that start at this same instant: they run alone together.
+      u = owners.front();
+      for (std::size_t i = 1; i < owners.size(); ++i) absorb(u, owners[i]);
+    } else if (only_one_simulated_with_open(owners)) {
+      // It joins the one simulated unit in flight (and so do open units, which start now).
+      u = simulated_owner(owners);
+      for (const std::int64_t w : owners) {
+        if (w != u) absorb_open_into_simulated(u, w);
+      }
+    } else {
+      u = replay(owners);  // an alone unit is overtaken, or two simulated units meet
+    }
+    claim(u, f);
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    if (unit.net) {
+      submit(u, group);
+    } else {
+      unit.groups.push_back(group);
+      unit.submit_s.push_back(now_);
+      group_unit_[gs] = u;
+      state_[gs] = GroupState::pending;
+    }
   }
 
   std::string plan_key(const Op& op, std::size_t gi) const {
@@ -294,15 +331,303 @@ class SharedStepRun {
     return collective_key(op.collective, op.algorithm, g_.partition(op.partition)[gi], op.bytes_per_device, matrix);
   }
 
-  // The collectives that started together on an idle network run alone together
-  // until another one starts: their durations come from a memo (one collective:
-  // the isolated memo; several: a simulation of just them, memoized by their keys).
-  void seal_batch() {
-    batch_.sealed = true;
-    batch_.running = static_cast<std::int64_t>(batch_.groups.size());
+  const NetworkFootprint& footprint(const std::shared_ptr<const CollectivePlan>& plan) {
+    auto it = footprints_.find(plan.get());
+    if (it == footprints_.end()) {
+      NetworkFootprint f = network_footprint(plan->transfers, mesh_.topology.links(), *mesh_.router, cache_.network(),
+                                             mesh_.topology.num_devices());
+      it = footprints_.emplace(plan.get(), std::make_pair(plan, std::move(f))).first;  // the pointer keeps the plan alive
+    }
+    return it->second.second;
+  }
+
+  // The units that hold a link or a posting clock of `f`, each once, in the order met.
+  std::vector<std::int64_t> owners_of(const NetworkFootprint& f) const {
+    std::vector<std::int64_t> owners;
+    auto add = [&](std::int64_t w) {
+      if (w >= 0 && std::find(owners.begin(), owners.end(), w) == owners.end()) owners.push_back(w);
+    };
+    for (const auto l : f.links) add(link_owner_[static_cast<std::size_t>(l)]);
+    for (const auto d : f.posters) add(poster_owner_[static_cast<std::size_t>(d)]);
+    return owners;
+  }
+
+  // An alone unit that started at this instant and is not timed yet.
+  bool is_open(std::int64_t u) const {
+    const Unit& unit = units_[static_cast<std::size_t>(u)];
+    return !unit.net && !unit.sealed;
+  }
+
+  bool only_one_simulated_with_open(const std::vector<std::int64_t>& owners) const {
+    std::size_t simulated = 0;
+    for (const std::int64_t w : owners) {
+      if (units_[static_cast<std::size_t>(w)].net) {
+        ++simulated;
+      } else if (!is_open(w)) {
+        return false;
+      }
+    }
+    return simulated == 1;
+  }
+
+  std::int64_t simulated_owner(const std::vector<std::int64_t>& owners) const {
+    for (const std::int64_t w : owners) {
+      if (units_[static_cast<std::size_t>(w)].net) return w;
+    }
+    SWITCHSIM_ASSERT(false, "no simulated unit among the owners");
+    return -1;
+  }
+
+  std::int64_t new_unit(bool simulated) {
+    std::int64_t u = 0;
+    if (free_units_.empty()) {
+      u = static_cast<std::int64_t>(units_.size());
+      units_.emplace_back();
+    } else {
+      u = free_units_.back();
+      free_units_.pop_back();
+    }
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    if (simulated) {
+      unit.net = std::make_unique<SharedNetwork>(mesh_.topology.links(), *mesh_.router, cache_.network(),
+                                                 mesh_.topology.num_devices());
+      unit.net->set_strict_priority(options_.strict_priority);
+      unit.net->record_link_loads(options_.record_link_loads);
+      simulated_.push_back(u);
+    }
+    return u;
+  }
+
+  // Gives `u` the links and posting clocks of `f` that it does not hold yet.
+  void claim(std::int64_t u, const NetworkFootprint& f) {
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    compact_resources(u);
+    for (const auto l : f.links) {
+      std::int64_t& owner = link_owner_[static_cast<std::size_t>(l)];
+      if (owner == u) continue;
+      SWITCHSIM_ASSERT(owner < 0, "a link claimed by two units");
+      owner = u;
+      unit.links.push_back(l);
+    }
+    for (const auto d : f.posters) {
+      std::int64_t& owner = poster_owner_[static_cast<std::size_t>(d)];
+      if (owner == u) continue;
+      SWITCHSIM_ASSERT(owner < 0, "a posting clock claimed by two units");
+      owner = u;
+      unit.posters.push_back(d);
+    }
+  }
+
+  // A simulated unit lets go of a resource when its last job using it ends, so
+  // its lists keep entries it no longer holds (and repeats, when it claims one
+  // again): dropped here once they outnumber what it held at the last pass.
+  void compact_resources(std::int64_t u) {
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    if (unit.links.size() + unit.posters.size() <= 2 * unit.held_after_compaction + 64) return;
+    auto keep_held = [u](auto& list, const std::vector<std::int64_t>& owner) {
+      std::sort(list.begin(), list.end());
+      list.erase(std::unique(list.begin(), list.end()), list.end());
+      std::erase_if(list, [&](auto r) { return owner[static_cast<std::size_t>(r)] != u; });
+    };
+    keep_held(unit.links, link_owner_);
+    keep_held(unit.posters, poster_owner_);
+    unit.held_after_compaction = unit.links.size() + unit.posters.size();
+  }
+
+  // Counts, per resource a simulated unit holds, its jobs in flight that use it.
+  void hold(std::int64_t u, const NetworkFootprint& f) {
+    for (const auto l : f.links) {
+      if (link_owner_[static_cast<std::size_t>(l)] == u) ++link_refs_[static_cast<std::size_t>(l)];
+    }
+    for (const auto d : f.posters) {
+      if (poster_owner_[static_cast<std::size_t>(d)] == u) ++poster_refs_[static_cast<std::size_t>(d)];
+    }
+  }
+
+  // A job of simulated unit u ended: the resources no other job of u in flight
+  // uses are free again (a finished job holds no link, and its sender's posting
+  // clock is not past its end).
+  void let_go(std::int64_t u, const NetworkFootprint& f) {
+    for (const auto l : f.links) {
+      const auto li = static_cast<std::size_t>(l);
+      if (link_owner_[li] == u && --link_refs_[li] == 0) link_owner_[li] = -1;
+    }
+    for (const auto d : f.posters) {
+      const auto di = static_cast<std::size_t>(d);
+      if (poster_owner_[di] == u && --poster_refs_[di] == 0) poster_owner_[di] = -1;
+    }
+  }
+
+  // After a replay: the counts from the jobs still in flight; what none of them uses is freed.
+  void recount(std::int64_t u) {
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    for (const auto l : unit.links) {
+      if (link_owner_[static_cast<std::size_t>(l)] == u) link_refs_[static_cast<std::size_t>(l)] = 0;
+    }
+    for (const auto d : unit.posters) {
+      if (poster_owner_[static_cast<std::size_t>(d)] == u) poster_refs_[static_cast<std::size_t>(d)] = 0;
+    }
+    for (JobId j = 0; j < unit.net->num_jobs(); ++j) {
+      if (!unit.net->job(j).finished) hold(u, *unit.job_footprint[static_cast<std::size_t>(j)]);
+    }
+    for (const auto l : unit.links) {
+      const auto li = static_cast<std::size_t>(l);
+      if (link_owner_[li] == u && link_refs_[li] == 0) link_owner_[li] = -1;
+    }
+    for (const auto d : unit.posters) {
+      const auto di = static_cast<std::size_t>(d);
+      if (poster_owner_[di] == u && poster_refs_[di] == 0) poster_owner_[di] = -1;
+    }
+  }
+
+  // Moves what unit `from` holds to `to` and frees `from` (its groups are the caller's).
+  void hand_over_resources(std::int64_t to, std::int64_t from) {
+    Unit& src = units_[static_cast<std::size_t>(from)];
+    Unit& dst = units_[static_cast<std::size_t>(to)];
+    for (const auto l : src.links) {
+      if (link_owner_[static_cast<std::size_t>(l)] != from) continue;
+      link_owner_[static_cast<std::size_t>(l)] = to;
+      dst.links.push_back(l);
+    }
+    for (const auto d : src.posters) {
+      if (poster_owner_[static_cast<std::size_t>(d)] != from) continue;
+      poster_owner_[static_cast<std::size_t>(d)] = to;
+      dst.posters.push_back(d);
+    }
+    src.links.clear();
+    src.posters.clear();
+    free_unit(from);
+  }
+
+  // Open unit `from` joins open unit `to` (both start now).
+  void absorb(std::int64_t to, std::int64_t from) {
+    Unit& src = units_[static_cast<std::size_t>(from)];
+    Unit& dst = units_[static_cast<std::size_t>(to)];
+    for (std::size_t i = 0; i < src.groups.size(); ++i) {
+      dst.groups.push_back(src.groups[i]);
+      dst.submit_s.push_back(src.submit_s[i]);
+      group_unit_[static_cast<std::size_t>(src.groups[i])] = to;
+    }
+    hand_over_resources(to, from);
+  }
+
+  // Open unit `from` (started now) is submitted into simulated unit `to` now.
+  void absorb_open_into_simulated(std::int64_t to, std::int64_t from) {
+    const std::vector<std::int64_t> groups = units_[static_cast<std::size_t>(from)].groups;
+    hand_over_resources(to, from);
+    for (const std::int64_t group : groups) submit(to, group);
+  }
+
+  void free_unit(std::int64_t u) {
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    for (const auto l : unit.links) {
+      const auto li = static_cast<std::size_t>(l);
+      if (link_owner_[li] == u) {
+        link_owner_[li] = -1;
+        link_refs_[li] = 0;
+      }
+    }
+    for (const auto d : unit.posters) {
+      const auto di = static_cast<std::size_t>(d);
+      if (poster_owner_[di] == u) {
+        poster_owner_[di] = -1;
+        poster_refs_[di] = 0;
+      }
+    }
+    if (unit.net) {
+      flows_ += unit.net->flows();
+      network_events_ += unit.net->events();
+      simulated_.erase(std::find(simulated_.begin(), simulated_.end(), u));
+    }
+    unsealed_.erase(std::remove(unsealed_.begin(), unsealed_.end(), u), unsealed_.end());
+    unit = Unit{};
+    free_units_.push_back(u);
+  }
+
+  // The units in `owners` are run again, together, in a fresh shared network from the
+  // earliest start up to now (every group submitted at the time it was), so the state
+  // of their flows at this instant is the one they had; they then go on shared. The
+  // units were disjoint while they ran, so running them together changes nothing
+  // before now. Returns the new simulated unit.
+  std::int64_t replay(const std::vector<std::int64_t>& owners) {
+    ++replayed_;
+    struct Entry {
+      double at;
+      std::int64_t group;
+    };
+    std::vector<Entry> log;
+    for (const std::int64_t w : owners) {
+      const Unit& unit = units_[static_cast<std::size_t>(w)];
+      for (std::size_t i = 0; i < unit.groups.size(); ++i) log.push_back({unit.submit_s[i], unit.groups[i]});
+    }
+    std::stable_sort(log.begin(), log.end(), [](const Entry& a, const Entry& b) { return a.at < b.at; });
+    const std::int64_t u = new_unit(true);
+    for (const std::int64_t w : owners) hand_over_resources(u, w);
+    const double resume = now_;
+    units_[static_cast<std::size_t>(u)].start = log.front().at;
+    replaying_ = true;  // the resources' counts are rebuilt at the end
+    for (const Entry& e : log) {
+      run_network_until(u, e.at);
+      now_ = e.at;
+      submit(u, e.group);
+    }
+    run_network_until(u, resume);
+    replaying_ = false;
+    recount(u);
+    now_ = resume;
+    return u;
+  }
+
+  // Processes unit u's network events up to `limit` (inclusive).
+  void run_network_until(std::int64_t u, double limit) {
+    SharedNetwork& net = *units_[static_cast<std::size_t>(u)].net;
+    while (!net.idle()) {
+      const double t = net.next_event_s();
+      if (t > limit) break;
+      now_ = t;
+      net.advance_to(t);
+      finish_network_jobs(u);
+    }
+  }
+
+  // The earliest event of the simulated units' networks.
+  double next_network_event() {
+    double t = kInf;
+    for (const std::int64_t u : simulated_) {
+      SharedNetwork& net = *units_[static_cast<std::size_t>(u)].net;
+      if (!net.idle()) t = std::min(t, net.next_event_s());
+    }
+    return t;
+  }
+
+  // Processes every simulated network's event at time t; frees the units left idle.
+  void advance_networks(double t) {
+    const std::vector<std::int64_t> units = simulated_;
+    for (const std::int64_t u : units) {
+      SharedNetwork& net = *units_[static_cast<std::size_t>(u)].net;
+      if (net.idle() || net.next_event_s() > t) continue;
+      net.advance_to(t);
+      finish_network_jobs(u);
+      if (net.idle() && u != kEveryFlowUnit) free_unit(u);
+    }
+  }
+
+  // The collectives of every open unit ran alone together from their start until
+  // this instant ended: their durations come from a memo (one collective: the
+  // isolated memo; several: a simulation of just them, memoized by their keys).
+  void seal_units() {
+    const std::vector<std::int64_t> open = unsealed_;
+    unsealed_.clear();
+    for (const std::int64_t u : open) seal(u);
+  }
+
+  void seal(std::int64_t u) {
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    unit.sealed = true;
+    unit.running = static_cast<std::int64_t>(unit.groups.size());
     std::vector<double> durations;
-    if (batch_.groups.size() == 1) {
-      const auto gs = static_cast<std::size_t>(batch_.groups.front());
+    if (unit.groups.size() == 1) {
+      const auto gs = static_cast<std::size_t>(unit.groups.front());
       const Op& op = g_.op(group_op_[gs]);
       const auto gi = static_cast<std::size_t>(group_index_[gs]);
       const ByteMatrix* matrix = op.matrices.empty() ? nullptr : op.matrices[gi].get();
@@ -311,7 +636,7 @@ class SharedStepRun {
     } else {
       std::string key(1, options_.strict_priority ? 'P' : 'M');  // priority changes how a batch shares
       std::vector<std::shared_ptr<const CollectivePlan>> plans;
-      for (const std::int64_t group : batch_.groups) {
+      for (const std::int64_t group : unit.groups) {
         const auto gs = static_cast<std::size_t>(group);
         const Op& op = g_.op(group_op_[gs]);
         const auto gi = static_cast<std::size_t>(group_index_[gs]);
@@ -323,7 +648,7 @@ class SharedStepRun {
         alone.set_strict_priority(options_.strict_priority);
         std::vector<JobId> jobs;
         for (std::size_t i = 0; i < plans.size(); ++i) {
-          const Op& op = g_.op(group_op_[static_cast<std::size_t>(batch_.groups[i])]);
+          const Op& op = g_.op(group_op_[static_cast<std::size_t>(unit.groups[i])]);
           alone.reserve_for(plans[i]->transfers);
           jobs.push_back(alone.submit(plans[i]->transfers, traffic_class(op)));
         }
@@ -333,11 +658,11 @@ class SharedStepRun {
         return d;
       });
     }
-    for (std::size_t i = 0; i < batch_.groups.size(); ++i) {
-      const std::int64_t group = batch_.groups[i];
+    for (std::size_t i = 0; i < unit.groups.size(); ++i) {
+      const std::int64_t group = unit.groups[i];
       state_[static_cast<std::size_t>(group)] = GroupState::alone;
       ++memo_alone_;
-      events_.push(batch_.start + durations[i], -(group + 1));
+      events_.push(unit.start + durations[i], -(group + 1));
     }
   }
 
@@ -345,47 +670,41 @@ class SharedStepRun {
     return options_.strict_priority && op.collective != CollectiveOp::all_to_all ? std::uint8_t{1} : std::uint8_t{0};
   }
 
-  void submit(std::int64_t group, const CollectivePlan& plan) {
+  void submit(std::int64_t u, std::int64_t group) {
     const auto gs = static_cast<std::size_t>(group);
     const Op& op = g_.op(group_op_[gs]);
-    net_.advance_to(now_);
-    net_.reserve_for(plan.transfers);
-    const JobId job = net_.submit(plan.transfers, traffic_class(op));
-    if (static_cast<std::size_t>(job) >= job_group_.size()) job_group_.resize(static_cast<std::size_t>(job) + 1, -1);
-    job_group_[static_cast<std::size_t>(job)] = group;
+    const auto plan = plan_for(op, static_cast<std::size_t>(group_index_[gs]));
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    unit.groups.push_back(group);
+    unit.submit_s.push_back(now_);
+    unit.plans.push_back(plan);  // the network reads its transfers until the job ends
+    group_unit_[gs] = u;
+    SharedNetwork& net = *unit.net;
+    net.advance_to(now_);
+    net.reserve_for(plan->transfers);
+    const JobId job = net.submit(plan->transfers, traffic_class(op));
+    const auto ji = static_cast<std::size_t>(job);
+    if (ji >= unit.job_group.size()) {
+      unit.job_group.resize(ji + 1, -1);
+      unit.job_footprint.resize(ji + 1, nullptr);
+    }
+    unit.job_group[ji] = group;
+    if (options_.replay_alone) {
+      unit.job_footprint[ji] = &footprint(plan);
+      if (!replaying_) hold(u, *unit.job_footprint[ji]);
+    }
     if (state_[gs] != GroupState::done) state_[gs] = GroupState::shared;
-    finish_network_jobs();  // a job without transfers ends at once
+    finish_network_jobs(u);  // a job without transfers ends at once
   }
 
-  // The batch running alone is overtaken by another collective: run it in the
-  // shared network from its start up to now, exactly as it ran alone (members
-  // that already ended are simulated too, as they took bandwidth, but not ended
-  // again), then go on shared.
-  void replay_batch() {
-    Batch batch = std::move(batch_);
-    batch_ = Batch{};
-    ++replayed_;
-    const double resume = now_;
-    now_ = batch.start;
-    for (const std::int64_t group : batch.groups) {
-      const auto gs = static_cast<std::size_t>(group);
-      submit(group, *plan_for(g_.op(group_op_[gs]), static_cast<std::size_t>(group_index_[gs])));
-    }
-    while (!net_.idle()) {
-      const double t = net_.next_event_s();
-      if (t > resume) break;
-      now_ = t;
-      net_.advance_to(t);
-      finish_network_jobs();
-    }
-    now_ = resume;
-  }
-
-  void finish_network_jobs() {
-    for (const JobId job : net_.take_finished()) {
-      const std::int64_t group = job_group_[static_cast<std::size_t>(job)];
+  void finish_network_jobs(std::int64_t u) {
+    Unit& unit = units_[static_cast<std::size_t>(u)];
+    for (const JobId job : unit.net->take_finished()) {
+      const NetworkFootprint* f = unit.job_footprint[static_cast<std::size_t>(job)];
+      if (f != nullptr && !replaying_) let_go(u, *f);
+      const std::int64_t group = unit.job_group[static_cast<std::size_t>(job)];
       if (state_[static_cast<std::size_t>(group)] == GroupState::done) continue;  // ended alone before a replay
-      end_group(group, std::max(net_.job(job).done_s, now_));
+      end_group(group, std::max(unit.net->job(job).done_s, now_));
     }
   }
 
@@ -438,7 +757,6 @@ class SharedStepRun {
   CollectiveCache& cache_;
   const topology::Mesh& mesh_;
   SharedStepOptions options_;
-  SharedNetwork net_;
   StepSchedule s_;
   std::vector<StartCause> cause_;
   std::vector<std::int32_t> waiting_;
@@ -455,7 +773,7 @@ class SharedStepRun {
   std::vector<std::int32_t> group_wait_;
   std::vector<StartCause> group_cause_;
   std::vector<GroupState> state_;
-  std::vector<std::int64_t> job_group_;
+  std::vector<std::int64_t> group_unit_;  // the unit a group runs in (alone or simulated)
   std::unordered_map<PartitionId, std::vector<std::int32_t>> partition_groups_;
   std::unordered_map<OpId, double> op_load_time_;
   std::unordered_map<OpId, double> uniform_s_;
@@ -463,13 +781,40 @@ class SharedStepRun {
   EventQueue events_;  // payload >= 0: a compute slot ends; < 0: group -(payload + 1) ends
   std::vector<std::int64_t> ready_;
   double now_ = 0.0;
-  struct Batch {
-    std::vector<std::int64_t> groups;  // in the order they started
+  // A unit: collectives whose network resources (links, posting clocks) no other
+  // unit in flight uses, so it runs exactly as it would alone. Alone units (no
+  // network) are timed from a memo; simulated units run their flows in a network
+  // of their own. A new collective that shares resources with units in flight
+  // joins them (start_group: the one simulated unit among them, or a replay of all).
+  struct Unit {
+    bool sealed = false;  // an alone unit whose durations are set
     double start = 0.0;
-    bool sealed = false;
-    std::int64_t running = 0;  // sealed: groups not ended yet
+    std::vector<std::int64_t> groups;  // in submission order
+    std::vector<double> submit_s;      // per group
+    std::vector<std::shared_ptr<const CollectivePlan>> plans;  // simulated: what its jobs read
+    std::int64_t running = 0;                                  // sealed: groups not ended yet
+    std::unique_ptr<SharedNetwork> net;                        // null: an alone unit
+    std::vector<std::int64_t> job_group;                       // simulated: job -> group
+    std::vector<const NetworkFootprint*> job_footprint;        // simulated: job -> what it uses
+    std::vector<topology::LinkId> links;      // the resources it holds (simulated: and some it held)
+    std::vector<topology::VertexId> posters;
+    std::size_t held_after_compaction = 0;
   };
-  Batch batch_;
+  static constexpr std::int64_t kEveryFlowUnit = 0;  // without replay_alone: the one network of the step
+  std::vector<Unit> units_;
+  std::vector<std::int64_t> free_units_;
+  std::vector<std::int64_t> unsealed_;   // alone units that started at this instant
+  std::vector<std::int64_t> simulated_;  // live simulated units
+  std::vector<std::int64_t> link_owner_;    // per link: the unit holding it, or -1
+  std::vector<std::int64_t> poster_owner_;  // per device: the unit holding its posting clock, or -1
+  std::vector<std::int32_t> link_refs_;     // per link held by a simulated unit: its jobs in flight using it
+  std::vector<std::int32_t> poster_refs_;
+  bool replaying_ = false;
+  std::unordered_map<const CollectivePlan*,
+                     std::pair<std::shared_ptr<const CollectivePlan>, NetworkFootprint>>
+      footprints_;
+  std::int64_t flows_ = 0;           // of the networks already freed
+  std::int64_t network_events_ = 0;
   std::int64_t collectives_ = 0;
   std::int64_t memo_alone_ = 0;
   std::int64_t replayed_ = 0;

@@ -22,16 +22,27 @@
 // of one collective do. With strict priority (SharedStepOptions), all-to-all
 // flows are served before all other traffic on every link (Lina).
 //
-// Memo for collectives that run alone. When a collective group starts on an
-// idle network, nothing else is in flight, so until the next submission it
-// runs exactly as it would alone: its duration comes from the isolated memo
-// (CollectiveCache, with its bytes scaling and translation sharing) and no
-// flows are simulated. If another collective starts before it ends, it is
-// replayed into the shared network from its start (same code path, so the
-// flows' state at that instant is the one the alone run had) and the two then
-// share links. A step whose collectives never overlap (TPU capacity mode with
-// fused gradients) costs no more than the isolated model, and gives the same
-// times up to floating-point rounding.
+// Units: memo for collectives that cannot meet. Jobs interact only through
+// links and sender posting clocks, and max-min sharing decomposes over
+// disjoint link sets (collective_footprint.hpp), so the collectives in flight
+// are kept in units with disjoint footprints, each running exactly as it would
+// alone:
+//   * a group whose footprint no unit holds starts an alone unit; groups that
+//     start at the same instant and share resources join it; when the instant
+//     is over its durations come from a memo (one group: the isolated memo,
+//     CollectiveCache, with bytes scaling and translation sharing; several: one
+//     simulation of just them, memoized by their keys); no flows are simulated;
+//   * a group that meets exactly one simulated unit (and perhaps alone units
+//     opened at this instant) is submitted to that unit's network;
+//   * otherwise (it meets an alone unit that started earlier, or two simulated
+//     units) the units it meets are replayed together into a fresh network
+//     from the earliest start, each group submitted at its own time (same code
+//     path, so the flows' state now is the one they had), and it joins them.
+// A simulated unit holds a resource while one of its jobs in flight uses it
+// and is dropped when its network is idle. Results equal one network for
+// every flow (replay_alone = false) up to floating-point rounding (tested on
+// random steps); a step whose collectives never contend costs about what the
+// isolated model costs.
 //
 // Scale (contention-aware load model). A direct all-to-all over more devices
 // than NetworkOptions::load_model_above_devices is not simulated flow by flow:
@@ -55,7 +66,7 @@ namespace switchsim::sim {
 
 struct SharedStepOptions {
   bool strict_priority = false;  // all-to-all traffic before all other traffic on every link
-  bool replay_alone = true;      // use the isolated memo for collectives that start on an idle network
+  bool replay_alone = true;      // units (above); false: every flow through one network
   bool record_link_loads = false;  // keep every link-load change (for trace counter tracks)
   StepProgressCallback progress;   // optional: ops ended, at most once per interval (step_progress.hpp)
   double progress_interval_s = 1.0;
@@ -63,8 +74,8 @@ struct SharedStepOptions {
 
 struct SharedStepStats {
   std::int64_t collectives = 0;     // collective group instances run
-  std::int64_t memo_alone = 0;      // of those, timed from the isolated memo (never overlapped)
-  std::int64_t replayed = 0;        // started alone, replayed when another one started
+  std::int64_t memo_alone = 0;      // of those, timed from a memo (in an alone unit when it started)
+  std::int64_t replayed = 0;        // replays: units run again together when a collective met them
   std::int64_t load_modelled = 0;   // priced by the contention-aware load model
   std::int64_t flows = 0;           // flows put into the shared network
   std::int64_t network_events = 0;

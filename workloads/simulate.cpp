@@ -374,7 +374,8 @@ json to_json(const StepResult& r) {
       r.network_model == NetworkModel::shared
           ? "flow-level, one shared network for the whole step: concurrent collectives share links max-min fairly" +
                 std::string(r.strict_priority ? ", all-to-all with strict priority" : "") +
-                " (collectives that never overlap are timed from the isolated memo: the same result)"
+                " (a collective sharing no link and no sender with those in flight is timed from the isolated memo: "
+                "the same result)"
           : "flow-level, each collective simulated alone (isolated: no contention between concurrent collectives)";
   prov["network_model"] = sim::describe_network_model(r.network);
   prov["collective_protocol"] = sim::describe_collective_protocol(r.network);
