@@ -1,7 +1,7 @@
 // `switchsim report RESULT.json... --out DIR`: an HTML page and a Markdown
 // file with charts from the JSON of recommend, capacity, simulate, collective,
 // validate and fidelity, or from a sweep folder (`switchsim report SWEEP_DIR --out DIR`:
-// DIR/report.md, reports/sweep_report.hpp). Every input is read and checked before anything is drawn or
+// DIR/report.md and DIR/report.html with charts, reports/sweep_report.hpp). Every input is read and checked before anything is drawn or
 // written; charts are drawn by gnuplot.
 
 #include <filesystem>
@@ -35,8 +35,9 @@ CommandAction add_report_command(CLI::App& app) {
   app.add_option("results", flags->inputs, "Result JSON files of recommend, capacity, simulate, collective, validate, fidelity")
       ->required();
   app.description("Write DIR/report.html (self-contained) and DIR/report.md (charts beside it) from result JSON; "
-                  "from a sweep folder (switchsim sweep --out), DIR/report.md: step time per varied input, best "
-                  "configuration per model and mesh, what-if deltas");
+                  "from a sweep folder (switchsim sweep --out), the same two: step time per varied input (tables, "
+                  "line charts, heatmaps over two numeric inputs), best configuration per model and mesh, what-if "
+                  "deltas");
   app.add_option("--out", flags->out, "Folder for report.html, report.md and charts/ (created if missing)")->required();
   app.add_option("--title", flags->title, "Title of the report");
   return [flags]() -> int {
@@ -45,11 +46,16 @@ CommandAction add_report_command(CLI::App& app) {
       if (flags->inputs.size() > 1) throw InputError("results", "a sweep folder ('" + input + "') is reported alone");
       const std::vector<json> lines = reports::read_sweep_lines(input, "results");
       if (flags->out.empty()) throw InputError("--out", "must name a folder");
-      std::error_code ec;
-      std::filesystem::create_directories(flags->out, ec);
-      const std::filesystem::path md = std::filesystem::path(flags->out) / "report.md";
-      write_file_atomically(md, reports::sweep_report_markdown(lines, flags->title + ": sweep " + input));
-      std::cout << fmt::format("wrote {} (sweep of {} points)\n", md.string(), lines.size());
+      const std::filesystem::path gnuplot = reports::find_gnuplot();
+      TempDir work(std::filesystem::temp_directory_path(), "switchsim-report-");
+      const auto render = [&](const reports::Chart& chart) { return reports::render_svg(chart, gnuplot, work.path()); };
+      const reports::ReportDocument document =
+          reports::build_sweep_report(lines, flags->title + ": sweep " + input, render);
+      reports::write_report(document, flags->out);
+      const std::filesystem::path dir(flags->out);
+      std::cout << fmt::format("wrote {} and {} (sweep of {} points, {} chart{})\n", (dir / "report.html").string(),
+                               (dir / "report.md").string(), lines.size(), document.charts.size(),
+                               document.charts.size() == 1 ? "" : "s");
       return 0;
     }
     std::vector<reports::LoadedResult> results;

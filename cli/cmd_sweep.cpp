@@ -1,5 +1,6 @@
 // `switchsim sweep SPEC --out DIR [--threads N] [--resume] [--force] [--json]`:
-// runs every point of a sweep spec (sweep/spec.hpp, docs/sweep.md) on all cores,
+// runs every point of a sweep spec (simulate, capacity or recommend points: sweep/spec.hpp,
+// docs/sweep.md) on all cores,
 // or under `mpirun -n N switchsim sweep ...` on N ranks (sweep/mpi_runner.hpp).
 // Progress on stderr (points done / total, rate, ETA), none with --json.
 
@@ -56,8 +57,9 @@ class SweepProgressLine {
 };
 
 std::string help_text() {
-  return std::string("Run a sweep (sweep.json: a base simulate or capacity request, axes, explicit points and hardware "
-                     "what-ifs; docs/sweep.md) into DIR/results.jsonl and DIR/results.csv. Runs on all cores; under "
+  return std::string("Run a sweep (sweep.json: a base simulate, capacity or recommend request, axes, explicit points and "
+                     "hardware what-ifs: link bandwidth/latency, peak_flops, hbm_bytes, hbm_bandwidth, nvlink_domain; "
+                     "docs/sweep.md) into DIR/results.jsonl and DIR/results.csv. Runs on all cores; under "
                      "`mpirun -n N switchsim sweep ...` on N ranks. MPI: ") +
          (sweep::mpi_compiled() ? "compiled in." : "not compiled in (install libopenmpi-dev and reconfigure).");
 }

@@ -5,9 +5,9 @@
 
 #include "common/errors.hpp"
 #include "common/resource_limits.hpp"
-#include "kernels/shape_aware_cost_model.hpp"
+#include "sweep/device_what_ifs.hpp"
+#include "sweep/recommend_point.hpp"
 #include "topology/device_catalog.hpp"
-#include "workloads/device_ceilings.hpp"
 #include "workloads/micro_batches.hpp"
 #include "workloads/resource_estimate.hpp"
 #include "workloads/simulate.hpp"
@@ -16,19 +16,11 @@
 namespace switchsim::sweep {
 namespace {
 
-// The device what-ifs on a resolved step: the cost model's peaks and, when the
+// The device what-ifs on a resolved step: the cost model's ceilings and, when the
 // micro-batch count was not given, the count that fits the scaled memory.
 void apply_device_what_ifs(const WhatIf& w, const PointRequest& q, workloads::ResolvedStep& step) {
   const topology::DeviceSpec& spec = topology::device_spec(step.mesh->device_kind);
-  if (w.peak_flops != 1.0) {
-    if (!q.step.profile.empty()) {
-      throw InputError("what_if.peak_flops", "cannot scale a measured profile's timings: leave out profile");
-    }
-    kernels::DeviceCeilings c = workloads::ceilings_from_spec(spec);
-    c.matrix_flops_per_s *= w.peak_flops;
-    c.vector_flops_per_s *= w.peak_flops;
-    step.cost = std::make_unique<kernels::ShapeAwareCostModel>(c, workloads::geometry_from_spec(spec));
-  }
+  if (auto cost = scaled_cost_model(w, step.mesh->device_kind, q.step.profile)) step.cost = std::move(cost);
   if (w.hbm_bytes != 1.0 && !q.step.micro_batches) {
     workloads::StepOptions& o = step.options;
     const workloads::MicroBatchPlan plan = workloads::plan_micro_batches(
@@ -46,6 +38,7 @@ void apply_to_result(const WhatIf& w, workloads::StepResult& r) {
 }
 
 json run(const Point& p, Command command, const PointOptions& options) {
+  if (command == Command::recommend) return run_recommend_point(p.inputs, p.what_if, options.force);
   PointRequest q = request_from_json(p.inputs, "inputs");
   std::vector<double> factors;
   if (command == Command::capacity) {
@@ -55,7 +48,7 @@ json run(const Point& p, Command command, const PointOptions& options) {
     q.step.capacity_factor = *std::max_element(factors.begin(), factors.end());
   }
   workloads::ResolvedStep step = workloads::resolve_step_request(q.step);
-  apply_to_links(p.what_if, *step.mesh);
+  apply_to_mesh(p.what_if, *step.mesh);
   apply_device_what_ifs(p.what_if, q, step);
   check_resources("--force", workloads::estimate_step_resources(step.model, step.layout, step.options),
                   options.force);

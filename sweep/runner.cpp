@@ -49,6 +49,24 @@ std::string csv_value(const json& v) {
   return csv_field(v.dump());
 }
 
+// The CSV figures of a recommend result: its best recommendation's, the layout as text.
+json recommend_headline(const json& result) {
+  json h = json::object();
+  const json& recs = result.value("recommendations", json::array());
+  if (recs.empty()) {
+    h["fits_memory"] = false;
+    return h;
+  }
+  const json& r = recs.front();
+  for (const char* k : {"step_time_s", "tokens_per_s", "mfu", "mode", "capacity_factor", "zero", "drop_fraction",
+                        "memory_per_device_bytes"}) {
+    h[k] = r.value(k, json());
+  }
+  h["layout"] = r.value("layout", json::object()).value("text", std::string());
+  h["fits_memory"] = r.value("memory", json::object()).value("fits", true);
+  return h;
+}
+
 }  // namespace
 
 SweepDir::SweepDir(fs::path dir, json spec_doc, bool resume) : dir_(std::move(dir)), spec_doc_(std::move(spec_doc)) {
@@ -179,8 +197,13 @@ std::string results_csv(const std::vector<json>& lines, Command command) {
       }
     }
   }
-  const std::vector<std::string> headline{"step_time_s", "tokens_per_s", "mfu", "drop_fraction",
-                                          "memory_per_device_bytes", "fits_memory"};
+  const std::vector<std::string> headline =
+      command == Command::recommend
+          ? std::vector<std::string>{"step_time_s", "tokens_per_s", "mfu",           "layout",
+                                     "mode",        "capacity_factor", "zero",       "drop_fraction",
+                                     "memory_per_device_bytes", "fits_memory"}
+          : std::vector<std::string>{"step_time_s", "tokens_per_s", "mfu", "drop_fraction",
+                                     "memory_per_device_bytes", "fits_memory"};
   std::string out = "id,what_if";
   for (const std::string& k : varied) {
     out += ',';
@@ -216,8 +239,12 @@ std::string results_csv(const std::vector<json>& lines, Command command) {
       continue;
     }
     std::vector<const json*> rows;
+    json best;  // recommend: the best layout's figures (none: nothing fits, fits_memory false)
     if (command == Command::capacity) {
       for (const json& r : l["result"]["rows"]) rows.push_back(&r);
+    } else if (command == Command::recommend) {
+      best = recommend_headline(l["result"]);
+      rows.push_back(&best);
     } else {
       rows.push_back(&l["result"]);
     }

@@ -7,12 +7,17 @@
 
 #include "common/errors.hpp"
 #include "common/known_keys.hpp"
+#include "sweep/recommend_point.hpp"
 #include "topology/mesh_catalog.hpp"
 
 namespace switchsim::sweep {
 namespace {
 
-void check_request_keys(const json& obj, const std::string& where) {
+void check_request_keys(const json& obj, const std::string& where, Command command) {
+  if (command == Command::recommend) {
+    check_recommend_keys(obj, where);
+    return;
+  }
   require_known_keys(obj,
                      {"model", "mesh", "layout", "capacity_factor", "routing", "mode", "batch_tokens",
                       "micro_batches", "group_tokens", "moe_impl", "precision", "optimizer", "remat", "seed",
@@ -66,16 +71,32 @@ void read_key(PointRequest& r, const std::string& key, const json& v, const std:
   else if (key == "samples") r.samples = integer(v, where);
 }
 
-void check_request_object(const json& obj, const std::string& where) {
-  if (!obj.is_object()) throw InputError(where, "must be an object of request keys");
-  check_request_keys(obj, where);
+// Checks one value's type (and simple range) for the command's key.
+void check_value(Command command, const std::string& key, const json& value, const std::string& where) {
+  if (command == Command::recommend) {
+    check_recommend_value(key, value, where);
+    return;
+  }
   PointRequest scratch;
-  for (const auto& [key, value] : obj.items()) read_key(scratch, key, value, where + "." + key);
+  read_key(scratch, key, value, where);
+}
+
+void check_request_object(const json& obj, const std::string& where, Command command) {
+  if (!obj.is_object()) throw InputError(where, "must be an object of request keys");
+  check_request_keys(obj, where, command);
+  for (const auto& [key, value] : obj.items()) check_value(command, key, value, where + "." + key);
 }
 
 }  // namespace
 
-const char* to_string(Command c) { return c == Command::capacity ? "capacity" : "simulate"; }
+const char* to_string(Command c) {
+  switch (c) {
+    case Command::capacity: return "capacity";
+    case Command::recommend: return "recommend";
+    case Command::simulate: break;
+  }
+  return "simulate";
+}
 
 PointRequest request_from_json(const json& inputs, const std::string& where) {
   PointRequest r;
@@ -97,24 +118,24 @@ Spec parse_spec(const json& doc) {
   const std::string command = doc.contains("command") ? require_string(doc, "command", "spec") : "simulate";
   if (command == "simulate") s.command = Command::simulate;
   else if (command == "capacity") s.command = Command::capacity;
-  else throw InputError("spec.command", "must be simulate or capacity (recommend is not swept yet)");
+  else if (command == "recommend") s.command = Command::recommend;
+  else throw InputError("spec.command", "must be simulate, capacity or recommend");
 
   if (doc.contains("base")) {
     s.base = doc["base"];
-    check_request_object(s.base, "base");
+    check_request_object(s.base, "base", s.command);
   }
   if (doc.contains("axes")) {
     const json& axes = doc["axes"];
     if (!axes.is_object()) throw InputError("axes", "must be an object {\"<request key>\": [values]}");
-    check_request_keys(axes, "axes");
+    check_request_keys(axes, "axes", s.command);
     for (const auto& [key, values] : axes.items()) {
       const std::string where = "axes." + key;
       if (!values.is_array()) throw InputError(where, "must be a list of values");
       if (values.empty()) throw InputError(where, "is empty: give at least one value, or leave the axis out");
-      PointRequest scratch;
       std::vector<json> list;
       for (std::size_t i = 0; i < values.size(); ++i) {
-        read_key(scratch, key, values[i], fmt::format("{}[{}]", where, i));
+        check_value(s.command, key, values[i], fmt::format("{}[{}]", where, i));
         list.push_back(values[i]);
       }
       s.axes.emplace_back(key, std::move(list));
@@ -125,7 +146,7 @@ Spec parse_spec(const json& doc) {
     if (!points.is_array()) throw InputError("points", "must be a list of request objects");
     if (points.empty()) throw InputError("points", "is empty: give at least one point, or leave it out");
     for (std::size_t i = 0; i < points.size(); ++i) {
-      check_request_object(points[i], fmt::format("points[{}]", i));
+      check_request_object(points[i], fmt::format("points[{}]", i), s.command);
       s.points.push_back(points[i]);
     }
   } else {
@@ -141,6 +162,12 @@ Spec parse_spec(const json& doc) {
       const std::string where = fmt::format("what_ifs[{}]", i);
       WhatIf wi = parse_what_if(w[i], where);
       if (wi.identity()) throw InputError(where, "scales nothing (the baseline is always run)");
+      if (s.command == Command::recommend && wi.hbm_bytes != 1.0) {
+        // The planner sizes micro-batches and rejects layouts against the catalog's memory
+        // size (planner/candidates.cpp), which a sweep does not change.
+        throw InputError(where + ".hbm_bytes", "is not supported in a recommend sweep (the planner reads the "
+                                               "device catalog's memory size)");
+      }
       if (!names.insert(wi.name).second) throw InputError(where + ".name", "'" + wi.name + "' is used twice");
       s.what_ifs.push_back(std::move(wi));
     }
@@ -207,13 +234,14 @@ void check_points(const Spec& spec, const std::vector<Point>& points, bool force
     throw InputError("--force", fmt::format("the spec has {} points, more than {}: check it, or pass --force", n,
                                             kMaxPointsWithoutForce));
   }
-  // A what-if on a link kind a mesh lacks is a spec error, not a point error.
-  bool any_links = false;
-  for (const WhatIf& w : spec.what_ifs) any_links = any_links || w.scales_links();
-  if (!any_links) return;
+  // A what-if on a link kind a mesh lacks, or an NVLink domain it cannot be rebuilt with,
+  // is a spec error, not a point error.
+  bool any_mesh = false;
+  for (const WhatIf& w : spec.what_ifs) any_mesh = any_mesh || w.changes_mesh();
+  if (!any_mesh) return;
   std::map<std::string, std::set<std::size_t>> checked;  // mesh -> what-ifs checked on it
   for (const Point& p : points) {
-    if (!p.what_if.scales_links()) continue;
+    if (!p.what_if.changes_mesh()) continue;
     const std::string mesh_name = p.inputs.at("mesh").get<std::string>();
     std::size_t w = 0;
     while (spec.what_ifs[w].name != p.what_if.name) ++w;

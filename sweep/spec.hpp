@@ -1,6 +1,6 @@
 #pragma once
 // The sweep specification (sweep.json, docs/sweep.md): a base request of one
-// command (simulate or capacity), axes to vary (a Cartesian product, in file
+// command (simulate, capacity or recommend: sweep/recommend_point.hpp), axes to vary (a Cartesian product, in file
 // order, the last axis fastest), an optional explicit list of points (each
 // crossed with the product) and hardware what-ifs (crossed with everything; the
 // baseline comes first). Every point is a full request; its id is its position.
@@ -25,7 +25,7 @@ namespace switchsim::sweep {
 // More points than this are refused unless --force.
 inline constexpr std::int64_t kMaxPointsWithoutForce = 10000;
 
-enum class Command : std::uint8_t { simulate, capacity };
+enum class Command : std::uint8_t { simulate, capacity, recommend };
 [[nodiscard]] const char* to_string(Command c);
 
 struct Point {
@@ -53,7 +53,8 @@ struct Spec {
 [[nodiscard]] std::vector<Point> expand(const Spec& spec);
 
 // Refuses more than kMaxPointsWithoutForce points without `force` (field "--force"),
-// and a what-if on a link kind a point's mesh lacks (field "what_ifs[i]...");
+// a what-if on a link kind a point's mesh lacks and an NVLink domain it cannot be
+// rebuilt with (field "what_ifs[i]...");
 // builds each distinct mesh once.
 void check_points(const Spec& spec, const std::vector<Point>& points, bool force);
 
@@ -64,7 +65,8 @@ struct PointRequest {
   std::string factors = "0.5,1.0,1.25,1.5,2.0";  // capacity only
   std::int64_t samples = 3;                        // capacity only
 };
-// Reads the request keys of `inputs` ("what_if" is skipped); errors name where.key.
+// Reads the request keys of a simulate or capacity point's `inputs` ("what_if" is
+// skipped); errors name where.key.
 [[nodiscard]] PointRequest request_from_json(const json& inputs, const std::string& where);
 
 }  // namespace switchsim::sweep

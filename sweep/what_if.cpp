@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "common/known_keys.hpp"
+#include "sweep/nvlink_domain.hpp"
 
 namespace switchsim::sweep {
 namespace {
@@ -45,12 +46,21 @@ bool WhatIf::scales_links() const {
 
 WhatIf parse_what_if(const json& j, const std::string& where) {
   if (!j.is_object()) throw InputError(where, "must be an object");
-  require_known_keys(j, {"name", "bandwidth", "latency", "peak_flops", "hbm_bytes"}, where);
+  require_known_keys(j, {"name", "bandwidth", "latency", "peak_flops", "hbm_bytes", "hbm_bandwidth", "nvlink_domain"},
+                     where);
   WhatIf w;
   if (j.contains("bandwidth")) read_link_factors(j["bandwidth"], where + ".bandwidth", w.bandwidth);
   if (j.contains("latency")) read_link_factors(j["latency"], where + ".latency", w.latency);
   if (j.contains("peak_flops")) w.peak_flops = factor(j["peak_flops"], where + ".peak_flops");
   if (j.contains("hbm_bytes")) w.hbm_bytes = factor(j["hbm_bytes"], where + ".hbm_bytes");
+  if (j.contains("hbm_bandwidth")) w.hbm_bandwidth = factor(j["hbm_bandwidth"], where + ".hbm_bandwidth");
+  if (j.contains("nvlink_domain")) {
+    const json& n = j["nvlink_domain"];
+    if (!n.is_number_integer() || n.get<long long>() < 1 || n.get<long long>() > (1 << 16)) {
+      throw InputError(where + ".nvlink_domain", "must be a positive integer (GPUs per NVLink domain)");
+    }
+    w.nvlink_domain = n.get<int>();
+  }
   if (j.contains("name")) {
     w.name = require_string(j, "name", where);
     if (w.name.empty()) throw InputError(where + ".name", "must not be empty");
@@ -73,6 +83,8 @@ json to_json(const WhatIf& w) {
   if (!lat.empty()) j["latency"] = lat;
   if (w.peak_flops != 1.0) j["peak_flops"] = w.peak_flops;
   if (w.hbm_bytes != 1.0) j["hbm_bytes"] = w.hbm_bytes;
+  if (w.hbm_bandwidth != 1.0) j["hbm_bandwidth"] = w.hbm_bandwidth;
+  if (w.nvlink_domain != 0) j["nvlink_domain"] = w.nvlink_domain;
   return j;
 }
 
@@ -85,10 +97,23 @@ std::string describe_factors(const WhatIf& w) {
   }
   if (w.peak_flops != 1.0) add("peak_flops x" + number(w.peak_flops));
   if (w.hbm_bytes != 1.0) add("hbm_bytes x" + number(w.hbm_bytes));
+  if (w.hbm_bandwidth != 1.0) add("hbm_bandwidth x" + number(w.hbm_bandwidth));
+  if (w.nvlink_domain != 0) add(fmt::format("nvlink_domain {}", w.nvlink_domain));
   return out.empty() ? "baseline" : out;
 }
 
 void check_applicable(const WhatIf& w, const topology::Mesh& mesh, const std::string& where) {
+  if (w.nvlink_domain != 0) {
+    // The link what-ifs apply to the rebuilt mesh (one domain of all GPUs has no NIC links).
+    WhatIf links = w;
+    links.nvlink_domain = 0;
+    if (links.scales_links()) {
+      check_applicable(links, rebuild_with_nvlink_domain(mesh, w.nvlink_domain, where + ".nvlink_domain"), where);
+    } else {
+      check_nvlink_domain(mesh, w.nvlink_domain, where + ".nvlink_domain");
+    }
+    return;
+  }
   std::array<bool, topology::kNumLinkKinds> present{};
   for (const topology::Link& l : mesh.topology.links()) present[static_cast<std::size_t>(l.kind)] = true;
   for (std::size_t k = 0; k < kKinds.size(); ++k) {
@@ -117,6 +142,11 @@ void apply_to_links(const WhatIf& w, topology::Mesh& mesh) {
   }
   scaled.finalize();
   mesh.topology = std::move(scaled);
+}
+
+void apply_to_mesh(const WhatIf& w, topology::Mesh& mesh) {
+  if (w.nvlink_domain != 0) mesh = rebuild_with_nvlink_domain(mesh, w.nvlink_domain, "what_if.nvlink_domain");
+  apply_to_links(w, mesh);
 }
 
 }  // namespace switchsim::sweep

@@ -96,6 +96,18 @@ TEST_CASE("cli: bad sweep specs exit 2 with one line naming the field, nothing w
            "what_ifs": [{"bandwidth": {"nic": 2}}]})",
        "what_ifs[0].bandwidth.nic:"},
       {R"({"schema_version": 1, "base": {"model": "switch-base", "mesh": "tpuv3-2x2"},
+           "what_ifs": [{"nvlink_domain": 16}]})",
+       "what_ifs[0].nvlink_domain:"},
+      {R"({"schema_version": 1, "base": {"model": "switch-base"}, "axes": {"mesh": ["dgx-h100-1", "dgx-h100-2"]},
+           "what_ifs": [{"nvlink_domain": 16}]})",
+       "what_ifs[0].nvlink_domain:"},  // 16 does not divide dgx-h100-1's 8 GPUs
+      {R"({"schema_version": 1, "command": "recommend", "base": {"model": "switch-base", "mesh": "tpuv3-2x2"},
+           "what_ifs": [{"hbm_bytes": 2}]})",
+       "what_ifs[0].hbm_bytes:"},
+      {R"({"schema_version": 1, "command": "recommend", "base": {"model": "switch-base", "mesh": "tpuv3-2x2",
+           "layout": "dp=8,ep=8"}})",
+       "base.layout:"},
+      {R"({"schema_version": 1, "base": {"model": "switch-base", "mesh": "tpuv3-2x2"},
            "axes": {"seed": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21],
                     "batch_tokens": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21],
                     "capacity_factor": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
@@ -115,4 +127,36 @@ TEST_CASE("cli: bad sweep specs exit 2 with one line naming the field, nothing w
   const t::CliRun threads = sweep({kSpec, "--out", out.string(), "--threads", "-1"}, scratch.path());
   CHECK(threads.status == 2);
   CHECK(!fs::exists(out));
+}
+
+TEST_CASE("cli: the report of sweep_small.json's results draws the step time against each varied axis", "[sweep][cli]") {
+  const t::ScratchDir scratch("switchsim-sweep-report");
+  const fs::path dir = scratch.path() / "s";
+  REQUIRE(sweep({kSpec, "--out", dir.string(), "--json"}, scratch.path()).status == 0);
+  const fs::path out = scratch.path() / "r";
+  const t::CliRun report = t::run_cli({"report", dir.string(), "--out", out.string()}, scratch.path());
+  REQUIRE(report.status == 0);
+  // sweep_small.json varies capacity_factor (1.0, 2.0), seed (0, 1) and layout (3 points):
+  // one line chart per axis, in that order, and one heatmap over the two numeric axes.
+  const std::string md = t::read_text(out / "report.md");
+  const std::vector<std::pair<std::string, std::string>> axes{
+      {"sweep-axis-1", "capacity_factor"}, {"sweep-axis-2", "seed"}, {"sweep-axis-3", "layout"}};
+  for (const auto& [name, axis] : axes) {
+    const fs::path svg = out / "charts" / (name + ".svg");
+    REQUIRE(fs::exists(svg));
+    const std::string text = t::read_text(svg);
+    CHECK(text.find("<svg") != std::string::npos);
+    CHECK(text.find(axis) != std::string::npos);  // the x axis's label
+    CHECK(md.find("](charts/" + name + ".svg)") != std::string::npos);
+    CHECK(md.find("median step time (ms) against " + axis) != std::string::npos);
+  }
+  CHECK(t::read_text(out / "charts" / "sweep-axis-1.svg").find("NVLink x2") != std::string::npos);  // the what-if's line
+  const fs::path heat = out / "charts" / "sweep-heatmap-1.svg";
+  REQUIRE(fs::exists(heat));
+  CHECK(t::read_text(heat).find("capacity_factor") != std::string::npos);
+  CHECK(t::read_text(heat).find("seed") != std::string::npos);
+  CHECK_FALSE(fs::exists(out / "charts" / "sweep-heatmap-2.svg"));  // layout is not numeric
+  const std::string html = t::read_text(out / "report.html");
+  CHECK(html.find("data:image/svg+xml;base64,") != std::string::npos);
+  CHECK(html.find("<h3>layout</h3>") != std::string::npos);
 }

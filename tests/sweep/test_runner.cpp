@@ -62,7 +62,7 @@ TEST_CASE("sweep runner: identical results.jsonl for 1 and 3 threads; bad points
     if (j.contains("error")) {
       ++errors;
       CHECK(j["inputs"]["layout"] == "dp=8,ep=3");  // 3 does not divide 8: that point's error only
-      CHECK(j["error"]["field"] == "--layout");
+      CHECK(j["error"]["field"] == "--layout.ep");
     } else {
       CHECK(j["result"]["step_time_s"].get<double>() > 0.0);
     }

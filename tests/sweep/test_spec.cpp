@@ -89,7 +89,7 @@ TEST_CASE("sweep spec: bad input names the field", "[sweep]") {
   d["comand"] = "simulate";
   CHECK(field(d) == "spec.comand");
   d = base_doc();
-  d["command"] = "recommend";
+  d["command"] = "recomend";
   CHECK(field(d) == "spec.command");
 }
 
