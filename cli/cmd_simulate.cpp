@@ -92,7 +92,8 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option(
       "--zero", q.zero,
       "ZeRO stage: 0 (default: nothing sharded) | 1 (optimizer state) | 2 (+ gradients) | 3 (+ parameters, "
-      "FSDP-style per-layer gathers), over each parameter's data-parallel group (dense: dp; experts: dp/ep)");
+      "FSDP-style per-layer gathers), over each parameter's data-parallel group (dense: dp; experts: dp/ep); "
+      "with pp > 1 per stage, over the stage's groups");
   app.add_option("--pp-schedule", q.pp_schedule,
                  "Pipeline schedule when the layout has pp > 1: gpipe | 1f1b | interleaved (needs vpp, pp | "
                  "micro-batches) (default: interleaved when vpp > 1, else 1f1b)");

@@ -1,6 +1,7 @@
 #include "workloads/pipeline_memory.hpp"
 
 #include "workloads/pipeline_schedule.hpp"
+#include "workloads/zero_sharding.hpp"
 
 namespace switchsim::workloads {
 namespace {
@@ -54,6 +55,23 @@ StageMemory estimate_stage_memory(const Model& m, const Layout& layout, const Tr
     // The logits live on the last stage only.
     if (stage + 1 != layout.pp) static_part.activations_bytes = 0.0;
     add(out.memory, static_part);
+  }
+  // --zero 1 and 2 need nothing more: E shards each kind of the prefix models, so the difference is
+  // the stage's shard (to within one element per kind and boundary: ceil(b/g) - ceil(a/g) against
+  // ceil((b - a)/g)). --zero 3 with a pipeline keeps every layer of the stage gathered from its first
+  // forward to its last backward and accumulates unsharded gradients until then (step_builder.cpp,
+  // emit_pipeline: FSDP2 under torch.distributed.pipelining), so the transient is the stage's
+  // whole local parameters plus as many gradient bytes (engineering assumption: gradients
+  // accumulate in the parameters' dtype), not memory.hpp's two layers in flight.
+  if (shards_parameters(setup.zero_stage)) {
+    const ZeroGroups zg = zero_groups(m, layout);
+    if (zg.dense > 1 || zg.expert > 1) {
+      TrainingSetup unsharded = setup;
+      unsharded.zero_stage = 0;
+      const StageMemory full =
+          estimate_stage_memory(m, layout, unsharded, shape, received_enc, received_dec, device_memory_bytes, stage);
+      out.memory.gathered_bytes = 2.0 * full.memory.parameters_bytes;
+    }
   }
   out.in_flight = peak_in_flight(setup.pp_schedule, layout.pp, layout.vpp, setup.micro_batches, stage);
   out.memory.activations_bytes *= out.in_flight;

@@ -18,6 +18,11 @@
 //   activations one micro-batch's (above) x the schedule's peak in flight on that stage
 //               (pipeline_schedule.hpp, peak_in_flight: gpipe m, 1f1b min(pp - s, m),
 //               interleaved Megatron's pp + (pp - 1) / vpp on the first stage).
+//   ZeRO        E is evaluated at setup.zero_stage, so stages 1-3 divide the stage's own optimizer
+//               state / gradients / parameters over its dp group (experts: its expert replicas);
+//               stage 3 adds gathered_bytes = 2 x the stage's unsharded local parameter bytes (its
+//               layers stay gathered and their gradients accumulate unsharded for the whole step,
+//               as FSDP2 runs under a pipeline schedule; step_builder.cpp, emit_pipeline).
 
 #include <cstdint>
 

@@ -228,6 +228,14 @@ std::vector<std::int64_t> pipeline_positions(const Model& m) {
   return pos;
 }
 
+// Weight elements of one kind in a layer (the pipeline's ZeRO-3 per-layer collectives).
+double layer_weight_elements(const Layer& L, bool expert) {
+  double w = 0.0;
+  for (const Item& it : L.items)
+    if (!it.collective && it.backward == Backward::weighted && is_expert_weight(it.shape) == expert) w += weights_of(it.shape);
+  return w;
+}
+
 // "s3" (built by appending: g++ 12 warns -Wrestrict, falsely, on "literal" + std::string&&).
 std::string stage_tag(std::int64_t stage) {
   std::string t = "s";
@@ -251,10 +259,11 @@ std::string stage_tag(std::int64_t stage) {
 // the stage's gradient bytes and optimizer update are the model's per device, times the stage's
 // share of the weighted products' weights (engineering assumption: norms and embedding tables
 // follow that share rather than sitting on their own stage); then each stage's optimizer update.
+// With --zero the sync is sharded per stage (below, "ZeRO per stage"; docs/workloads.md).
 void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& layout, const TrainingSetup& setup,
                    const std::vector<std::vector<Layer>>& mbs, const std::vector<sim::PartitionId>& stage0_parts,
                    const std::pair<double, double>& grad_bytes, double update_per_grad_byte,
-                   double enc_bytes, double dec_bytes) {
+                   double enc_bytes, double dec_bytes, double param_bytes) {
   const std::int64_t pp = layout.pp, vpp = layout.vpp, chunks = pp * vpp;
   const std::int64_t M = static_cast<std::int64_t>(mbs.size());
   const std::int64_t L = pipeline_layers(m);
@@ -284,6 +293,7 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
     pair_part.push_back(s + 1 < pp || vpp > 1 ? g.add_partition(layout.stage_pairs(s, (s + 1) % pp)) : -1);
   }
   std::vector<double> dense_w(static_cast<std::size_t>(pp), 0.0), expert_w(static_cast<std::size_t>(pp), 0.0);
+  std::vector<double> chunk_dense_w(static_cast<std::size_t>(chunks), 0.0), chunk_expert_w(chunk_dense_w);
   double dense_total = 0.0, expert_total = 0.0;
   for (std::int64_t j = 0; j < chunks; ++j) {
     for (std::size_t li : chunk_layers[static_cast<std::size_t>(j)]) {
@@ -291,28 +301,88 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
         if (it.collective || it.backward != Backward::weighted) continue;
         const bool expert = is_expert_weight(it.shape);
         (expert ? expert_w : dense_w)[static_cast<std::size_t>(j % pp)] += weights_of(it.shape);
+        (expert ? chunk_expert_w : chunk_dense_w)[static_cast<std::size_t>(j)] += weights_of(it.shape);
         (expert ? expert_total : dense_total) += weights_of(it.shape);
       }
     }
   }
+  // ZeRO per stage (zero_sharding.hpp; docs/workloads.md, "ZeRO with pipelines"). Each stage shards
+  // its own parameters over its own groups: dense over the stage's dp group, experts over the
+  // stage's expert replicas; a stage's bytes of a kind are the model's local bytes times the
+  // stage's (or chunk's, or layer's) share of that kind's weight elements, as above.
+  //   stage 1  the stage's gradients reduce-scattered (not all-reduced) once, after its last
+  //            backward (fused) or in buckets during the last micro-batch's backward; the update on
+  //            the shard; the updated parameters all-gathered after it (Megatron-Core's
+  //            distributed optimizer, which runs with every pipeline schedule)
+  //   stage 2  a reduce-scatter after every backward action (micro-batch x chunk) of the chunk's
+  //            gradients, as the pp = 1 path does per micro-batch (fused: one per kind and action;
+  //            bucketed: the buckets flushed at the end of each action); update; all-gather
+  //   stage 3  FSDP2 as torch.distributed.pipelining runs it (torchtitan's default for PP:
+  //            reshard_after_forward = False, "to avoid per-microbatch all-gathers"; the stage's
+  //            backward_maybe_with_nosync sets reshard_after_backward and requires_gradient_sync
+  //            to False until the last backward): each layer's parameters are all-gathered once
+  //            per step, before the first micro-batch's forward of that layer (prefetch depth 1,
+  //            as the pp = 1 path), kept gathered for every micro-batch's forward and backward, and
+  //            each layer's accumulated gradients reduce-scattered after its chunk's last backward;
+  //            no all-gather after the update (the next step gathers). Stream 1 (FSDP's own).
+  const std::int32_t zero = setup.zero_stage;
+  const CollectiveOp sync_op = zero >= 1 ? CollectiveOp::reduce_scatter : CollectiveOp::all_reduce;
+  const std::string sync_name = zero >= 1 ? "reduce_scatter" : "allreduce";
+  const bool fsdp = zero >= 3 && (layout.dp > 1 || (m.is_moe() && layout.replicas() > 1));
+  const double dense_per_weight = dense_total > 0.0 ? grad_bytes.first / dense_total : 0.0;
+  const double expert_per_weight = expert_total > 0.0 ? grad_bytes.second / expert_total : 0.0;
+  std::vector<std::vector<OpId>> stage_grads(static_cast<std::size_t>(pp));  // stages 2, 3: their collectives
+  std::vector<std::vector<OpId>> last_gathers(static_cast<std::size_t>(pp)), before_prev(last_gathers);
   // Gradient buckets (bucketed sync) per stage, filled during the last micro-batch's backward.
-  const bool bucketed = setup.grad_sync.kind == GradSyncKind::bucketed;
+  // (Stage 3: --grad-sync's buckets do not apply, each layer is its own reduce-scatter.)
+  const bool bucketed = setup.grad_sync.kind == GradSyncKind::bucketed && !fsdp;
   const std::uint8_t grad_stream = setup.grad_sync.separate_stream ? 1 : 0;
   std::vector<std::unique_ptr<GradBuckets>> dense_b(static_cast<std::size_t>(pp)), expert_b(static_cast<std::size_t>(pp));
   if (bucketed) {
     for (std::int64_t s = 0; s < pp; ++s) {
       const auto k = static_cast<std::size_t>(s);
       if (dp_part[k] >= 0 && dense_total > 0.0) {
-        dense_b[k] = std::make_unique<GradBuckets>(g, dp_part[k], stage_tag(s) + ".dense_allreduce",
-                                                   grad_bytes.first / dense_total, setup.grad_sync.bucket_bytes, grad_stream);
+        dense_b[k] = std::make_unique<GradBuckets>(g, dp_part[k], stage_tag(s) + ".dense_" + sync_name,
+                                                   grad_bytes.first / dense_total, setup.grad_sync.bucket_bytes, grad_stream,
+                                                   sync_op);
       }
       if (xr_part[k] >= 0 && expert_total > 0.0) {
-        expert_b[k] = std::make_unique<GradBuckets>(g, xr_part[k], stage_tag(s) + ".expert_allreduce",
+        expert_b[k] = std::make_unique<GradBuckets>(g, xr_part[k], stage_tag(s) + ".expert_" + sync_name,
                                                     grad_bytes.second / expert_total, setup.grad_sync.bucket_bytes,
-                                                    grad_stream);
+                                                    grad_stream, sync_op);
       }
     }
   }
+  // Stage 3: the all-gathers of one layer's parameters (dense over the stage's dp group, experts
+  // over its expert replicas), after the stage's previous gather and `free_after`.
+  auto gather = [&](std::size_t k, const Layer& layer, const std::vector<OpId>& free_after) {
+    std::vector<OpId> ids;
+    std::vector<OpId> deps = last_gathers[k];
+    deps.insert(deps.end(), free_after.begin(), free_after.end());
+    for (const auto& [part, name, per_weight, expert] : {std::tuple{dp_part[k], "dense", dense_per_weight, false},
+                                                         std::tuple{xr_part[k], "expert", expert_per_weight, true}}) {
+      const double bytes = layer_weight_elements(layer, expert) * per_weight;
+      if (part < 0 || bytes <= 0.0) continue;
+      const OpId id = g.add_collective("params." + layer.name + "." + name + "_all_gather", "params", part,
+                                       CollectiveOp::all_gather, bytes, deps);
+      g.op(id).comm_stream = 1;
+      ids.push_back(id);
+    }
+    if (!ids.empty()) last_gathers[k] = ids;
+    return ids;
+  };
+  // Stage 2 (fused) and 3: one reduce-scatter per kind of `bytes`, after `deps`, on `stream`.
+  auto scatter = [&](std::size_t k, const std::string& name, double dense_bytes, double expert_bytes,
+                     const std::vector<OpId>& deps, std::uint8_t stream) {
+    for (const auto& [part, kind, bytes] :
+         {std::tuple{dp_part[k], "dense", dense_bytes}, std::tuple{xr_part[k], "expert", expert_bytes}}) {
+      if (part < 0 || bytes <= 0.0) continue;
+      const OpId id = g.add_collective("grads." + name + "." + kind + "_reduce_scatter", "grads", part,
+                                       CollectiveOp::reduce_scatter, bytes, deps);
+      g.op(id).comm_stream = stream;
+      stage_grads[k].push_back(id);
+    }
+  };
   // One 2 x 2 matrix per pair group: row 0 (the earlier stage) -> column 1 (forward), or back.
   auto send_matrices = [&](sim::PartitionId part, double bytes, bool back) {
     const std::vector<double> dense = back ? std::vector<double>{0.0, 0.0, bytes, 0.0} : std::vector<double>{0.0, bytes, 0.0, 0.0};
@@ -349,7 +419,19 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
     em.set_stage(stage_set[k], &maps[k]);
     if (!step.action.backward) {
       em.chain() = j == 0 ? -1 : act_sent[at(mb, j - 1)];
-      for (std::size_t li : mine) em.forward(layers[li]);
+      if (fsdp && mb == 0) {
+        // The chunk's first forward: gather each layer before it runs, the next one prefetched once
+        // this layer's gather is done and the layer before this one has finished.
+        std::vector<OpId> current = gather(k, layers[mine.front()], before_prev[k]);
+        for (std::size_t x = 0; x < mine.size(); ++x) {
+          em.wait_for(current);
+          em.forward(layers[mine[x]]);
+          if (x + 1 < mine.size()) current = gather(k, layers[mine[x + 1]], before_prev[k]);
+          before_prev[k] = em.all_done();
+        }
+      } else {
+        for (std::size_t li : mine) em.forward(layers[li]);
+      }
       if (j + 1 < chunks) {
         act_sent[at(mb, j)] = send(tag + ".send_activations", s, pair_part[k], boundary_bytes(j + 1), false, em.chain());
       } else {
@@ -358,10 +440,29 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
     } else {
       em.chain() = j + 1 == chunks ? loss[at(mb, j)] : grad_sent[at(mb, j + 1)];
       const bool last = mb + 1 == M;
+      const bool buckets_now = last || zero == 2;  // stage 2: every backward action
       for (auto li = mine.rbegin(); li != mine.rend(); ++li) {
         const Layer& layer = layers[*li];
         if (setup.rematerialize) em.forward(Layer{layer.name + ".remat", layer.items});
-        em.backward(layer, last ? dense_b[k].get() : nullptr, last ? expert_b[k].get() : nullptr);
+        em.backward(layer, buckets_now ? dense_b[k].get() : nullptr, buckets_now ? expert_b[k].get() : nullptr);
+      }
+      if (zero == 2 && bucketed) {
+        for (GradBuckets* b : {dense_b[k].get(), expert_b[k].get()})
+          if (b != nullptr) b->flush();  // the action's last, partly filled buckets
+      } else if (zero == 2) {
+        const auto jc = static_cast<std::size_t>(j);
+        scatter(k, tag, grad_bytes.first * (dense_total > 0.0 ? chunk_dense_w[jc] / dense_total : 0.0),
+                grad_bytes.second * (expert_total > 0.0 ? chunk_expert_w[jc] / expert_total : 0.0), em.all_done(),
+                grad_stream);
+      } else if (fsdp && last) {
+        // Each layer's accumulated gradients, once the chunk's last backward is done (FSDP's
+        // post-backward, run by the pipeline stage after its last backward).
+        const std::vector<OpId> done = em.all_done();
+        for (auto li = mine.rbegin(); li != mine.rend(); ++li) {
+          const Layer& layer = layers[*li];
+          scatter(k, layer.name, layer_weight_elements(layer, false) * dense_per_weight,
+                  layer_weight_elements(layer, true) * expert_per_weight, done, 1);
+        }
       }
       if (j > 0) {
         const auto prev = static_cast<std::size_t>((s + pp - 1) % pp);
@@ -384,24 +485,42 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
         b->flush();
         before_update.insert(before_update.end(), b->emitted().begin(), b->emitted().end());
       }
-    } else {
+    } else if (zero <= 1) {
       if (dp_part[k] >= 0) {
-        const OpId id = g.add_collective("grads." + st + ".dense_allreduce", "grads", dp_part[k], CollectiveOp::all_reduce,
+        const OpId id = g.add_collective("grads." + st + ".dense_" + sync_name, "grads", dp_part[k], sync_op,
                                          grad_bytes.first * dense_share, stage_done[k]);
         g.op(id).comm_stream = grad_stream;
         before_update.push_back(id);
       }
       if (xr_part[k] >= 0) {
-        const OpId id = g.add_collective("grads." + st + ".expert_allreduce", "grads", xr_part[k],
-                                         CollectiveOp::all_reduce, grad_bytes.second * expert_share, stage_done[k]);
+        const OpId id = g.add_collective("grads." + st + ".expert_" + sync_name, "grads", xr_part[k], sync_op,
+                                         grad_bytes.second * expert_share, stage_done[k]);
         g.op(id).comm_stream = grad_stream;
         before_update.push_back(id);
       }
     }
-    const double update_bytes =
+    before_update.insert(before_update.end(), stage_grads[k].begin(), stage_grads[k].end());
+    double update_bytes =
         (grad_bytes.first * dense_share + grad_bytes.second * expert_share) * update_per_grad_byte;
-    (void)g.add_compute("optimizer." + st + ".update", "optimizer", stage_set[k], memory_op(OpKind::optimizer, update_bytes),
-                        before_update);
+    if (zero >= 1) {
+      // The update on the shard: ceil(N / group) of each kind's N local elements on the stage.
+      const std::int64_t rep = m.is_moe() ? layout.replicas() : 1;
+      update_bytes = (shard_elements(grad_bytes.first * dense_share / param_bytes, layout.dp) +
+                      shard_elements(grad_bytes.second * expert_share / param_bytes, rep)) *
+                     param_bytes * update_per_grad_byte;
+    }
+    const OpId update = g.add_compute("optimizer." + st + ".update", "optimizer", stage_set[k],
+                                      memory_op(OpKind::optimizer, update_bytes), before_update);
+    if (zero == 1 || zero == 2) {
+      // The updated shards all-gathered into every replica's full parameters of the stage.
+      for (const auto& [part, name, bytes] : {std::tuple{dp_part[k], "dense", grad_bytes.first * dense_share},
+                                              std::tuple{xr_part[k], "expert", grad_bytes.second * expert_share}}) {
+        if (part < 0) continue;
+        const OpId id = g.add_collective("params." + st + "." + name + "_all_gather", "params", part,
+                                         CollectiveOp::all_gather, bytes, {update});
+        g.op(id).comm_stream = grad_stream;
+      }
+    }
   }
 }
 
@@ -410,12 +529,6 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
 BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& setup, const StepShape& shape,
                      const RoutingOptions& ro, std::int32_t num_devices) {
   SWITCHSIM_ASSERT(layout.devices() == num_devices, "layout validated against the mesh first");
-  // The pipeline path syncs each stage's gradients itself and knows no sharding yet: refused
-  // rather than silently unsharded.
-  if (layout.pp > 1 && setup.zero_stage > 0) {
-    throw InputError("--zero", "ZeRO sharding with pipeline parallelism (pp > 1) is not modelled yet; use --zero 0 "
-                               "or a layout with pp = 1");
-  }
   BuiltStep out;
   out.graph = sim::OpGraph(num_devices);
   sim::OpGraph& g = out.graph;
@@ -809,7 +922,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     const double enc_bytes = static_cast<double>(T_enc * d) * a;
     const double dec_bytes = m.decoder_only() ? 0.0 : static_cast<double>(T_dec * d) * a;
     emit_pipeline(g, em, m, layout, setup, pipeline_mbs, {mp_part, ep_part}, {dense_local * grad_bytes, expert_local * grad_bytes},
-                  (adam ? 28.0 : 12.0) / grad_bytes, enc_bytes, dec_bytes);
+                  (adam ? 28.0 : 12.0) / grad_bytes, enc_bytes, dec_bytes, grad_bytes);
     return out;
   }
 

@@ -349,7 +349,6 @@ const std::vector<Case>& cases() {
     sm("gpipe with virtual stages", {"--layout", "dp=8,ep=8,pp=4,vpp=2", "--pp-schedule", "gpipe"}, "--pp-schedule");
     sm("interleaved micro-batches not a multiple of pp",
        {"--layout", "dp=8,ep=8,pp=4,vpp=2", "--micro-batches", "2"}, "--micro-batches");
-    sm("ZeRO with pipeline stages (not modelled yet)", {"--layout", "dp=8,ep=8,pp=4", "--zero", "1"}, "--zero");
     t.push_back({"capacity", "pipeline schedule unknown", cap({"--pp-schedule", "1b1f"}), {}, "--pp-schedule"});
     t.push_back({"recommend", "pipeline schedule unknown", rec({"--pp-schedule", "gpipe2"}), {}, "--pp-schedule"});
     sm("batch not whole sequences", {"--batch-tokens", "7"}, "--batch-tokens");
