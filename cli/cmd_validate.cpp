@@ -86,6 +86,7 @@ std::string step_text_report(const json& r) {
   const json& me = r["measured"];
   const json& e = r["errors"];
   row("step", p["step_s"].get<double>(), me["step"], e["step"]);
+  row("step (cpu)", p["step_s"].get<double>(), me["step_cpu_time"], e["step_cpu_time"]);
   for (const auto& [phase, v] : p["phases"].items()) row(phase, v.get<double>(), me["phases"][phase], e["phases"][phase]);
   text += "  per op category (whole step):\n";
   for (const auto& [cat, v] : me["categories"].items()) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/errors.hpp"
+#include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/attention_cpu.hpp"
 #include "kernels/cpu/blas_index.hpp"
 #include "kernels/cpu/optimizer_cpu.hpp"
@@ -66,18 +67,29 @@ void fill_uniform(Vec& v, std::int64_t n, double scale, std::mt19937_64& rng) {
   for (float& x : v) x = u(rng);
 }
 
+// sum_j a_j b_j in float, in 8 independent partial sums so that the compiler vectorizes it (a single
+// float accumulator is a serial dependency chain it may not reorder).
+float dot(const float* a, const float* b, std::int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int u = 0; u < 8; ++u) acc[u] += a[j + u] * b[j + u];
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; j < n; ++j) sum += a[j] * b[j];
+  return sum;
+}
+
 // RMS norm (T5's layer norm: no mean, no bias): y = x / rms(x) * gamma, rms over d.
 struct Norm {
   Vec gamma, d_gamma;
   Vec inv_rms;  // (T) saved for the backward
+  Vec gx;       // (d) scratch: gamma * x of one row
   void forward(const Vec& x, std::int64_t T, std::int64_t d, Vec& y) {
     y.resize(x.size());
     inv_rms.resize(sz(T));
     for (std::int64_t t = 0; t < T; ++t) {
       const float* xt = x.data() + t * d;
-      double ss = 0.0;
-      for (std::int64_t j = 0; j < d; ++j) ss += static_cast<double>(xt[j]) * xt[j];
-      const auto r = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + 1e-6));
+      const float r = 1.0f / std::sqrt(dot(xt, xt, d) / static_cast<float>(d) + 1e-6f);
       inv_rms[sz(t)] = r;
       float* yt = y.data() + t * d;
       for (std::int64_t j = 0; j < d; ++j) yt[j] = xt[j] * r * gamma[sz(j)];
@@ -87,16 +99,16 @@ struct Norm {
   void backward(const Vec& x, const Vec& dy, std::int64_t T, std::int64_t d, Vec& dx) {
     dx.resize(x.size());
     d_gamma.assign(sz(d), 0.0f);
+    gx.resize(sz(d));
     for (std::int64_t t = 0; t < T; ++t) {
       const float* xt = x.data() + t * d;
       const float* dyt = dy.data() + t * d;
       const float r = inv_rms[sz(t)];
-      double dot = 0.0;
       for (std::int64_t j = 0; j < d; ++j) {
-        dot += static_cast<double>(dyt[j]) * gamma[sz(j)] * xt[j];
+        gx[sz(j)] = gamma[sz(j)] * xt[j];
         d_gamma[sz(j)] += dyt[j] * xt[j] * r;
       }
-      const auto c = static_cast<float>(dot * r * r * r / static_cast<double>(d));
+      const float c = dot(dyt, gx.data(), d) * r * r * r / static_cast<float>(d);
       float* dxt = dx.data() + t * d;
       for (std::int64_t j = 0; j < d; ++j) dxt[j] = r * gamma[sz(j)] * dyt[j] - xt[j] * c;
     }
@@ -478,12 +490,11 @@ struct SwitchModelStepCpu::Impl {
         const float* z = logits.data() + t * V;
         float* p = probs.data() + t * V;
         const float mx = *std::max_element(z, z + V);
-        double sum = 0.0;
-        for (std::int64_t j = 0; j < V; ++j) {
-          p[j] = std::exp(z[j] - mx);
-          sum += p[j];
-        }
-        const auto inv = static_cast<float>(1.0 / sum);
+        for (std::int64_t j = 0; j < V; ++j) p[j] = z[j] - mx;
+        exp_nonpositive_inplace(p, V);  // vectorized (cpu/activation.hpp), as the router's softmax
+        float sum = 0.0f;
+        for (std::int64_t j = 0; j < V; ++j) sum += p[j];
+        const float inv = 1.0f / sum;
         for (std::int64_t j = 0; j < V; ++j) p[j] *= inv;
         loss -= std::log(std::max(1e-30, static_cast<double>(p[targets[sz(t)]])));
       }
