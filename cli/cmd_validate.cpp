@@ -143,10 +143,12 @@ int run_validate_step(const ValidateOptions& options, CLI::Option* max_error) {
 
 CommandAction add_validate_command(CLI::App& app) {
   auto options = std::make_shared<ValidateOptions>();
-  app.description("Compare a profile's predictions with measured runs of held-out shapes; check token drops");
+  app.description(
+      "Compare a profile's predictions with measured runs of held-out shapes; check token drops. With --step: a "
+      "real training step against the simulated one");
   app.add_option("--backend", options->backend, "cpu or cuda")->required();
   app.add_option("--profile", options->profile, "Profile JSON written by `switchsim calibrate`")->required();
-  app.add_flag("--quick", options->quick, "One held-out shape, fewer repeats");
+  app.add_flag("--quick", options->quick, "One held-out shape, fewer repeats (with --step: 1 warm-up and 3 timed steps, not 2 and 9)");
   app.add_option("--seconds-per-shape", options->seconds_per_shape,
                  "Time spent repeating each shape (default 0.5 s, 0.2 s with --quick)");
   app.add_option("--blas-threads", options->blas_threads,

@@ -209,6 +209,8 @@ json validate_step_cpu(const kernels::CostModel& cost, const StepValidationOptio
 
   const SwitchModelConfig& c = o.config;
   json r;
+  r["schema_version"] = kSchemaVersion;
+  r["kind"] = "validate_step";
   r["backend"] = "cpu";
   r["model"] = json{{"name", kTinyCpuModelName},
                     {"family", "switch"},
@@ -310,6 +312,7 @@ json validate_step_cpu(const kernels::CostModel& cost, const StepValidationOptio
   r["not_run"] = json{{"ops", json::array()},
                       {"note", "the two final layer norms are counted as parameters (and updated by Adam) but "
                                "neither side applies them"}};
+  r["provenance"] = provenance();
   if (std::abs(predicted["parameters"].get<double>() - static_cast<double>(step.parameters())) > 0.5) {
     throw std::logic_error("validate --step: the real and the simulated model have different parameter counts");
   }

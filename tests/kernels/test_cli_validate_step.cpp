@@ -62,6 +62,15 @@ TEST_CASE("cli: validate --step --json has every field", "[cli][validate_step]")
   CHECK(j["errors"]["step"].is_number());
   CHECK(j.contains("not_priced"));
   CHECK(j.contains("not_run"));
+  CHECK(j["kind"] == "validate_step");
+  CHECK(j["schema_version"] == switchsim::kSchemaVersion);
+  // `report` reads validate's kernel cases, not a step: it says so in one line.
+  const auto result = scratch().path() / "step-result.json";
+  st::write_text(result, r.out);
+  const Run report = run("report " + result.string() + " --out " + (scratch().path() / "report").string());
+  CHECK(report.status == 2);
+  CHECK(lines(report.err) == 1);
+  CHECK(report.err.find("validate --step") != std::string::npos);
 }
 
 TEST_CASE("cli: validate --step --max-error gates; bad input exits 2 with one line", "[cli][validate_step]") {
