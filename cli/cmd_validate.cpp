@@ -167,6 +167,7 @@ CommandAction add_validate_command(CLI::App& app) {
   return [options, max_mape, max_error]() -> int {
     if (options->step) {
       if (max_mape->count() > 0) throw InputError("--max-mape", "not with --step (use --max-error)");
+      if (options->seconds_per_shape != 0.0) throw InputError("--seconds-per-shape", "not with --step");
       return run_validate_step(*options, max_error);
     }
     if (max_error->count() > 0) throw InputError("--max-error", "only with --step");

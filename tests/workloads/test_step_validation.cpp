@@ -164,6 +164,20 @@ TEST_CASE("validate_step_cpu: every field, both sides positive", "[step_validati
   CHECK(r["errors"]["categories"].contains("attention"));
   CHECK(r["errors"]["categories"].contains("expert_ffn"));
   CHECK_FALSE(r["not_priced"]["ops"].empty());
+  // The same op list: every real op but the per-head copies has a simulated counterpart, and the
+  // counterparts' predictions add up to the whole simulated step (each simulated op is matched by
+  // exactly one real op, so none of them lacks a real kernel).
+  double matched = 0.0;
+  for (const auto& op : r["op_times"]) {
+    if (op["category"] == "unpriced") {
+      CHECK_FALSE(op.contains("predicted_s"));
+      continue;
+    }
+    INFO(op["name"].get<std::string>());
+    REQUIRE(op.contains("predicted_s"));
+    matched += op["predicted_s"].get<double>();
+  }
+  CHECK(matched == Approx(r["predicted"]["step_s"].get<double>()).epsilon(1e-12));
 
   o.timed_steps = 0;
   CHECK_THROWS_AS(workloads::validate_step_cpu(*cost, o), InputError);
