@@ -154,7 +154,10 @@ void router_backward(const SwitchLayerConfig& c, const float* x, const float* ro
   for (std::int64_t e = 0; e < E; ++e) {
     aux_grad[sz(e)] = c.aux_loss_alpha * static_cast<double>(E) * routing.fraction_routed[sz(e)] / static_cast<double>(T);
   }
-  parallel_for(T, 256, [&](std::int64_t begin, std::int64_t end) {
+  // Threads only where each gets >= 2048 tokens, as the forward router (switch_layer_cpu.cpp): with
+  // 256, a 1024-token layer started a thread per call for a ~50 us loop, and on a loaded machine
+  // waiting for that thread to be scheduled took milliseconds (validate --step's router backward).
+  parallel_for(T, 2048, [&](std::int64_t begin, std::int64_t end) {
     std::vector<double> dp(sz(E));
     for (std::int64_t t = begin; t < end; ++t) {
       const float* p = probs.data() + t * E;
