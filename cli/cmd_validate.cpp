@@ -6,6 +6,10 @@
 // Report-only by default; with --max-mape X (percent) it exits 1 when the MAPE
 // exceeds X or a drop check mismatches, after writing the full result, so CI
 // and users can gate on it (as `fidelity --max-mape` does).
+//
+// `validate --step --backend cpu --profile FILE [--quick] [--max-error X]`: a real training step
+// of the tiny Switch model against its simulated step (workloads/step_validation.hpp); exits 1
+// when the step-time error exceeds X percent.
 
 #include <cmath>
 #include <iostream>
@@ -22,6 +26,7 @@
 #include "kernels/profile.hpp"
 #include "kernels/switch_layer.hpp"
 #include "kernels/validation.hpp"
+#include "workloads/step_validation.hpp"
 
 namespace switchsim::cli {
 namespace {
@@ -33,6 +38,8 @@ struct ValidateOptions {
   double seconds_per_shape = 0.0;
   int blas_threads = -1;  // -1: the profile's device.blas_threads, else 1
   double max_mape_percent = -1.0;  // < 0: report only
+  bool step = false;
+  double max_error_percent = -1.0;  // --step: < 0: report only
   OutputOptions output;
 };
 
@@ -59,12 +66,89 @@ std::string text_report(const json& r) {
   return text;
 }
 
+std::string step_text_report(const json& r) {
+  const json& m = r["model"];
+  std::string text = fmt::format(
+      "validate --step: {} on the CPU ({} enc + {} dec layers, d_model {}, {} experts, cf {:g}, {} + {} tokens, "
+      "{} parameters) against {}\n",
+      m["name"].get<std::string>(), m["encoder_layers"].get<long long>(), m["decoder_layers"].get<long long>(),
+      m["d_model"].get<long long>(), m["experts"].get<long long>(), m["capacity_factor"].get<double>(),
+      m["encoder_tokens"].get<long long>(), m["decoder_tokens"].get<long long>(), m["parameters"].get<long long>(),
+      r["cost_model"].get<std::string>());
+  text += fmt::format("  {:<12} {:>13} {:>13} {:>13} {:>8}\n", "", "predicted_s", "measured_s", "p10..p90", "error");
+  auto row = [&](const std::string& label, double predicted, const json& measured, const json& error) {
+    text += fmt::format("  {:<12} {:>13.4e} {:>13.4e} {:>6.1e}..{:<6.1e} {}\n", label, predicted,
+                        measured["median_s"].get<double>(), measured["p10_s"].get<double>(),
+                        measured["p90_s"].get<double>(),
+                        error.is_number() ? fmt::format("{:+.1f}%", 100.0 * error.get<double>()) : std::string("-"));
+  };
+  const json& p = r["predicted"];
+  const json& me = r["measured"];
+  const json& e = r["errors"];
+  row("step", p["step_s"].get<double>(), me["step"], e["step"]);
+  row("step (cpu)", p["step_s"].get<double>(), me["step_cpu_time"], e["step_cpu_time"]);
+  for (const auto& [phase, v] : p["phases"].items()) row(phase, v.get<double>(), me["phases"][phase], e["phases"][phase]);
+  text += "  per op category (whole step):\n";
+  for (const auto& [cat, v] : me["categories"].items()) {
+    const bool priced = p["categories"].contains(cat);
+    row("  " + cat, priced ? p["categories"][cat]["seconds"].get<double>() : 0.0, v,
+        priced ? e["categories"][cat] : json());
+  }
+  text += fmt::format("  drops: measured {:.1f}% (real routing), simulated {:.1f}% (uniform routing); padded "
+                      "buffers, so the compute does not depend on them\n",
+                      100.0 * me["drop_fraction"].get<double>(), 100.0 * p["drop_fraction"].get<double>());
+  text += "  not priced by the simulator: per-head split/merge copies (category unpriced)\n";
+  return text;
+}
+
+int run_validate_step(const ValidateOptions& options, CLI::Option* max_error) {
+  if (max_error->count() > 0 && !(options.max_error_percent >= 0.0 && std::isfinite(options.max_error_percent))) {
+    throw InputError("--max-error", "must be a non-negative percentage");
+  }
+  if (options.backend != "cpu") {
+    throw InputError("--backend", "validate --step runs on the cpu backend only (no CUDA training step yet)");
+  }
+  auto backend = kernels::make_backend(options.backend);
+  const json profile = read_json_file(options.profile, "--profile");
+  const auto model = kernels::cost_model_from_profile_json(profile, backend->device_kind(),
+                                                           "profile:" + options.profile, "--profile");
+  int threads = options.blas_threads;
+  if (threads == -1) {
+    threads = 1;
+    const json& device = profile["device"];
+    if (device.contains("blas_threads") && device["blas_threads"].is_number_integer()) {
+      threads = device["blas_threads"].get<int>();
+    }
+  }
+  kernels::set_cpu_blas_threads(threads);
+  workloads::StepValidationOptions so;
+  if (options.quick) {
+    so.warmup_steps = 1;
+    so.timed_steps = 3;
+  }
+  json result = workloads::validate_step_cpu(*model, so);
+  result["profile"] = options.profile;
+  result["protocol"]["blas_threads"] = threads;
+  if (options.max_error_percent >= 0.0) result["max_error_percent"] = options.max_error_percent;
+  emit(options.output, with_command("validate", result), step_text_report(result));
+  if (options.max_error_percent < 0.0) return 0;
+  const double error_percent = 100.0 * std::abs(result["errors"]["step"].get<double>());
+  if (error_percent > options.max_error_percent) {
+    std::cerr << fmt::format("switchsim: validate: step-time error {:.1f}% exceeds --max-error {:g}%\n", error_percent,
+                             options.max_error_percent);
+    return 1;
+  }
+  return 0;
+}
+
 CommandAction add_validate_command(CLI::App& app) {
   auto options = std::make_shared<ValidateOptions>();
-  app.description("Compare a profile's predictions with measured runs of held-out shapes; check token drops");
+  app.description(
+      "Compare a profile's predictions with measured runs of held-out shapes; check token drops. With --step: a "
+      "real training step against the simulated one");
   app.add_option("--backend", options->backend, "cpu or cuda")->required();
   app.add_option("--profile", options->profile, "Profile JSON written by `switchsim calibrate`")->required();
-  app.add_flag("--quick", options->quick, "One held-out shape, fewer repeats");
+  app.add_flag("--quick", options->quick, "One held-out shape, fewer repeats (with --step: 1 warm-up and 3 timed steps, not 2 and 9)");
   app.add_option("--seconds-per-shape", options->seconds_per_shape,
                  "Time spent repeating each shape (default 0.5 s, 0.2 s with --quick)");
   app.add_option("--blas-threads", options->blas_threads,
@@ -73,8 +157,20 @@ CommandAction add_validate_command(CLI::App& app) {
   CLI::Option* max_mape = app.add_option(
       "--max-mape", options->max_mape_percent,
       "Exit 1 when the kernels' MAPE (percent) exceeds this or a drop check mismatches (default: report only)");
+  app.add_flag("--step", options->step,
+               "Run a real training step of the tiny Switch model (switch-tiny-cpu) and compare it with the "
+               "simulated step on one device (cpu backend)");
+  CLI::Option* max_error = app.add_option(
+      "--max-error", options->max_error_percent,
+      "With --step: exit 1 when the relative step-time error (percent) exceeds this (default: report only)");
   add_output_flags(app, options->output);
-  return [options, max_mape]() -> int {
+  return [options, max_mape, max_error]() -> int {
+    if (options->step) {
+      if (max_mape->count() > 0) throw InputError("--max-mape", "not with --step (use --max-error)");
+      if (options->seconds_per_shape != 0.0) throw InputError("--seconds-per-shape", "not with --step");
+      return run_validate_step(*options, max_error);
+    }
+    if (max_error->count() > 0) throw InputError("--max-error", "only with --step");
     // Checked before anything is measured.
     if (max_mape->count() > 0 && !(options->max_mape_percent >= 0.0 && std::isfinite(options->max_mape_percent))) {
       throw InputError("--max-mape", "must be a non-negative percentage");

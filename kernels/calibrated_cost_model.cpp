@@ -119,6 +119,11 @@ CalibratedCostModel::CalibratedCostModel(std::string name, DeviceCeilings measur
   }
 }
 
+bool CalibratedCostModel::measures(OpKind kind) const {
+  const auto it = curves_.find(kind);
+  return it != curves_.end() && it->second.points.size() >= 2;
+}
+
 bool CalibratedCostModel::in_measured_range(const OpShape& op) const {
   const auto it = curves_.find(op.kind);
   if (it == curves_.end() || it->second.points.size() < 2) return false;

@@ -78,6 +78,8 @@ class CalibratedCostModel final : public CostModel {
   [[nodiscard]] std::string name() const override { return name_; }
   // True when `op` falls inside the measured range of its kind.
   [[nodiscard]] bool in_measured_range(const OpShape& op) const;
+  // True when the profile has at least two samples of `kind` (an interpolation curve).
+  [[nodiscard]] bool measures(OpKind kind) const;
   // What prices the shapes outside the measured range (see above).
   [[nodiscard]] const CostModel& fallback() const { return *fallback_; }
 

@@ -193,7 +193,7 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
   const bool gpu = backend.name() == "cuda";
   const std::vector<std::int64_t> mm_sizes =
       gpu ? (options.quick ? std::vector<std::int64_t>{1024, 4096} : std::vector<std::int64_t>{512, 1024, 2048, 4096, 8192})
-          : (options.quick ? std::vector<std::int64_t>{128, 512} : std::vector<std::int64_t>{128, 256, 512, 1024});
+          : (options.quick ? std::vector<std::int64_t>{128, 512} : std::vector<std::int64_t>{64, 128, 256, 512, 1024});
   for (const auto n : mm_sizes) {
     const int repeats = options.quick ? 3 : 7;
     const OpShape op{OpKind::matmul, 1, n, n, n, 0, backend.precision()};
@@ -203,7 +203,8 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
   const std::vector<std::int64_t> copy_sizes =
       gpu ? std::vector<std::int64_t>{1ll << 20, 16ll << 20, 256ll << 20}
           : (options.quick ? std::vector<std::int64_t>{1ll << 20, 16ll << 20}
-                           : std::vector<std::int64_t>{1ll << 20, 4ll << 20, 16ll << 20, 64ll << 20});
+                           : std::vector<std::int64_t>{64ll << 10, 256ll << 10, 1ll << 20, 4ll << 20, 16ll << 20,
+                                                       64ll << 20});
   for (const auto bytes : copy_sizes) {
     const int repeats = options.quick ? 5 : 11;
     // elementwise bytes = read + written = 2 * copied bytes
@@ -217,8 +218,11 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
   // Backward::doubled); the measured backward / forward ratio is recorded beside the samples so that
   // assumption can be checked, not fed into the curve (two points at one size would be ambiguous).
   json attention_backward = json::array();
+  // CPU full sweep from L = 16: the short sequences of a small model's decoder
+  // (validate --step) then lie inside the measured range.
   const std::vector<std::int64_t> seq = options.quick ? std::vector<std::int64_t>{64, 256}
-                                                      : std::vector<std::int64_t>{64, 128, 256, 512};
+                                        : gpu         ? std::vector<std::int64_t>{64, 128, 256, 512}
+                                                      : std::vector<std::int64_t>{16, 32, 64, 128, 256, 512};
   bool attention_measured = false;
   for (const auto L : seq) {
     const std::int64_t heads = 8, head_dim = 64;
@@ -234,7 +238,7 @@ json calibrate(SwitchLayerBackend& backend, const CalibrationOptions& options) {
   }
   bool optimizer_measured = false;
   const std::vector<std::int64_t> params = options.quick ? std::vector<std::int64_t>{1 << 20, 4 << 20}
-                                                         : std::vector<std::int64_t>{1 << 20, 4 << 20, 16 << 20};
+                                                         : std::vector<std::int64_t>{1 << 18, 1 << 20, 4 << 20, 16 << 20};
   for (const auto n : params) {
     const int repeats = options.quick ? 3 : 7;
     const auto t = backend.time_adam(n, repeats);

@@ -495,6 +495,9 @@ ResultKind classify_result(const json& j, const std::string& where) {
       throw InputError(where, "not a switchsim result (provenance.tool is " + tool->dump() + ")");
     }
   }
+  if (const json* kind = find(j, "kind"); kind != nullptr && kind->is_string() && kind->get<std::string>() == "validate_step") {
+    throw InputError(where, "a `validate --step` result, which reports do not read (they read " + std::string(kKinds) + ")");
+  }
   if (const json* command = find(j, "command"); command != nullptr && command->is_string()) {
     const std::string c = command->get<std::string>();
     for (const ResultKind k : {ResultKind::simulate, ResultKind::capacity, ResultKind::recommend, ResultKind::collective,

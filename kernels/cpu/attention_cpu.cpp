@@ -17,6 +17,7 @@ namespace {
 
 void check(const AttentionShape& s, std::size_t q, std::size_t kk, std::size_t v) {
   if (s.batch <= 0 || s.m <= 0 || s.n <= 0 || s.k <= 0) throw InputError("attention", "every dimension must be positive");
+  if (s.causal && s.m != s.n) throw InputError("attention", "a causal mask needs as many queries as keys");
   if (q != sz(s.batch * s.m * s.k) || kk != sz(s.batch * s.n * s.k) || v != sz(s.batch * s.n * s.k)) {
     throw InputError("attention", "q, k, v sizes do not match the shape");
   }
@@ -38,6 +39,7 @@ void attention_forward(const AttentionShape& s, const std::vector<float>& q, con
     parallel_for(m, std::max<std::int64_t>(16, 65536 / n), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t i = begin; i < end; ++i) {
         float* row = pb + i * n;
+        if (s.causal) std::fill(row + i + 1, row + n, -std::numeric_limits<float>::infinity());
         const float mx = *std::max_element(row, row + n);
         for (std::int64_t j = 0; j < n; ++j) row[j] -= mx;
         exp_nonpositive_inplace(row, n);  // vectorized (cpu/activation.hpp), as the router's softmax
@@ -45,6 +47,7 @@ void attention_forward(const AttentionShape& s, const std::vector<float>& q, con
         for (std::int64_t j = 0; j < n; ++j) sum += row[j];
         const float inv = 1.0f / sum;
         for (std::int64_t j = 0; j < n; ++j) row[j] *= inv;
+        if (s.causal) std::fill(row + i + 1, row + n, 0.0f);  // exp clamps at -87: exactly 0
       }
     });
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(k), blas_int(n), 1.0f, pb, blas_int(n),

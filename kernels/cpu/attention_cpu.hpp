@@ -20,6 +20,10 @@ struct AttentionShape {
   std::int64_t m = 0;      // queries
   std::int64_t n = 0;      // keys
   std::int64_t k = 0;      // head dimension
+  // Query i sees keys 0..i only (m == n): the scores above the diagonal are set to -inf before the
+  // softmax, so P is 0 there and the backward needs no mask. The products still cover the full
+  // m x n square, as Mesh TensorFlow's T5 decoder computes it (the step prices that square).
+  bool causal = false;
 };
 
 // q (batch, m, k), kk (batch, n, k), v (batch, n, k) -> o (batch, m, k); p (batch, m, n) kept

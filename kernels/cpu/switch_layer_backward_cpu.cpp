@@ -55,9 +55,13 @@ void combine_backward(const SwitchLayerConfig& c, const std::vector<float>& gate
 }
 
 void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const CapacityAssignment& a,
-                     const std::vector<float>& in, SwitchLayerBackwardScratch& s, SwitchLayerGrads& g) {
+                     const std::vector<float>& in, SwitchLayerBackwardScratch& s, SwitchLayerGrads& g,
+                     const std::vector<float>* relu_hidden) {
   const std::int64_t E = c.experts, rows = c.buffer_rows(), d = c.d_model, f = c.d_ff;
   const bool geglu = c.activation == Activation::geglu;
+  if (relu_hidden != nullptr && (geglu || relu_hidden->size() != sz(rows * f))) {
+    throw InputError("relu_hidden", "only for a ReLU layer, of buffer_rows x d_ff values");
+  }
   s.h.resize(sz(rows * f));
   s.da.resize(sz(rows * f));
   s.act.resize(sz(rows * f));
@@ -77,9 +81,12 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
     float* act = s.act.data() + off * f;
     const float* wi = w.wi.data() + e * d * f;
     const float* wo = w.wo.data() + e * f * d;
-    // Recompute h = in Wi (and u = in Wg); d a = d o Wo^T.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, in_e,
-                blas_int(d), wi, blas_int(f), 0.0f, h, blas_int(f));
+    // Recompute h = in Wi (and u = in Wg), unless the forward's relu(h) is given; d a = d o Wo^T.
+    const float* h_fwd = relu_hidden != nullptr ? relu_hidden->data() + off * f : h;
+    if (relu_hidden == nullptr) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, in_e,
+                  blas_int(d), wi, blas_int(f), 0.0f, h, blas_int(f));
+    }
     if (geglu) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, in_e,
                   blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, u, blas_int(f));
@@ -95,8 +102,8 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
         h[i] = da[i] * u[i] * dgl;
         u[i] = da[i] * gl;
       } else {
-        const bool on = h[i] > 0.0f;
-        act[i] = on ? h[i] : 0.0f;
+        const bool on = h_fwd[i] > 0.0f;
+        act[i] = on ? h_fwd[i] : 0.0f;
         h[i] = on ? da[i] : 0.0f;
       }
     }
@@ -147,7 +154,10 @@ void router_backward(const SwitchLayerConfig& c, const float* x, const float* ro
   for (std::int64_t e = 0; e < E; ++e) {
     aux_grad[sz(e)] = c.aux_loss_alpha * static_cast<double>(E) * routing.fraction_routed[sz(e)] / static_cast<double>(T);
   }
-  parallel_for(T, 256, [&](std::int64_t begin, std::int64_t end) {
+  // Threads only where each gets >= 2048 tokens, as the forward router (switch_layer_cpu.cpp): with
+  // 256, a 1024-token layer started a thread per call for a ~50 us loop, and on a loaded machine
+  // waiting for that thread to be scheduled took milliseconds (validate --step's router backward).
+  parallel_for(T, 2048, [&](std::int64_t begin, std::int64_t end) {
     std::vector<double> dp(sz(E));
     for (std::int64_t t = begin; t < end; ++t) {
       const float* p = probs.data() + t * E;

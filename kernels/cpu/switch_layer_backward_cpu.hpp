@@ -58,8 +58,13 @@ void combine_backward(const SwitchLayerConfig& c, const std::vector<float>& gate
                       SwitchLayerBackwardScratch& s);
 
 // Weight gradients of every expert and d in, from the dispatch buffer (rows, d_model) and d o.
+// `relu_hidden` (optional, ReLU only): the forward's hidden activations after the ReLU (expert_ffn's
+// `hidden`, rows x d_ff); with it h is not recomputed (relu(h) > 0 exactly where h > 0), so the
+// backward runs the products of the step's dgrad and wgrad only, as a training step that keeps
+// its activations does.
 void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const CapacityAssignment& a,
-                     const std::vector<float>& in, SwitchLayerBackwardScratch& s, SwitchLayerGrads& g);
+                     const std::vector<float>& in, SwitchLayerBackwardScratch& s, SwitchLayerGrads& g,
+                     const std::vector<float>* relu_hidden = nullptr);
 
 // dx (T, d_model) = the kept rows' d in summed per token (overwrites g.dx).
 void dispatch_backward(const SwitchLayerConfig& c, const std::vector<std::int32_t>& expert, const CapacityAssignment& a,

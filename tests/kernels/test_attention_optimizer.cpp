@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "kernels/calibrated_cost_model.hpp"
 #include "kernels/calibration.hpp"
 #include "kernels/cpu/attention_cpu.hpp"
@@ -37,7 +38,8 @@ double attention_loss64(const cpu::AttentionShape& s, const std::vector<double>&
       for (std::int64_t j = 0; j < s.n; ++j) {
         double dot = 0.0;
         for (std::int64_t c = 0; c < s.k; ++c) dot += q[(b * s.m + i) * s.k + c] * k[(b * s.n + j) * s.k + c];
-        mx = std::max(mx, p[j] = dot * scale);
+        // A causal mask: query i sees keys 0..i (exp of -1e300 is 0).
+        mx = std::max(mx, p[j] = s.causal && j > i ? -1e300 : dot * scale);
       }
       for (double& x : p) sum += (x = std::exp(x - mx));
       for (std::int64_t c = 0; c < s.k; ++c) {
@@ -81,6 +83,36 @@ TEST_CASE("attention: forward against float64, backward against finite differenc
   CHECK(fd_error(s, q64, k64, v64, d_o, 2, dv) < 1e-4);
   const cpu::AttentionShape bad{2, 5, 7, 0};
   CHECK_THROWS(cpu::attention_forward(bad, q, k, v, p, o));
+}
+
+TEST_CASE("attention with a causal mask: float64 forward, finite differences, P = 0 above the diagonal",
+          "[kernels][attention]") {
+  cpu::AttentionShape s{2, 6, 6, 4};
+  s.causal = true;
+  const auto q = ramp(2 * 6 * 4, 0.37, 0.1), k = ramp(2 * 6 * 4, 0.53, 0.7), v = ramp(2 * 6 * 4, 0.29, 1.3);
+  const auto d_o = ramp(2 * 6 * 4, 0.91, 0.4);
+  std::vector<float> p, o, dp, dq, dk, dv;
+  cpu::attention_forward(s, q, k, v, p, o);
+  const std::vector<double> q64(q.begin(), q.end()), k64(k.begin(), k.end()), v64(v.begin(), v.end());
+  double loss32 = 0.0;
+  for (std::size_t i = 0; i < o.size(); ++i) loss32 += static_cast<double>(d_o[i]) * o[i];
+  CHECK(loss32 == Approx(attention_loss64(s, q64, k64, v64, d_o)).epsilon(1e-5));
+  for (std::int64_t b = 0; b < 2; ++b) {
+    for (std::int64_t i = 0; i < 6; ++i)
+      for (std::int64_t j = i + 1; j < 6; ++j) CHECK(p[static_cast<std::size_t>((b * 6 + i) * 6 + j)] == 0.0f);
+    // The first query sees only the first key: its output is that key's value row.
+    for (std::int64_t c = 0; c < 4; ++c) {
+      CHECK(o[static_cast<std::size_t>(b * 24 + c)] == Approx(v[static_cast<std::size_t>(b * 24 + c)]).epsilon(1e-6));
+    }
+  }
+  cpu::attention_backward(s, q, k, v, p, o, d_o, dp, dq, dk, dv);
+  CHECK(fd_error(s, q64, k64, v64, d_o, 0, dq) < 1e-4);
+  CHECK(fd_error(s, q64, k64, v64, d_o, 1, dk) < 1e-4);
+  CHECK(fd_error(s, q64, k64, v64, d_o, 2, dv) < 1e-4);
+  cpu::AttentionShape rectangular{2, 5, 7, 4};
+  rectangular.causal = true;
+  const auto k7 = ramp(2 * 7 * 4, 0.53, 0.7), q5 = ramp(2 * 5 * 4, 0.37, 0.1);
+  CHECK_THROWS_AS(cpu::attention_forward(rectangular, q5, k7, k7, p, o), switchsim::InputError);
 }
 
 TEST_CASE("Adam: two steps of the update formula, bias-corrected", "[kernels][optimizer]") {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "kernels/cpu/switch_layer_backward_cpu.hpp"
 #include "kernels/cpu/switch_layer_cpu.hpp"
 #include "kernels/switch_layer.hpp"
@@ -162,4 +163,39 @@ TEST_CASE("backward: dropped choices and empty experts get no gradient", "[kerne
     CHECK((norm > 0.0) == kept);  // the expert path's dx: only kept tokens
   }
   for (std::size_t i = 4 * 6; i < g.d_wi.size(); ++i) CHECK(g.d_wi[i] == 0.0f);  // experts 1-3
+}
+
+TEST_CASE("backward: the forward's relu(h) gives the recomputation's gradients exactly", "[kernels][switch][backward]") {
+  SwitchLayerConfig c;
+  c.tokens = 32;
+  c.d_model = 8;
+  c.d_ff = 12;
+  c.experts = 4;
+  c.top_k = 1;
+  c.capacity_factor = 1.0;
+  const SwitchLayerProblem p = make_random_problem(c, 5, false, 4.0);  // sharp router: drops
+  const Forward f = run_forward(p);
+  std::vector<float> dy(sz(c.tokens * c.d_model));
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(std::cos(0.7 * static_cast<double>(i)));
+  cpu::SwitchLayerBackwardScratch s1, s2;
+  cpu::SwitchLayerGrads g1, g2;
+  cpu::combine_backward(c, f.routing.gate, f.routing.expert, f.a, f.out, dy, s1);
+  s2 = s1;
+  cpu::expert_backward(c, p.weights, f.a, f.buffer, s1, g1);               // recomputes h
+  cpu::expert_backward(c, p.weights, f.a, f.buffer, s2, g2, &f.hidden);  // reuses relu(h)
+  CHECK(g1.d_wi == g2.d_wi);
+  CHECK(g1.d_wo == g2.d_wo);
+  CHECK(s1.d_in == s2.d_in);
+  double norm = 0.0;
+  for (float v : g2.d_wi) norm += std::abs(v);
+  CHECK(norm > 0.0);
+  // GEGLU has no relu(h) to reuse; a buffer of the wrong size is refused.
+  SwitchLayerConfig gc = c;
+  gc.activation = Activation::geglu;
+  const SwitchLayerProblem gp = make_random_problem(gc, 5);
+  const Forward gf = run_forward(gp);
+  cpu::combine_backward(gc, gf.routing.gate, gf.routing.expert, gf.a, gf.out, dy, s1);
+  CHECK_THROWS_AS(cpu::expert_backward(gc, gp.weights, gf.a, gf.buffer, s1, g1, &gf.hidden), switchsim::InputError);
+  const std::vector<float> short_hidden(3, 0.0f);
+  CHECK_THROWS_AS(cpu::expert_backward(c, p.weights, f.a, f.buffer, s2, g2, &short_hidden), switchsim::InputError);
 }
