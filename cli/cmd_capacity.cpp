@@ -73,7 +73,7 @@ CommandAction add_capacity_command(CLI::App& app) {
       check_resources("--samples",
                       {fmt::format("a sweep of {} steps ({} factors x {} samples, {:.3g} s per step)", steps,
                                    factors.size(), opt->samples, step_s),
-                       0.0, steps * step_s},
+                       0.0, steps * step_s, {}},
                       false);
     }
     const auto rows = workloads::capacity_sweep(step.model, *step.mesh, step.layout, step.options, factors,

@@ -18,6 +18,7 @@ struct ResourceEstimate {
   std::string what;           // "an all-to-all over 980000 devices (9.6e11 flows)"
   double memory_bytes = 0.0;  // peak memory the run would need
   double cpu_s = 0.0;         // CPU time it would take
+  std::string faster;         // faster approximations of what dominates it (offered when check_resources's is empty)
 };
 
 // Physical memory of this machine in bytes (sysconf); 0 when unknown.

@@ -57,6 +57,29 @@ ResourceEstimate to_estimate(const StepCost& c, double concurrent, const std::st
   return e;
 }
 
+// Contention in the shared network (bucketed gradient sync): the buckets' all-reduces are issued
+// during the last micro-batch's backward pass and overlap its all-to-alls, so they share links and
+// run in one flow network (sim/shared_step_executor.hpp); every transfer round of a bucket's ring
+// then changes rates and re-solves the all-to-all's flows in flight:
+//     buckets = dense gradient bytes of one pipeline stage / bucket bytes
+//     updates = buckets x 2 (dp - 1)                 (ring rounds over the dense gradients' dp group)
+//     CPU     = kCpuSecondsPerResolve x updates x ep (ep - 1)
+// (expert gradients sync over smaller groups and are left out). An order of magnitude, like the rest:
+// DeepSeek-V3 at dp = ep = 256 gives ~4 hours (the step ran ~1 op per 2-3 s once the overlap began,
+// bench/RESULTS.md); at dp = ep = 32, pp = 8 a few seconds (measured: 16 s for the whole step).
+double overlap_cpu_s(const Model& model, const Layout& layout, const StepOptions& options) {
+  if (options.network_model != NetworkModel::shared || options.training.grad_sync.kind != GradSyncKind::bucketed ||
+      !model.is_moe() || layout.ep <= 1 || layout.dp <= 1) {
+    return 0.0;
+  }
+  const double grad_bytes_per_param = options.training.optimizer == Optimizer::adam ? 2.0 : 4.0;  // memory.hpp
+  const double stage_dense_bytes =
+      count_params(model).non_expert() * grad_bytes_per_param / static_cast<double>(layout.pp * layout.mp);
+  const double buckets = std::ceil(stage_dense_bytes / options.training.grad_sync.bucket_bytes);
+  const double updates = buckets * 2.0 * static_cast<double>(layout.dp - 1);
+  return kCpuSecondsPerResolve * updates * all_to_all_flows(static_cast<double>(layout.ep));
+}
+
 }  // namespace
 
 ResourceEstimate estimate_step_resources(const Model& model, const Layout& layout, const StepOptions& options) {
@@ -67,7 +90,14 @@ ResourceEstimate estimate_step_resources(const Model& model, const Layout& layou
                                options.mode == ExecutionMode::dropless || options.training.moe_impl == MoeImpl::grouped,
                                micro_batches,
                                routed_per_source(model, options.training, dp, micro_batches));
-  return to_estimate(c, 1.0, fmt::format("one step of {} with {}", model.name, layout.to_string()));
+  ResourceEstimate e = to_estimate(c, 1.0, fmt::format("one step of {} with {}", model.name, layout.to_string()));
+  const double overlap = overlap_cpu_s(model, layout, options);
+  if (overlap > 0.01 * e.cpu_s) {
+    e.cpu_s += overlap;
+    e.what += " with its bucketed gradient all-reduces overlapping the all-to-alls in one shared network";
+    if (overlap > e.cpu_s - overlap) e.faster = kFasterStepModels;
+  }
+  return e;
 }
 
 ResourceEstimate estimate_search_resources(const Model& model, const TrainingSetup& training, std::int64_t devices,
@@ -125,6 +155,10 @@ ResourceEstimate estimate_collective_resources(const topology::Mesh& mesh, sim::
                        sim::to_string(op), n, flows, k);
   return e;
 }
+
+const char* const kFasterStepModels =
+    "--grad-sync fused (no overlap: each collective runs alone, timed from the memo) or --network-model isolated "
+    "(no contention between collectives; measured against the shared model in docs/network.md)";
 
 const char* const kFasterNetworkModels =
       "simulate/capacity/recommend offer measured approximations of the exact model: --network-tolerance 0.01 "

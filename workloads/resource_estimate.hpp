@@ -16,7 +16,10 @@
 //   min(ep, top_k x the rank's local tokens) entries of 16 bytes.
 //   CPU: the largest collective's flows times the distinct collectives a step
 //   simulates (3 in capacity mode: the memo serves the rest; in dropless mode
-//   4 more per Switch layer, micro-batch and replica, whose matrices differ).
+//   4 more per Switch layer, micro-batch and replica, whose matrices differ),
+//   plus, under the shared network with bucketed gradient sync, the re-solves
+//   of all-to-all flows while gradient buckets overlap them (overlap_cpu_s in
+//   the .cpp).
 // These are order-of-magnitude figures for refusing the absurd, not a
 // prediction of the run time: checked against the Switch-C step on 2048 cores
 // (estimate 1.1 GB in capacity mode, measured 0.95 GiB).
@@ -69,6 +72,8 @@ inline constexpr double kCpuSecondsPerFlow = 1e-6;
 inline constexpr double kCpuSecondsPerResolve = 3e-7;  // per flow re-solved (32x32 file: 50 s / 165M flows re-solved)
 
 extern const char* const kFasterNetworkModels;
+// The step-level alternatives named when a step is refused for its overlap (estimate_step_resources).
+extern const char* const kFasterStepModels;
 
 [[nodiscard]] ResourceEstimate estimate_collective_resources(const topology::Mesh& mesh, sim::CollectiveOp op,
                                                              const std::vector<topology::VertexId>& participants);

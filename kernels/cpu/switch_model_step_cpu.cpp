@@ -201,7 +201,7 @@ struct SwitchModelStepCpu::Impl {
   Vec final_norm_enc, final_norm_dec, d_final_enc, d_final_dec;  // counted, not applied (see header)
   std::vector<std::int32_t> enc_tokens, dec_tokens, targets;
   Vec x0, y0, logits, probs;
-  Vec d_logits, dy, tmp, d_enc, dx;  // backward, kept between steps
+  Vec d_logits, dy, tmp, d_enc, d_input;  // backward, kept between steps
   AdamSettings adam;
 
   Attention make_attention(const std::string& name, bool cross, bool causal, std::int64_t T, std::int64_t L,
@@ -525,12 +525,12 @@ struct SwitchModelStepCpu::Impl {
       dy.swap(tmp);
     }
     lookup_backward("dec.embed", dec_tokens, dy);
-    dx.swap(d_enc);
+    d_input.swap(d_enc);
     for (auto L = enc.rbegin(); L != enc.rend(); ++L) {
-      ffn_backward(L->ffn, dx, tmp);
-      attention_backward(L->attn[0], tmp, dx, nullptr);
+      ffn_backward(L->ffn, d_input, tmp);
+      attention_backward(L->attn[0], tmp, d_input, nullptr);
     }
-    lookup_backward("enc.embed", enc_tokens, dx);
+    lookup_backward("enc.embed", enc_tokens, d_input);
 
     // Adam on every parameter tensor.
     timed("optimizer.update", "optimizer", StepPhase::optimizer, [&] {

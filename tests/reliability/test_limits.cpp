@@ -101,3 +101,19 @@ TEST_CASE("limits: SIGINT stops a long sweep and leaves no partial or temporary 
   CHECK(read_text(out) == "SENTINEL\n");
   CHECK(snapshot(dir.path()) == before);  // no .out.json.tmp.XXXXXX either
 }
+
+TEST_CASE("limits: a step whose gradient buckets would overlap huge all-to-alls offers the faster models",
+          "[reliability][limits]") {
+  // DeepSeek-V3's default layout on 256 H100s (dp = ep = 256, bucketed sync, shared network):
+  // ~1300 buckets x 510 ring rounds, each re-solving the 65,280 flows of an all-to-all
+  // (workloads/resource_estimate.cpp, overlap_cpu_s): hours. Fused sync does not overlap.
+  ScratchDir dir("switchsim-limits-");
+  const std::string out = (dir.path() / "out.json").string();
+  const auto run = run_cli({"simulate", "--model", "deepseek-v3", "--mesh", "dgx-h100-32", "--out", out}, dir.path());
+  INFO("stderr: " << run.err);
+  CHECK(run.status == 2);
+  CHECK(run.err.find("hours of CPU") != std::string::npos);
+  CHECK(run.err.find("--grad-sync fused") != std::string::npos);
+  CHECK(run.err.find("--network-model isolated") != std::string::npos);
+  CHECK(snapshot(dir.path()).empty());
+}
