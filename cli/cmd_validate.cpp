@@ -31,6 +31,17 @@
 namespace switchsim::cli {
 namespace {
 
+// OpenBLAS threads: the flag when given (-1: not given), else the profile's
+// `device.blas_threads`, else 1 (as calibrate does: kernels/calibration.hpp).
+int blas_threads(int flag, const json& profile) {
+  if (flag != -1) return flag;
+  const json& device = profile["device"];
+  if (device.contains("blas_threads") && device["blas_threads"].is_number_integer()) {
+    return device["blas_threads"].get<int>();
+  }
+  return 1;
+}
+
 struct ValidateOptions {
   std::string backend;
   std::string profile;
@@ -112,14 +123,7 @@ int run_validate_step(const ValidateOptions& options, CLI::Option* max_error) {
   const json profile = read_json_file(options.profile, "--profile");
   const auto model = kernels::cost_model_from_profile_json(profile, backend->device_kind(),
                                                            "profile:" + options.profile, "--profile");
-  int threads = options.blas_threads;
-  if (threads == -1) {
-    threads = 1;
-    const json& device = profile["device"];
-    if (device.contains("blas_threads") && device["blas_threads"].is_number_integer()) {
-      threads = device["blas_threads"].get<int>();
-    }
-  }
+  const int threads = blas_threads(options.blas_threads, profile);
   kernels::set_cpu_blas_threads(threads);
   workloads::StepValidationOptions so;
   if (options.quick) {
@@ -186,15 +190,7 @@ CommandAction add_validate_command(CLI::App& app) {
         options->seconds_per_shape > 0.0 ? options->seconds_per_shape : (options->quick ? 0.2 : 0.5);
     vo.timing.seed = 2;  // not the calibration seed
     if (backend->name() == "cpu") {  // as calibrate does (kernels/calibration.hpp)
-      int threads = options->blas_threads;
-      if (threads == -1) {
-        threads = 1;
-        const json& device = profile["device"];
-        if (device.contains("blas_threads") && device["blas_threads"].is_number_integer()) {
-          threads = device["blas_threads"].get<int>();
-        }
-      }
-      kernels::set_cpu_blas_threads(threads);
+      kernels::set_cpu_blas_threads(blas_threads(options->blas_threads, profile));
       kernels::use_shared_cpu_timing(vo.timing);
     }
     if (stderr_is_terminal()) vo.timing.progress = [](const std::string& l) { std::cerr << "validate: " << l << "\n"; };

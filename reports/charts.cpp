@@ -18,19 +18,7 @@ namespace {
 constexpr std::array<const char*, 10> kColours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
-const char* colour(std::size_t i) { return kColours[i % kColours.size()]; }
 
-// Shared look: light grid, grey border, key outside the plot area.
-std::string preamble(const std::string& title) {
-  std::string s;
-  s += "set encoding utf8\n";
-  s += "set title '" + gnuplot_label(title) + "'\n";
-  s += "set border lw 1 lc rgb '#555555'\n";
-  s += "set grid lc rgb '#dddddd' lw 1\n";
-  s += "set key outside bottom center horizontal noautotitle\n";
-  s += "set datafile missing 'NaN'\n";
-  return s;
-}
 
 // "label" column for a gnuplot data file: always double-quoted.
 std::string quoted(const std::string& label) { return fmt::format("\"{}\"", gnuplot_label(label)); }
@@ -41,6 +29,19 @@ double upper_with_margin(double max_value) { return max_value > 0.0 ? max_value 
 constexpr double kLabelFontPx = 9.0;
 
 }  // namespace
+
+std::string chart_preamble(const std::string& title) {
+  std::string s;
+  s += "set encoding utf8\n";
+  s += "set title '" + gnuplot_label(title) + "'\n";
+  s += "set border lw 1 lc rgb '#555555'\n";
+  s += "set grid lc rgb '#dddddd' lw 1\n";
+  s += "set key outside bottom center horizontal noautotitle\n";
+  s += "set datafile missing 'NaN'\n";
+  return s;
+}
+
+const char* series_colour(std::size_t i) { return kColours[i % kColours.size()]; }
 
 double estimated_text_width_px(const std::string& text, double font_px) {
   double em = 0.0;
@@ -88,7 +89,7 @@ Chart capacity_chart(const CapacityView& view, const std::string& name, const st
   chart.data_files.emplace_back("capacity.dat", data);
   const double pad = max_cf > min_cf ? (max_cf - min_cf) * 0.08 : 0.25;
   std::string& s = chart.script;
-  s += preamble(context.empty() ? "capacity factor trade-off" : context);
+  s += chart_preamble(context.empty() ? "capacity factor trade-off" : context);
   s += "set xlabel 'capacity factor'\n";
   s += "set ylabel 'tokens per second'\n";
   s += "set y2label 'dropped token assignments (%)'\n";
@@ -99,7 +100,7 @@ Chart capacity_chart(const CapacityView& view, const std::string& name, const st
   s += fmt::format(
       "plot 'capacity.dat' using 1:2:3 with yerrorlines lw 2 pt 7 ps 1.2 lc rgb '{}' title 'tokens per second (left)', \\\n"
       "     '' using 1:4:5 axes x1y2 with yerrorlines lw 2 dt 2 pt 5 ps 1.2 lc rgb '{}' title 'dropped % (right)'\n",
-      colour(0), colour(3));
+      series_colour(0), series_colour(3));
   return chart;
 }
 
@@ -174,7 +175,7 @@ std::optional<Chart> pareto_chart(const RecommendView& view, const std::string& 
   }
   chart.data_files.emplace_back("pareto.dat", front_data);
   std::string& s = chart.script;
-  s += preamble(context.empty() ? "Pareto front" : context);
+  s += chart_preamble(context.empty() ? "Pareto front" : context);
   s += "set xlabel 'tokens per second'\nset ylabel 'dropped token assignments (%)'\n";
   s += "set format x '%.2s%c'\n";
   s += fmt::format("set lmargin at screen {}\nset rmargin at screen {}\n", kLeft, kRight);
@@ -192,7 +193,7 @@ std::optional<Chart> pareto_chart(const RecommendView& view, const std::string& 
       "     '' using 1:($4 < 0 ? $2 : NaN):5 with labels left offset 1,1.2 font ',9' tc rgb '#333333' notitle, \\\n"
       "     '' using 1:($4 == 0 ? $2 : NaN):5 with labels center offset 0,1.6 font ',9' tc rgb '#333333' notitle, \\\n"
       "     '' using 1:($4 > 0 ? $2 : NaN):5 with labels right offset -1,1.2 font ',9' tc rgb '#333333' notitle\n",
-      colour(0));
+      series_colour(0));
   return chart;
 }
 
@@ -231,7 +232,7 @@ std::optional<Chart> breakdown_chart(const std::vector<LabelledBreakdown>& bars,
   chart.data_files.emplace_back("breakdown.dat", data);
   chart.height_px = 460 + static_cast<int>(std::min<std::size_t>(longest_label, 60) * 4);
   std::string& s = chart.script;
-  s += preamble(context.empty() ? "step-time breakdown" : context);
+  s += chart_preamble(context.empty() ? "step-time breakdown" : context);
   s += "set style data histograms\nset style histogram rowstacked\n";
   s += "set style fill solid 0.9 border lc rgb '#ffffff'\nset boxwidth 0.65\n";
   s += "set ylabel 'step time (ms)'\nset yrange [0:*]\nset grid noxtics ytics\n";
@@ -262,7 +263,7 @@ std::optional<Chart> breakdown_chart(const std::vector<LabelledBreakdown>& bars,
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (i > 0) s += ", \\\n     ";
     s += fmt::format("'breakdown.dat' using {}{} title '{}' lc rgb '{}'", i + 2, i == 0 ? ":xtic(1)" : "",
-                     gnuplot_label(parts[i]), colour(i));
+                     gnuplot_label(parts[i]), series_colour(i));
   }
   s += "\n";
   return chart;
@@ -298,7 +299,7 @@ Chart traffic_heatmap(const TrafficMatrix& matrix, const std::string& name, cons
   chart.data_files.emplace_back("traffic.dat", data);
   const std::string unit = block == 1 ? std::string("device") : fmt::format("device block ({} devices each)", block);
   std::string& s = chart.script;
-  s += preamble(context.empty() ? "all-to-all traffic" : context);
+  s += chart_preamble(context.empty() ? "all-to-all traffic" : context);
   s += "set key off\nset grid noxtics noytics\nset size square\n";
   s += "set xlabel 'destination " + unit + "'\nset ylabel 'source " + unit + "'\nset cblabel 'MiB sent'\n";
   s += fmt::format("set xrange [-0.5:{0}]\nset yrange [{0}:-0.5]\n", format_exact(static_cast<double>(cells) - 0.5));
@@ -344,7 +345,7 @@ std::optional<Chart> validation_chart(const ValidateView& view, const std::strin
   for (const auto& k : kernels) data += "# " + gnuplot_label(k) + "\n" + data_by_kernel[k] + "\n\n";
   chart.data_files.emplace_back("validate.dat", data);
   std::string& s = chart.script;
-  s += preamble(context.empty() ? "predicted vs measured" : "validate: " + context);
+  s += chart_preamble(context.empty() ? "predicted vs measured" : "validate: " + context);
   s += "set key top left inside vertical box opaque\nset size square\nset logscale xy\n";
   s += fmt::format("set xrange [{0}:{1}]\nset yrange [{0}:{1}]\n", format_exact(lo), format_exact(hi));
   s += "set xlabel 'measured time'\nset ylabel 'predicted time'\n";
@@ -354,7 +355,7 @@ std::optional<Chart> validation_chart(const ValidateView& view, const std::strin
   s += "     x with lines lw 1.5 dt 2 lc rgb '#444444' title 'y = x'";
   for (std::size_t i = 0; i < kernels.size(); ++i) {
     s += fmt::format(", \\\n     'validate.dat' index {} using 1:2{} with {} pt 7 ps 1.1 lc rgb '{}' title '{}'", i,
-                     any_uncertainty ? ":3:4" : "", any_uncertainty ? "yerrorbars" : "points", colour(i + 1),
+                     any_uncertainty ? ":3:4" : "", any_uncertainty ? "yerrorbars" : "points", series_colour(i + 1),
                      gnuplot_label(kernels[i]));
   }
   s += "\n";
@@ -393,7 +394,7 @@ std::optional<Chart> fidelity_chart(const FidelityView& view, const std::string&
   for (const auto& k : series) data += "# " + gnuplot_label(k) + "\n" + data_by_series[k] + "\n\n";
   chart.data_files.emplace_back("fidelity.dat", data);
   std::string& s = chart.script;
-  s += preamble(context.empty() ? "fidelity" : "fidelity: " + context);
+  s += chart_preamble(context.empty() ? "fidelity" : "fidelity: " + context);
   s += "set key top left inside vertical box opaque\nset size square\nset logscale xy\n";
   s += fmt::format("set xrange [{0}:{1}]\nset yrange [{0}:{1}]\n", format_exact(lo), format_exact(hi));
   s += "set xlabel 'published'\nset ylabel 'predicted'\nset samples 200\n";
@@ -403,7 +404,7 @@ std::optional<Chart> fidelity_chart(const FidelityView& view, const std::string&
   for (std::size_t i = 0; i < series.size(); ++i) {
     const bool excluded = series[i].find("(excluded)") != std::string::npos;
     s += fmt::format(", \\\n     'fidelity.dat' index {} using 1:2 with points pt {} ps 1.3 lc rgb '{}' title '{}'", i,
-                     excluded ? 6 : 7, colour(i + 1), gnuplot_label(series[i]));
+                     excluded ? 6 : 7, series_colour(i + 1), gnuplot_label(series[i]));
   }
   s += "\n";
   return chart;

@@ -35,6 +35,12 @@ struct Chart {
 // errs on the wide side.
 [[nodiscard]] double estimated_text_width_px(const std::string& text, double font_px);
 
+// The look every chart shares (the sweep report's too): the title, a light
+// grid, a grey border, the key outside below the plot, "NaN" as missing data.
+[[nodiscard]] std::string chart_preamble(const std::string& title);
+// The i-th series colour (a ten-colour cycle).
+[[nodiscard]] const char* series_colour(std::size_t i);
+
 // Capacity factor (x) against tokens per second (left axis) and drop
 // fraction in percent (right axis), with the spread over seeds as error bars.
 [[nodiscard]] Chart capacity_chart(const CapacityView& view, const std::string& name, const std::string& context);

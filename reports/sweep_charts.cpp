@@ -1,7 +1,6 @@
 #include "reports/sweep_charts.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -12,20 +11,7 @@
 namespace switchsim::reports {
 namespace {
 
-constexpr std::array<const char*, 10> kColours = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
-// The look of charts.cpp's charts.
-std::string preamble(const std::string& title) {
-  std::string s;
-  s += "set encoding utf8\n";
-  s += "set title '" + gnuplot_label(title) + "'\n";
-  s += "set border lw 1 lc rgb '#555555'\n";
-  s += "set grid lc rgb '#dddddd' lw 1\n";
-  s += "set key outside bottom center horizontal noautotitle\n";
-  s += "set datafile missing 'NaN'\n";
-  return s;
-}
 
 std::string value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -82,7 +68,7 @@ Chart sweep_line_chart(const std::string& axis, const std::vector<json>& values,
   chart.title = figure + " against " + axis;
   chart.data_files.emplace_back("sweep.dat", data);
   std::string& s = chart.script;
-  s += preamble(chart.title);
+  s += chart_preamble(chart.title);
   s += "set xlabel '" + gnuplot_label(axis) + "'\n";
   s += "set ylabel '" + gnuplot_label(figure) + "'\n";
   const double lo_x = *std::min_element(x.begin(), x.end());
@@ -94,7 +80,7 @@ Chart sweep_line_chart(const std::string& axis, const std::vector<json>& values,
   s += "plot ";
   for (std::size_t k = 0; k < series.size(); ++k) {
     s += fmt::format("{}'sweep.dat' using 1:{} with linespoints lw 2 pt 7 ps 1.1 lc rgb '{}'{} title '{}'",
-                     k == 0 ? "" : ", \\\n     ", k + 2, kColours[k % kColours.size()], k == 0 ? "" : " dt 2",
+                     k == 0 ? "" : ", \\\n     ", k + 2, series_colour(k), k == 0 ? "" : " dt 2",
                      gnuplot_label(series[k].name));
   }
   s += '\n';
@@ -141,7 +127,7 @@ Chart sweep_heatmap(const std::string& x_axis, const std::vector<json>& x_values
   chart.height_px = 560;
   chart.data_files.emplace_back("heat.dat", data);
   std::string& s = chart.script;
-  s += preamble(chart.title);
+  s += chart_preamble(chart.title);
   s += "set key off\nset grid noxtics noytics\nset tics out nomirror\n";
   s += "set xlabel '" + gnuplot_label(x_axis) + "'\nset ylabel '" + gnuplot_label(y_axis) + "'\n";
   s += "set cblabel '" + gnuplot_label(figure) + "'\n";
