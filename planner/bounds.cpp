@@ -49,8 +49,8 @@ double out_capacity_Bps(const topology::Topology& t, topology::VertexId v) {
 // seconds for one micro-batch (layer_cost, summed over the chunk's layers) and C_s = sum over
 // stage s's chunks of F_j + B_j. Each stage's compute stream runs its ops one at a time, so:
 //   compute_s  = max_s m C_s: the busiest stage's compute (every device of stage s runs it).
-//   chain_s    = max over stages s* of  fill(s*) + m C_s* (+ m x stage 0's forward collectives
-//                when s* = 0), with
+//   chain_s    = max over stages s* of  fill(s*) + m C_s* + m x the forward collectives of the
+//                stage's first device, with
 //                fill(s*) = sum over s < s* of (min_c F_{c p + s} + min_c B_{c p + s} + 2 x p2p).
 //     Why: stage s* runs m C_s* of compute. It cannot start before some micro-batch's forward
 //     has passed the model chunks before its first one, which includes one chunk on each stage
@@ -58,27 +58,29 @@ double out_capacity_Bps(const topology::Topology& t, topology::VertexId v) {
 //     last must still pass one chunk on each stage s < s* (>= min_c B) and s* gradient sends
 //     before the step ends. Each send moves one micro-batch's activations of a device, T d a
 //     bytes (an encoder-decoder's decoder adds its own; not counted), at most at the device's
-//     line rate: p2p = T d a / (largest out capacity of a device). On stage 0 (device 0) a
-//     forward collective leaves the compute stream idle (as for pp = 1 below); on other stages
-//     the collectives are not counted (their groups are not device 0's: the cached durations
-//     are not theirs).
+//     line rate: p2p = T d a / (largest out capacity of a device). A forward collective leaves
+//     the compute stream idle (as for pp = 1 below); each stage's are priced for its first
+//     device (layout.device(0, 0, 0, s)) in that device's own groups (the first mp and ep
+//     groups of the stage), by the same cache call the executor makes; the chip cut only on
+//     stage 0 (it is device 0's chip).
 //     With equal chunks (F + B = t / v per chunk, a device's layers taking t per micro-batch)
 //     and free sends, s* = p - 1 gives (p - 1) t / v + m t = m t (v m + p - 1) / (v m): for
 //     gpipe and 1f1b (v = 1) the textbook m t (m + p - 1) / m, a bubble (p - 1) / (m + p - 1);
 //     interleaved (p - 1) / (v m + p - 1) (pipeline_schedule.hpp).
-//   communication_s = m x stage 0's collectives of device 0 (its stream 0; the sends have
-//                streams of their own).
-// Not counted (a looser but still valid bound): the gradient sync, the optimizer update, the
-// collectives off stage 0 and the latencies of the sends.
+//   communication_s = max over stages of m x its first device's collectives (its stream 0;
+//                the sends have streams of their own).
+// Not counted (a looser but still valid bound): the gradient sync, the optimizer update and
+// the latencies of the sends.
 StepBound pipeline_bound(const workloads::Layout& layout, const workloads::TrainingSetup& setup,
-                         const std::vector<FB>& layer_cost, const std::vector<double>& layer_comm, double forwards,
-                         double send_bytes, double device_out_Bps) {
+                         const std::vector<FB>& layer_cost, const std::vector<std::vector<double>>& stage_comm,
+                         double forwards, double send_bytes, double device_out_Bps) {
   const std::int64_t p = layout.pp, v = layout.vpp, chunks = p * v;
   const auto L = static_cast<std::int64_t>(layer_cost.size());
   const auto mb = static_cast<double>(setup.micro_batches);
   std::vector<FB> chunk(static_cast<std::size_t>(chunks));
-  std::vector<double> chunk_comm(static_cast<std::size_t>(chunks), 0.0);
+  std::vector<double> chunk_comm(static_cast<std::size_t>(chunks), 0.0);  // in the stage's own groups
   for (std::int64_t j = 0; j < chunks; ++j) {
+    const std::vector<double>& layer_comm = stage_comm[static_cast<std::size_t>(j % p)];
     for (std::int64_t i = workloads::chunk_first_layer(L, chunks, j); i < workloads::chunk_first_layer(L, chunks, j + 1); ++i) {
       chunk[static_cast<std::size_t>(j)] += layer_cost[static_cast<std::size_t>(i)];
       chunk_comm[static_cast<std::size_t>(j)] += layer_comm[static_cast<std::size_t>(i)];
@@ -89,19 +91,19 @@ StepBound pipeline_bound(const workloads::Layout& layout, const workloads::Train
   double fill = 0.0;
   for (std::int64_t s = 0; s < p; ++s) {
     double stage = 0.0;
-    double stage_comm = 0.0;
+    double collectives = 0.0;  // the stage's first device's, per micro-batch
     double min_f = HUGE_VAL, min_b = HUGE_VAL;
     for (std::int64_t c = 0; c < v; ++c) {
       const auto j = static_cast<std::size_t>(workloads::model_chunk(p, s, c));
       stage += chunk[j].total();
-      stage_comm += chunk_comm[j];
+      collectives += chunk_comm[j];
       min_f = std::min(min_f, chunk[j].f);
       min_b = std::min(min_b, chunk[j].b);
     }
     b.compute_s = std::max(b.compute_s, mb * stage);
-    const double forward_comm = s == 0 ? mb * stage_comm * forwards / (forwards + 1.0) : 0.0;
+    const double forward_comm = mb * collectives * forwards / (forwards + 1.0);
     b.chain_s = std::max(b.chain_s, fill + mb * stage + forward_comm);
-    if (s == 0) b.communication_s = mb * stage_comm;
+    b.communication_s = std::max(b.communication_s, mb * collectives);
     fill += min_f + min_b + 2.0 * p2p;
   }
   return b;
@@ -317,9 +319,10 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
       if (std::binary_search(cuts.chip_devices.begin(), cuts.chip_devices.end(), id)) ++ep_on_chip;
     }
   }
-  // Device 0's group of each partition (the executor runs the group that contains it).
-  const auto ep_group = layout.ep > 1 ? layout.ep_groups().front() : std::vector<std::int32_t>{};
-  const auto mp_group = mp > 1 ? layout.mp_groups().front() : std::vector<std::int32_t>{};
+  // Device 0's group of each partition (the executor runs the group that contains it). With
+  // pp > 1 each stage's first device in turn (below): its groups are the first of its stage.
+  auto ep_group = layout.ep > 1 ? layout.ep_groups().front() : std::vector<std::int32_t>{};
+  auto mp_group = mp > 1 ? layout.mp_groups().front() : std::vector<std::int32_t>{};
   auto exact = [&](sim::CollectiveOp op, const std::vector<std::int32_t>& group, double bytes) {
     if (cache == nullptr || group.size() <= 1) return 0.0;
     const std::vector<topology::VertexId> members(group.begin(), group.end());
@@ -340,37 +343,53 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   };
   // Device 0's collectives of one micro-batch per pipeline layer (its forward and backward passes).
   std::vector<double> layer_comm(layer_cost.size(), 0.0);
-  for (int stack = 0; stack < 2; ++stack) {
-    const bool dec = stack == 1;
-    const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
-    const std::int64_t T = dec ? T_dec : T_enc;
-    const std::int64_t G = dec ? shape.decoder_group_tokens : shape.group_tokens;
-    const std::int64_t groups = dec ? dims.decoder_groups : dims.groups;
-    for (std::int64_t i = 0; i < layers; ++i) {
-      const bool sw = m.is_switch_layer(i);
-      double& comm = layer_comm[static_cast<std::size_t>(
-          std::clamp<std::int64_t>(dec ? m.encoder_layers + i : i, 0, static_cast<std::int64_t>(layer_comm.size()) - 1))];
-      if (sw && layout.ep > 1) {
-        // Per forward pass a dispatch (de bytes per element: 1 with --fp8-dispatch) and a combine
-        // (a); backward both in a (workloads/fp8.hpp).
-        const double elements = static_cast<double>(slots(G, groups)) * static_cast<double>(d);
-        const double de = workloads::dispatch_element_bytes(setup);
-        comm += forwards * (all_to_all(elements * de) + all_to_all(elements * a)) + 2.0 * all_to_all(elements * a);
-      }
-      if (mp > 1) {
-        const double attn_blocks = dec ? 2.0 : 1.0;
-        const double act = static_cast<double>(T) * static_cast<double>(d) * a;
-        const double ffn_bytes = sw ? static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a : act;
-        auto reduce = [&](double bytes) {
-          return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
-        };
-        // Decoder-only MoE layers with shared experts: one more all-reduce of the tokens.
-        const double shared = sw && m.shared_experts > 0 ? reduce(act) : 0.0;
-        comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes) + shared);
+  auto collect = [&] {
+    std::fill(layer_comm.begin(), layer_comm.end(), 0.0);
+    for (int stack = 0; stack < 2; ++stack) {
+      const bool dec = stack == 1;
+      const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
+      const std::int64_t T = dec ? T_dec : T_enc;
+      const std::int64_t G = dec ? shape.decoder_group_tokens : shape.group_tokens;
+      const std::int64_t groups = dec ? dims.decoder_groups : dims.groups;
+      for (std::int64_t i = 0; i < layers; ++i) {
+        const bool sw = m.is_switch_layer(i);
+        double& comm = layer_comm[static_cast<std::size_t>(
+            std::clamp<std::int64_t>(dec ? m.encoder_layers + i : i, 0, static_cast<std::int64_t>(layer_comm.size()) - 1))];
+        if (sw && layout.ep > 1) {
+          // Per forward pass a dispatch (de bytes per element: 1 with --fp8-dispatch) and a combine
+          // (a); backward both in a (workloads/fp8.hpp).
+          const double elements = static_cast<double>(slots(G, groups)) * static_cast<double>(d);
+          const double de = workloads::dispatch_element_bytes(setup);
+          comm += forwards * (all_to_all(elements * de) + all_to_all(elements * a)) + 2.0 * all_to_all(elements * a);
+        }
+        if (mp > 1) {
+          const double attn_blocks = dec ? 2.0 : 1.0;
+          const double act = static_cast<double>(T) * static_cast<double>(d) * a;
+          const double ffn_bytes = sw ? static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a : act;
+          auto reduce = [&](double bytes) {
+            return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
+          };
+          // Decoder-only MoE layers with shared experts: one more all-reduce of the tokens.
+          const double shared = sw && m.shared_experts > 0 ? reduce(act) : 0.0;
+          comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes) + shared);
+        }
       }
     }
+  };
+  collect();
+  if (layout.pp > 1) {
+    // Per stage s, the collectives of its first device (layout.device(0, 0, 0, s)), in its own
+    // groups; device 0's chip term only on stage 0 (cuts.chip_devices is device 0's chip).
+    std::vector<std::vector<double>> stage_comm{layer_comm};
+    for (std::int64_t st = 1; st < layout.pp; ++st) {
+      if (layout.ep > 1) ep_group = layout.ep_groups(st).front();
+      if (mp > 1) mp_group = layout.mp_groups(st).front();
+      ep_on_chip = layout.ep;
+      collect();
+      stage_comm.push_back(layer_comm);
+    }
+    return pipeline_bound(layout, setup, layer_cost, stage_comm, forwards, static_cast<double>(T_enc * d) * a, dev_Bps);
   }
-  if (layout.pp > 1) return pipeline_bound(layout, setup, layer_cost, layer_comm, forwards, static_cast<double>(T_enc * d) * a, dev_Bps);
   double comm = 0.0;
   for (double c : layer_comm) comm += c;
   comm *= static_cast<double>(setup.micro_batches);

@@ -148,7 +148,11 @@ std::string why_line(const Evaluation& e, const Evaluation& first, std::int64_t 
                 100.0 * e.breakdown.compute_s / total, 100.0 * e.breakdown.all_to_all_s / total,
                 100.0 * e.breakdown.all_reduce_s / total, 100.0 * e.breakdown.idle_s / total,
                 e.memory_per_device_bytes() / kGiB, e.memory.device_memory_bytes / kGiB,
-                e.candidate.micro_batches > 1 ? (", " + std::to_string(e.candidate.micro_batches) + " micro-batches to fit").c_str() : "");
+                e.candidate.micro_batches > 1
+                    ? (", " + std::to_string(e.candidate.micro_batches) +
+                       (e.candidate.layout.pp > 1 ? " micro-batches" : " micro-batches to fit"))
+                          .c_str()
+                    : "");
   std::string why = buf;
   if (e.candidate.zero > 0) why += "; ZeRO stage " + std::to_string(e.candidate.zero);
   if (e.candidate.layout.pp > 1) {

@@ -147,7 +147,7 @@ TEST_CASE("planner pipelines: the bound includes the bubble and stays below the 
   const planner::Enumeration en = planner::enumerate_candidates(m, mesh, o);
   std::vector<planner::Candidate> piped;
   for (const planner::Candidate& c : en.candidates)
-    if (c.layout.pp > 1 && c.mapping() == "mp.ep.rep") piped.push_back(c);
+    if (c.layout.pp > 1) piped.push_back(c);
   REQUIRE(piped.size() > 10);
   const auto cost = workloads::make_cost_model(mesh.device_kind, "");
   const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
