@@ -3,7 +3,7 @@
 //  [--memory-headroom F] [--max-micro-batches N] [--batch-tokens N] [--group-tokens N]
 //  [--moe-impl auto|einsum|gather|grouped] [--precision P] [--fp8-dispatch]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
-//  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all] [--pp-schedule gpipe|1f1b|interleaved]
+//  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all] [--pp auto|all|N] [--pp-schedule auto|all|gpipe|1f1b|interleaved]
 //  [--zero auto|all|0|1|2|3] [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
@@ -64,7 +64,8 @@ struct Options {
   std::string grad_sync = "auto";
   std::string comm_priority = "none";
   std::string zero = "auto";
-  std::string pp_schedule = "1f1b";
+  std::string pp = "auto";
+  std::string pp_schedule = "auto";
   std::string out_dir;
   bool progress = false;
   bool no_progress = false;
@@ -139,9 +140,13 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--zero", opt->zero,
                  "ZeRO stage: auto (default: per layout the lowest of 0..3 whose memory fits) | all (every stage that "
                  "fits is a candidate) | 0 | 1 | 2 | 3 (that stage only)");
+  app.add_option("--pp", opt->pp,
+                 "Pipeline stages: auto (default: pp = 1, plus every pp > 1 dividing the devices on multi-node GPU "
+                 "clusters or when nothing fits without) | all (pp > 1 on any mesh) | N (that count only; 1 = no "
+                 "pipelines)");
   app.add_option("--pp-schedule", opt->pp_schedule,
-                 "Pipeline schedule: gpipe | 1f1b (default) | interleaved (recorded in the inputs; the search does not "
-                 "enumerate pipeline stages yet: every candidate has pp = 1)");
+                 "Pipeline schedules searched with pp > 1: auto (default: 1f1b and interleaved with vpp 2 or 4) | all "
+                 "(gpipe too) | gpipe | 1f1b | interleaved");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
   app.add_flag("--progress", opt->progress, "Progress lines on stderr (default: only when stderr is a terminal)");
   app.add_flag("--no-progress", opt->no_progress, "No progress lines, even on a terminal");
@@ -172,7 +177,8 @@ CommandAction add_recommend_command(CLI::App& app) {
     so.load_model_above_devices = opt->load_model_above;
     so.network_model = workloads::parse_network_model(opt->network_model, "--network-model");
     so.strict_priority = workloads::parse_comm_priority(opt->comm_priority, "--comm-priority");
-    so.enumeration.training.pp_schedule = workloads::parse_pipeline_schedule(opt->pp_schedule, "--pp-schedule");
+    so.enumeration.pp = planner::parse_pp_search(opt->pp, "--pp");
+    so.enumeration.pp_schedule = planner::parse_schedule_search(opt->pp_schedule, "--pp-schedule");
     if (opt->rerank <= 0) throw InputError("--rerank", "must be positive");
     so.rerank = opt->rerank;
     if (opt->progress && opt->no_progress) throw InputError("--progress", "cannot be combined with --no-progress");

@@ -1,6 +1,7 @@
 #include "planner/bounds.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "kernels/shape_aware_cost_model.hpp"
@@ -10,6 +11,7 @@
 #include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
+#include "workloads/pipeline_schedule.hpp"
 #include "workloads/zero_sharding.hpp"
 
 namespace switchsim::planner {
@@ -19,10 +21,92 @@ using kernels::matmul;
 using kernels::OpKind;
 using kernels::OpShape;
 
+// Forward and backward seconds of a set of compute ops for one micro-batch: `f` one forward pass,
+// `b` the backward pass (with rematerialization its second forward, then dgrad and wgrad). The
+// pipeline bound (below) needs them apart; a pp = 1 step only their sum.
+struct FB {
+  double f = 0.0;
+  double b = 0.0;
+  [[nodiscard]] double total() const { return f + b; }
+  FB& operator+=(const FB& o) {
+    f += o.f;
+    b += o.b;
+    return *this;
+  }
+  friend FB operator+(FB x, const FB& y) { return x += y; }
+  friend FB operator*(double k, const FB& x) { return FB{k * x.f, k * x.b}; }
+};
+
 double out_capacity_Bps(const topology::Topology& t, topology::VertexId v) {
   double sum = 0.0;
   for (topology::LinkId l : t.out_links(v)) sum += t.link(l).bandwidth_Bps;
   return sum;
+}
+
+// Lower bound of a pipelined step (layout.pp = p > 1, schedule gpipe, 1f1b or interleaved with
+// v = layout.vpp chunks per device, m micro-batches). Model chunk j (of p v, consecutive layers,
+// workloads::chunk_first_layer) runs on stage j mod p; F_j, B_j are its forward and backward
+// seconds for one micro-batch (layer_cost, summed over the chunk's layers) and C_s = sum over
+// stage s's chunks of F_j + B_j. Each stage's compute stream runs its ops one at a time, so:
+//   compute_s  = max_s m C_s: the busiest stage's compute (every device of stage s runs it).
+//   chain_s    = max over stages s* of  fill(s*) + m C_s* + m x the forward collectives of the
+//                stage's first device, with
+//                fill(s*) = sum over s < s* of (min_c F_{c p + s} + min_c B_{c p + s} + 2 x p2p).
+//     Why: stage s* runs m C_s* of compute. It cannot start before some micro-batch's forward
+//     has passed the model chunks before its first one, which includes one chunk on each stage
+//     s < s* (its forward >= min_c F there) and s* activation sends; and the backward it runs
+//     last must still pass one chunk on each stage s < s* (>= min_c B) and s* gradient sends
+//     before the step ends. Each send moves one micro-batch's activations of a device, T d a
+//     bytes (an encoder-decoder's decoder adds its own; not counted), at most at the device's
+//     line rate: p2p = T d a / (largest out capacity of a device). A forward collective leaves
+//     the compute stream idle (as for pp = 1 below); each stage's are priced for its first
+//     device (layout.device(0, 0, 0, s)) in that device's own groups (the first mp and ep
+//     groups of the stage), by the same cache call the executor makes; the chip cut only on
+//     stage 0 (it is device 0's chip).
+//     With equal chunks (F + B = t / v per chunk, a device's layers taking t per micro-batch)
+//     and free sends, s* = p - 1 gives (p - 1) t / v + m t = m t (v m + p - 1) / (v m): for
+//     gpipe and 1f1b (v = 1) the textbook m t (m + p - 1) / m, a bubble (p - 1) / (m + p - 1);
+//     interleaved (p - 1) / (v m + p - 1) (pipeline_schedule.hpp).
+//   communication_s = max over stages of m x its first device's collectives (its stream 0;
+//                the sends have streams of their own).
+// Not counted (a looser but still valid bound): the gradient sync, the optimizer update and
+// the latencies of the sends.
+StepBound pipeline_bound(const workloads::Layout& layout, const workloads::TrainingSetup& setup,
+                         const std::vector<FB>& layer_cost, const std::vector<std::vector<double>>& stage_comm,
+                         double forwards, double send_bytes, double device_out_Bps) {
+  const std::int64_t p = layout.pp, v = layout.vpp, chunks = p * v;
+  const auto L = static_cast<std::int64_t>(layer_cost.size());
+  const auto mb = static_cast<double>(setup.micro_batches);
+  std::vector<FB> chunk(static_cast<std::size_t>(chunks));
+  std::vector<double> chunk_comm(static_cast<std::size_t>(chunks), 0.0);  // in the stage's own groups
+  for (std::int64_t j = 0; j < chunks; ++j) {
+    const std::vector<double>& layer_comm = stage_comm[static_cast<std::size_t>(j % p)];
+    for (std::int64_t i = workloads::chunk_first_layer(L, chunks, j); i < workloads::chunk_first_layer(L, chunks, j + 1); ++i) {
+      chunk[static_cast<std::size_t>(j)] += layer_cost[static_cast<std::size_t>(i)];
+      chunk_comm[static_cast<std::size_t>(j)] += layer_comm[static_cast<std::size_t>(i)];
+    }
+  }
+  const double p2p = device_out_Bps > 0.0 ? send_bytes / device_out_Bps : 0.0;
+  StepBound b;
+  double fill = 0.0;
+  for (std::int64_t s = 0; s < p; ++s) {
+    double stage = 0.0;
+    double collectives = 0.0;  // the stage's first device's, per micro-batch
+    double min_f = HUGE_VAL, min_b = HUGE_VAL;
+    for (std::int64_t c = 0; c < v; ++c) {
+      const auto j = static_cast<std::size_t>(workloads::model_chunk(p, s, c));
+      stage += chunk[j].total();
+      collectives += chunk_comm[j];
+      min_f = std::min(min_f, chunk[j].f);
+      min_b = std::min(min_b, chunk[j].b);
+    }
+    b.compute_s = std::max(b.compute_s, mb * stage);
+    const double forward_comm = mb * collectives * forwards / (forwards + 1.0);
+    b.chain_s = std::max(b.chain_s, fill + mb * stage + forward_comm);
+    b.communication_s = std::max(b.communication_s, mb * collectives);
+    fill += min_f + min_b + 2.0 * p2p;
+  }
+  return b;
 }
 
 }  // namespace
@@ -85,7 +169,8 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   // A weighted op runs forward (x forwards), dgrad and wgrad, each with its own product
   // shape (workloads/backward_shapes.hpp), as the step builder emits them.
   auto weighted = [&](const OpShape& s) {
-    return forwards * predict(s) + predict(workloads::dgrad_shape(s)) + predict(workloads::wgrad_shape(s));
+    const double f = predict(s);
+    return FB{f, (forwards - 1.0) * f + predict(workloads::dgrad_shape(s)) + predict(workloads::wgrad_shape(s))};
   };
   // Dropless expert products are priced at the mean load, a lower bound of the busiest
   // device only for a cost convex in the rows (Jensen, summed over layers). Padding (MXU
@@ -94,13 +179,16 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   // wgrad (kernels/shape_aware_cost_model.hpp).
   const auto* shape_aware = dynamic_cast<const kernels::ShapeAwareCostModel*>(&cost);
   auto weighted_at_mean = [&](const OpShape& s) {
-    return shape_aware != nullptr ? (forwards + 2.0) * shape_aware->predict_unpadded(s).seconds : weighted(s);
+    if (shape_aware == nullptr) return weighted(s);
+    const double u = shape_aware->predict_unpadded(s).seconds;
+    return FB{u, (forwards + 1.0) * u};
   };
   auto attention = [&](std::int64_t lq, std::int64_t lk) {
     const OpShape f = matmul(lq, m.d_kv, lk, seqs * heads, OpKind::attention);
     OpShape bwd = f;
     bwd.batch *= 2;
-    return forwards * predict(f) + predict(bwd);
+    const double pf = predict(f);
+    return FB{pf, (forwards - 1.0) * pf + predict(bwd)};
   };
   // Memory-bound ops (norms, residuals, activations, dispatch, combine, embeddings, loss)
   // run forward (x forwards) and once backward, all on the chain.
@@ -108,7 +196,8 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     OpShape s;
     s.kind = kind;
     s.bytes = static_cast<std::int64_t>(bytes);
-    return (forwards + 1.0) * predict(s);
+    const double p = predict(s);
+    return FB{p, forwards * p};
   };
   auto norm = [&](std::int64_t T) { return memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a); };
   auto residual = [&](std::int64_t T) { return memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a); };
@@ -123,12 +212,16 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   };
   // The MoE implementation's ops (workloads/moe_layer.hpp), as the builder emits them.
   auto moe_ops = [&](const std::vector<workloads::MoeOp>& ops) {
-    double s = 0.0;
+    FB s;
     // Uneven (grouped) expert products have rows that are only a lower bound of the busiest
     // device's: priced at_mean (padding-free, convex) as the dropless products above.
     for (const workloads::MoeOp& op : ops) {
-      s += op.weighted ? (uneven ? weighted_at_mean(op.forward) : weighted(op.forward))
-                       : forwards * predict(op.forward) + predict(op.backward);
+      if (op.weighted) {
+        s += uneven ? weighted_at_mean(op.forward) : weighted(op.forward);
+      } else {
+        const double pf = predict(op.forward);
+        s += FB{pf, (forwards - 1.0) * pf + predict(op.backward)};
+      }
     }
     return s;
   };
@@ -140,7 +233,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     }
     OpShape router = matmul(T, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
-    double s = norm(T) + weighted(router) + residual(T);
+    FB s = norm(T) + weighted(router) + residual(T);
     if (dims.shared_d_ff > 0) {  // shared experts (decoder-only), as the builder emits them
       const std::int64_t sff = dims.shared_d_ff;
       s += weighted(matmul(T, d, (nm - 1) * sff)) + memory_op(OpKind::elementwise, static_cast<double>(nm * T * sff) * a) +
@@ -154,13 +247,22 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     return s;
   };
 
-  double compute = 0.0;
+  // Per pipeline layer (encoder layers, then decoder layers: workloads::pipeline_layers) the
+  // seconds of its ops for one micro-batch, with the model's ends where the step builder puts
+  // them (step_builder.cpp, pipeline_positions): the embeddings with the first layer (the
+  // decoder's with the first decoder layer), the LM head and the loss with the last layer.
+  const std::int64_t L_pipe = workloads::pipeline_layers(m);
+  std::vector<FB> layer_cost(static_cast<std::size_t>(std::max<std::int64_t>(L_pipe, 1)));
+  auto at_layer = [&](std::int64_t i) -> FB& {
+    return layer_cost[static_cast<std::size_t>(std::clamp<std::int64_t>(i, 0, static_cast<std::int64_t>(layer_cost.size()) - 1))];
+  };
+  FB head;  // the LM head and the loss: with the last layer
   if (m.decoder_only()) {
     // The builder's decoder-only layers (step_builder.cpp): the same op list.
-    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
-    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc) * static_cast<double>(m.vocab / mp) * 4.0);
+    at_layer(0) += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
+    head += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc) * static_cast<double>(m.vocab / mp) * 4.0);
     const std::int64_t L = m.input_length;
-    double attn = norm(T_enc) + residual(T_enc);
+    FB attn = norm(T_enc) + residual(T_enc);
     for (const workloads::Projection& x : workloads::attention_in_projections(m, mp)) attn += weighted(matmul(T_enc, x.in, x.out));
     const workloads::Projection o = workloads::attention_out_projection(m, mp);
     attn += weighted(matmul(T_enc, o.in, o.out));
@@ -168,32 +270,38 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
       const OpShape f = matmul(L, workloads::attention_op_dim(m), workloads::causal_keys(L), seqs * heads, OpKind::attention);
       OpShape bwd = f;
       bwd.batch *= 2;
-      attn += forwards * predict(f) + predict(bwd);
+      const double pf = predict(f);
+      attn += FB{pf, (forwards - 1.0) * pf + predict(bwd)};
     }
     for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
-      compute += attn + ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
+      at_layer(i) += attn + ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
     }
-    compute += weighted(matmul(T_enc, d, m.vocab / mp));
+    head += weighted(matmul(T_enc, d, m.vocab / mp));
   } else {
-    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
-    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a);
-    compute += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0);
+    at_layer(0) += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
+    at_layer(m.encoder_layers) += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a);
+    head += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0);
     for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
-      compute += norm(T_enc) + residual(T_enc);
-      compute += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
-                 weighted(matmul(T_enc, inner, d));
-      compute += ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
+      FB& c = at_layer(i);
+      c += norm(T_enc) + residual(T_enc);
+      c += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
+           weighted(matmul(T_enc, inner, d));
+      c += ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
     }
     for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
-      compute += 2.0 * (norm(T_dec) + residual(T_dec));
-      compute += weighted(matmul(T_dec, d, 3 * inner)) + attention(m.target_length, m.target_length) +
-                 weighted(matmul(T_dec, inner, d));
-      compute += weighted(matmul(T_dec, d, inner)) + weighted(matmul(seqs * m.input_length, d, 2 * inner)) +
-                 attention(m.target_length, m.input_length) + weighted(matmul(T_dec, inner, d));
-      compute += ffn(T_dec, shape.decoder_group_tokens, dims.decoder_groups, m.is_switch_layer(i));
+      FB& c = at_layer(m.encoder_layers + i);
+      c += 2.0 * (norm(T_dec) + residual(T_dec));
+      c += weighted(matmul(T_dec, d, 3 * inner)) + attention(m.target_length, m.target_length) +
+           weighted(matmul(T_dec, inner, d));
+      c += weighted(matmul(T_dec, d, inner)) + weighted(matmul(seqs * m.input_length, d, 2 * inner)) +
+           attention(m.target_length, m.input_length) + weighted(matmul(T_dec, inner, d));
+      c += ffn(T_dec, shape.decoder_group_tokens, dims.decoder_groups, m.is_switch_layer(i));
     }
-    compute += weighted(matmul(T_dec, d, m.vocab / mp));
+    head += weighted(matmul(T_dec, d, m.vocab / mp));
   }
+  at_layer(L_pipe - 1) += head;
+  double compute = 0.0;
+  for (const FB& c : layer_cost) compute += c.total();
   b.compute_s = compute * static_cast<double>(setup.micro_batches);
 
   // Communication of device 0.
@@ -211,9 +319,10 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
       if (std::binary_search(cuts.chip_devices.begin(), cuts.chip_devices.end(), id)) ++ep_on_chip;
     }
   }
-  // Device 0's group of each partition (the executor runs the group that contains it).
-  const auto ep_group = layout.ep > 1 ? layout.ep_groups().front() : std::vector<std::int32_t>{};
-  const auto mp_group = mp > 1 ? layout.mp_groups().front() : std::vector<std::int32_t>{};
+  // Device 0's group of each partition (the executor runs the group that contains it). With
+  // pp > 1 each stage's first device in turn (below): its groups are the first of its stage.
+  auto ep_group = layout.ep > 1 ? layout.ep_groups().front() : std::vector<std::int32_t>{};
+  auto mp_group = mp > 1 ? layout.mp_groups().front() : std::vector<std::int32_t>{};
   auto exact = [&](sim::CollectiveOp op, const std::vector<std::int32_t>& group, double bytes) {
     if (cache == nullptr || group.size() <= 1) return 0.0;
     const std::vector<topology::VertexId> members(group.begin(), group.end());
@@ -232,35 +341,57 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     }
     return t;
   };
-  double comm = 0.0;
-  for (int stack = 0; stack < 2; ++stack) {
-    const bool dec = stack == 1;
-    const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
-    const std::int64_t T = dec ? T_dec : T_enc;
-    const std::int64_t G = dec ? shape.decoder_group_tokens : shape.group_tokens;
-    const std::int64_t groups = dec ? dims.decoder_groups : dims.groups;
-    for (std::int64_t i = 0; i < layers; ++i) {
-      const bool sw = m.is_switch_layer(i);
-      if (sw && layout.ep > 1) {
-        // Per forward pass a dispatch (de bytes per element: 1 with --fp8-dispatch) and a combine
-        // (a); backward both in a (workloads/fp8.hpp).
-        const double elements = static_cast<double>(slots(G, groups)) * static_cast<double>(d);
-        const double de = workloads::dispatch_element_bytes(setup);
-        comm += forwards * (all_to_all(elements * de) + all_to_all(elements * a)) + 2.0 * all_to_all(elements * a);
-      }
-      if (mp > 1) {
-        const double attn_blocks = dec ? 2.0 : 1.0;
-        const double act = static_cast<double>(T) * static_cast<double>(d) * a;
-        const double ffn_bytes = sw ? static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a : act;
-        auto reduce = [&](double bytes) {
-          return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
-        };
-        // Decoder-only MoE layers with shared experts: one more all-reduce of the tokens.
-        const double shared = sw && m.shared_experts > 0 ? reduce(act) : 0.0;
-        comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes) + shared);
+  // Device 0's collectives of one micro-batch per pipeline layer (its forward and backward passes).
+  std::vector<double> layer_comm(layer_cost.size(), 0.0);
+  auto collect = [&] {
+    std::fill(layer_comm.begin(), layer_comm.end(), 0.0);
+    for (int stack = 0; stack < 2; ++stack) {
+      const bool dec = stack == 1;
+      const std::int64_t layers = dec ? m.decoder_layers : m.encoder_layers;
+      const std::int64_t T = dec ? T_dec : T_enc;
+      const std::int64_t G = dec ? shape.decoder_group_tokens : shape.group_tokens;
+      const std::int64_t groups = dec ? dims.decoder_groups : dims.groups;
+      for (std::int64_t i = 0; i < layers; ++i) {
+        const bool sw = m.is_switch_layer(i);
+        double& comm = layer_comm[static_cast<std::size_t>(
+            std::clamp<std::int64_t>(dec ? m.encoder_layers + i : i, 0, static_cast<std::int64_t>(layer_comm.size()) - 1))];
+        if (sw && layout.ep > 1) {
+          // Per forward pass a dispatch (de bytes per element: 1 with --fp8-dispatch) and a combine
+          // (a); backward both in a (workloads/fp8.hpp).
+          const double elements = static_cast<double>(slots(G, groups)) * static_cast<double>(d);
+          const double de = workloads::dispatch_element_bytes(setup);
+          comm += forwards * (all_to_all(elements * de) + all_to_all(elements * a)) + 2.0 * all_to_all(elements * a);
+        }
+        if (mp > 1) {
+          const double attn_blocks = dec ? 2.0 : 1.0;
+          const double act = static_cast<double>(T) * static_cast<double>(d) * a;
+          const double ffn_bytes = sw ? static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a : act;
+          auto reduce = [&](double bytes) {
+            return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
+          };
+          // Decoder-only MoE layers with shared experts: one more all-reduce of the tokens.
+          const double shared = sw && m.shared_experts > 0 ? reduce(act) : 0.0;
+          comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes) + shared);
+        }
       }
     }
+  };
+  collect();
+  if (layout.pp > 1) {
+    // Per stage s, the collectives of its first device (layout.device(0, 0, 0, s)), in its own
+    // groups; device 0's chip term only on stage 0 (cuts.chip_devices is device 0's chip).
+    std::vector<std::vector<double>> stage_comm{layer_comm};
+    for (std::int64_t st = 1; st < layout.pp; ++st) {
+      if (layout.ep > 1) ep_group = layout.ep_groups(st).front();
+      if (mp > 1) mp_group = layout.mp_groups(st).front();
+      ep_on_chip = layout.ep;
+      collect();
+      stage_comm.push_back(layer_comm);
+    }
+    return pipeline_bound(layout, setup, layer_cost, stage_comm, forwards, static_cast<double>(T_enc * d) * a, dev_Bps);
   }
+  double comm = 0.0;
+  for (double c : layer_comm) comm += c;
   comm *= static_cast<double>(setup.micro_batches);
   const double forward_comm = comm * forwards / (forwards + 1.0);  // each pass moves the same collectives
   const workloads::ParamCount pc = workloads::count_params(m);

@@ -51,6 +51,11 @@
 //   chain_s = compute_s + forward collectives + gradient all-reduces (backward
 //   collectives may hide behind wgrad and are not counted).
 // step_time_s = max(compute_s, communication_s, chain_s).
+// Pipelines (layout.pp > 1): the same per-layer op costs, split into forward and backward,
+// summed per model chunk; compute_s is the busiest stage's, chain_s the fill and drain of the
+// schedule (the bubble: (m + p - 1) / m for gpipe and 1f1b, (v m + p - 1) / (v m) interleaved,
+// with equal stages) plus stage 0's forward collectives, communication_s stage 0's collectives;
+// the gradient sync and the update are not counted (bounds.cpp, pipeline_bound, derives it).
 
 #include <cstdint>
 #include <vector>

@@ -63,6 +63,7 @@ std::string Candidate::label() const {
   s += mode == ExecutionMode::dropless ? " dropless" : " cf=" + format_factor(capacity_factor) + " capacity";
   s += " mb=" + std::to_string(micro_batches);
   if (zero > 0) s += " zero=" + std::to_string(zero);
+  if (layout.pp > 1) s += std::string(" ") + workloads::to_string(schedule);
   return s;
 }
 
@@ -129,6 +130,7 @@ workloads::TrainingSetup candidate_setup(const workloads::TrainingSetup& options
   setup.micro_batches = c.micro_batches;
   setup.moe_impl = c.moe_impl;
   setup.zero_stage = c.zero;
+  setup.pp_schedule = c.schedule;
   return setup;
 }
 
@@ -139,6 +141,10 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
     throw InputError("--memory-headroom", "must be in (0, 1]");
   }
   if (options.max_micro_batches < 1) throw InputError("--max-micro-batches", "must be positive");
+  if (options.pp == 0 || options.pp < kPpEvery) throw InputError("--pp", "must be 'auto', 'all' or a positive stage count");
+  if (options.pp_schedule < kScheduleEvery || options.pp_schedule > static_cast<std::int32_t>(workloads::PipelineSchedule::interleaved)) {
+    throw InputError("--pp-schedule", "must be auto, all, gpipe, 1f1b or interleaved");
+  }
   const std::int64_t devices = mesh.topology.num_devices();
   const double device_memory = topology::device_spec(mesh.device_kind).memory_bytes;
   const double limit = options.memory_headroom * device_memory;
@@ -170,7 +176,8 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
   }
 
   Enumeration out;
-  const std::vector<Layout> layouts = enumerate_layouts(model, devices);
+  const bool without_pipelines = options.pp == kPpAuto || options.pp == kPpEvery || options.pp == 1;
+  const std::vector<Layout> layouts = without_pipelines ? enumerate_layouts(model, devices) : std::vector<Layout>{};
   out.layouts = static_cast<std::int64_t>(layouts.size());
   for (const Layout& base : layouts) {
     const std::vector<Layout> mappings = enumerate_mappings(base);
@@ -227,6 +234,102 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
       if (!accepted) {
         SWITCHSIM_ASSERT(!rej.reason.empty(), "a rejected candidate has a reason");
         out.rejected.push_back(std::move(rej));
+      }
+    }
+  }
+  // Pipelines (pipeline_search.hpp): after every pp = 1 candidate.
+  out.pipelines = options.pp == kPpEvery || options.pp > 1 ||
+                  (options.pp == kPpAuto && (pipelines_by_default(mesh) || out.candidates.empty()));
+  if (!out.pipelines) return out;
+  const std::int64_t layers = workloads::pipeline_layers(model);
+  std::vector<std::int64_t> depths = options.pp > 1 ? std::vector<std::int64_t>{options.pp} : pipeline_depths(model, devices);
+  for (const std::int64_t pp : depths) {
+    if (devices % pp != 0 || pp > layers) {
+      Rejection rej;
+      rej.layout.dp = 0;  // no layout has these stages
+      rej.layout.pp = pp;
+      rej.memory_limit_bytes = limit;
+      rej.reason = devices % pp != 0 ? "pp=" + std::to_string(pp) + " does not divide the " + std::to_string(devices) +
+                                           " devices of " + mesh.name
+                                     : "pp=" + std::to_string(pp) + " is more stages than the " + std::to_string(layers) +
+                                           " layers of " + model.name;
+      rej.reason_kind = "divisibility";
+      out.rejected.push_back(std::move(rej));
+      continue;
+    }
+    std::string no_variant;
+    const std::vector<PipelineVariant> variants = pipeline_variants(model, pp, options.pp_schedule, no_variant);
+    for (Layout base : enumerate_layouts(model, devices / pp)) {
+      base.pp = pp;
+      const std::vector<Layout> mappings = enumerate_mappings(base);
+      ++out.layouts;
+      out.mappings += static_cast<std::int64_t>(mappings.size());
+      Rejection rej;
+      rej.layout = base;
+      rej.memory_limit_bytes = limit;
+      if (options.zero > 0 && !kZeroWithPipelines) {
+        rej.zero = options.zero;
+        rej.reason = "ZeRO sharding (--zero " + std::to_string(options.zero) +
+                     ") with pipeline parallelism (pp > 1) is not modelled by the step yet";
+        rej.reason_kind = "unsupported";
+        out.rejected.push_back(std::move(rej));
+        continue;
+      }
+      if (variants.empty()) {
+        rej.schedule = workloads::PipelineSchedule::interleaved;
+        rej.reason = no_variant;
+        rej.reason_kind = "divisibility";
+        out.rejected.push_back(std::move(rej));
+        continue;
+      }
+      for (const Mode& md : modes) {
+        for (const PipelineVariant& var : variants) {
+          Layout layout = base;
+          layout.vpp = var.vpp;
+          workloads::TrainingSetup setup = options.training;
+          setup.moe_impl = md.impl;
+          setup.zero_stage = 0;
+          setup.pp_schedule = var.schedule;
+          const PipelinePlans plans = plan_pipeline_micro_batches(model, layout, setup, md.mode, md.factor, device_memory,
+                                                                  options.memory_headroom, options.max_micro_batches);
+          if (plans.fitting.empty()) {
+            Rejection r = rej;
+            r.layout = layout;
+            r.capacity_factor = md.factor;
+            r.mode = md.mode;
+            r.schedule = var.schedule;
+            const workloads::MicroBatchPlan& f = plans.failed;
+            r.micro_batches = f.micro_batches;
+            if (f.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
+              r.reason = f.divisibility_error;
+              r.reason_kind = "divisibility";
+            } else {
+              const bool static_only = f.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
+              r.memory_per_device_bytes = f.memory.total_bytes();
+              r.reason = std::string(workloads::to_string(var.schedule)) + ", busiest pipeline stage: " +
+                         memory_reason(f.memory, limit, options.memory_headroom, mesh.device_kind, f.micro_batches,
+                                       static_only);
+              r.reason_kind = static_only ? "memory" : "activation_memory";
+            }
+            out.rejected.push_back(std::move(r));
+            continue;
+          }
+          for (Layout mapped : mappings) {
+            mapped.vpp = var.vpp;
+            for (const workloads::MicroBatchPlan& plan : plans.fitting) {
+              Candidate c;
+              c.layout = mapped;
+              c.capacity_factor = md.factor;
+              c.mode = md.mode;
+              c.moe_impl = md.impl;
+              c.micro_batches = plan.micro_batches;
+              c.zero = 0;
+              c.schedule = var.schedule;
+              c.memory = plan.memory;
+              out.candidates.push_back(c);
+            }
+          }
+        }
       }
     }
   }

@@ -28,6 +28,8 @@
 // exact for padded capacity buffers and a lower bound for dropless and for the
 // grouped GEMM with a capacity factor, whose simulated busiest load is checked
 // again after the evaluation).
+// Pipelines (EnumerationOptions::pp, pp_schedule): pipeline_search.hpp; pp > 1 candidates come
+// after every pp = 1 one, so a search without pipelines lists the same candidates as before.
 
 #include <cstdint>
 #include <string>
@@ -37,6 +39,7 @@
 #include "workloads/layout.hpp"
 #include "workloads/memory.hpp"
 #include "workloads/micro_batches.hpp"
+#include "planner/pipeline_search.hpp"
 #include "workloads/model.hpp"
 #include "workloads/routing.hpp"
 #include "workloads/training.hpp"
@@ -50,9 +53,12 @@ struct Candidate {
   workloads::MoeImpl moe_impl = workloads::MoeImpl::gather;  // resolved for the mode (never automatic)
   std::int64_t micro_batches = 1;
   std::int32_t zero = 0;             // ZeRO stage (workloads/zero_sharding.hpp)
-  workloads::MemoryEstimate memory;  // padded capacity: exact; dropless or grouped: lower bound
+  // The pipeline schedule (layout.pp > 1; layout.vpp its virtual stages): pipeline_search.hpp.
+  workloads::PipelineSchedule schedule = workloads::PipelineSchedule::one_f_one_b;
+  workloads::MemoryEstimate memory;  // padded capacity: exact; dropless or grouped: lower bound (pp > 1: the busiest stage)
   [[nodiscard]] std::string mapping() const;  // "mp.ep.rep"
-  // "dp=32,ep=32,mp=1,order=mp.ep.rep cf=1.25 capacity mb=1" (+ " zero=N" when N > 0)
+  // "dp=32,ep=32,mp=1,order=mp.ep.rep cf=1.25 capacity mb=1" (+ " zero=N" when N > 0; the layout's
+  // pp and vpp and " 1f1b" etc. when pp > 1)
   [[nodiscard]] std::string label() const;
 };
 
@@ -62,6 +68,7 @@ struct Rejection {
   workloads::ExecutionMode mode = workloads::ExecutionMode::capacity;
   std::int64_t micro_batches = 1;
   std::int32_t zero = 0;                 // the highest ZeRO stage tried
+  workloads::PipelineSchedule schedule = workloads::PipelineSchedule::one_f_one_b;  // pp > 1
   double memory_per_device_bytes = 0.0;  // 0 when the rejection is not about memory
   double memory_limit_bytes = 0.0;
   std::string reason;
@@ -69,7 +76,8 @@ struct Rejection {
   // groups do not split over the layout), "memory" (parameters, gradients and
   // optimizer state alone exceed the limit), "activation_memory" (the step does
   // not fit even at the most micro-batches), "simulated_memory" (a dropless
-  // candidate whose simulated busiest expert load does not fit).
+  // candidate whose simulated busiest expert load does not fit), "unsupported" (a
+  // combination the step does not model yet: ZeRO with pp > 1, pipeline_search.hpp).
   std::string reason_kind;
 };
 
@@ -87,13 +95,17 @@ struct EnumerationOptions {
   double memory_headroom = 0.9;       // fraction of device memory a candidate may use
   std::int64_t max_micro_batches = 64;
   std::int32_t zero = kZeroLowest;  // training.zero_stage is set per candidate
+  std::int64_t pp = kPpAuto;                 // pipeline stages to search (pipeline_search.hpp)
+  std::int32_t pp_schedule = kScheduleAuto;  // schedules to search; training.pp_schedule is set per candidate
 };
 
 struct Enumeration {
-  std::vector<Candidate> candidates;  // deterministic order: mp, ep, mapping, factors then dropless
+  // deterministic order: pp (1 first), mp, ep, [schedule, vpp,] mapping, factors then dropless[, micro-batches]
+  std::vector<Candidate> candidates;
   std::vector<Rejection> rejected;
-  std::int64_t layouts = 0;           // (dp, ep, mp) triples
-  std::int64_t mappings = 0;          // (dp, ep, mp, order) tuples
+  std::int64_t layouts = 0;           // (dp, ep, mp, pp) tuples
+  std::int64_t mappings = 0;          // (dp, ep, mp, pp, order) tuples
+  bool pipelines = false;             // pp > 1 was searched (--pp auto decides per mesh: pipeline_search.hpp)
 };
 
 // The (dp, ep, mp) triples, mp ascending then ep ascending, default order.

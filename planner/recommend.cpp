@@ -99,6 +99,8 @@ bool ranks_before(const Evaluation& a, std::size_t ia, const Evaluation& b, std:
   if (obj == Objective::memory && a.tokens_per_s.mean != b.tokens_per_s.mean) return a.tokens_per_s.mean > b.tokens_per_s.mean;
   // The lowest ZeRO stage unless a higher one is faster (--zero all: candidates.hpp).
   if (a.candidate.zero != b.candidate.zero) return a.candidate.zero < b.candidate.zero;
+  // Fewer pipeline stages unless more are faster (pipeline_search.hpp).
+  if (a.candidate.layout.pp != b.candidate.layout.pp) return a.candidate.layout.pp < b.candidate.layout.pp;
   if (a.memory_per_device_bytes() != b.memory_per_device_bytes()) return a.memory_per_device_bytes() < b.memory_per_device_bytes();
   return ia < ib;
 }
@@ -146,9 +148,17 @@ std::string why_line(const Evaluation& e, const Evaluation& first, std::int64_t 
                 100.0 * e.breakdown.compute_s / total, 100.0 * e.breakdown.all_to_all_s / total,
                 100.0 * e.breakdown.all_reduce_s / total, 100.0 * e.breakdown.idle_s / total,
                 e.memory_per_device_bytes() / kGiB, e.memory.device_memory_bytes / kGiB,
-                e.candidate.micro_batches > 1 ? (", " + std::to_string(e.candidate.micro_batches) + " micro-batches to fit").c_str() : "");
+                e.candidate.micro_batches > 1
+                    ? (", " + std::to_string(e.candidate.micro_batches) +
+                       (e.candidate.layout.pp > 1 ? " micro-batches" : " micro-batches to fit"))
+                          .c_str()
+                    : "");
   std::string why = buf;
   if (e.candidate.zero > 0) why += "; ZeRO stage " + std::to_string(e.candidate.zero);
+  if (e.candidate.layout.pp > 1) {
+    why += "; " + std::to_string(e.candidate.layout.pp) + " pipeline stages, " + workloads::to_string(e.candidate.schedule);
+    if (e.candidate.layout.vpp > 1) why += " with " + std::to_string(e.candidate.layout.vpp) + " virtual stages";
+  }
   return why;
 }
 
@@ -235,6 +245,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   Enumeration en = enumerate_candidates(model, mesh, o.enumeration);
   res.layouts = en.layouts;
   res.mappings = en.mappings;
+  res.pipelines = en.pipelines;
   res.candidates = static_cast<std::int64_t>(en.candidates.size());
   res.rejected = std::move(en.rejected);
   const std::vector<Candidate>& cands = en.candidates;

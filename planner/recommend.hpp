@@ -150,6 +150,7 @@ struct RecommendResult {
   std::int64_t layouts = 0;
   std::int64_t mappings = 0;
   std::int64_t candidates = 0;               // feasible candidates before pruning
+  bool pipelines = false;                    // pp > 1 layouts were searched (pipeline_search.hpp)
   std::vector<Evaluation> evaluated;         // in enumeration order
   std::vector<Recommendation> recommendations;  // best first, at most `top`
   std::vector<std::size_t> ranking;          // every eligible evaluation, best first

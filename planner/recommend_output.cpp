@@ -17,7 +17,8 @@ json spread_json(const workloads::Spread& s) {
 json layout_json(const workloads::Layout& l) {
   Candidate c;
   c.layout = l;
-  return json{{"dp", l.dp}, {"ep", l.ep}, {"mp", l.mp}, {"mapping", c.mapping()}, {"text", l.to_string()}};
+  return json{{"dp", l.dp}, {"ep", l.ep}, {"mp", l.mp}, {"pp", l.pp}, {"vpp", l.vpp}, {"mapping", c.mapping()},
+              {"text", l.to_string()}};
 }
 
 json factor_json(double factor, workloads::ExecutionMode mode) {
@@ -33,6 +34,7 @@ json entry_json(const Evaluation& e, bool tpu) {
   if (const char* caveat = workloads::platform_caveat(e.candidate.moe_impl, tpu)) j["platform_caveat"] = caveat;
   j["micro_batches"] = e.candidate.micro_batches;
   j["zero"] = e.candidate.zero;
+  j["pp_schedule"] = e.candidate.layout.pp > 1 ? json(workloads::to_string(e.candidate.schedule)) : json(nullptr);
   j["expert_capacity"] = e.expert_capacity;
   j["step_time_s"] = e.step_time_s.mean;
   j["step_time_s_low"] = std::max(0.0, e.step_time_s.mean - e.uncertainty_s);
@@ -103,7 +105,9 @@ json to_json(const RecommendResult& r) {
   in["network_model"] = workloads::to_string(o.network_model);
   in["grad_sync"] = workloads::to_string(o.enumeration.training.grad_sync);
   in["comm_priority"] = o.strict_priority ? "all-to-all" : "none";
-  in["pp_schedule"] = workloads::to_string(o.enumeration.training.pp_schedule);  // candidates have pp = 1 (not searched yet)
+  in["pp"] = pp_search_to_string(o.enumeration.pp);
+  in["pp_schedule"] = schedule_search_to_string(o.enumeration.pp_schedule);
+  in["pipelines_searched"] = r.pipelines;
   in["rerank"] = o.rerank;
   in["zero"] = zero_search_to_string(o.enumeration.zero);
   j["inputs"] = std::move(in);
@@ -127,6 +131,7 @@ json to_json(const RecommendResult& r) {
                    {"mode", workloads::to_string(x.mode)},
                    {"micro_batches", x.micro_batches},
                    {"zero", x.zero},
+                   {"pp_schedule", x.layout.pp > 1 ? json(workloads::to_string(x.schedule)) : json(nullptr)},
                    {"memory_per_device_bytes", x.memory_per_device_bytes},
                    {"memory_limit_bytes", x.memory_limit_bytes},
                    {"reason", x.reason},
@@ -197,7 +202,10 @@ std::string to_text(const RecommendResult& r) {
       const Evaluation& e = r.evaluated[rec.evaluation];
       const std::string layout = "dp=" + std::to_string(e.candidate.layout.dp) +
                                  ",ep=" + std::to_string(e.candidate.layout.ep) +
-                                 ",mp=" + std::to_string(e.candidate.layout.mp) + " " + e.candidate.mapping() +
+                                 ",mp=" + std::to_string(e.candidate.layout.mp) +
+                                 (e.candidate.layout.pp > 1 ? ",pp=" + std::to_string(e.candidate.layout.pp) : "") +
+                                 (e.candidate.layout.vpp > 1 ? ",vpp=" + std::to_string(e.candidate.layout.vpp) : "") +
+                                 " " + e.candidate.mapping() +
                                  (e.candidate.zero > 0 ? " zero=" + std::to_string(e.candidate.zero) : "");
       std::snprintf(buf, sizeof buf, "%4lld  %-28s  %-8s  %2lld  %-9.4g  %-10.4g  %-7.3g  %.2f\n      %s\n",
                     static_cast<long long>(rec.rank), layout.c_str(),

@@ -327,6 +327,9 @@ const std::vector<Case>& cases() {
     t.push_back({"recommend", "network model unknown", rec({"--network-model", "both"}), {}, "--network-model"});
     t.push_back({"recommend", "grad sync bucket zero", rec({"--grad-sync", "bucketed:0"}), {}, "--grad-sync"});
     t.push_back({"recommend", "rerank zero", rec({"--rerank", "0"}), {}, "--rerank"});
+    t.push_back({"recommend", "pipeline stages zero", rec({"--pp", "0"}), {}, "--pp"});
+    t.push_back({"recommend", "pipeline stages not a number", rec({"--pp", "many"}), {}, "--pp"});
+    t.push_back({"recommend", "pipeline schedule unknown", rec({"--pp-schedule", "zigzag"}), {}, "--pp-schedule"});
     sm("empty model name", {"--model", ""}, "--model");
     sm("capacity factor negative", {"--capacity-factor", "-1"}, "--capacity-factor");
     sm("capacity factor NaN", {"--capacity-factor", "nan"}, "--capacity-factor");

@@ -1,0 +1,146 @@
+#include "planner/pipeline_search.hpp"
+
+#include "common/errors.hpp"
+#include "workloads/pipeline_memory.hpp"
+
+namespace switchsim::planner {
+
+using workloads::PipelineSchedule;
+
+std::int64_t parse_pp_search(const std::string& text, const std::string& field) {
+  if (text == "auto") return kPpAuto;
+  if (text == "all") return kPpEvery;
+  const std::string msg = "must be 'auto' (pipelines where they are deployed or needed), 'all' or a positive stage "
+                          "count (got '" + text + "')";
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError(field, msg);
+  }
+  const std::int64_t n = std::stoll(text);
+  if (n < 1) throw InputError(field, msg);
+  return n;
+}
+
+std::string pp_search_to_string(std::int64_t pp) {
+  return pp == kPpAuto ? "auto" : pp == kPpEvery ? "all" : std::to_string(pp);
+}
+
+std::int32_t parse_schedule_search(const std::string& text, const std::string& field) {
+  if (text == "auto") return kScheduleAuto;
+  if (text == "all") return kScheduleEvery;
+  if (text == "gpipe" || text == "1f1b" || text == "interleaved") {
+    return static_cast<std::int32_t>(workloads::parse_pipeline_schedule(text, field));
+  }
+  throw InputError(field, "unknown pipeline schedule '" + text + "' (auto, all, gpipe, 1f1b, interleaved)");
+}
+
+std::string schedule_search_to_string(std::int32_t schedule) {
+  if (schedule == kScheduleAuto) return "auto";
+  if (schedule == kScheduleEvery) return "all";
+  return workloads::to_string(static_cast<PipelineSchedule>(schedule));
+}
+
+std::vector<std::int64_t> pipeline_depths(const workloads::Model& model, std::int64_t devices) {
+  std::vector<std::int64_t> out;
+  const std::int64_t layers = workloads::pipeline_layers(model);
+  for (std::int64_t pp = 2; pp <= devices && pp <= layers; ++pp)
+    if (devices % pp == 0) out.push_back(pp);
+  return out;
+}
+
+bool pipelines_by_default(const topology::Mesh& mesh) {
+  return mesh.structure.family == topology::MeshFamily::gpu_cluster && mesh.structure.nodes > 1;
+}
+
+std::vector<PipelineVariant> pipeline_variants(const workloads::Model& model, std::int64_t pp,
+                                               std::int32_t schedule_search, std::string& why) {
+  std::vector<PipelineVariant> out;
+  const bool every = schedule_search == kScheduleEvery;
+  const bool any = schedule_search == kScheduleAuto || every;
+  auto is = [&](PipelineSchedule s) { return schedule_search == static_cast<std::int32_t>(s); };
+  if (every || is(PipelineSchedule::gpipe)) out.push_back({PipelineSchedule::gpipe, 1});
+  if (any || is(PipelineSchedule::one_f_one_b)) out.push_back({PipelineSchedule::one_f_one_b, 1});
+  if (any || is(PipelineSchedule::interleaved)) {
+    const std::int64_t layers = workloads::pipeline_layers(model);
+    bool some = false;
+    for (std::int64_t v : kVirtualStages) {
+      if (layers % pp != 0 || (layers / pp) % v != 0) continue;
+      out.push_back({PipelineSchedule::interleaved, v});
+      some = true;
+    }
+    if (!some && !any) {
+      why = "the interleaved schedule needs vpp (2 or 4) to divide the layers per stage (" + std::to_string(layers) +
+            " layers / pp=" + std::to_string(pp) + (layers % pp != 0 ? " is not whole)" : ")");
+    }
+  }
+  return out;
+}
+
+PipelinePlans plan_pipeline_micro_batches(const workloads::Model& model, const workloads::Layout& layout,
+                                          const workloads::TrainingSetup& setup, workloads::ExecutionMode mode,
+                                          double capacity_factor, double device_memory_bytes, double headroom,
+                                          std::int64_t max_micro_batches) {
+  using Outcome = workloads::MicroBatchPlan::Outcome;
+  const double limit = headroom * device_memory_bytes;
+  const double factor = mode == workloads::ExecutionMode::dropless ? 1.0 : capacity_factor;
+  PipelinePlans out;
+  out.failed.outcome = Outcome::activations;
+  // One count: its shape and busiest-stage memory; false when the batch does not split.
+  auto plan_at = [&](std::int64_t mb, workloads::MicroBatchPlan& plan) {
+    workloads::TrainingSetup s = setup;
+    s.micro_batches = mb;
+    try {
+      plan.shape = workloads::derive_step_shape(s, model, layout);
+    } catch (const InputError& e) {
+      plan.divisibility_error = e.what();
+      return false;
+    }
+    const double enc = workloads::planned_received_slots(model, layout, plan.shape.group_tokens,
+                                                         plan.shape.groups_per_device, factor, mode, setup.moe_impl);
+    const double dec = workloads::planned_received_slots(model, layout, plan.shape.decoder_group_tokens,
+                                                         plan.shape.decoder_groups_per_device, factor, mode,
+                                                         setup.moe_impl);
+    plan.micro_batches = mb;
+    plan.memory = workloads::estimate_pipeline_memory(model, layout, s, plan.shape, enc, dec, device_memory_bytes).memory;
+    const workloads::MemoryEstimate& m = plan.memory;
+    plan.outcome = m.parameters_bytes + m.gradients_bytes + m.optimizer_bytes > limit ? Outcome::static_too_large
+                   : m.total_bytes() <= limit                                        ? Outcome::fits
+                                                                                     : Outcome::activations;
+    return true;
+  };
+  std::int64_t m0 = 0;
+  for (std::int64_t mb = layout.pp; mb <= max_micro_batches; mb *= 2) {
+    workloads::MicroBatchPlan plan;
+    if (!plan_at(mb, plan)) {
+      if (mb == layout.pp) {
+        out.failed = plan;
+        out.failed.micro_batches = mb;
+        out.failed.outcome = Outcome::divisibility;
+      }
+      return out;  // more micro-batches than the batch splits into
+    }
+    out.failed = plan;
+    if (plan.outcome == Outcome::static_too_large) return out;
+    if (plan.fits()) {
+      m0 = mb;
+      break;
+    }
+  }
+  if (m0 == 0) {
+    if (layout.pp > max_micro_batches) {
+      out.failed.outcome = Outcome::divisibility;
+      out.failed.divisibility_error = "--max-micro-batches " + std::to_string(max_micro_batches) +
+                                      " is fewer than the pp=" + std::to_string(layout.pp) + " a pipeline needs";
+    }
+    return out;
+  }
+  for (std::int64_t k : kMicroBatchMultiples) {
+    const std::int64_t mb = m0 * k;
+    if (mb > max_micro_batches) break;
+    workloads::MicroBatchPlan plan;
+    if (!plan_at(mb, plan)) break;
+    if (plan.fits()) out.fitting.push_back(plan);
+  }
+  return out;
+}
+
+}  // namespace switchsim::planner
