@@ -26,6 +26,10 @@ struct RouteSplit {
   std::int64_t group_tokens = 0;  // tokens per routing group
 };
 
+// The groups alone: whole groups when s divides them, else sliced groups when s divides G, else
+// unchanged (tokens: 0); split_routing refuses what does not split.
+[[nodiscard]] RouteSplit split_groups(std::int64_t groups, std::int64_t group_tokens, std::int64_t slices);
+
 // s = 1: {T, groups, G} unchanged.
 [[nodiscard]] RouteSplit split_routing(std::int64_t tokens, std::int64_t groups, std::int64_t group_tokens,
                                        std::int64_t slices);

@@ -13,6 +13,7 @@
 #include "workloads/expert_tensor_parallel.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/memory.hpp"
+#include "workloads/micro_batches.hpp"
 #include "workloads/model.hpp"
 #include "workloads/step_builder.hpp"
 #include "workloads/zero_sharding.hpp"
@@ -254,4 +255,17 @@ TEST_CASE("etp with a pipeline: each stage's expert groups are its own", "[workl
   CHECK(b.graph.partition(ar.partition) == Groups{{4, 5}, {6, 7}});
   const sim::Op& ag = op_named(b.graph, "mb0.layer1.switch.token_all_gather.fwd");
   CHECK(b.graph.partition(ag.partition) == Groups{{4, 6}, {5, 7}});
+}
+
+TEST_CASE("etp: the micro-batch plan counts the sliced groups' received slots", "[workloads][etp]") {
+  const Model m = tiny();
+  // T = 64, one group of 64: unfolded C = ceil(2 x 64 / 4) = 32, E g C = 128 slots; folded (2 slices)
+  // one group of 32: C = 16, 64 slots.
+  CHECK(planned_received_slots(m, parse_layout("dp=1,tp=2,ep=1"), 64, 1, 1.0, ExecutionMode::capacity,
+                               MoeImpl::gather) == 128.0);
+  CHECK(planned_received_slots(m, parse_layout("dp=1,tp=2,ep=2,etp=1"), 64, 1, 1.0, ExecutionMode::capacity,
+                               MoeImpl::gather) == 64.0);
+  // Two groups of 32 split whole: one group of 32 per device, the same 64 slots.
+  CHECK(planned_received_slots(m, parse_layout("dp=1,tp=2,ep=2,etp=1"), 32, 2, 1.0, ExecutionMode::capacity,
+                               MoeImpl::gather) == 64.0);
 }
