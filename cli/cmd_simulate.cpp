@@ -41,8 +41,10 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--model", q.model, "Model name (switchsim list models) or JSON file")->required();
   app.add_option("--mesh", q.mesh, "Mesh name (switchsim list meshes) or JSON file")->required();
   app.add_option("--layout", q.layout,
-                 "dp=N,ep=N,mp=N[,pp=N][,vpp=N][,order=mp.ep.rep[.pp]] (tp is another name for mp; devices = dp x mp "
-                 "x pp, stages outermost; default: dp = devices, largest ep)");
+                 "dp=N,ep=N,mp=N[,etp=N][,pp=N][,vpp=N][,order=mp.ep.rep[.pp]] (tp is another name for mp; devices = "
+                 "dp x mp x pp, stages outermost; etp: the expert layers' tensor-parallel degree, default tp; etp < tp "
+                 "folds the expert grid (etp, ep, edp) over a stage's tp x dp devices, ep x etp | tp x dp; default: "
+                 "dp = devices, largest ep)");
   app.add_option("--routing", q.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
   app.add_option("--mode", q.mode, "capacity (padded, default) | dropless");
   app.add_option("--max-nodes-per-token", q.max_nodes_per_token,

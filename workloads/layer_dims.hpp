@@ -4,7 +4,8 @@
 // parallelism (mp) splits the attention heads, the attention inner width
 // (heads * d_kv) and d_ff evenly (the layout checks that mp divides them):
 //     heads_local = heads / mp,  inner_local = heads * d_kv / mp,  d_ff_local = d_ff / mp,
-//     expert_d_ff_local = expert_d_ff / mp (each expert's width is split as a dense FFN's).
+//     expert_d_ff_local = expert_d_ff / etp (each expert's width is split as a dense FFN's, over
+//     the expert-tensor-parallel degree: etp = mp unless the layout gives etp, layout.hpp).
 // Decoder-only models' attention projections: workloads/decoder_layer.hpp.
 // Token counts are per device and micro-batch (StepShape).
 
@@ -22,7 +23,7 @@ struct LayerDims {
   std::int64_t inner = 0;        // attention inner width per device
   std::int64_t heads = 0;        // attention heads per device
   std::int64_t d_ff = 0;         // dense FFN width per device
-  std::int64_t expert_d_ff = 0;  // routed expert width per device (expert_d_ff / mp; T5: d_ff / mp)
+  std::int64_t expert_d_ff = 0;  // routed expert width per device (expert_d_ff / etp; T5: d_ff / etp)
   std::int64_t shared_d_ff = 0;  // decoder-only: shared experts as one dense FFN, shared_experts x expert_d_ff / mp
   std::int64_t ffn_matrices = 0; // 3 for GEGLU, 2 for ReLU
   std::int64_t sequences = 0;    // per device and micro-batch
@@ -40,7 +41,7 @@ struct LayerDims {
   dims.inner = m.inner_dim() / layout.mp;
   dims.heads = m.heads / layout.mp;
   dims.d_ff = m.d_ff / layout.mp;
-  dims.expert_d_ff = m.expert_width() / layout.mp;
+  dims.expert_d_ff = m.expert_width() / layout.expert_tp();
   dims.shared_d_ff = m.shared_experts * m.expert_width() / layout.mp;
   dims.ffn_matrices = m.ffn_matrices();
   dims.sequences = shape.local_sequences;

@@ -19,10 +19,26 @@ std::int64_t parse_count(const std::string& value, const std::string& field) {
   return v;
 }
 
+// Folded layouts (etp != mp): etp | mp and ep x etp | mp x dp (the expert grid fills the stage).
+void check_folded_grid(const Layout& layout, const std::string& field) {
+  const std::int64_t etp = layout.expert_tp();
+  if (layout.mp % etp != 0) {
+    throw InputError(field + ".etp", "etp=" + std::to_string(etp) + " does not divide tp=" + std::to_string(layout.mp) +
+                                         " (an expert-tp group must sit inside one tp group)");
+  }
+  if (layout.stage_devices() % (layout.ep * etp) != 0) {
+    throw InputError(field + ".etp", "ep x etp = " + std::to_string(layout.ep) + " x " + std::to_string(etp) +
+                                        " does not divide the tp x dp = " + std::to_string(layout.stage_devices()) +
+                                        " devices of a stage");
+  }
+}
+
 }  // namespace
 
 std::int32_t Layout::device(std::int64_t rep, std::int64_t e, std::int64_t m, std::int64_t stage) const {
   std::int64_t id = stage * stage_devices();
+  // Folded (etp != mp): expert coordinates (edp x = rep, ep e, etp rank t = m), etp innermost.
+  if (folded()) return static_cast<std::int32_t>(id + m + expert_tp() * (e + ep * rep));
   std::int64_t stride = 1;
   for (Axis a : order) {
     const std::int64_t coord = a == Axis::mp ? m : a == Axis::ep ? e : rep;
@@ -35,6 +51,13 @@ std::int32_t Layout::device(std::int64_t rep, std::int64_t e, std::int64_t m, st
 
 std::vector<std::vector<std::int32_t>> Layout::mp_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
+  if (folded()) {  // dense id m + mp x d
+    for (std::int64_t d = 0; d < dp; ++d) {
+      auto& g = out.emplace_back();
+      for (std::int64_t m = 0; m < mp; ++m) g.push_back(static_cast<std::int32_t>(stage * stage_devices() + m + mp * d));
+    }
+    return out;
+  }
   for (std::int64_t r = 0; r < replicas(); ++r)
     for (std::int64_t e = 0; e < ep; ++e) {
       auto& g = out.emplace_back();
@@ -46,7 +69,7 @@ std::vector<std::vector<std::int32_t>> Layout::mp_groups(std::int64_t stage) con
 std::vector<std::vector<std::int32_t>> Layout::ep_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
   for (std::int64_t r = 0; r < replicas(); ++r)
-    for (std::int64_t m = 0; m < mp; ++m) {
+    for (std::int64_t m = 0; m < expert_tp(); ++m) {
       auto& g = out.emplace_back();
       for (std::int64_t e = 0; e < ep; ++e) g.push_back(device(r, e, m, stage));
     }
@@ -55,6 +78,13 @@ std::vector<std::vector<std::int32_t>> Layout::ep_groups(std::int64_t stage) con
 
 std::vector<std::vector<std::int32_t>> Layout::dp_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
+  if (folded()) {
+    for (std::int64_t m = 0; m < mp; ++m) {
+      auto& g = out.emplace_back();
+      for (std::int64_t d = 0; d < dp; ++d) g.push_back(static_cast<std::int32_t>(stage * stage_devices() + m + mp * d));
+    }
+    return out;
+  }
   for (std::int64_t m = 0; m < mp; ++m) {
     auto& g = out.emplace_back();
     for (std::int64_t r = 0; r < replicas(); ++r)
@@ -66,9 +96,33 @@ std::vector<std::vector<std::int32_t>> Layout::dp_groups(std::int64_t stage) con
 std::vector<std::vector<std::int32_t>> Layout::expert_replica_groups(std::int64_t stage) const {
   std::vector<std::vector<std::int32_t>> out;
   for (std::int64_t e = 0; e < ep; ++e)
-    for (std::int64_t m = 0; m < mp; ++m) {
+    for (std::int64_t m = 0; m < expert_tp(); ++m) {
       auto& g = out.emplace_back();
       for (std::int64_t r = 0; r < replicas(); ++r) g.push_back(device(r, e, m, stage));
+    }
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> Layout::etp_groups(std::int64_t stage) const {
+  std::vector<std::vector<std::int32_t>> out;
+  for (std::int64_t r = 0; r < replicas(); ++r)
+    for (std::int64_t e = 0; e < ep; ++e) {
+      auto& g = out.emplace_back();
+      for (std::int64_t m = 0; m < expert_tp(); ++m) g.push_back(device(r, e, m, stage));
+    }
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> Layout::token_slice_groups(std::int64_t stage) const {
+  // Tp group d's ranks with etp rank t: tp ranks t + etp x slice, slice = 0 .. tp / etp - 1.
+  std::vector<std::vector<std::int32_t>> out;
+  const std::int64_t etp_ = expert_tp();
+  for (std::int64_t d = 0; d < dp; ++d)
+    for (std::int64_t t = 0; t < etp_; ++t) {
+      auto& g = out.emplace_back();
+      for (std::int64_t sl = 0; sl < token_slices(); ++sl) {
+        g.push_back(static_cast<std::int32_t>(stage * stage_devices() + t + etp_ * sl + mp * d));
+      }
     }
   return out;
 }
@@ -81,6 +135,12 @@ std::vector<std::int32_t> Layout::stage_members(std::int64_t stage) const {
 
 std::vector<std::vector<std::int32_t>> Layout::stage_pairs(std::int64_t from, std::int64_t to) const {
   std::vector<std::vector<std::int32_t>> out;
+  if (folded()) {  // the same stage-local id on both stages
+    for (std::int64_t i = 0; i < stage_devices(); ++i) {
+      out.push_back({static_cast<std::int32_t>(from * stage_devices() + i), static_cast<std::int32_t>(to * stage_devices() + i)});
+    }
+    return out;
+  }
   for (std::int64_t r = 0; r < replicas(); ++r)
     for (std::int64_t e = 0; e < ep; ++e)
       for (std::int64_t m = 0; m < mp; ++m) out.push_back({device(r, e, m, from), device(r, e, m, to)});
@@ -89,6 +149,7 @@ std::vector<std::vector<std::int32_t>> Layout::stage_pairs(std::int64_t from, st
 
 std::string Layout::to_string() const {
   std::string s = "dp=" + std::to_string(dp) + ",ep=" + std::to_string(ep) + ",mp=" + std::to_string(mp);
+  if (folded()) s += ",etp=" + std::to_string(etp);
   if (pp != 1) s += ",pp=" + std::to_string(pp);
   if (vpp != 1) s += ",vpp=" + std::to_string(vpp);
   s += std::string(",order=") + axis_name(order[0]) + "." + axis_name(order[1]) + "." + axis_name(order[2]);
@@ -130,6 +191,8 @@ Layout parse_layout(const std::string& text, const std::string& field) {
         throw InputError(field + ".mp", "given twice (tp is another name for mp)");
       }
       layout.mp = parse_count(value, field + ".mp");
+    } else if (key == "etp") {
+      layout.etp = parse_count(value, field + ".etp");
     } else if (key == "pp") {
       layout.pp = parse_count(value, field + ".pp");
     } else if (key == "vpp") {
@@ -160,12 +223,14 @@ Layout parse_layout(const std::string& text, const std::string& field) {
       }
       layout.order = order;
     } else {
-      throw InputError(field, "unknown key '" + key + "' (dp, ep, mp or tp, pp, vpp, order)");
+      throw InputError(field, "unknown key '" + key + "' (dp, ep, mp or tp, etp, pp, vpp, order)");
     }
     if (comma == text.size()) break;
   }
   if (!have_dp) throw InputError(field + ".dp", "missing (e.g. dp=32,ep=32,mp=1)");
-  if (layout.dp % layout.ep != 0) {
+  if (layout.folded()) {
+    check_folded_grid(layout, field);
+  } else if (layout.dp % layout.ep != 0) {
     throw InputError(field + ".ep", "ep=" + std::to_string(layout.ep) + " does not divide dp=" + std::to_string(layout.dp));
   }
   if (layout.vpp > 1 && layout.pp == 1) throw InputError(field + ".vpp", "virtual stages (vpp > 1) need pp > 1");
@@ -196,7 +261,19 @@ void validate_layout(const Layout& layout, const Model& model, std::int64_t devi
                                            (layers % layout.pp != 0 ? " is not whole)" : ")"));
     }
   }
-  if (layout.dp % layout.ep != 0) {
+  if (layout.folded()) {
+    if (!model.is_moe()) {
+      throw InputError(field + ".etp", model.name + " has no experts: etp must be left out or equal tp");
+    }
+    check_folded_grid(layout, field);
+    if (layout.order[0] != Axis::mp) {
+      throw InputError(field + ".etp", "etp != tp needs the tp axis innermost (order=mp....)");
+    }
+    if (model.expert_width() % layout.expert_tp() != 0) {
+      throw InputError(field + ".etp", "etp=" + std::to_string(layout.expert_tp()) + " does not divide expert_d_ff=" +
+                                           std::to_string(model.expert_width()));
+    }
+  } else if (layout.dp % layout.ep != 0) {
     throw InputError(field + ".ep", "ep=" + std::to_string(layout.ep) + " does not divide dp=" + std::to_string(layout.dp));
   }
   if (model.is_moe()) {
@@ -214,7 +291,7 @@ void validate_layout(const Layout& layout, const Model& model, std::int64_t devi
   if (model.d_ff % layout.mp != 0) {
     throw InputError(field + ".mp", "mp=" + std::to_string(layout.mp) + " does not divide d_ff=" + std::to_string(model.d_ff));
   }
-  if (model.is_moe() && model.expert_width() % layout.mp != 0) {
+  if (model.is_moe() && !layout.folded() && model.expert_width() % layout.mp != 0) {
     throw InputError(field + ".mp", "mp=" + std::to_string(layout.mp) + " does not divide expert_d_ff=" +
                                         std::to_string(model.expert_width()));
   }

@@ -65,10 +65,10 @@ RoutingPlan resolve_routing_plan(const RoutingLimit& limit, Dispatch dispatch, c
       auto& row = p.node_of[static_cast<std::size_t>(r)];
       for (std::int64_t e = 0; e < ep; ++e) {
         const int node = mesh.node_of(layout.device(r, e, 0));
-        for (std::int64_t m = 1; m < layout.mp && needs_nodes; ++m) {
+        for (std::int64_t m = 1; m < layout.expert_tp() && needs_nodes; ++m) {
           if (mesh.node_of(layout.device(r, e, m)) != node) {
-            throw InputError(nodes_flag, "the mp shards of one expert slice span nodes in layout " +
-                                             layout.to_string() + "; keep mp inside a node");
+            throw InputError(nodes_flag, "the mp (etp) shards of one expert slice span nodes in layout " +
+                                             layout.to_string() + "; keep mp (etp) inside a node");
           }
         }
         const auto it = dense.emplace(node, static_cast<std::int32_t>(dense.size())).first;

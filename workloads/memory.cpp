@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "workloads/expert_tensor_parallel.hpp"
 #include "workloads/moe_layer.hpp"
 #include "workloads/zero_sharding.hpp"
 
@@ -33,9 +34,10 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   const ParamCount p = count_params(m);
   const double mp = static_cast<double>(layout.mp);
   const double ep = static_cast<double>(layout.ep);
-  // Local elements per kind (before ZeRO sharding): dense over mp, experts over ep x mp.
+  const double etp = static_cast<double>(layout.expert_tp());  // = mp unless the layout gives etp
+  // Local elements per kind (before ZeRO sharding): dense over mp, experts over ep x etp.
   const double dense_local = p.non_expert() / mp;
-  const double expert_local = p.experts / (ep * mp);
+  const double expert_local = p.experts / (ep * etp);
   const bool adam = setup.optimizer == Optimizer::adam;
   // ZeRO (zero_sharding.hpp): each sharded kind keeps ceil(local / group) elements per device.
   const std::int32_t stage = setup.zero_stage;
@@ -66,7 +68,7 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
       const std::int64_t layers = stack == 0 ? m.encoder_layers : m.decoder_layers;
       for (std::int64_t i = 0; i < layers; ++i) {
         if (m.is_switch_layer(i)) {
-          const double edff = static_cast<double>(m.expert_width()) / mp;
+          const double edff = static_cast<double>(m.expert_width()) / etp;
           const double sdff = static_cast<double>(m.shared_experts * m.expert_width()) / mp;
           const double routed = static_cast<double>(m.experts) / ep * nm * (d + edff);
           expert_floats += routed;
@@ -117,7 +119,7 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
     if (m.decoder_only()) return tokens * (d + 3.0 * inner) * a + linear_inputs + tokens * heads * 4.0;
     return tokens * (d + 3.0 * inner + 2.0 * heads * keys) * a + linear_inputs;
   };
-  const double edff = static_cast<double>(m.expert_width()) / mp;
+  const double edff = static_cast<double>(m.expert_width()) / etp;
   const double shared_ff = static_cast<double>(m.shared_experts * m.expert_width()) / mp;
   // Dense FFN: norm input and pre-activations in a, the wi input d and the wo input (the
   // product, d_ff) in l.
@@ -128,14 +130,17 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
   // implementation: moe_layer.hpp, moe_routing_saved_bytes (einsum: the [S, E, C] tensors).
   const MoeImpl impl = setup.moe_impl;
   const bool uneven = impl == MoeImpl::grouped;
+  // Folded layouts (etp != mp, layout.hpp) route a slice of tokens / s per device: routed = tokens / s.
+  const double slices = static_cast<double>(layout.token_slices());
   auto switch_ffn = [&](double tokens, double group_tokens, double received, double& buffers, double& routing) {
-    const double returned = uneven ? static_cast<double>(m.top_k) * tokens : received;
+    const double routed = tokens / slices;
+    const double returned = uneven ? static_cast<double>(m.top_k) * routed : received;
     // Expert input (the dispatched token, d) and the wo input (edff) in l, pre-activations in a.
     const double buf = received * ((d + edff) * l + (nm - 1.0) * edff * a) + returned * d * a;
-    const double tensors = moe_routing_saved_bytes(impl, tokens, group_tokens, m.top_k, received, a);
+    const double tensors = moe_routing_saved_bytes(impl, routed, group_tokens, m.top_k, received, a);
     buffers += buf;
     routing += tensors;
-    return tokens * 2.0 * d * a + tokens * static_cast<double>(m.experts) * 4.0 + buf + tensors +
+    return tokens * 2.0 * d * a + routed * static_cast<double>(m.experts) * 4.0 + buf + tensors +
            tokens * ((nm - 1.0) * shared_ff * a + shared_ff * l);  // shared experts' hidden activations
   };
   double total = 0.0;
@@ -151,7 +156,12 @@ MemoryEstimate estimate_memory(const Model& m, const Layout& layout, const Train
       if (dec) layer += attn(T, Lin);
       double layer_buffers = 0.0;
       double layer_routing = 0.0;
-      const double G = static_cast<double>(dec ? shape.decoder_group_tokens : shape.group_tokens);
+      // Folded layouts route sliced groups (expert_tensor_parallel.hpp); otherwise G as it is.
+      const double G = static_cast<double>(
+          split_routing(dec ? shape.local_decoder_tokens : shape.local_tokens,
+                        dec ? shape.decoder_groups_per_device : shape.groups_per_device,
+                        dec ? shape.decoder_group_tokens : shape.group_tokens, layout.token_slices())
+              .group_tokens);
       layer += m.is_switch_layer(i) ? switch_ffn(T, G, dec ? received_dec : received_enc, layer_buffers, layer_routing)
                                     : dense_ffn(T);
       largest = std::max(largest, layer);

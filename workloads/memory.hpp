@@ -1,9 +1,11 @@
 #pragma once
 // Memory per device for one layout (DESIGN.md 2.7). Bytes, per device:
 //
-//   parameters   non-expert params / mp  +  expert params / (ep * mp)
-//                (each device holds E/ep experts, each sharded over mp on d_ff;
-//                attention, dense FFN, embeddings sharded over mp)
+//   parameters   non-expert params / mp  +  expert params / (ep * etp)
+//                (each device holds E/ep experts, each sharded over etp on d_ff, etp = mp unless
+//                the layout gives etp (layout.hpp); attention, dense FFN, embeddings sharded over mp;
+//                a folded layout's expert hidden activations use d_ff/etp and its router
+//                probabilities and routing indices the routed T / s tokens, expert_tensor_parallel.hpp)
 //   precision    adafactor: fp32 parameters (4 B) and fp32 gradients (4 B), factored
 //                second moments: (rows + cols) fp32 per weight matrix, no first moment;
 //                adam: bf16 parameters (2 B) and gradients (2 B), fp32 master copy and

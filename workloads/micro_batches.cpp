@@ -3,13 +3,18 @@
 #include <algorithm>
 
 #include "common/errors.hpp"
+#include "workloads/expert_tensor_parallel.hpp"
 
 namespace switchsim::workloads {
 
 double planned_received_slots(const Model& model, const Layout& layout, std::int64_t group_tokens, std::int64_t groups,
                               double capacity_factor, ExecutionMode mode, MoeImpl impl) {
-  (void)layout;  // E/ep experts x ep sources: the layout cancels out
-  if (!model.is_moe() || group_tokens <= 0) return 0.0;  // no MoE layer, or no tokens (decoder-only models' empty second stack)
+  // E/ep experts x ep sources: the layout cancels out, except that a folded layout's device routes
+  // sliced groups (expert_tensor_parallel.hpp).
+  if (!model.is_moe() || group_tokens <= 0) return 0.0;
+  const RouteSplit rs = split_groups(groups, group_tokens, layout.token_slices());
+  groups = rs.groups;
+  group_tokens = rs.group_tokens;  // no MoE layer, or no tokens (decoder-only models' empty second stack)
   if (mode == ExecutionMode::dropless) return static_cast<double>(model.top_k * group_tokens * groups);
   const std::int64_t c = expert_capacity(capacity_factor, model.top_k, group_tokens, model.experts);
   if (impl == MoeImpl::grouped) return static_cast<double>(groups * std::min(model.top_k * group_tokens, c));

@@ -21,16 +21,17 @@ struct StepCost {
 };
 
 // tokens_per_source: routed assignments one expert-parallel rank sends per layer and micro-batch
-// (top_k x its local tokens); a byte-matrix row has at most min(ep, that) non-zeros.
+// (top_k x its local tokens); a byte-matrix row has at most min(ep, that) non-zeros. expert_replicas:
+// the ep groups with their own matrices (dp / ep; folded layouts, layout.hpp: edp).
 StepCost step_cost(const Model& model, double dp, double ep, double mp, bool dropless, double micro_batches,
-                   double tokens_per_source) {
+                   double tokens_per_source, double expert_replicas) {
   StepCost c;
   const double switch_layers =
       static_cast<double>(model.switch_layers(model.encoder_layers) + model.switch_layers(model.decoder_layers));
   c.largest_flows = std::max({all_reduce_flows(dp), all_reduce_flows(mp), model.is_moe() ? all_to_all_flows(ep) : 0.0});
   c.distinct_collectives = 3.0;
   if (dropless && model.is_moe() && ep > 1.0) {
-    const double matrices = switch_layers * micro_batches * (dp / ep);
+    const double matrices = switch_layers * micro_batches * expert_replicas;
     const double row_entries = std::min(ep, std::max(1.0, tokens_per_source));
     c.matrix_bytes = matrices * 2.0 * sim::ByteMatrix::storage_bytes(ep, ep * row_entries);
     c.distinct_collectives += 4.0 * matrices;
@@ -89,7 +90,10 @@ ResourceEstimate estimate_step_resources(const Model& model, const Layout& layou
                                // byte matrices: routed loads (dropless, or grouped's truncated loads)
                                options.mode == ExecutionMode::dropless || options.training.moe_impl == MoeImpl::grouped,
                                micro_batches,
-                               routed_per_source(model, options.training, dp, micro_batches));
+                               // a folded layout's device routes 1 / token_slices of its tokens
+                               routed_per_source(model, options.training, dp, micro_batches) /
+                                   static_cast<double>(layout.token_slices()),
+                               static_cast<double>(layout.replicas()));
   ResourceEstimate e = to_estimate(c, 1.0, fmt::format("one step of {} with {}", model.name, layout.to_string()));
   const double overlap = overlap_cpu_s(model, layout, options);
   if (overlap > 0.01 * e.cpu_s) {
@@ -105,7 +109,7 @@ ResourceEstimate estimate_search_resources(const Model& model, const TrainingSet
   const double n = static_cast<double>(devices);
   const double ep = model.is_moe() ? std::min(n, static_cast<double>(model.experts)) : 1.0;
   const bool matrices = dropless || training.moe_impl == MoeImpl::grouped;
-  const StepCost c = step_cost(model, n, ep, 1.0, matrices, 1.0, routed_per_source(model, training, n, 1.0));
+  const StepCost c = step_cost(model, n, ep, 1.0, matrices, 1.0, routed_per_source(model, training, n, 1.0), n / ep);
   return to_estimate(c, static_cast<double>(std::max<std::int64_t>(1, threads)),
                      fmt::format("a layout search for {} on {} devices", model.name, devices));
 }

@@ -146,6 +146,11 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.encoder_received_slots = built.encoder_received_slots;
   r.decoder_received_slots = built.decoder_received_slots;
   r.pp = layout.pp;
+  if (layout.folded()) {
+    r.etp = layout.expert_tp();
+    r.expert_ep = layout.ep;
+    r.edp = layout.replicas();
+  }
   const PipelineMemory pm = estimate_pipeline_memory(model, layout, training, shape, built.encoder_received_slots,
                                                      built.decoder_received_slots,
                                                      topology::device_spec(mesh.device_kind).memory_bytes);
@@ -265,6 +270,7 @@ json to_json(const StepResult& r) {
   j["device_kind"] = r.device_kind;
   j["devices"] = r.devices;
   j["layout"] = r.layout;
+  if (r.etp > 0) j["expert_layout"] = json{{"etp", r.etp}, {"ep", r.expert_ep}, {"edp", r.edp}};  // folded only
   // Dropless mode has no capacity: no factor and no expert capacity are written, only what it has
   // (the busiest device's load below).
   const bool dropless = r.mode == "dropless";

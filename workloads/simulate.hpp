@@ -93,6 +93,8 @@ struct StepResult {
   double decoder_received_slots = 0.0;
   MemoryEstimate memory;          // the most loaded device (pp > 1: of stage memory_stage)
   std::int64_t pp = 1;            // pipeline stages (layout.pp)
+  // Expert grid of a folded layout (etp != tp, layout.hpp), 0 otherwise: written as "expert_layout".
+  std::int64_t etp = 0, expert_ep = 0, edp = 0;
   std::int64_t memory_stage = 0;  // pp > 1: the stage of the most loaded device (pipeline_memory.hpp)
   sim::CriticalPathBreakdown breakdown;
   NetworkModel network_model = NetworkModel::shared;

@@ -10,6 +10,7 @@
 #include "common/errors.hpp"
 #include "workloads/backward_shapes.hpp"
 #include "workloads/decoder_layer.hpp"
+#include "workloads/expert_tensor_parallel.hpp"
 #include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/layer_routing.hpp"
@@ -287,6 +288,8 @@ void emit_pipeline(sim::OpGraph& g, Emitter& em, const Model& m, const Layout& l
     auto& map = maps.emplace_back(static_cast<std::size_t>(max_part + 1), -1);
     if (stage0_parts[0] >= 0) map[static_cast<std::size_t>(stage0_parts[0])] = g.add_partition(layout.mp_groups(s));
     if (stage0_parts[1] >= 0) map[static_cast<std::size_t>(stage0_parts[1])] = g.add_partition(layout.ep_groups(s));
+    if (stage0_parts[2] >= 0) map[static_cast<std::size_t>(stage0_parts[2])] = g.add_partition(layout.etp_groups(s));
+    if (stage0_parts[3] >= 0) map[static_cast<std::size_t>(stage0_parts[3])] = g.add_partition(layout.token_slice_groups(s));
     dp_part.push_back(layout.dp > 1 ? g.add_partition(layout.dp_groups(s)) : -1);
     xr_part.push_back(m.is_moe() && layout.replicas() > 1 ? g.add_partition(layout.expert_replica_groups(s)) : -1);
     // Stage s -> the next (stage pp - 1 -> 0 only with virtual stages: chunk j -> j + 1 wraps).
@@ -546,10 +549,21 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
 
   const sim::PartitionId mp_part = mp > 1 ? g.add_partition(layout.mp_groups()) : -1;
   const sim::PartitionId ep_part = moe && layout.ep > 1 ? g.add_partition(layout.ep_groups()) : -1;
+  // Expert tensor parallelism (layout.hpp; etp != mp only): the expert output's all-reduce over the
+  // etp group, and the all-gather of the s = tp / etp token slices of a tp group.
+  const std::int64_t etp = layout.expert_tp(), slices = layout.token_slices();
+  const sim::PartitionId etp_part = moe && layout.folded() && etp > 1 ? g.add_partition(layout.etp_groups()) : -1;
+  const sim::PartitionId slice_part = moe && slices > 1 ? g.add_partition(layout.token_slice_groups()) : -1;
 
   if (moe) {
-    out.encoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, shape.group_tokens, E);
-    if (m.decoder_layers > 0) out.decoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, shape.decoder_group_tokens, E);
+    // Folded layouts (expert_tensor_parallel.hpp): the capacity of the routed (sliced) groups.
+    const RouteSplit enc = split_routing(shape.local_tokens, shape.groups_per_device, shape.group_tokens, slices);
+    out.encoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, enc.group_tokens, E);
+    if (m.decoder_layers > 0) {
+      const RouteSplit dec =
+          split_routing(shape.local_decoder_tokens, shape.decoder_groups_per_device, shape.decoder_group_tokens, slices);
+      out.decoder_capacity = expert_capacity(ro.capacity_factor, m.top_k, dec.group_tokens, E);
+    }
   }
 
   // Inverse of layout.device(): coordinates of each device id.
@@ -557,7 +571,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   std::vector<std::int64_t> ep_of(static_cast<std::size_t>(num_devices));
   for (std::int64_t r = 0; r < layout.replicas(); ++r)
     for (std::int64_t e = 0; e < layout.ep; ++e)
-      for (std::int64_t k = 0; k < mp; ++k) {
+      for (std::int64_t k = 0; k < etp; ++k) {
         const auto id = static_cast<std::size_t>(layout.device(r, e, k));
         rep_of[id] = r;
         ep_of[id] = e;
@@ -610,11 +624,22 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     it.bwd_shape = op.backward;
     return it;
   };
+  // Expert tensor parallelism (folded, slices = tp / etp > 1): the device routes its slice, Tr = T / s
+  // tokens (split_routing, expert_tensor_parallel.hpp: whole groups or sliced groups), through the router, dispatch, experts
+  // (width expert_d_ff / etp) and combine; the expert output is all-reduced over the etp group, and
+  // the slice group all-gathers the T-token output (T d a bytes). Backward: each tp rank holds the
+  // whole (replicated) output gradient and takes its slice without communication; the input
+  // gradient of its slice is all-gathered back to T tokens: again one all-gather of T d a bytes,
+  // which the backward replay places before the expert ops' backward rather than after them (the
+  // same bytes on the same chain).
   auto switch_ffn = [&](std::vector<Item>& items, const std::string& p, std::int64_t T, std::int64_t G,
                         std::int64_t layer_groups, std::int64_t C, std::uint64_t stream, bool decoder) {
-    const MoeLayerDims md = moe_layer_dims(impl, m, layout, dims, T, G, layer_groups, C, a);
+    const RouteSplit rs = split_routing(T, layer_groups, G, slices);
+    const std::int64_t Tr = rs.tokens;
+    const MoeLayerDims md = moe_layer_dims(impl, m, layout, dims, Tr, rs.group_tokens, rs.groups, C, a);
     const bool uneven = md.uneven();
-    LayerRouting lr = route_layer(m, layout, G, layer_groups, C, ro, stream, static_cast<double>(d) * a, uneven);
+    LayerRouting lr =
+        route_layer(m, layout, rs.group_tokens, rs.groups, C, ro, stream, static_cast<double>(d) * a, uneven);
     (decoder ? out.decoder_drops : out.encoder_drops).assignments += lr.drops.assignments;
     (decoder ? out.decoder_drops : out.encoder_drops).dropped += lr.drops.dropped;
     const double padded = md.padded_slots();  // slots per device, padded buffers
@@ -627,7 +652,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     recv_slot = std::max(recv_slot, uneven ? busiest : padded);
 
     items.push_back(compute(p + ".norm", memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T * d) * a), Backward::same));
-    OpShape router = matmul(T, d, E, 1, OpKind::router);
+    OpShape router = matmul(Tr, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
     items.push_back(compute(p + ".router", router, Backward::weighted));
     if (dims.shared_d_ff > 0) {
@@ -659,7 +684,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
           auto mf = std::make_shared<const ByteMatrix>(std::move(sent));
           auto mb = std::make_shared<const ByteMatrix>(mf->transposed());
           auto mq = de == a ? mf : std::make_shared<const ByteMatrix>(mf->scaled(de / a));
-          for (std::int64_t k = 0; k < mp; ++k) {
+          for (std::int64_t k = 0; k < etp; ++k) {
             fwd.push_back(mq);
             fwd_bf16.push_back(mf);
             bwd.push_back(mb);
@@ -690,9 +715,18 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     } else {
       for (const MoeOp& op : moe_expert_ops(md, static_cast<std::int64_t>(padded))) items.push_back(moe_item(p, op));
     }
-    mp_reduce(items, p + ".expert_allreduce", uneven ? mean : padded);
+    if (!layout.folded()) {
+      mp_reduce(items, p + ".expert_allreduce", uneven ? mean : padded);
+    } else if (etp_part >= 0) {
+      items.push_back(collective(p + ".expert_allreduce", etp_part, CollectiveOp::all_reduce,
+                                 (uneven ? mean : padded) * static_cast<double>(d) * a));
+    }
     if (ep_part >= 0) items.push_back(back);
     for (const MoeOp& op : moe_combine_ops(md)) items.push_back(moe_item(p, op));
+    if (slice_part >= 0) {
+      items.push_back(collective(p + ".token_all_gather", slice_part, CollectiveOp::all_gather,
+                                 static_cast<double>(T) * static_cast<double>(d) * a));
+    }
     items.push_back(compute(p + ".residual", memory_op(OpKind::elementwise, 3.0 * static_cast<double>(T * d) * a), Backward::same));
   };
 
@@ -701,7 +735,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   const bool adam = setup.optimizer == Optimizer::adam;
   const double grad_bytes = adam ? 2.0 : 4.0;  // parameters have the same dtype (memory.hpp)
   const double dense_local = pc.non_expert() / static_cast<double>(mp);
-  const double expert_local = pc.experts / static_cast<double>(layout.ep * mp);
+  const double expert_local = pc.experts / static_cast<double>(layout.ep * etp);
   const sim::PartitionId dp_part = layout.dp > 1 ? g.add_partition(layout.dp_groups()) : -1;
   const sim::PartitionId xr_part = moe && layout.replicas() > 1 ? g.add_partition(layout.expert_replica_groups()) : -1;
   const bool bucketed = setup.grad_sync.kind == GradSyncKind::bucketed;
@@ -921,7 +955,7 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
   if (layout.pp > 1) {
     const double enc_bytes = static_cast<double>(T_enc * d) * a;
     const double dec_bytes = m.decoder_only() ? 0.0 : static_cast<double>(T_dec * d) * a;
-    emit_pipeline(g, em, m, layout, setup, pipeline_mbs, {mp_part, ep_part}, {dense_local * grad_bytes, expert_local * grad_bytes},
+    emit_pipeline(g, em, m, layout, setup, pipeline_mbs, {mp_part, ep_part, etp_part, slice_part}, {dense_local * grad_bytes, expert_local * grad_bytes},
                   (adam ? 28.0 : 12.0) / grad_bytes, enc_bytes, dec_bytes, grad_bytes);
     return out;
   }

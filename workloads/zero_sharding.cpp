@@ -43,7 +43,9 @@ double largest_layer_local_params(const Model& m, const Layout& layout) {
   for (std::int64_t i = 0; i < layers; ++i) {
     if (m.is_switch_layer(i)) {
       const double expert = nm * d * static_cast<double>(m.expert_width());
-      const double routed = static_cast<double>(m.experts) / static_cast<double>(layout.ep) * expert;
+      // Routed experts split over etp (not mp): scaled by mp / etp before the common / mp below.
+      const double routed = static_cast<double>(m.experts) / static_cast<double>(layout.ep) * expert *
+                            (mp / static_cast<double>(layout.expert_tp()));
       const double shared = static_cast<double>(m.shared_experts) * expert;
       ffn = std::max(ffn, routed + d * static_cast<double>(m.experts) + shared);
     } else {

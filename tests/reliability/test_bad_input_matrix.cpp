@@ -348,6 +348,10 @@ const std::vector<Case>& cases() {
     sm("vpp without pp", {"--layout", "dp=32,ep=32,vpp=2"}, "--layout.vpp");
     sm("pp axis not outermost", {"--layout", "dp=8,ep=8,pp=4,order=mp.pp.ep.rep"}, "--layout.order");
     sm("mp and tp both given", {"--layout", "dp=32,mp=1,tp=1"}, "--layout.mp");
+    // Expert tensor parallelism (folded layouts, layout.hpp).
+    sm("etp not dividing tp", {"--layout", "dp=16,tp=2,ep=16,etp=3"}, "--layout.etp");
+    sm("ep x etp not dividing a stage's devices", {"--layout", "dp=16,tp=2,ep=24,etp=1"}, "--layout.etp");
+    sm("etp given twice", {"--layout", "dp=16,tp=2,etp=1,etp=1"}, "--layout.etp");
     sm("pipeline schedule unknown", {"--pp-schedule", "zigzag"}, "--pp-schedule");
     sm("gpipe with virtual stages", {"--layout", "dp=8,ep=8,pp=4,vpp=2", "--pp-schedule", "gpipe"}, "--pp-schedule");
     sm("interleaved micro-batches not a multiple of pp",
