@@ -267,14 +267,11 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
       Rejection rej;
       rej.layout = base;
       rej.memory_limit_bytes = limit;
-      if (options.zero > 0 && !kZeroWithPipelines) {
-        rej.zero = options.zero;
-        rej.reason = "ZeRO sharding (--zero " + std::to_string(options.zero) +
-                     ") with pipeline parallelism (pp > 1) is not modelled by the step yet";
-        rej.reason_kind = "unsupported";
-        out.rejected.push_back(std::move(rej));
-        continue;
-      }
+      // ZeRO stages as for pp = 1: each stage shards over its own data-parallel groups.
+      const workloads::ZeroGroups zg = workloads::zero_groups(model, base);
+      const std::int32_t top_stage = zg.dense > 1 || zg.expert > 1 ? workloads::kMaxZeroStage : 0;
+      const std::int32_t first = options.zero >= 0 ? options.zero : 0;
+      const std::int32_t last = options.zero >= 0 ? options.zero : top_stage;
       if (variants.empty()) {
         rej.schedule = workloads::PipelineSchedule::interleaved;
         rej.reason = no_variant;
@@ -286,49 +283,59 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
         for (const PipelineVariant& var : variants) {
           Layout layout = base;
           layout.vpp = var.vpp;
-          workloads::TrainingSetup setup = options.training;
-          setup.moe_impl = md.impl;
-          setup.zero_stage = 0;
-          setup.pp_schedule = var.schedule;
-          const PipelinePlans plans = plan_pipeline_micro_batches(model, layout, setup, md.mode, md.factor, device_memory,
-                                                                  options.memory_headroom, options.max_micro_batches);
-          if (plans.fitting.empty()) {
-            Rejection r = rej;
+          bool accepted = false;
+          Rejection r = rej;
+          for (std::int32_t stage = first; stage <= last; ++stage) {
+            workloads::TrainingSetup setup = options.training;
+            setup.moe_impl = md.impl;
+            setup.zero_stage = stage;
+            setup.pp_schedule = var.schedule;
+            const PipelinePlans plans = plan_pipeline_micro_batches(
+                model, layout, setup, md.mode, md.factor, device_memory, options.memory_headroom,
+                options.max_micro_batches);
+            if (!plans.fitting.empty()) {
+              accepted = true;
+              for (Layout mapped : mappings) {
+                mapped.vpp = var.vpp;
+                for (const workloads::MicroBatchPlan& plan : plans.fitting) {
+                  Candidate c;
+                  c.layout = mapped;
+                  c.capacity_factor = md.factor;
+                  c.mode = md.mode;
+                  c.moe_impl = md.impl;
+                  c.micro_batches = plan.micro_batches;
+                  c.zero = stage;
+                  c.schedule = var.schedule;
+                  c.memory = plan.memory;
+                  out.candidates.push_back(c);
+                }
+              }
+              if (options.zero != kZeroEvery) break;
+              continue;
+            }
+            if (accepted) continue;  // kZeroEvery: a higher stage fits once a lower one does
+            r = rej;
             r.layout = layout;
             r.capacity_factor = md.factor;
             r.mode = md.mode;
             r.schedule = var.schedule;
+            r.zero = stage;
             const workloads::MicroBatchPlan& f = plans.failed;
             r.micro_batches = f.micro_batches;
             if (f.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
               r.reason = f.divisibility_error;
               r.reason_kind = "divisibility";
-            } else {
-              const bool static_only = f.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
-              r.memory_per_device_bytes = f.memory.total_bytes();
-              r.reason = std::string(workloads::to_string(var.schedule)) + ", busiest pipeline stage: " +
-                         memory_reason(f.memory, limit, options.memory_headroom, mesh.device_kind, f.micro_batches,
-                                       static_only);
-              r.reason_kind = static_only ? "memory" : "activation_memory";
+              break;  // no ZeRO stage changes how the batch splits
             }
-            out.rejected.push_back(std::move(r));
-            continue;
+            const bool static_only = f.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
+            r.memory_per_device_bytes = f.memory.total_bytes();
+            r.reason = std::string(workloads::to_string(var.schedule)) + ", busiest pipeline stage: " +
+                       memory_reason(f.memory, limit, options.memory_headroom, mesh.device_kind, f.micro_batches,
+                                     static_only);
+            if (stage > 0) r.reason = "with --zero " + std::to_string(stage) + ": " + r.reason;
+            r.reason_kind = static_only ? "memory" : "activation_memory";
           }
-          for (Layout mapped : mappings) {
-            mapped.vpp = var.vpp;
-            for (const workloads::MicroBatchPlan& plan : plans.fitting) {
-              Candidate c;
-              c.layout = mapped;
-              c.capacity_factor = md.factor;
-              c.mode = md.mode;
-              c.moe_impl = md.impl;
-              c.micro_batches = plan.micro_batches;
-              c.zero = 0;
-              c.schedule = var.schedule;
-              c.memory = plan.memory;
-              out.candidates.push_back(c);
-            }
-          }
+          if (!accepted) out.rejected.push_back(std::move(r));
         }
       }
     }

@@ -31,11 +31,10 @@
 //   split the batch and fit) are candidates: more micro-batches shrink the bubble
 //   ((pp - 1) / (m + pp - 1)) but make every product smaller; the bounds (bounds.hpp, with the
 //   bubble) and the simulation decide.
-// ZeRO with pp > 1: the step builder refuses it today (step_builder.cpp, build_step), so pp > 1
-//   candidates have zero = 0, and a fixed --zero N > 0 records a rejection per pipeline layout
-//   (kind "unsupported"). TODO(zeropp): when build_step accepts it, drop kZeroWithPipelines'
-//   guard and let the ZeRO stage loop of candidates.cpp run for pp > 1 too (the memory model,
-//   pipeline_memory.hpp, already divides by the ZeRO stage through estimate_memory).
+// ZeRO with pp > 1: the same stage loop as pp = 1 (candidates.cpp): `--zero auto` takes the lowest
+//   stage at which the busiest pipeline stage fits (pipeline_memory.hpp divides each stage's state
+//   over its own data-parallel groups), `all` every stage, N only N. The pipeline bound leaves the
+//   ZeRO collectives out, as it leaves the gradient sync out: still a lower bound.
 // TODO(etp): expert tensor parallelism (`etp=` in the layout) is not enumerated; when the layout
 //   has it, enumerate etp | mp x ep here beside vpp (one more loop in pipeline_variants).
 
@@ -58,7 +57,6 @@ inline constexpr std::int32_t kScheduleAuto = -1;  // 1f1b and interleaved
 inline constexpr std::int32_t kScheduleEvery = -2; // gpipe too
 inline constexpr std::int64_t kVirtualStages[] = {2, 4};
 inline constexpr std::int64_t kMicroBatchMultiples[] = {1, 2, 4};
-inline constexpr bool kZeroWithPipelines = false;  // TODO(zeropp): true once build_step accepts ZeRO with pp > 1
 
 // "auto", "all" or a positive count; InputError(field) otherwise (0 included).
 [[nodiscard]] std::int64_t parse_pp_search(const std::string& text, const std::string& field = "--pp");
