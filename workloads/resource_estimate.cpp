@@ -66,7 +66,7 @@ ResourceEstimate to_estimate(const StepCost& c, double concurrent, const std::st
 //     updates = buckets x 2 (dp - 1)                 (ring rounds over the dense gradients' dp group)
 //     CPU     = kCpuSecondsPerResolve x updates x ep (ep - 1)
 // (expert gradients sync over smaller groups and are left out). An order of magnitude, like the rest:
-// DeepSeek-V3 at dp = ep = 256 gives ~4 hours (the step ran ~1 op per 2-3 s once the overlap began,
+// DeepSeek-V3 at dp = ep = 256 gives ~7 hours (the step ran ~1 op per 2-3 s once the overlap began,
 // bench/RESULTS.md); at dp = ep = 32, pp = 8 a few seconds (measured: 16 s for the whole step).
 double overlap_cpu_s(const Model& model, const Layout& layout, const StepOptions& options) {
   if (options.network_model != NetworkModel::shared || options.training.grad_sync.kind != GradSyncKind::bucketed ||
