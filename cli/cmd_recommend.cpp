@@ -23,6 +23,7 @@
 #include "common/resource_limits.hpp"
 #include "planner/recommend.hpp"
 #include "planner/recommend_output.hpp"
+#include "planner/recommend_request.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
 #include "workloads/fp8.hpp"
@@ -34,38 +35,9 @@ namespace switchsim::cli {
 namespace {
 
 struct Options {
-  std::string model = "switch-base";
-  std::string mesh = "tpuv3-4x4";
-  std::int64_t top = 5;
-  std::string objective = "throughput";
-  double max_drop = 0.01;
-  std::string factors = "1.0,1.25,1.5,2.0";
-  bool no_dropless = false;
-  std::int64_t samples = 4;
-  std::uint64_t seed = 0;
-  std::string routing = "uniform";
-  double memory_headroom = 0.9;
-  std::int64_t max_micro_batches = 64;
-  std::int64_t batch_tokens = std::int64_t{1} << 20;
-  std::int64_t group_tokens = 0;
-  std::string moe_impl = "auto";
-  std::string precision = "bf16";
-  bool fp8_dispatch = false;
-  std::string optimizer = "adafactor";
-  bool remat = false;
-  std::string profile;
+  planner::RecommendRequest request;  // what the search is (shared with sweep's recommend points)
   std::int32_t threads = 0;
-  bool exhaustive = false;
   bool force = false;
-  double network_tolerance = planner::kDefaultNetworkTolerance;
-  std::int32_t load_model_above = planner::kDefaultLoadModelAboveDevices;
-  std::string network_model = "shared";
-  std::int64_t rerank = 5;
-  std::string grad_sync = "auto";
-  std::string comm_priority = "none";
-  std::string zero = "auto";
-  std::string pp = "auto";
-  std::string pp_schedule = "auto";
   std::string out_dir;
   bool progress = false;
   bool no_progress = false;
@@ -96,55 +68,55 @@ void print_progress(const planner::SearchProgress& p, planner::Objective objecti
 CommandAction add_recommend_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   app.description("Recommend layouts and capacity factors: ranked table, Pareto front, rejected layouts");
-  app.add_option("--model", opt->model, "Model name or JSON file (default switch-base)");
-  app.add_option("--mesh", opt->mesh, "Mesh name or JSON file (default tpuv3-4x4, 32 TPU v3 cores)");
-  app.add_option("--top", opt->top, "Recommendations to show (default 5)");
-  app.add_option("--objective", opt->objective, "throughput (default) | effective-throughput | memory");
-  app.add_option("--max-drop", opt->max_drop, "Largest mean drop fraction for throughput/memory (default 0.01)");
-  app.add_option("--factors", opt->factors, "Capacity factors to try (default 1.0,1.25,1.5,2.0)");
-  app.add_flag("--no-dropless", opt->no_dropless, "Do not try the dropless mode");
-  app.add_option("--samples", opt->samples, "Routing seeds per candidate (default 4)");
-  app.add_option("--seed", opt->seed, "First routing seed (default 0)");
-  app.add_option("--routing", opt->routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
-  app.add_option("--memory-headroom", opt->memory_headroom, "Usable fraction of device memory (default 0.9)");
-  app.add_option("--max-micro-batches", opt->max_micro_batches, "Most micro-batches tried to fit memory (default 64)");
-  app.add_option("--batch-tokens", opt->batch_tokens, "Tokens per global batch: encoder tokens for t5-family models, all tokens for decoder models (default 1048576)");
-  app.add_option("--group-tokens", opt->group_tokens,
+  app.add_option("--model", opt->request.model, "Model name or JSON file (default switch-base)");
+  app.add_option("--mesh", opt->request.mesh, "Mesh name or JSON file (default tpuv3-4x4, 32 TPU v3 cores)");
+  app.add_option("--top", opt->request.top, "Recommendations to show (default 5)");
+  app.add_option("--objective", opt->request.objective, "throughput (default) | effective-throughput | memory");
+  app.add_option("--max-drop", opt->request.max_drop, "Largest mean drop fraction for throughput/memory (default 0.01)");
+  app.add_option("--factors", opt->request.factors, "Capacity factors to try (default 1.0,1.25,1.5,2.0)");
+  app.add_flag("--no-dropless", opt->request.no_dropless, "Do not try the dropless mode");
+  app.add_option("--samples", opt->request.samples, "Routing seeds per candidate (default 4)");
+  app.add_option("--seed", opt->request.seed, "First routing seed (default 0)");
+  app.add_option("--routing", opt->request.routing, "uniform | zipf:S | dirichlet:ALPHA | trace:FILE");
+  app.add_option("--memory-headroom", opt->request.memory_headroom, "Usable fraction of device memory (default 0.9)");
+  app.add_option("--max-micro-batches", opt->request.max_micro_batches, "Most micro-batches tried to fit memory (default 64)");
+  app.add_option("--batch-tokens", opt->request.batch_tokens, "Tokens per global batch: encoder tokens for t5-family models, all tokens for decoder models (default 1048576)");
+  app.add_option("--group-tokens", opt->request.group_tokens,
                  "Routing group size in tokens (default: einsum groups of at most 1024 tokens as Mesh-TF splits "
                  "them; gather and grouped the local tokens per device)");
-  app.add_option("--moe-impl", opt->moe_impl,
+  app.add_option("--moe-impl", opt->request.moe_impl,
                  "auto (default: einsum on TPU meshes, gather on GPU meshes in capacity mode, grouped when dropless) "
                  "| einsum | gather (both capacity mode only: the dropless mode is skipped) | grouped");
-  app.add_option("--precision", opt->precision,
+  app.add_option("--precision", opt->request.precision,
                  "bf16 (default) | fp32 | fp8 (linear layers' products in FP8; refused on a device without FP8)");
-  app.add_flag("--fp8-dispatch", opt->fp8_dispatch, "With --precision fp8: the dispatch all-to-all in FP8, combine in bf16");
-  app.add_option("--optimizer", opt->optimizer, "adafactor (default) | adam");
-  app.add_flag("--remat", opt->remat, "Rematerialize activations in the backward pass");
-  app.add_option("--profile", opt->profile, "Calibration profile (default: the shape-aware model of the mesh's device, docs/kernels.md)");
+  app.add_flag("--fp8-dispatch", opt->request.fp8_dispatch, "With --precision fp8: the dispatch all-to-all in FP8, combine in bf16");
+  app.add_option("--optimizer", opt->request.optimizer, "adafactor (default) | adam");
+  app.add_flag("--remat", opt->request.remat, "Rematerialize activations in the backward pass");
+  app.add_option("--profile", opt->request.profile, "Calibration profile (default: the shape-aware model of the mesh's device, docs/kernels.md)");
   app.add_option("--threads", opt->threads, "Worker threads (default: all cores); results do not depend on it");
   app.add_flag("--force", opt->force, "Run even when the search's size estimate exceeds this machine's limits");
-  app.add_flag("--exhaustive", opt->exhaustive, "Evaluate every feasible candidate (no pruning)");
-  app.add_option("--network-tolerance", opt->network_tolerance,
+  app.add_flag("--exhaustive", opt->request.exhaustive, "Evaluate every feasible candidate (no pruning)");
+  app.add_option("--network-tolerance", opt->request.network_tolerance,
                  "Completion window of the flow-level network: flows within this fraction of their elapsed time "
                  "finish together (default 0.01; 0 = exact, slower)");
-  app.add_option("--load-model-above", opt->load_model_above,
+  app.add_option("--load-model-above", opt->request.load_model_above,
                  "Direct all-to-alls over more devices than this use the per-link load model instead of the flow "
                  "simulation (default 64; 0 = never)");
-  app.add_option("--network-model", opt->network_model,
+  app.add_option("--network-model", opt->request.network_model,
                  "shared (default: search with collectives alone, re-rank the best --rerank on one shared network) | "
                  "isolated (no re-rank)");
-  app.add_option("--rerank", opt->rerank, "Candidates re-simulated on the shared network (default 5)");
-  app.add_option("--grad-sync", opt->grad_sync,
+  app.add_option("--rerank", opt->request.rerank, "Candidates re-simulated on the shared network (default 5)");
+  app.add_option("--grad-sync", opt->request.grad_sync,
                  "auto (default: fused on TPU meshes, bucketed:25MiB on GPU meshes) | fused | bucketed[:BYTES]");
-  app.add_option("--comm-priority", opt->comm_priority, "none (default) | all-to-all (strict priority on shared links)");
-  app.add_option("--zero", opt->zero,
+  app.add_option("--comm-priority", opt->request.comm_priority, "none (default) | all-to-all (strict priority on shared links)");
+  app.add_option("--zero", opt->request.zero,
                  "ZeRO stage: auto (default: per layout the lowest of 0..3 whose memory fits) | all (every stage that "
                  "fits is a candidate) | 0 | 1 | 2 | 3 (that stage only)");
-  app.add_option("--pp", opt->pp,
+  app.add_option("--pp", opt->request.pp,
                  "Pipeline stages: auto (default: pp = 1, plus every pp > 1 dividing the devices on multi-node GPU "
                  "clusters or when nothing fits without) | all (pp > 1 on any mesh) | N (that count only; 1 = no "
                  "pipelines)");
-  app.add_option("--pp-schedule", opt->pp_schedule,
+  app.add_option("--pp-schedule", opt->request.pp_schedule,
                  "Pipeline schedules searched with pp > 1: auto (default: 1f1b and interleaved with vpp 2 or 4) | all "
                  "(gpipe too) | gpipe | 1f1b | interleaved");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
@@ -152,35 +124,8 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_flag("--no-progress", opt->no_progress, "No progress lines, even on a terminal");
   add_output_flags(app, opt->output);
   return [opt]() -> int {
-    planner::SearchOptions so;
-    so.objective = planner::parse_objective(opt->objective, "--objective");
-    so.enumeration.factors = workloads::parse_factors(opt->factors, "--factors");
-    so.enumeration.dropless = !opt->no_dropless;
-    so.enumeration.memory_headroom = opt->memory_headroom;
-    so.enumeration.max_micro_batches = opt->max_micro_batches;
-    so.enumeration.training.batch_tokens = opt->batch_tokens;
-    so.enumeration.training.group_tokens = opt->group_tokens;
-    so.enumeration.training.moe_impl = workloads::parse_moe_impl(opt->moe_impl, "--moe-impl");
-    so.enumeration.training.precision = workloads::parse_precision(opt->precision, "--precision");
-    so.enumeration.training.fp8_dispatch = opt->fp8_dispatch;
-    so.enumeration.training.optimizer = workloads::parse_optimizer(opt->optimizer, "--optimizer");
-    so.enumeration.training.rematerialize = opt->remat;
-    so.enumeration.zero = planner::parse_zero_search(opt->zero, "--zero");
-    so.routing = workloads::parse_routing(opt->routing, "--routing");
-    so.samples = opt->samples;
-    so.seed = opt->seed;
-    so.max_drop = opt->max_drop;
-    so.top = opt->top;
+    planner::SearchOptions so = planner::search_options(opt->request, planner::flag_name);
     so.threads = opt->threads;
-    so.prune = !opt->exhaustive;
-    so.network_tolerance = opt->network_tolerance;
-    so.load_model_above_devices = opt->load_model_above;
-    so.network_model = workloads::parse_network_model(opt->network_model, "--network-model");
-    so.strict_priority = workloads::parse_comm_priority(opt->comm_priority, "--comm-priority");
-    so.enumeration.pp = planner::parse_pp_search(opt->pp, "--pp");
-    so.enumeration.pp_schedule = planner::parse_schedule_search(opt->pp_schedule, "--pp-schedule");
-    if (opt->rerank <= 0) throw InputError("--rerank", "must be positive");
-    so.rerank = opt->rerank;
     if (opt->progress && opt->no_progress) throw InputError("--progress", "cannot be combined with --no-progress");
     const bool terminal = stderr_is_terminal();
     if (opt->progress || (terminal && !opt->no_progress)) {
@@ -188,25 +133,19 @@ CommandAction add_recommend_command(CLI::App& app) {
         print_progress(p, objective, terminal);
       };
     }
-    if (opt->samples <= 0) throw InputError("--samples", "must be positive");
-    if (opt->top <= 0) throw InputError("--top", "must be positive");
-    if (opt->batch_tokens <= 0) throw InputError("--batch-tokens", "must be positive");
-    if (opt->group_tokens < 0) throw InputError("--group-tokens", "must be positive (or 0 for the local batch)");
-    const workloads::Model model = workloads::load_model(opt->model, "--model");
-    const topology::Mesh mesh = topology::build_mesh(opt->mesh);
-    if (mesh.topology.num_devices() <= 0) throw InputError("--mesh", "has no devices");
-    workloads::validate_precision(so.enumeration.training, mesh.device_kind, !opt->profile.empty());
-    so.enumeration.training.grad_sync = workloads::parse_grad_sync(opt->grad_sync, mesh.is_tpu(), "--grad-sync");
+    const workloads::Model model = workloads::load_model(opt->request.model, "--model");
+    const topology::Mesh mesh = topology::build_mesh(opt->request.mesh);
+    planner::for_mesh(so, opt->request, mesh, planner::flag_name);
     {
       // Refuse a search far too large for this machine up front (common/resource_limits.hpp).
       const std::int64_t threads =
           opt->threads > 0 ? opt->threads : static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
       check_resources("--mesh",
                       workloads::estimate_search_resources(model, so.enumeration.training, mesh.topology.num_devices(),
-                                                                 !opt->no_dropless, threads),
+                                                                 !opt->request.no_dropless, threads),
                       opt->force);
     }
-    const std::unique_ptr<kernels::CostModel> cost = workloads::make_cost_model(mesh.device_kind, opt->profile);
+    const std::unique_ptr<kernels::CostModel> cost = workloads::make_cost_model(mesh.device_kind, opt->request.profile);
     const planner::RecommendResult result = planner::recommend(model, mesh, so, *cost);
     const json j = planner::to_json(result);
     if (!opt->out_dir.empty()) {

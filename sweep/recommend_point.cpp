@@ -9,6 +9,7 @@
 #include "common/resource_limits.hpp"
 #include "planner/recommend.hpp"
 #include "planner/recommend_output.hpp"
+#include "planner/recommend_request.hpp"
 #include "sweep/device_what_ifs.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
@@ -36,45 +37,12 @@ const std::map<std::string, Type>& key_types() {
       {"remat", Type::boolean},         {"profile", Type::string},       {"exhaustive", Type::boolean},
       {"network_tolerance", Type::number}, {"load_model_above", Type::integer}, {"network_model", Type::string},
       {"rerank", Type::integer},        {"grad_sync", Type::string},     {"comm_priority", Type::string},
-      {"zero", Type::string},           {"pp_schedule", Type::string}};
+      {"zero", Type::string},           {"pp", Type::string},            {"pp_schedule", Type::string}};
   return types;
 }
 
-// The request with cmd_recommend's defaults.
-struct Request {
-  std::string model = "switch-base";
-  std::string mesh = "tpuv3-4x4";
-  std::int64_t top = 5;
-  std::string objective = "throughput";
-  double max_drop = 0.01;
-  std::string factors = "1.0,1.25,1.5,2.0";
-  bool no_dropless = false;
-  std::int64_t samples = 4;
-  std::int64_t seed = 0;
-  std::string routing = "uniform";
-  double memory_headroom = 0.9;
-  std::int64_t max_micro_batches = 64;
-  std::int64_t batch_tokens = std::int64_t{1} << 20;
-  std::int64_t group_tokens = 0;
-  std::string moe_impl = "auto";
-  std::string precision = "bf16";
-  bool fp8_dispatch = false;
-  std::string optimizer = "adafactor";
-  bool remat = false;
-  std::string profile;
-  bool exhaustive = false;
-  double network_tolerance = planner::kDefaultNetworkTolerance;
-  std::int64_t load_model_above = planner::kDefaultLoadModelAboveDevices;
-  std::string network_model = "shared";
-  std::int64_t rerank = 5;
-  std::string grad_sync = "auto";
-  std::string comm_priority = "none";
-  std::string zero = "auto";
-  std::string pp_schedule = "1f1b";
-};
-
-Request read_request(const json& inputs) {
-  Request r;
+planner::RecommendRequest read_request(const json& inputs) {
+  planner::RecommendRequest r;
   for (const auto& [key, v] : inputs.items()) {
     if (key == "what_if") continue;
     check_recommend_value(key, v, "inputs." + key);
@@ -86,7 +54,10 @@ Request read_request(const json& inputs) {
     else if (key == "factors") r.factors = v.get<std::string>();
     else if (key == "no_dropless") r.no_dropless = v.get<bool>();
     else if (key == "samples") r.samples = v.get<std::int64_t>();
-    else if (key == "seed") r.seed = v.get<std::int64_t>();
+    else if (key == "seed") {
+      if (v.get<std::int64_t>() < 0) throw InputError("seed", "must not be negative");
+      r.seed = v.get<std::uint64_t>();
+    }
     else if (key == "routing") r.routing = v.get<std::string>();
     else if (key == "memory_headroom") r.memory_headroom = v.get<double>();
     else if (key == "max_micro_batches") r.max_micro_batches = v.get<std::int64_t>();
@@ -100,55 +71,20 @@ Request read_request(const json& inputs) {
     else if (key == "profile") r.profile = v.get<std::string>();
     else if (key == "exhaustive") r.exhaustive = v.get<bool>();
     else if (key == "network_tolerance") r.network_tolerance = v.get<double>();
-    else if (key == "load_model_above") r.load_model_above = v.get<std::int64_t>();
+    else if (key == "load_model_above") r.load_model_above = v.get<std::int32_t>();
     else if (key == "network_model") r.network_model = v.get<std::string>();
     else if (key == "rerank") r.rerank = v.get<std::int64_t>();
     else if (key == "grad_sync") r.grad_sync = v.get<std::string>();
     else if (key == "comm_priority") r.comm_priority = v.get<std::string>();
     else if (key == "zero") r.zero = v.get<std::string>();
+    else if (key == "pp") r.pp = v.get<std::string>();
     else if (key == "pp_schedule") r.pp_schedule = v.get<std::string>();
   }
   return r;
 }
 
-// SearchOptions from the request, as cmd_recommend builds them (errors name the key).
-planner::SearchOptions search_options(const Request& r) {
-  if (r.samples <= 0) throw InputError("samples", "must be positive");
-  if (r.top <= 0) throw InputError("top", "must be positive");
-  if (r.batch_tokens <= 0) throw InputError("batch_tokens", "must be positive");
-  if (r.group_tokens < 0) throw InputError("group_tokens", "must be positive (or 0 for the local batch)");
-  if (r.rerank <= 0) throw InputError("rerank", "must be positive");
-  if (r.seed < 0) throw InputError("seed", "must not be negative");
-  planner::SearchOptions so;
-  so.objective = planner::parse_objective(r.objective, "objective");
-  so.enumeration.factors = workloads::parse_factors(r.factors, "factors");
-  so.enumeration.dropless = !r.no_dropless;
-  so.enumeration.memory_headroom = r.memory_headroom;
-  so.enumeration.max_micro_batches = r.max_micro_batches;
-  workloads::TrainingSetup& t = so.enumeration.training;
-  t.batch_tokens = r.batch_tokens;
-  t.group_tokens = r.group_tokens;
-  t.moe_impl = workloads::parse_moe_impl(r.moe_impl, "moe_impl");
-  t.precision = workloads::parse_precision(r.precision, "precision");
-  t.fp8_dispatch = r.fp8_dispatch;
-  t.optimizer = workloads::parse_optimizer(r.optimizer, "optimizer");
-  t.rematerialize = r.remat;
-  t.pp_schedule = workloads::parse_pipeline_schedule(r.pp_schedule, "pp_schedule");
-  so.enumeration.zero = planner::parse_zero_search(r.zero, "zero");
-  so.routing = workloads::parse_routing(r.routing, "routing");
-  so.samples = r.samples;
-  so.seed = static_cast<std::uint64_t>(r.seed);
-  so.max_drop = r.max_drop;
-  so.top = r.top;
-  so.threads = 1;  // one planner thread per point: the sweep runs the points in parallel
-  so.prune = !r.exhaustive;
-  so.network_tolerance = r.network_tolerance;
-  so.load_model_above_devices = static_cast<std::int32_t>(r.load_model_above);
-  so.network_model = workloads::parse_network_model(r.network_model, "network_model");
-  so.strict_priority = workloads::parse_comm_priority(r.comm_priority, "comm_priority");
-  so.rerank = r.rerank;
-  return so;
-}
+// A sweep names a field by its key.
+std::string key_name(const std::string& key) { return key; }
 
 }  // namespace
 
@@ -158,7 +94,7 @@ void check_recommend_keys(const json& obj, const std::string& where) {
                      {"model", "mesh", "top", "objective", "max_drop", "factors", "no_dropless", "samples", "seed",
                       "routing", "memory_headroom", "max_micro_batches", "batch_tokens", "group_tokens", "moe_impl",
                       "precision", "fp8_dispatch", "optimizer", "remat", "profile", "exhaustive", "network_tolerance",
-                      "load_model_above", "network_model", "rerank", "grad_sync", "comm_priority", "zero",
+                      "load_model_above", "network_model", "rerank", "grad_sync", "comm_priority", "zero", "pp",
                       "pp_schedule"},
                      where);
 }
@@ -183,14 +119,13 @@ void check_recommend_value(const std::string& key, const json& v, const std::str
 }
 
 json run_recommend_point(const json& inputs, const WhatIf& w, bool force) {
-  const Request r = read_request(inputs);
-  planner::SearchOptions so = search_options(r);
+  const planner::RecommendRequest r = read_request(inputs);
+  planner::SearchOptions so = planner::search_options(r, key_name);
+  so.threads = 1;  // one planner thread per point: the sweep runs the points in parallel
   const workloads::Model model = workloads::load_model(r.model, "model");
   topology::Mesh mesh = topology::build_mesh(r.mesh);
-  if (mesh.topology.num_devices() <= 0) throw InputError("mesh", "has no devices");
   apply_to_mesh(w, mesh);
-  workloads::validate_precision(so.enumeration.training, mesh.device_kind, !r.profile.empty());
-  so.enumeration.training.grad_sync = workloads::parse_grad_sync(r.grad_sync, mesh.is_tpu(), "grad_sync");
+  planner::for_mesh(so, r, mesh, key_name);
   check_resources("--force",
                   workloads::estimate_search_resources(model, so.enumeration.training, mesh.topology.num_devices(),
                                                        !r.no_dropless, 1),
