@@ -55,6 +55,8 @@ Evaluation aggregate(const Candidate& c, const StepBound& bound, const std::vect
     e.breakdown.idle_s += r.breakdown.idle_s;
     e.uncertainty_s += r.op_accounting.uncertainty_s;
   }
+  e.collectives_alone = std::none_of(runs.begin(), runs.end(),
+                                     [](const workloads::StepResult& r) { return r.collectives_overlap; });
   const double n = static_cast<double>(runs.size());
   e.breakdown.compute_s /= n;
   e.breakdown.all_to_all_s /= n;
@@ -365,17 +367,32 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     const std::vector<std::size_t> top(res.ranking.begin(), res.ranking.begin() + static_cast<std::ptrdiff_t>(R));
     res.isolated_top = res.evaluated[top.front()].candidate.label();
     const auto samples = static_cast<std::size_t>(o.samples);
-    std::vector<workloads::StepResult> runs(R * samples);
+    // A candidate whose search steps never had two collectives in flight at once gets the same
+    // steps on the shared network (sim::collectives_overlap): reused, not simulated again.
+    std::vector<std::size_t> again;  // indices into `top` simulated on the shared network
+    for (std::size_t r = 0; r < R; ++r) {
+      if (!res.evaluated[top[r]].collectives_alone) again.push_back(r);
+    }
+    std::vector<workloads::StepResult> runs(again.size() * samples);
     parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
-      const Candidate& c = res.evaluated[top[t / samples]].candidate;
+      const Candidate& c = res.evaluated[top[again[t / samples]]].candidate;
       workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache);
       so.network_model = workloads::NetworkModel::shared;
       runs[t] = workloads::simulate_step(model, mesh, c.layout, so, cost);
     });
     for (std::size_t r = 0; r < R; ++r) {
       Evaluation& e = res.evaluated[top[r]];
-      const std::vector<workloads::StepResult> mine(runs.begin() + static_cast<std::ptrdiff_t>(r * samples),
-                                                    runs.begin() + static_cast<std::ptrdiff_t>((r + 1) * samples));
+      if (e.collectives_alone) {
+        e.reranked = true;
+        e.isolated_step_time_s = e.step_time_s.mean;
+        ++res.rerank_reused;
+      }
+    }
+    for (std::size_t a = 0; a < again.size(); ++a) {
+      const std::size_t r = again[a];
+      Evaluation& e = res.evaluated[top[r]];
+      const std::vector<workloads::StepResult> mine(runs.begin() + static_cast<std::ptrdiff_t>(a * samples),
+                                                    runs.begin() + static_cast<std::ptrdiff_t>((a + 1) * samples));
       Evaluation shared = aggregate(e.candidate, e.bound, mine, o);
       shared.reranked = true;
       shared.isolated_step_time_s = e.step_time_s.mean;

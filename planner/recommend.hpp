@@ -126,7 +126,10 @@ struct Evaluation {
   double compute_lower_bound_s = 0.0;   // simulated busiest compute stream (first seed)
   double uncertainty_s = 0.0;           // mean over seeds of the compute-cost band (workloads/op_accounting.hpp)
   bool meets_drop_limit = false;
-  bool reranked = false;                 // simulated again on the shared network
+  bool reranked = false;                 // simulated again on the shared network (or reused, below)
+  // No seed's search step had two collectives in flight at once, so the shared network gives the
+  // same steps (sim::collectives_overlap): the re-rank reuses them instead of simulating again.
+  bool collectives_alone = false;
   double isolated_step_time_s = 0.0;     // the search's (isolated model) mean step time
   [[nodiscard]] double memory_per_device_bytes() const { return memory.total_bytes(); }
 };
@@ -158,6 +161,7 @@ struct RecommendResult {
   std::vector<Rejection> rejected;
   std::int64_t pruned = 0;
   std::int64_t reranked = 0;              // candidates simulated again on the shared network
+  std::int64_t rerank_reused = 0;         // of those, reused from the search (Evaluation::collectives_alone)
   bool rerank_changed_top = false;        // the best layout differs from the isolated search's
   std::string isolated_top;               // the isolated search's best (label), when re-ranked
   double wall_s = 0.0;

@@ -147,7 +147,8 @@ json to_json(const RecommendResult& r) {
   j["pruned"] = r.pruned;
   j["reranked"] = r.reranked;
   if (r.reranked > 0) {
-    j["rerank"] = {{"isolated_top", r.isolated_top}, {"top_changed", r.rerank_changed_top}};
+    j["rerank"] = {{"isolated_top", r.isolated_top}, {"top_changed", r.rerank_changed_top},
+                   {"reused_from_search", r.rerank_reused}};
   }
   j["over_drop_limit"] = over;
   j["wall_s"] = r.wall_s;
@@ -166,7 +167,8 @@ json to_json(const RecommendResult& r) {
       o.network_model == workloads::NetworkModel::shared
           ? "search: flow-level, each collective simulated alone (isolated); the best " + std::to_string(r.reranked) +
                 " re-simulated on one shared network for the whole step (contention between collectives) and "
-                "ranked by that"
+                "ranked by that (a candidate whose search steps never had two collectives in flight at once keeps "
+                "them: the shared network gives the same steps)"
           : "flow-level, each collective simulated alone (isolated: no contention between concurrent collectives)";
   prov["network_tolerance"] = o.network_tolerance;
   prov["load_model_above_devices"] = o.load_model_above_devices;

@@ -1,6 +1,9 @@
 #include "sim/step_schedule.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <utility>
+#include <vector>
 
 #include "common/errors.hpp"
 
@@ -136,6 +139,33 @@ void finish_schedule(const OpGraph& graph, StepSchedule& s, const std::vector<St
   std::reverse(s.critical_seconds.begin(), s.critical_seconds.end());
   s.exposed_communication_s = s.critical_path.communication_s();
   communication_overlap(graph, s);
+}
+
+}  // namespace switchsim::sim
+
+namespace switchsim::sim {
+
+bool collectives_overlap(const OpGraph& graph, const StepSchedule& schedule) {
+  // Every member of a group starts and ends with it (both executors), so its first member stands for it.
+  std::vector<std::pair<double, double>> groups;
+  for (OpId o = 0; o < graph.num_ops(); ++o) {
+    const Op& op = graph.op(o);
+    if (op.type != OpType::collective) continue;
+    for (const auto& group : graph.partition(op.partition)) {
+      if (group.size() < 2) continue;
+      const std::int64_t k = member_index(graph, o, group.front());
+      const double start = schedule.start(o, k);
+      const double end = schedule.end(o, k);
+      if (end > start) groups.emplace_back(start, end);
+    }
+  }
+  std::sort(groups.begin(), groups.end());
+  double latest_end = -std::numeric_limits<double>::infinity();
+  for (const auto& [start, end] : groups) {
+    if (start < latest_end) return true;
+    latest_end = std::max(latest_end, end);
+  }
+  return false;
 }
 
 }  // namespace switchsim::sim

@@ -73,4 +73,12 @@ void finish_schedule(const OpGraph& graph, StepSchedule& schedule, const std::ve
 
 // The step as a Chrome / Perfetto trace: sim/step_schedule_trace.hpp.
 
+// Whether two collective groups that use the network (two members or more) were
+// in flight at the same time: intervals [start, end) of every group, any two
+// intersecting with positive length. Without such an overlap, the shared
+// executor (shared_step_executor.hpp) times every collective of this graph from
+// the same memo the isolated one used, so it gives the same schedule: the
+// planner's re-rank reuses such a step instead of simulating it again.
+[[nodiscard]] bool collectives_overlap(const OpGraph& graph, const StepSchedule& schedule);
+
 }  // namespace switchsim::sim

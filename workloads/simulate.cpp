@@ -101,6 +101,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   const std::int64_t sims_before = cache->simulations();
   sim::SharedStepStats shared;
   sim::StepSchedule schedule;
+  bool collectives_overlap = true;  // unknown under the shared model (it simulates the overlap)
   if (options.network_model == NetworkModel::shared) {
     sim::SharedStepOptions so;
     so.strict_priority = options.strict_priority;
@@ -109,6 +110,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
     schedule = sim::execute_step_shared(built.graph, cost, *cache, so, &shared);
   } else {
     schedule = sim::execute_step(built.graph, cost, *cache, options.progress);
+    collectives_overlap = sim::collectives_overlap(built.graph, schedule);
   }
   if (options.trace != nullptr) {
     (void)sim::add_step_to_trace(built.graph, schedule, *options.trace,
@@ -137,6 +139,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   r.expert_capacity = built.encoder_capacity;
   r.decoder_expert_capacity = built.decoder_capacity;
   r.step_time_s = schedule.step_time_s;
+  r.collectives_overlap = collectives_overlap;
   r.tokens_per_s = static_cast<double>(options.training.batch_tokens) / schedule.step_time_s;
   r.examples_per_s = static_cast<double>(shape.sequences) / schedule.step_time_s;
   r.drop_fraction = built.drops.fraction();

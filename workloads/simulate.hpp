@@ -102,6 +102,9 @@ struct StepResult {
   double exposed_communication_s = 0.0;     // communication on the critical path
   double overlapped_communication_s = 0.0;  // communication hidden by compute (sim/step_schedule.hpp)
   sim::SharedStepStats shared;              // shared model: collectives run, memo / replay / load-model counts
+  // Isolated model: whether two collective groups were in flight at once (sim::collectives_overlap);
+  // when not, the shared model gives this same step. Always true under the shared model.
+  bool collectives_overlap = true;
   double compute_lower_bound_s = 0.0;  // busiest device's total compute time
   sim::NetworkOptions network;         // the network options of the memo the step ran with
   std::int32_t ops = 0;

@@ -199,6 +199,9 @@ TEST_CASE("planner: the re-rank gives each top candidate's shared-network steps,
   o.rerank = 3;
   const planner::RecommendResult res = planner::recommend(s.model, s.mesh, o, *s.cost);
   REQUIRE(res.reranked == 3);
+  // Some of them (one expert-parallel group, fused sync: no two collectives at once) are reused
+  // from the search (Evaluation::collectives_alone); the loop below checks those too.
+  CHECK(res.rerank_reused > 0);
   sim::CollectiveCache cache(s.mesh, planner::network_options(o));
   int checked = 0;
   for (const planner::Evaluation& e : res.evaluated) {

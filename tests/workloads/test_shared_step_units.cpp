@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sim/shared_step_executor.hpp"
+#include "sim/step_executor.hpp"
 #include "tests/workloads/fixed_cost.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "topology/mesh_file.hpp"
@@ -172,4 +173,31 @@ TEST_CASE("shared step units: random steps give the same schedule with and witho
   // The cases exercise both paths (not an assertion about the model: about this test's coverage).
   CHECK(alone > 0);
   CHECK(replayed > 0);
+}
+
+TEST_CASE("shared step units: without overlapping collectives the isolated schedule is the shared one",
+          "[executor][shared]") {
+  // sim::collectives_overlap (step_schedule.hpp) on the isolated schedule: the planner's re-rank
+  // reuses a step when it is false, because the shared executor then gives the same schedule.
+  const topology::Mesh mesh = two_switches();
+  FixedCost cost;
+  for (const bool concurrent : {false, true}) {
+    OpGraph g(8);
+    const auto all = g.add_all_devices();
+    const OpId a = g.add_collective("a", "l", g.add_partition({{0, 4}}), CollectiveOp::all_to_all, 64e6, {});
+    // Sequential: "b" waits for "a" and a compute op; concurrent: "b" starts after 1 ms on its own.
+    const OpId w = g.add_compute("w", "l", all, ms(1), concurrent ? std::vector<OpId>{} : std::vector<OpId>{a});
+    (void)g.add_collective("b", "l", g.add_partition({{1, 5}}), CollectiveOp::all_reduce, 8e6, {w});
+    // A one-member group never uses the network: it does not count.
+    (void)g.add_collective("solo", "l", g.add_partition({{6}}), CollectiveOp::all_reduce, 8e6, {});
+    CollectiveCache cache(mesh);
+    const StepSchedule isolated = execute_step(g, cost, cache);
+    CHECK(collectives_overlap(g, isolated) == concurrent);
+    if (!concurrent) {
+      const StepSchedule shared = execute_step_shared(g, cost, cache);
+      REQUIRE(shared.end_s.size() == isolated.end_s.size());
+      CHECK(shared.step_time_s == isolated.step_time_s);
+      for (std::size_t k = 0; k < shared.end_s.size(); ++k) CHECK(shared.end_s[k] == isolated.end_s[k]);
+    }
+  }
 }
