@@ -176,65 +176,91 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
   }
 
   Enumeration out;
+  auto candidate = [](const Layout& layout, const Mode& md, const workloads::MicroBatchPlan& plan,
+                      std::int32_t zero) {
+    Candidate c;
+    c.layout = layout;
+    c.capacity_factor = md.factor;
+    c.mode = md.mode;
+    c.moe_impl = md.impl;
+    c.micro_batches = plan.micro_batches;
+    c.zero = zero;
+    c.memory = plan.memory;
+    return c;
+  };
+  // ZeRO stages to try for `layout` (see candidates.hpp; above 0 only where some kind has
+  // replicas), in order: `plan(stage)` gives the micro-batch plans that fit and the one that
+  // failed; `add(fitting, stage)` makes candidates of those that fit. When no stage fits, `rej`
+  // is recorded with what the last stage tried failed on (`where` prefixes a memory reason).
+  auto try_zero_stages = [&](const Layout& layout, Rejection rej, const std::string& where, auto&& plan,
+                             auto&& add) {
+    const workloads::ZeroGroups zg = workloads::zero_groups(model, layout);
+    const std::int32_t top_stage = zg.dense > 1 || zg.expert > 1 ? workloads::kMaxZeroStage : 0;
+    const std::int32_t first = options.zero >= 0 ? options.zero : 0;
+    const std::int32_t last = options.zero >= 0 ? options.zero : top_stage;
+    bool accepted = false;
+    for (std::int32_t stage = first; stage <= last; ++stage) {
+      const PipelinePlans plans = plan(stage);
+      if (!plans.fitting.empty()) {
+        accepted = true;
+        add(plans.fitting, stage);
+        if (options.zero != kZeroEvery) break;
+        continue;
+      }
+      if (accepted) continue;  // kZeroEvery: a higher stage always fits once a lower one does
+      const workloads::MicroBatchPlan& f = plans.failed;
+      rej.zero = stage;
+      rej.micro_batches = f.micro_batches;
+      if (f.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
+        rej.reason = f.divisibility_error;
+        rej.reason_kind = "divisibility";
+        break;  // no stage changes how the batch splits
+      }
+      const bool static_only = f.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
+      rej.memory_per_device_bytes = f.memory.total_bytes();
+      rej.reason = where + memory_reason(f.memory, limit, options.memory_headroom, mesh.device_kind,
+                                         f.micro_batches, static_only);
+      if (stage > 0) rej.reason = "with --zero " + std::to_string(stage) + ": " + rej.reason;
+      rej.reason_kind = static_only ? "memory" : "activation_memory";
+    }
+    if (!accepted) {
+      SWITCHSIM_ASSERT(!rej.reason.empty(), "a rejected candidate has a reason");
+      out.rejected.push_back(std::move(rej));
+    }
+  };
+
   const bool without_pipelines = options.pp == kPpAuto || options.pp == kPpEvery || options.pp == 1;
   const std::vector<Layout> layouts = without_pipelines ? enumerate_layouts(model, devices) : std::vector<Layout>{};
   out.layouts = static_cast<std::int64_t>(layouts.size());
   for (const Layout& base : layouts) {
     const std::vector<Layout> mappings = enumerate_mappings(base);
     out.mappings += static_cast<std::int64_t>(mappings.size());
-    // ZeRO stages to try (see candidates.hpp); above 0 only where some kind has replicas.
-    const workloads::ZeroGroups zg = workloads::zero_groups(model, base);
-    const std::int32_t top_stage = zg.dense > 1 || zg.expert > 1 ? workloads::kMaxZeroStage : 0;
-    const std::int32_t first = options.zero >= 0 ? options.zero : 0;
-    const std::int32_t last = options.zero >= 0 ? options.zero : top_stage;
     for (const Mode& md : modes) {
       Rejection rej;
       rej.layout = base;
       rej.capacity_factor = md.factor;
       rej.mode = md.mode;
       rej.memory_limit_bytes = limit;
-      bool accepted = false;
-      for (std::int32_t stage = first; stage <= last; ++stage) {
-        workloads::TrainingSetup setup = options.training;
-        setup.moe_impl = md.impl;
-        setup.zero_stage = stage;
-        const workloads::MicroBatchPlan plan = workloads::plan_micro_batches(
-            model, base, setup, md.mode, md.factor, device_memory, options.memory_headroom, options.max_micro_batches);
-        if (plan.fits()) {
-          accepted = true;
-          for (const Layout& mapped : mappings) {
-            Candidate c;
-            c.layout = mapped;
-            c.capacity_factor = md.factor;
-            c.mode = md.mode;
-            c.moe_impl = md.impl;
-            c.micro_batches = plan.micro_batches;
-            c.zero = stage;
-            c.memory = plan.memory;
-            out.candidates.push_back(c);
-          }
-          if (options.zero != kZeroEvery) break;
-          continue;
-        }
-        if (accepted) continue;  // kZeroEvery: a higher stage always fits once a lower one does
-        rej.zero = stage;
-        if (plan.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
-          rej.reason = plan.divisibility_error;
-          rej.reason_kind = "divisibility";
-          break;  // no stage changes how the batch splits
-        }
-        const bool static_only = plan.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
-        rej.micro_batches = plan.micro_batches;
-        rej.memory_per_device_bytes = plan.memory.total_bytes();
-        rej.reason = memory_reason(plan.memory, limit, options.memory_headroom, mesh.device_kind, plan.micro_batches,
-                                   static_only);
-        if (stage > 0) rej.reason = "with --zero " + std::to_string(stage) + ": " + rej.reason;
-        rej.reason_kind = static_only ? "memory" : "activation_memory";
-      }
-      if (!accepted) {
-        SWITCHSIM_ASSERT(!rej.reason.empty(), "a rejected candidate has a reason");
-        out.rejected.push_back(std::move(rej));
-      }
+      try_zero_stages(
+          base, rej, "",
+          [&](std::int32_t stage) {
+            workloads::TrainingSetup setup = options.training;
+            setup.moe_impl = md.impl;
+            setup.zero_stage = stage;
+            const workloads::MicroBatchPlan plan = workloads::plan_micro_batches(
+                model, base, setup, md.mode, md.factor, device_memory, options.memory_headroom,
+                options.max_micro_batches);
+            PipelinePlans plans;
+            if (plan.fits()) {
+              plans.fitting.push_back(plan);
+            } else {
+              plans.failed = plan;
+            }
+            return plans;
+          },
+          [&](const std::vector<workloads::MicroBatchPlan>& fitting, std::int32_t stage) {
+            for (const Layout& mapped : mappings) out.candidates.push_back(candidate(mapped, md, fitting.front(), stage));
+          });
     }
   }
   // Pipelines (pipeline_search.hpp): after every pp = 1 candidate.
@@ -267,11 +293,6 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
       Rejection rej;
       rej.layout = base;
       rej.memory_limit_bytes = limit;
-      // ZeRO stages as for pp = 1: each stage shards over its own data-parallel groups.
-      const workloads::ZeroGroups zg = workloads::zero_groups(model, base);
-      const std::int32_t top_stage = zg.dense > 1 || zg.expert > 1 ? workloads::kMaxZeroStage : 0;
-      const std::int32_t first = options.zero >= 0 ? options.zero : 0;
-      const std::int32_t last = options.zero >= 0 ? options.zero : top_stage;
       if (variants.empty()) {
         rej.schedule = workloads::PipelineSchedule::interleaved;
         rej.reason = no_variant;
@@ -283,59 +304,32 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
         for (const PipelineVariant& var : variants) {
           Layout layout = base;
           layout.vpp = var.vpp;
-          bool accepted = false;
           Rejection r = rej;
-          for (std::int32_t stage = first; stage <= last; ++stage) {
-            workloads::TrainingSetup setup = options.training;
-            setup.moe_impl = md.impl;
-            setup.zero_stage = stage;
-            setup.pp_schedule = var.schedule;
-            const PipelinePlans plans = plan_pipeline_micro_batches(
-                model, layout, setup, md.mode, md.factor, device_memory, options.memory_headroom,
-                options.max_micro_batches);
-            if (!plans.fitting.empty()) {
-              accepted = true;
-              for (Layout mapped : mappings) {
-                mapped.vpp = var.vpp;
-                for (const workloads::MicroBatchPlan& plan : plans.fitting) {
-                  Candidate c;
-                  c.layout = mapped;
-                  c.capacity_factor = md.factor;
-                  c.mode = md.mode;
-                  c.moe_impl = md.impl;
-                  c.micro_batches = plan.micro_batches;
-                  c.zero = stage;
-                  c.schedule = var.schedule;
-                  c.memory = plan.memory;
-                  out.candidates.push_back(c);
+          r.layout = layout;
+          r.capacity_factor = md.factor;
+          r.mode = md.mode;
+          r.schedule = var.schedule;
+          // ZeRO stages as for pp = 1: each pipeline stage shards over its own data-parallel groups.
+          try_zero_stages(
+              layout, r, std::string(workloads::to_string(var.schedule)) + ", busiest pipeline stage: ",
+              [&](std::int32_t stage) {
+                workloads::TrainingSetup setup = options.training;
+                setup.moe_impl = md.impl;
+                setup.zero_stage = stage;
+                setup.pp_schedule = var.schedule;
+                return plan_pipeline_micro_batches(model, layout, setup, md.mode, md.factor, device_memory,
+                                                   options.memory_headroom, options.max_micro_batches);
+              },
+              [&](const std::vector<workloads::MicroBatchPlan>& fitting, std::int32_t stage) {
+                for (Layout mapped : mappings) {
+                  mapped.vpp = var.vpp;
+                  for (const workloads::MicroBatchPlan& plan : fitting) {
+                    Candidate c = candidate(mapped, md, plan, stage);
+                    c.schedule = var.schedule;
+                    out.candidates.push_back(c);
+                  }
                 }
-              }
-              if (options.zero != kZeroEvery) break;
-              continue;
-            }
-            if (accepted) continue;  // kZeroEvery: a higher stage fits once a lower one does
-            r = rej;
-            r.layout = layout;
-            r.capacity_factor = md.factor;
-            r.mode = md.mode;
-            r.schedule = var.schedule;
-            r.zero = stage;
-            const workloads::MicroBatchPlan& f = plans.failed;
-            r.micro_batches = f.micro_batches;
-            if (f.outcome == workloads::MicroBatchPlan::Outcome::divisibility) {
-              r.reason = f.divisibility_error;
-              r.reason_kind = "divisibility";
-              break;  // no ZeRO stage changes how the batch splits
-            }
-            const bool static_only = f.outcome == workloads::MicroBatchPlan::Outcome::static_too_large;
-            r.memory_per_device_bytes = f.memory.total_bytes();
-            r.reason = std::string(workloads::to_string(var.schedule)) + ", busiest pipeline stage: " +
-                       memory_reason(f.memory, limit, options.memory_headroom, mesh.device_kind, f.micro_batches,
-                                     static_only);
-            if (stage > 0) r.reason = "with --zero " + std::to_string(stage) + ": " + r.reason;
-            r.reason_kind = static_only ? "memory" : "activation_memory";
-          }
-          if (!accepted) out.rejected.push_back(std::move(r));
+              });
         }
       }
     }
