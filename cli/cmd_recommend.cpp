@@ -26,7 +26,6 @@
 #include "planner/recommend_request.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
-#include "workloads/fp8.hpp"
 #include "workloads/model_catalog.hpp"
 #include "workloads/resource_estimate.hpp"
 #include "workloads/simulate.hpp"

@@ -13,7 +13,6 @@
 #include "sweep/device_what_ifs.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
-#include "workloads/fp8.hpp"
 #include "workloads/model_catalog.hpp"
 #include "workloads/op_accounting.hpp"
 #include "workloads/resource_estimate.hpp"
