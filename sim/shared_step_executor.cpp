@@ -777,7 +777,7 @@ class SharedStepRun {
   std::unordered_map<PartitionId, std::vector<std::int32_t>> partition_groups_;
   std::unordered_map<OpId, double> op_load_time_;
   std::unordered_map<OpId, double> uniform_s_;
-  std::unordered_map<std::string, double> shape_seconds_;
+  ShapeSecondsMemo shape_seconds_;
   EventQueue events_;  // payload >= 0: a compute slot ends; < 0: group -(payload + 1) ends
   std::vector<std::int64_t> ready_;
   double now_ = 0.0;

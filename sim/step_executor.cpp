@@ -30,14 +30,32 @@ std::string collective_key(CollectiveOp op, CollectiveAlgorithm algorithm,
   return key;
 }
 
-double member_seconds(const kernels::OpShape& sh, const kernels::CostModel& cost,
-                      std::unordered_map<std::string, double>& memo) {
-  std::string key(reinterpret_cast<const char*>(&sh.batch), 4 * sizeof(std::int64_t));
-  key.push_back(static_cast<char>(sh.kind));
-  key.append(reinterpret_cast<const char*>(&sh.bytes), sizeof(sh.bytes));
-  key.push_back(static_cast<char>(sh.precision));
-  auto it = memo.find(key);
-  if (it == memo.end()) it = memo.emplace(key, cost.predict(sh).seconds).first;
+std::size_t OpShapeHash::operator()(const kernels::OpShape& s) const noexcept {
+  // FNV-1a style mixing of the fields, each through a 64-bit multiplicative step.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](std::uint64_t x) {
+    h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h *= 0x100000001b3ULL;
+  };
+  mix(static_cast<std::uint64_t>(s.kind));
+  mix(static_cast<std::uint64_t>(s.precision));
+  mix(static_cast<std::uint64_t>(s.batch));
+  mix(static_cast<std::uint64_t>(s.m));
+  mix(static_cast<std::uint64_t>(s.n));
+  mix(static_cast<std::uint64_t>(s.k));
+  mix(static_cast<std::uint64_t>(s.bytes));
+  mix(static_cast<std::uint64_t>(s.activation_elements));
+  return static_cast<std::size_t>(h);
+}
+
+bool OpShapeEqual::operator()(const kernels::OpShape& a, const kernels::OpShape& b) const noexcept {
+  return a.kind == b.kind && a.precision == b.precision && a.batch == b.batch && a.m == b.m && a.n == b.n &&
+         a.k == b.k && a.bytes == b.bytes && a.activation_elements == b.activation_elements;
+}
+
+double member_seconds(const kernels::OpShape& sh, const kernels::CostModel& cost, ShapeSecondsMemo& memo) {
+  auto it = memo.find(sh);
+  if (it == memo.end()) it = memo.emplace(sh, cost.predict(sh).seconds).first;
   return it->second;
 }
 
@@ -279,7 +297,7 @@ StepSchedule execute_step(const OpGraph& graph, const kernels::CostModel& cost, 
     return ready;
   };
 
-  std::unordered_map<std::string, double> shape_seconds;  // per-member shapes only
+  ShapeSecondsMemo shape_seconds;  // per-member shapes only
   for (OpId o = 0; o < n_ops; ++o) {
     const Op& op = graph.op(o);
     const auto& members = graph.members(o);

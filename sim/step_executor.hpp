@@ -125,9 +125,17 @@ class CollectiveCache {
                                          const std::vector<topology::VertexId>& participants, double bytes,
                                          const ByteMatrix* matrix);
 
+// A memo of op seconds keyed by every field of the shape (the cost model's whole input).
+struct OpShapeHash {
+  [[nodiscard]] std::size_t operator()(const kernels::OpShape& s) const noexcept;
+};
+struct OpShapeEqual {
+  [[nodiscard]] bool operator()(const kernels::OpShape& a, const kernels::OpShape& b) const noexcept;
+};
+using ShapeSecondsMemo = std::unordered_map<kernels::OpShape, double, OpShapeHash, OpShapeEqual>;
+
 // Seconds of one member's own shape (dropless expert loads), memoized by shape.
-[[nodiscard]] double member_seconds(const kernels::OpShape& shape, const kernels::CostModel& cost,
-                                    std::unordered_map<std::string, double>& memo);
+[[nodiscard]] double member_seconds(const kernels::OpShape& shape, const kernels::CostModel& cost, ShapeSecondsMemo& memo);
 
 // Runs the graph. `cache` must belong to `mesh`. Thread-safe for distinct graphs.
 // `progress` (optional) hears about the ops processed (step_progress.hpp).
