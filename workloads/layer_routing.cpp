@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "workloads/limited_routing.hpp"
+#include "workloads/routing_cache.hpp"
 #include "workloads/routing.hpp"
 
 namespace switchsim::workloads {
@@ -65,6 +66,34 @@ LayerRouting route_layer_per_token(const Model& m, const Layout& layout, std::in
   return r;
 }
 
+// The key of one layer's draw: everything the draws of route_layer depend on (routing_cache.hpp).
+std::string draw_key(const RoutingOptions& ro, std::uint64_t stream, std::int64_t E, std::int64_t top_k,
+                     std::int64_t G, std::int64_t groups) {
+  std::string key = ro.spec.text;
+  key.push_back('\0');
+  const std::int64_t numbers[] = {static_cast<std::int64_t>(ro.spec.kind), E, top_k, G, groups};
+  key.append(reinterpret_cast<const char*>(numbers), sizeof numbers);
+  const std::uint64_t seeds[] = {ro.seed, stream};
+  key.append(reinterpret_cast<const char*>(seeds), sizeof seeds);
+  key.append(reinterpret_cast<const char*>(&ro.spec.parameter), sizeof ro.spec.parameter);
+  return key;
+}
+
+// The counts of `groups` groups of G tokens drawn in order, as sample_group draws them.
+RoutingCache::Counts sample_counts(const RoutingSampler& sampler, Rng& rng, std::int64_t E, std::int64_t G,
+                                   std::int64_t groups) {
+  RoutingCache::Counts table(static_cast<std::size_t>(groups * E));
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(E));
+  for (std::int64_t g = 0; g < groups; ++g) {
+    std::fill(counts.begin(), counts.end(), 0);
+    sampler.sample_group(rng, G, g, counts.data());
+    for (std::int64_t e = 0; e < E; ++e) {  // each count <= top_k * G < 2^32 (checked below)
+      table[static_cast<std::size_t>(g * E + e)] = static_cast<std::uint32_t>(counts[static_cast<std::size_t>(e)]);
+    }
+  }
+  return table;
+}
+
 }  // namespace
 
 LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, std::int64_t groups,
@@ -78,6 +107,13 @@ LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, s
   const std::int64_t per_dev = E / ep;
   Rng rng(derive_seed(ro.seed, stream));
   RoutingSampler sampler(ro.spec, E, m.top_k, rng);
+  // With a cache, the groups' counts come from the table of this draw (routing_cache.hpp): the
+  // same numbers sample_group would draw here, in the same order.
+  std::shared_ptr<const RoutingCache::Counts> table;
+  if (ro.cache != nullptr && m.top_k * G <= std::int64_t{0xffffffff}) {
+    table = ro.cache->counts(draw_key(ro, stream, E, m.top_k, G, reps * ep * groups),
+                             [&] { return sample_counts(sampler, rng, E, G, reps * ep * groups); });
+  }
   r.received.assign(static_cast<std::size_t>(reps * ep), 0.0);
   std::vector<std::int64_t> counts(static_cast<std::size_t>(E));
   std::vector<std::int64_t> processed(static_cast<std::size_t>(E));
@@ -88,8 +124,13 @@ LayerRouting route_layer(const Model& m, const Layout& layout, std::int64_t G, s
                                   uneven ? static_cast<std::size_t>(ep * std::min(ep, m.top_k * G * groups)) : 0);
     for (std::int64_t i = 0; i < ep; ++i) {
       for (std::int64_t q = 0; q < groups; ++q) {
-        std::fill(counts.begin(), counts.end(), 0);
-        sampler.sample_group(rng, G, (rep * ep + i) * groups + q, counts.data());
+        const std::int64_t g = (rep * ep + i) * groups + q;
+        if (table) {
+          std::copy_n(table->data() + g * E, E, counts.begin());  // uint32 -> int64
+        } else {
+          std::fill(counts.begin(), counts.end(), 0);
+          sampler.sample_group(rng, G, g, counts.data());
+        }
         const std::int64_t dropped = apply_capacity(counts.data(), E, capacity, ro.mode, processed.data());
         r.drops.assignments += static_cast<double>(m.top_k * G);
         r.drops.dropped += static_cast<double>(dropped);

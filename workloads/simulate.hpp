@@ -22,6 +22,7 @@
 #include "workloads/model.hpp"
 #include "workloads/op_accounting.hpp"
 #include "workloads/routing.hpp"
+#include "workloads/routing_cache.hpp"
 #include "workloads/training.hpp"
 
 namespace switchsim::workloads {
@@ -53,6 +54,7 @@ struct StepOptions {
   bool trace_all_devices = false;          // every device its own process, even identical ones
                                            // (sim/step_schedule_trace.hpp: identical ones written once)
   sim::CollectiveCache* cache = nullptr;   // optional shared memo (must belong to the mesh)
+  RoutingCache* routing_cache = nullptr;   // optional memo of routing draws shared across steps (routing_cache.hpp)
   // The network model of a memo made here (none given): exact by default; `recommend`'s
   // approximations (completion window, load model) on request. A given cache keeps its own.
   sim::NetworkOptions network;
