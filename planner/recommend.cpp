@@ -19,7 +19,7 @@ using workloads::ExecutionMode;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, std::uint64_t seed,
-                                    sim::CollectiveCache* cache) {
+                                    sim::CollectiveCache* cache, workloads::RoutingCache* routing = nullptr) {
   workloads::StepOptions so;
   so.training = candidate_setup(o.enumeration.training, c);
   so.capacity_factor = c.mode == ExecutionMode::dropless ? 1.0 : c.capacity_factor;
@@ -27,6 +27,7 @@ workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, 
   so.mode = c.mode;
   so.seed = seed;
   so.cache = cache;
+  so.routing_cache = routing;
   so.network_model = workloads::NetworkModel::isolated;  // the search; re-ranked afterwards (recommend.hpp)
   so.strict_priority = o.strict_priority;
   return so;
@@ -187,6 +188,23 @@ void parallel_for(std::size_t n, std::int32_t threads, Fn fn) {
     if (e) std::rethrow_exception(e);
 }
 
+// Work order of one parallel batch: heaviest first (longest processing time first), so that
+// the batch does not end on one long task while the other threads idle. Results land in fixed
+// slots, so the order changes no result; ties keep index order.
+std::vector<std::size_t> heaviest_first(const std::vector<double>& weight) {
+  std::vector<std::size_t> order(weight.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return weight[a] > weight[b]; });
+  return order;
+}
+
+// A rough weight of one search step, only for the work order: dropless steps route loads whose
+// all-to-all byte matrices are each simulated (about ep^2 flows), padded ones hit the memo.
+double expected_step_work(const Candidate& c) {
+  const auto ep = static_cast<double>(c.layout.ep);
+  return c.mode == ExecutionMode::dropless ? ep * ep : ep;
+}
+
 }  // namespace
 
 const char* to_string(Objective o) {
@@ -256,6 +274,9 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   // Bounds, then the branch-and-bound order: best bound first, ties in enumeration order.
   const MeshCuts cuts = compute_mesh_cuts(mesh);
   sim::CollectiveCache cache(mesh, network);
+  // Candidates that differ only in ep, mapping, capacity factor or mode draw the same routing
+  // (routing_cache.hpp): drawn once per seed and layer, and the re-rank reuses the search's draws.
+  workloads::RoutingCache routing;
   std::vector<StepBound> bounds(n);
   std::vector<double> best_possible(n);
   parallel_for(n, res.threads_used, [&](std::size_t i) {
@@ -269,6 +290,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return best_possible[a] > best_possible[b]; });
 
+  std::vector<double> search_wall(n, 0.0);  // host seconds each candidate's search steps took
   std::vector<Evaluation> done;          // evaluated, in evaluation order
   std::vector<std::size_t> done_index;   // their candidate indices
   std::vector<double> eligible_values;   // objective values of eligible evaluations, descending
@@ -303,10 +325,18 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     if (wave.empty()) break;  // every remaining candidate is pruned
     const auto samples = static_cast<std::size_t>(o.samples);
     std::vector<workloads::StepResult> runs(wave.size() * samples);
-    parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
+    std::vector<double> weight(runs.size());
+    std::vector<double> run_wall(runs.size());
+    for (std::size_t t = 0; t < runs.size(); ++t) weight[t] = expected_step_work(cands[wave[t / samples]]);
+    const std::vector<std::size_t> run_order = heaviest_first(weight);
+    parallel_for(runs.size(), res.threads_used, [&](std::size_t p) {
+      const std::size_t t = run_order[p];
       const Candidate& c = cands[wave[t / samples]];
-      runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache), cost);
+      const auto start = std::chrono::steady_clock::now();
+      runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache, &routing), cost);
+      run_wall[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     });
+    for (std::size_t t = 0; t < runs.size(); ++t) search_wall[wave[t / samples]] += run_wall[t];
     for (std::size_t w = 0; w < wave.size(); ++w) {
       const std::size_t ci = wave[w];
       std::vector<workloads::StepResult> mine(std::make_move_iterator(runs.begin() + static_cast<std::ptrdiff_t>(w * samples)),
@@ -345,7 +375,11 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   std::vector<std::size_t> perm(done.size());
   std::iota(perm.begin(), perm.end(), std::size_t{0});
   std::sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) { return done_index[a] < done_index[b]; });
-  for (std::size_t p : perm) res.evaluated.push_back(std::move(done[p]));
+  std::vector<std::size_t> evaluated_index;  // candidate index of each res.evaluated entry
+  for (std::size_t p : perm) {
+    res.evaluated.push_back(std::move(done[p]));
+    evaluated_index.push_back(done_index[p]);
+  }
 
   const Objective obj = o.objective;
   auto rank = [&] {
@@ -374,9 +408,13 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
       if (!res.evaluated[top[r]].collectives_alone) again.push_back(r);
     }
     std::vector<workloads::StepResult> runs(again.size() * samples);
-    parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
+    std::vector<double> weight(runs.size());
+    for (std::size_t t = 0; t < runs.size(); ++t) weight[t] = search_wall[evaluated_index[top[again[t / samples]]]];
+    const std::vector<std::size_t> run_order = heaviest_first(weight);
+    parallel_for(runs.size(), res.threads_used, [&](std::size_t p) {
+      const std::size_t t = run_order[p];
       const Candidate& c = res.evaluated[top[again[t / samples]]].candidate;
-      workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache);
+      workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache, &routing);
       so.network_model = workloads::NetworkModel::shared;
       runs[t] = workloads::simulate_step(model, mesh, c.layout, so, cost);
     });
