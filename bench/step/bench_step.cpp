@@ -51,6 +51,7 @@ void run_case(const char* label, const char* model_name, const char* mesh_name, 
   const auto cost = workloads::make_cost_model(mesh.device_kind, "");
   std::vector<double> walls;
   double collective_wall = 0.0;
+  std::int64_t cache_events = 0;
   workloads::StepResult last;
   for (int i = 0; i < repeats; ++i) {
     sim::NetworkOptions network;
@@ -65,14 +66,15 @@ void run_case(const char* label, const char* model_name, const char* mesh_name, 
     last = workloads::simulate_step(model, mesh, layout, o, *cost);
     walls.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     collective_wall = cache.simulated_wall_s();
+    cache_events = cache.events();
   }
   std::sort(walls.begin(), walls.end());
   std::printf("%-12s %-12s %-22s %s %s eps=%g load-model>%d step_time_s=%.6g ops=%d  wall median=%.4f s min=%.4f s (n=%d)  "
-              "collectives=%.4f s (%lld simulations)  mesh build=%.3f s  VmHWM=%.3f GiB\n",
+              "collectives=%.4f s (%lld simulations, %lld network events)  mesh build=%.3f s  VmHWM=%.3f GiB\n",
               label, mesh_name, layout_text, workloads::to_string(mode), workloads::to_string(network_model), eps,
               load_model_above, last.step_time_s, last.ops,
               walls[walls.size() / 2], walls.front(), repeats, collective_wall,
-              static_cast<long long>(last.collective_simulations), mesh_s, vm_hwm_gib());
+              static_cast<long long>(last.collective_simulations), static_cast<long long>(cache_events), mesh_s, vm_hwm_gib());
   std::fflush(stdout);
 }
 
