@@ -60,7 +60,7 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--batch-tokens", q.batch_tokens, "Tokens per global batch: encoder tokens for t5-family models, all tokens for decoder models (default 1048576)");
   app.add_option("--micro-batches", q.micro_batches,
                  "Micro-batches per step (default: the smallest of 1, 2, 4, ... whose memory fits 90% of the device, "
-                 "as recommend chooses)");
+                 "as recommend chooses; with pp > 1: of pp, 2 pp, 4 pp, ..., for the busiest stage's device)");
   app.add_option("--moe-impl", q.moe_impl,
                  "MoE layer as frameworks run it: auto (default: einsum on TPU meshes, gather on GPU meshes in "
                  "capacity mode, grouped when dropless) | einsum (Mesh-TF/GShard one-hot dispatch and combine "

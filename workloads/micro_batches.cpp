@@ -4,6 +4,7 @@
 
 #include "common/errors.hpp"
 #include "workloads/expert_tensor_parallel.hpp"
+#include "workloads/pipeline_memory.hpp"
 
 namespace switchsim::workloads {
 
@@ -28,14 +29,16 @@ MicroBatchPlan plan_micro_batches(const Model& model, const Layout& layout, cons
   const double factor = mode == ExecutionMode::dropless ? 1.0 : capacity_factor;
   MicroBatchPlan plan;
   plan.outcome = MicroBatchPlan::Outcome::activations;
-  for (std::int64_t mb = 1; mb <= max_micro_batches; mb *= 2) {
+  // A pipeline needs at least pp micro-batches: pp, 2 pp, 4 pp, ... (pp = 1: 1, 2, 4, ...).
+  const std::int64_t first = std::max<std::int64_t>(1, layout.pp);
+  for (std::int64_t mb = first; mb <= max_micro_batches; mb *= 2) {
     TrainingSetup s = setup;
     s.micro_batches = mb;
     StepShape shape;
     try {
       shape = derive_step_shape(s, model, layout);
     } catch (const InputError& e) {
-      if (mb == 1) {
+      if (mb == first) {
         plan.outcome = MicroBatchPlan::Outcome::divisibility;
         plan.divisibility_error = e.what();
       }
@@ -47,7 +50,8 @@ MicroBatchPlan plan_micro_batches(const Model& model, const Layout& layout, cons
                                               shape.decoder_groups_per_device, factor, mode, setup.moe_impl);
     plan.micro_batches = mb;
     plan.shape = shape;
-    plan.memory = estimate_memory(model, layout, s, shape, enc, dec, device_memory_bytes);
+    // The busiest pipeline stage's device (pipeline_memory.hpp; with pp = 1, estimate_memory).
+    plan.memory = estimate_pipeline_memory(model, layout, s, shape, enc, dec, device_memory_bytes).memory;
     if (plan.memory.parameters_bytes + plan.memory.gradients_bytes + plan.memory.optimizer_bytes > limit) {
       plan.outcome = MicroBatchPlan::Outcome::static_too_large;
       return plan;

@@ -8,6 +8,9 @@
 // batch must split over dp x micro-batches; at most `max_micro_batches`) for
 // which the memory estimate (workloads::estimate_memory) fits
 //     limit = headroom x device memory.
+// A pipeline (pp > 1) tries pp, 2 pp, 4 pp, ... and estimates the busiest
+// stage's device (workloads::estimate_pipeline_memory: its own layers, the
+// activations its schedule keeps in flight), not the whole model on one device.
 // Slots each device's experts receive per Switch layer and micro-batch,
 // before routing is simulated:
 //   capacity mode  exact (einsum, gather): E x groups x C (padded buffers),

@@ -8,6 +8,7 @@
 #include "topology/mesh_catalog.hpp"
 #include "workloads/micro_batches.hpp"
 #include "workloads/model_catalog.hpp"
+#include "workloads/pipeline_memory.hpp"
 #include "workloads/simulate.hpp"
 #include "workloads/step_request.hpp"
 
@@ -104,4 +105,40 @@ TEST_CASE("micro-batches: a batch that does not divide names the nearest sizes t
   } catch (const InputError& e) {
     CHECK(e.reason().find("use a multiple of 512 tokens, e.g. 512 or 1024") != std::string::npos);
   }
+}
+
+TEST_CASE("micro-batches: a pipeline's count fits its busiest stage, not the whole model on one device", "[micro-batches]") {
+  // Mixtral 8x7B with Adam on 64 H100s, pp = 4: the whole model's parameters, gradients and Adam
+  // state on one device (ep = 8, tp = 1) exceed 90% of 80 GB, a quarter of the layers do not.
+  StepRequest q;
+  q.model = "mixtral-8x7b";
+  q.mesh = "dgx-h100-8";
+  q.layout = "dp=16,ep=8,tp=1,pp=4";
+  q.optimizer = "adam";
+  q.network_model = "isolated";
+  const ResolvedStep chosen = resolve_step_request(q);
+  const TrainingSetup& t = chosen.options.training;
+  const double memory = topology::device_spec("h100").memory_bytes;
+  const double limit = kDefaultMemoryHeadroom * memory;
+  CHECK(t.micro_batches_chosen);
+  const std::int64_t mb = t.micro_batches;
+  CHECK(mb % 4 == 0);
+  CHECK(((mb / 4) & (mb / 4 - 1)) == 0);  // pp x a power of two
+
+  auto stage_memory = [&](std::int64_t count, bool whole_model) {
+    TrainingSetup s = t;
+    s.micro_batches = count;
+    const StepShape shape = derive_step_shape(s, chosen.model, chosen.layout);
+    const double enc = planned_received_slots(chosen.model, chosen.layout, shape.group_tokens, shape.groups_per_device,
+                                              1.0, ExecutionMode::capacity, s.moe_impl);
+    if (whole_model) return estimate_memory(chosen.model, chosen.layout, s, shape, enc, 0.0, memory);
+    return estimate_pipeline_memory(chosen.model, chosen.layout, s, shape, enc, 0.0, memory).memory;
+  };
+  const MemoryEstimate whole = stage_memory(mb, true);
+  CHECK(whole.parameters_bytes + whole.gradients_bytes + whole.optimizer_bytes > limit);  // why pp = 1 sizing fails
+  CHECK(stage_memory(mb, false).total_bytes() <= limit);
+  if (mb > 4) CHECK(stage_memory(mb / 2, false).total_bytes() > limit);  // the smallest such count
+  const StepResult r = simulate_step(chosen.model, *chosen.mesh, chosen.layout, chosen.options, *chosen.cost);
+  CHECK(r.memory.total_bytes() <= limit);
+  CHECK(r.training.micro_batches == mb);
 }
