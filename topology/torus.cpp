@@ -28,6 +28,7 @@ class TorusRouter final : public Router {
     int chips = 1;
     for (int n : dims_) chips *= n;
     num_devices_ = chips * cores_;
+    if (num_devices_ <= kTabulatedDevices) tabulate();
   }
 
   [[nodiscard]] std::int32_t path_count(VertexId src, VertexId dst) const override {
@@ -38,6 +39,16 @@ class TorusRouter final : public Router {
   void append_path(VertexId src, VertexId dst, std::int32_t choice, Path& out) const override {
     check(src, dst);
     SWITCHSIM_ASSERT(src != dst && choice == 0, "torus: no such path");
+    if (!table_start_.empty()) {
+      const auto pair = static_cast<std::size_t>(src) * static_cast<std::size_t>(num_devices_) + static_cast<std::size_t>(dst);
+      out.insert(out.end(), table_links_.begin() + table_start_[pair], table_links_.begin() + table_start_[pair + 1]);
+      return;
+    }
+    dimension_order_path(src, dst, out);
+  }
+
+  // Dimension-order routing, computed (the table below holds its results for small tori).
+  void dimension_order_path(VertexId src, VertexId dst, Path& out) const {
     const int chip_src = src / cores_;
     const int chip_dst = dst / cores_;
     if (cores_ > 1) out.push_back(up_[static_cast<std::size_t>(src)]);
@@ -106,6 +117,23 @@ class TorusRouter final : public Router {
   }
 
  private:
+  // Small tori keep every pair's path in one table (at most 256^2 pairs, ~1.5 MB): collective
+  // simulations ask for each pair's path again and again, and the arithmetic above costs
+  // divisions per dimension. Large tori compute them (an all-to-all over 2048 cores asks for
+  // 4 million pairs).
+  static constexpr int kTabulatedDevices = 256;
+  void tabulate() {
+    const auto n = static_cast<std::size_t>(num_devices_);
+    table_start_.assign(n * n + 1, 0);
+    for (VertexId s = 0; s < num_devices_; ++s) {
+      for (VertexId d = 0; d < num_devices_; ++d) {
+        const std::size_t pair = static_cast<std::size_t>(s) * n + static_cast<std::size_t>(d);
+        if (s != d) dimension_order_path(s, d, table_links_);
+        table_start_[pair + 1] = table_links_.size();
+      }
+    }
+  }
+
   void check(VertexId src, VertexId dst) const {
     SWITCHSIM_ASSERT(src >= 0 && src < num_devices_ && dst >= 0 && dst < num_devices_, "torus: not a device");
   }
@@ -122,6 +150,8 @@ class TorusRouter final : public Router {
   std::vector<LinkId> ici_out_;  // [(chip * ndims + d) * 2 + dir], -1 where no link
   std::vector<LinkId> up_;       // device -> its chip router
   std::vector<LinkId> down_;     // chip router -> device
+  std::vector<std::size_t> table_start_;  // small tori: pair (src * devices + dst) -> its links in table_links_
+  Path table_links_;
   mutable std::array<Shard, 64> shards_;
 };
 
