@@ -489,12 +489,10 @@ struct SwitchModelStepCpu::Impl {
       for (std::int64_t t = 0; t < U; ++t) {
         const float* z = logits.data() + t * V;
         float* p = probs.data() + t * V;
-        const float mx = *std::max_element(z, z + V);
+        const float mx = max_of(z, V);  // max, exp and sum vectorized (cpu/activation.hpp)
         for (std::int64_t j = 0; j < V; ++j) p[j] = z[j] - mx;
-        exp_nonpositive_inplace(p, V);  // vectorized (cpu/activation.hpp), as the router's softmax
-        float sum = 0.0f;
-        for (std::int64_t j = 0; j < V; ++j) sum += p[j];
-        const float inv = 1.0f / sum;
+        exp_nonpositive_inplace(p, V);
+        const float inv = 1.0f / sum_of(p, V);
         for (std::int64_t j = 0; j < V; ++j) p[j] *= inv;
         loss -= std::log(std::max(1e-30, static_cast<double>(p[targets[sz(t)]])));
       }
