@@ -67,6 +67,15 @@ float sum_of(const float* v, std::int64_t n) {
   return s;
 }
 
+void relu_backward(const float* a, const float* da, float* dh, std::int64_t n) {
+  // Both operands loaded unconditionally: GCC does not vectorize a select whose one arm is a load
+  // it would have to speculate.
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = da[i];
+    dh[i] = a[i] > 0.0f ? g : 0.0f;
+  }
+}
+
 void relu_inplace(float* h, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) h[i] = h[i] > 0.0f ? h[i] : 0.0f;
 }

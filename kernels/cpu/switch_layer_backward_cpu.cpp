@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/errors.hpp"
+#include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/blas_index.hpp"
 #include "kernels/cpu/parallel.hpp"
 
@@ -124,11 +125,11 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
         u[i] = da[i] * gl;
       }
     } else {
-      for (std::int64_t i = 0; i < n * f; ++i) {
-        const bool on = h_fwd[i] > 0.0f;
-        if (relu_hidden == nullptr) act[i] = on ? h_fwd[i] : 0.0f;
-        h[i] = on ? da[i] : 0.0f;
+      if (relu_hidden == nullptr) {  // recomputed h -> a = relu(h) into act
+        relu_inplace(h, n * f);
+        std::copy_n(h, n * f, act);
       }
+      relu_backward(a_fwd, da, h, n * f);  // d h into h
     }
     // dWo = a^T d o;  dWi = in^T d h;  dWg = in^T d u.
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(f), blas_int(d), blas_int(n), 1.0f, a_fwd, blas_int(f),
