@@ -40,12 +40,12 @@ void attention_forward(const AttentionShape& s, const std::vector<float>& q, con
       for (std::int64_t i = begin; i < end; ++i) {
         float* row = pb + i * n;
         if (s.causal) std::fill(row + i + 1, row + n, -std::numeric_limits<float>::infinity());
-        const float mx = *std::max_element(row, row + n);
+        // max, exp and sum vectorized (cpu/activation.hpp); a serial max and sum cost more than
+        // the exponentials, and their share grows as the head dimension shrinks
+        const float mx = max_of(row, n);
         for (std::int64_t j = 0; j < n; ++j) row[j] -= mx;
-        exp_nonpositive_inplace(row, n);  // vectorized (cpu/activation.hpp), as the router's softmax
-        float sum = 0.0f;
-        for (std::int64_t j = 0; j < n; ++j) sum += row[j];
-        const float inv = 1.0f / sum;
+        exp_nonpositive_inplace(row, n);
+        const float inv = 1.0f / sum_of(row, n);
         for (std::int64_t j = 0; j < n; ++j) row[j] *= inv;
         if (s.causal) std::fill(row + i + 1, row + n, 0.0f);  // exp clamps at -87: exactly 0
       }
