@@ -98,6 +98,9 @@ std::string step_text_report(const json& r) {
   const json& e = r["errors"];
   row("step", p["step_s"].get<double>(), me["step"], e["step"]);
   row("step (cpu)", p["step_s"].get<double>(), me["step_cpu_time"], e["step_cpu_time"]);
+  text += fmt::format("  {:<12} {:>13.4e} {:>13.4e} {:>14} {:+.1f}%\n", "step (ops)", p["step_s"].get<double>(),
+                      me["step_op_medians_s"].get<double>(), "sum of medians",
+                      100.0 * e["step_op_medians"].get<double>());
   for (const auto& [phase, v] : p["phases"].items()) row(phase, v.get<double>(), me["phases"][phase], e["phases"][phase]);
   text += "  per op category (whole step):\n";
   for (const auto& [cat, v] : me["categories"].items()) {
