@@ -8,8 +8,9 @@
 // and users can gate on it (as `fidelity --max-mape` does).
 //
 // `validate --step --backend cpu --profile FILE [--quick] [--max-error X]`: a real training step
-// of the tiny Switch model against its simulated step (workloads/step_validation.hpp); exits 1
-// when the step-time error exceeds X percent.
+// of the tiny Switch model against its simulated step (`simulate` on the one-device mesh cpu-1
+// with the profile; workloads/step_validation.hpp); exits 1 when the step-time error exceeds X
+// percent.
 
 #include <cmath>
 #include <iostream>
@@ -166,7 +167,7 @@ CommandAction add_validate_command(CLI::App& app) {
       "Exit 1 when the kernels' MAPE (percent) exceeds this or a drop check mismatches (default: report only)");
   app.add_flag("--step", options->step,
                "Run a real training step of the tiny Switch model (switch-tiny-cpu) and compare it with the "
-               "simulated step on one device (cpu backend)");
+               "simulated step on the one-device mesh cpu-1 with the profile (cpu backend)");
   CLI::Option* max_error = app.add_option(
       "--max-error", options->max_error_percent,
       "With --step: exit 1 when the relative step-time error (percent) exceeds this (default: report only)");
