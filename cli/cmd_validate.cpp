@@ -112,7 +112,9 @@ std::string step_text_report(const json& r) {
   text += fmt::format("  drops: measured {:.1f}% (real routing), simulated {:.1f}% (uniform routing); padded "
                       "buffers, so the compute does not depend on them\n",
                       100.0 * me["drop_fraction"].get<double>(), 100.0 * p["drop_fraction"].get<double>());
-  text += "  not priced by the simulator: per-head split/merge copies (category unpriced)\n";
+  if (!r["not_priced"]["ops"].empty()) {
+    text += fmt::format("  not priced by the simulator: {} ops (category unpriced)\n", r["not_priced"]["ops"].size());
+  }
   return text;
 }
 

@@ -331,8 +331,8 @@ json validate_step_cpu(const kernels::CostModel& cost, const StepValidationOptio
   r["errors"] = errors;
   // What one side runs and the other does not price.
   r["not_priced"] = json{{"ops", unpriced_ops},
-                         {"why", "splitting the fused projections into per-head blocks and merging the heads back: "
-                                 "copies the simulator folds into its attention and projection ops"}};
+                         {"why", "real ops of category 'unpriced' (none since attention reads and writes the heads "
+                                 "in place in the fused projections)"}};
   r["not_run"] = json{{"ops", json::array()},
                       {"note", "the two final layer norms are counted as parameters (and updated by Adam) but "
                                "neither side applies them"}};
