@@ -38,6 +38,12 @@ std::string device_text() {
                                 "cores", "bf16 TFLOP/s", "fp8 TFLOP/s", "fp32 TFLOP/s", "mem GiB", "mem GB/s");
   for (const auto& kind : topology::device_kinds()) {
     const auto& d = topology::device_spec(kind);
+    if (d.profile_only()) {  // placeholders in the catalog: priced only by a measured profile
+      out += fmt::format("{:<7} {:>5} {:>14} {:>13} {:>14} {:>10} {:>11}  none (priced only by a measured profile: "
+                         "--profile)\n",
+                         kind, d.cores_per_chip, "-", "-", "-", "-", "-");
+      continue;
+    }
     std::vector<std::string> links;
     for (int i = 0; i < topology::kNumLinkKinds; ++i) {
       const auto k = static_cast<topology::LinkKind>(i);

@@ -77,7 +77,7 @@ void add_step_request_flags(CLI::App& app, workloads::StepRequest& q) {
   app.add_option("--optimizer", q.optimizer, "adafactor (default) | adam");
   app.add_flag("--remat", q.rematerialize, "Rematerialize activations in the backward pass");
   app.add_option("--seed", q.seed, "Routing seed (default 0)");
-  app.add_option("--profile", q.profile, "Calibration profile (default: the shape-aware model of the mesh's device, docs/kernels.md)");
+  app.add_option("--profile", q.profile, "Calibration profile (default: the shape-aware model of the mesh's device, docs/kernels.md; required on cpu-1)");
   app.add_option("--network-tolerance", q.network_tolerance,
                  "Completion window of the flow-level network (default 0 = exact; recommend uses 0.01)");
   app.add_option("--load-model-above", q.load_model_above,

@@ -8,8 +8,9 @@
 // and users can gate on it (as `fidelity --max-mape` does).
 //
 // `validate --step --backend cpu --profile FILE [--quick] [--max-error X]`: a real training step
-// of the tiny Switch model against its simulated step (workloads/step_validation.hpp); exits 1
-// when the step-time error exceeds X percent.
+// of the tiny Switch model against its simulated step (`simulate` on the one-device mesh cpu-1
+// with the profile; workloads/step_validation.hpp); exits 1 when the step-time error exceeds X
+// percent.
 
 #include <cmath>
 #include <iostream>
@@ -98,6 +99,9 @@ std::string step_text_report(const json& r) {
   const json& e = r["errors"];
   row("step", p["step_s"].get<double>(), me["step"], e["step"]);
   row("step (cpu)", p["step_s"].get<double>(), me["step_cpu_time"], e["step_cpu_time"]);
+  text += fmt::format("  {:<12} {:>13.4e} {:>13.4e} {:>14} {:+.1f}%\n", "step (ops)", p["step_s"].get<double>(),
+                      me["step_op_medians_s"].get<double>(), "sum of medians",
+                      100.0 * e["step_op_medians"].get<double>());
   for (const auto& [phase, v] : p["phases"].items()) row(phase, v.get<double>(), me["phases"][phase], e["phases"][phase]);
   text += "  per op category (whole step):\n";
   for (const auto& [cat, v] : me["categories"].items()) {
@@ -108,7 +112,9 @@ std::string step_text_report(const json& r) {
   text += fmt::format("  drops: measured {:.1f}% (real routing), simulated {:.1f}% (uniform routing); padded "
                       "buffers, so the compute does not depend on them\n",
                       100.0 * me["drop_fraction"].get<double>(), 100.0 * p["drop_fraction"].get<double>());
-  text += "  not priced by the simulator: per-head split/merge copies (category unpriced)\n";
+  if (!r["not_priced"]["ops"].empty()) {
+    text += fmt::format("  not priced by the simulator: {} ops (category unpriced)\n", r["not_priced"]["ops"].size());
+  }
   return text;
 }
 
@@ -163,7 +169,7 @@ CommandAction add_validate_command(CLI::App& app) {
       "Exit 1 when the kernels' MAPE (percent) exceeds this or a drop check mismatches (default: report only)");
   app.add_flag("--step", options->step,
                "Run a real training step of the tiny Switch model (switch-tiny-cpu) and compare it with the "
-               "simulated step on one device (cpu backend)");
+               "simulated step on the one-device mesh cpu-1 with the profile (cpu backend)");
   CLI::Option* max_error = app.add_option(
       "--max-error", options->max_error_percent,
       "With --step: exit 1 when the relative step-time error (percent) exceeds this (default: report only)");

@@ -43,12 +43,25 @@ int count_figure(const json& chip, const std::string& key, const std::string& wh
 void parse_matrix_units(const json& chip, const std::string& where, DeviceSpec& s) {
   const bool systolic = chip.contains("mxu_dim");
   const bool tiles = chip.contains("sm_count");
-  if (systolic == tiles) {
+  if (chip.contains("profile_only")) {
+    const std::string pw = where + ".profile_only";
+    const json& f = chip["profile_only"];
+    if (!f.is_object() || !f.contains("value") || !f["value"].is_boolean() || !f["value"].get<bool>()) {
+      throw InputError(pw + ".value", "must be true (leave it out for a device with matrix-unit figures)");
+    }
+    if (require_string(f, "source", pw).empty()) throw InputError(pw + ".source", "must not be empty");
+    if (systolic || tiles) {
+      throw InputError(pw, "a profile-only device has no matrix-unit figures (mxu_dim, sm_count)");
+    }
+    s.matrix_units = DeviceSpec::MatrixUnits::none;
+  } else if (systolic == tiles) {
     throw InputError(where + (systolic ? ".sm_count" : ".mxu_dim"),
                      systolic ? "a device has either systolic arrays (mxu_dim) or GPU SMs (sm_count), not both"
                               : "one of mxu_dim (TPU systolic arrays) or sm_count (GPU SMs) is required");
   }
-  if (systolic) {
+  if (s.matrix_units == DeviceSpec::MatrixUnits::none) {
+    // nothing: no geometry
+  } else if (systolic) {
     s.matrix_units = DeviceSpec::MatrixUnits::systolic;
     s.mxu_dim = count_figure(chip, "mxu_dim", where);
     s.mxus_per_core = count_figure(chip, "mxus_per_core", where);

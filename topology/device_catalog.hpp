@@ -50,8 +50,11 @@ struct DeviceSpec {
   // How matrix products use the device (kernels/shape_aware_cost_model.hpp),
   // from "chip". TPUs give the systolic arrays (mxu_dim, mxus_per_core,
   // mxu_row_step), GPUs the SM count and the GEMM library's CTA tile (sm_count,
-  // gemm_tile_m/n/k); exactly one of the two sets, each field with its source.
-  enum class MatrixUnits : std::uint8_t { systolic, gpu_tiles };
+  // gemm_tile_m/n/k); exactly one of the two sets, each field with its source. A device priced
+  // only by a measured profile (the host CPU: "profile_only": true instead of either set) has
+  // none: its catalog peaks are placeholders, and a cost model for it needs a profile
+  // (workloads/device_ceilings.hpp).
+  enum class MatrixUnits : std::uint8_t { systolic, gpu_tiles, none };
   MatrixUnits matrix_units = MatrixUnits::gpu_tiles;
   int mxu_dim = 0;
   int mxus_per_core = 0;       // per TensorCore
@@ -76,6 +79,7 @@ struct DeviceSpec {
   double nvls_efficiency = 1.0;
   std::string nvls_efficiency_source;
 
+  [[nodiscard]] bool profile_only() const { return matrix_units == MatrixUnits::none; }
   [[nodiscard]] bool supports_fp8() const { return peak_fp8_flops > 0.0; }
   [[nodiscard]] bool has_link(LinkKind link) const { return link_kinds[static_cast<std::size_t>(link)].has_value(); }
   // Throws InputError("device_kind", ...) when this device has no such link.

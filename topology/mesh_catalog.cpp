@@ -12,6 +12,7 @@
 #include "topology/device_catalog.hpp"
 #include "topology/gpu_cluster.hpp"
 #include "topology/mesh_file.hpp"
+#include "topology/shortest_path_router.hpp"
 #include "topology/torus.hpp"
 
 namespace switchsim::topology {
@@ -133,11 +134,28 @@ std::optional<Mesh> build_gpu(const std::string& name, std::string_view rest, co
 
 bool starts_with(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
 
+// cpu-1: the host CPU as one device (the catalog's profile-only `cpu` kind): one device vertex,
+// no links, so a step on it has no collectives (validate --step's simulated side).
+Mesh build_cpu_1() {
+  Mesh mesh;
+  mesh.name = "cpu-1";
+  mesh.device_kind = device_spec("cpu").kind;
+  mesh.structure.family = MeshFamily::custom;
+  mesh.topology.add_vertex(VertexKind::device, "cpu0");
+  mesh.topology.finalize();
+  mesh.router = make_shortest_path_router(mesh.topology, true);
+  return mesh;
+}
+
 }  // namespace
 
 Mesh build_mesh(const std::string& name_or_path) {
   const std::string& name = name_or_path;
   if (name.empty()) throw InputError("--mesh", "empty mesh name");
+  if (name == "cpu-1") return build_cpu_1();
+  if (starts_with(name, "cpu-")) {
+    throw InputError("--mesh", fmt::format("'{}': the host CPU is one device, cpu-1 (no links to model more)", name));
+  }
   struct Family {
     std::string_view prefix;
     std::string kind;
@@ -183,13 +201,13 @@ std::vector<std::string> catalog_mesh_names() {
           "tpuv5e-4x4",   "tpuv5e-16x16",   "dgx-a100-1",       "dgx-a100-16",   "dgx-h100-1",
           "dgx-h100-2",   "dgx-h100-16",    "dgx-h100-16-rail", "hgx-h200-1",    "hgx-h200-16",
           "dgx-h800-1",   "dgx-h800-32",    "dgx-b200-1",       "dgx-b200-16",   "gb200-nvl72-1",
-          "gb200-nvl72-4"};
+          "gb200-nvl72-4", "cpu-1"};
 }
 
 std::vector<std::string> mesh_name_grammar() {
   return {"tpuv3-AxB",         "tpuv4-AxBxC",       "tpuv5p-AxBxC",      "tpuv5e-AxB",
           "dgx-a100-N[-rail]", "dgx-h100-N[-rail]", "hgx-h200-N[-rail]", "dgx-h800-N[-rail]",
-          "dgx-b200-N[-rail]", "gb200-nvl72-N[-rail]"};
+          "dgx-b200-N[-rail]", "gb200-nvl72-N[-rail]", "cpu-1"};
 }
 
 }  // namespace switchsim::topology

@@ -10,6 +10,8 @@
 //   gb200-nvl72-N        N GB200 NVL72 racks, each one 72-GPU NVLink domain
 //   tpuv5p-AxBxC         TPU v5p slice (1 megacore per chip), 3D, at most 16x16x24 (6144 chips)
 //   tpuv5e-AxB           TPU v5e slice (1 TensorCore per chip), 2D, at most 16x16
+//   cpu-1                the host CPU as one device (device kind `cpu`, no links); pricing
+//                        it needs a measured profile (--profile, docs/kernels.md)
 //   ...-rail             GPU clusters only: rail-optimized fabric instead of fat-tree
 // Wraparound (mesh_catalog.cpp, WrapRule): tpuv3/tpuv4: a dimension of 4 chips
 // or more is a ring, 2 or 3 a line; tpuv5p: a slice of whole 4x4x4 cubes is a

@@ -1,5 +1,8 @@
 #include "workloads/device_ceilings.hpp"
 
+#include <fmt/format.h>
+
+#include "common/errors.hpp"
 #include "kernels/profile.hpp"
 
 namespace switchsim::workloads {
@@ -16,7 +19,19 @@ kernels::DeviceCeilings ceilings_from_spec(const topology::DeviceSpec& spec) {
   return c;
 }
 
+namespace {
+
+// The one line for a profile-only device (the host CPU) asked for without a profile.
+[[noreturn]] void refuse_profile_only(const topology::DeviceSpec& spec) {
+  throw InputError("--profile", fmt::format("device '{}' is priced only by a measured profile: pass --profile FILE "
+                                            "(written by `switchsim calibrate --backend {}`)",
+                                            spec.kind, spec.kind));
+}
+
+}  // namespace
+
 kernels::MatrixGeometry geometry_from_spec(const topology::DeviceSpec& spec) {
+  if (spec.profile_only()) refuse_profile_only(spec);
   kernels::MatrixGeometry g;
   if (spec.matrix_units == topology::DeviceSpec::MatrixUnits::systolic) {
     g.family = kernels::MatrixGeometry::Family::systolic;
@@ -35,6 +50,12 @@ kernels::MatrixGeometry geometry_from_spec(const topology::DeviceSpec& spec) {
 
 std::unique_ptr<kernels::CostModel> make_cost_model(const std::string& device_kind, const std::string& profile_path) {
   const topology::DeviceSpec& spec = topology::device_spec(device_kind);
+  if (spec.profile_only()) {
+    // No catalog geometry: the profile's samples, and outside their range the roofline of its
+    // measured ceilings (kernels/calibrated_cost_model.hpp without a geometry).
+    if (profile_path.empty()) refuse_profile_only(spec);
+    return kernels::load_profile_cost_model(profile_path, device_kind, nullptr);
+  }
   if (profile_path.empty()) {
     return std::make_unique<kernels::ShapeAwareCostModel>(ceilings_from_spec(spec), geometry_from_spec(spec));
   }

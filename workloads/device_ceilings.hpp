@@ -25,7 +25,10 @@ namespace switchsim::workloads {
 // profile_path empty: the shape-aware model of `device_kind`; else the profile (must
 // be for `device_kind`). A measured profile prices the shapes it measured and hands
 // the others to the shape-aware model of its measured ceilings and the catalog's
-// geometry (kernels/calibrated_cost_model.hpp).
+// geometry (kernels/calibrated_cost_model.hpp). A profile-only device (the catalog's `cpu`,
+// DeviceSpec::profile_only) has no geometry: its profile's fallback is the roofline of the
+// measured ceilings, and without a profile this (and geometry_from_spec) is
+// InputError("--profile") in one line.
 [[nodiscard]] std::unique_ptr<kernels::CostModel> make_cost_model(const std::string& device_kind,
                                                                   const std::string& profile_path);
 

@@ -149,7 +149,8 @@ ModelFlops model_flops(const Model& model, std::int64_t sequences, double step_t
   m.per_step = 3.0 * count_forward_flops(model).executed_flops_per_sequence() * static_cast<double>(sequences);
   if (step_time_s > 0.0 && devices > 0) m.per_s_per_device = m.per_step / step_time_s / static_cast<double>(devices);
   const topology::DeviceSpec& spec = topology::device_spec(device_kind);
-  m.peak_flops_per_device = bf16 ? spec.peak_bf16_flops : spec.peak_fp32_flops;
+  // A profile-only device (the host CPU) has placeholder peaks in the catalog: no MFU against them.
+  m.peak_flops_per_device = spec.profile_only() ? 0.0 : (bf16 ? spec.peak_bf16_flops : spec.peak_fp32_flops);
   m.precision = bf16 ? "bf16" : "fp32";
   if (m.peak_flops_per_device > 0.0) m.mfu = m.per_s_per_device / m.peak_flops_per_device;
   return m;

@@ -521,10 +521,16 @@ std::string to_text(const StepResult& r) {
   }
   s += fmt::format("cost model     {}; {} ops; precision {}{}\n", r.cost_model, r.ops, to_string(r.training.precision),
                    r.training.fp8_dispatch ? " (fp8 dispatch)" : "");
-  s += fmt::format("model FLOP/s   {:.4g} per device (3 x forward, PaLM/Megatron convention), MFU {:.2f}% of {:.4g} "
-                   "({} peak)\n",
-                   r.model_flops.per_s_per_device, 100.0 * r.model_flops.mfu, r.model_flops.peak_flops_per_device,
-                   r.model_flops.precision);
+  if (r.model_flops.peak_flops_per_device > 0.0) {
+    s += fmt::format("model FLOP/s   {:.4g} per device (3 x forward, PaLM/Megatron convention), MFU {:.2f}% of {:.4g} "
+                     "({} peak)\n",
+                     r.model_flops.per_s_per_device, 100.0 * r.model_flops.mfu, r.model_flops.peak_flops_per_device,
+                     r.model_flops.precision);
+  } else {  // a profile-only device: no catalog peak to take an MFU against
+    s += fmt::format("model FLOP/s   {:.4g} per device (3 x forward, PaLM/Megatron convention), no MFU: device '{}' "
+                     "has no catalog peak\n",
+                     r.model_flops.per_s_per_device, r.device_kind);
+  }
   s += to_text(r.op_accounting);
   return s;
 }

@@ -3,12 +3,16 @@
 // CPU (kernels/cpu/switch_model_step_cpu.hpp) against the simulated step of the same model and
 // batch on one device, priced by a measured profile.
 //
-// Simulated side: build_step (step_builder.hpp) for the T5-family model of the same config,
-// layout dp=1, ep=1, mp=1, one micro-batch, --moe-impl gather, --precision fp32 (the CPU's
-// activations), --optimizer adam, capacity mode with the config's factor. On one device the graph
-// has no collectives (asserted) and every compute op runs on the one compute stream, so the step
-// time is the sum of the ops' predicted times -- what the step executor gives for a one-device
-// mesh. Each op is priced by CostModel::predict of its shape.
+// Simulated side: simulate_step (simulate.hpp) on the mesh cpu-1 (the catalog's profile-only
+// `cpu` device, no links) for the T5-family model of the same config, layout dp=1, ep=1, mp=1, one
+// micro-batch, --moe-impl gather, --precision fp32 (the CPU's activations), --optimizer adam,
+// capacity mode with the config's factor: `switchsim simulate --mesh cpu-1 --profile P ...`. On
+// one device the graph has no collectives (asserted) and every compute op runs on the one compute
+// stream, so the step time is the sum of the ops' CostModel::predict times (asserted equal), which
+// the per-phase, per-category and per-op comparison splits up.
+//
+// Measured side, load-robust diagnostics beside the wall time: the process's CPU time per step,
+// and the sum over ops of each op's median over the timed steps (step_op_medians_s).
 //
 // Measured side: `warmup` untimed steps, then per timed step a `pause_s` sleep and one untimed
 // step before it (the CPU calibrate's protocol per kernel, kernels/calibration.hpp, applied to

@@ -35,9 +35,10 @@ for i in $(seq 1 "$runs"); do
 import json, sys
 r = json.load(open(sys.argv[1]))
 m, p, e = r["measured"], r["predicted"], r["errors"]
-print("run %s: load %s -> %s, %s s: step predicted %.2f ms, measured %.2f ms wall (error %+.1f%%), %.2f ms CPU (error %+.1f%%)" % (
+print("run %s: load %s -> %s, %s s: step predicted %.2f ms, measured %.2f ms wall (error %+.1f%%), %.2f ms CPU (error %+.1f%%), %.2f ms sum of op medians (error %+.1f%%)" % (
     sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], 1e3 * p["step_s"], 1e3 * m["step"]["median_s"],
-    100 * e["step"], 1e3 * m["step_cpu_time"]["median_s"], 100 * e["step_cpu_time"]))
+    100 * e["step"], 1e3 * m["step_cpu_time"]["median_s"], 100 * e["step_cpu_time"],
+    1e3 * m["step_op_medians_s"], 100 * e["step_op_medians"]))
 print("    phases: " + ", ".join("%s %+.1f%%" % (k, 100 * v) for k, v in e["phases"].items()))
 print("    categories: " + ", ".join("%s %+.1f%%" % (k, 100 * v) for k, v in e["categories"].items()))
 PY
@@ -46,8 +47,9 @@ python3 - "$out" "$runs" <<'PY'
 import json, sys, statistics
 runs = [json.load(open("%s/step-%d.json" % (sys.argv[1], i))) for i in range(1, int(sys.argv[2]) + 1)]
 med = lambda xs: statistics.median(xs)
-print("median over %d runs: step error %+.1f%% (wall), %+.1f%% (CPU time); forward %+.1f%%, backward %+.1f%%, optimizer %+.1f%%" % (
+print("median over %d runs: step error %+.1f%% (wall), %+.1f%% (CPU time), %+.1f%% (sum of op medians); forward %+.1f%%, backward %+.1f%%, optimizer %+.1f%%" % (
     len(runs), 100 * med([r["errors"]["step"] for r in runs]), 100 * med([r["errors"]["step_cpu_time"] for r in runs]),
+    100 * med([r["errors"]["step_op_medians"] for r in runs]),
     100 * med([r["errors"]["phases"]["forward"] for r in runs]), 100 * med([r["errors"]["phases"]["backward"] for r in runs]),
     100 * med([r["errors"]["phases"]["optimizer"] for r in runs])))
 PY

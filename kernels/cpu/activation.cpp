@@ -45,6 +45,37 @@ void exp_nonpositive_inplace(float* v, std::int64_t n) {
   }
 }
 
+float max_of(const float* v, std::int64_t n) {
+  float acc[8];
+  for (float& a : acc) a = v[0];
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int u = 0; u < 8; ++u) acc[u] = acc[u] > v[j + u] ? acc[u] : v[j + u];
+  float m = acc[0];
+  for (int u = 1; u < 8; ++u) m = m > acc[u] ? m : acc[u];
+  for (; j < n; ++j) m = m > v[j] ? m : v[j];
+  return m;
+}
+
+float sum_of(const float* v, std::int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int u = 0; u < 8; ++u) acc[u] += v[j + u];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; j < n; ++j) s += v[j];
+  return s;
+}
+
+void relu_backward(const float* a, const float* da, float* dh, std::int64_t n) {
+  // Both operands loaded unconditionally: GCC does not vectorize a select whose one arm is a load
+  // it would have to speculate.
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = da[i];
+    dh[i] = a[i] > 0.0f ? g : 0.0f;
+  }
+}
+
 void relu_inplace(float* h, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) h[i] = h[i] > 0.0f ? h[i] : 0.0f;
 }

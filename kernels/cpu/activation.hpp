@@ -26,6 +26,19 @@ namespace switchsim::kernels::cpu {
 // down to -80, ~1e-5 below (results near the smallest normal float lose bits).
 void exp_nonpositive_inplace(float* v, std::int64_t n);
 
+// max_j v[j] and sum_j v[j] for n >= 1, each in 8 independent partial results so that the
+// compiler vectorizes them (one accumulator is a serial dependency chain of n compares or adds,
+// ~4 cycles per element; the step's softmax cross-entropy over a 512-word vocabulary spent more
+// time in those two loops than in its exponentials).
+[[nodiscard]] float max_of(const float* v, std::int64_t n);
+[[nodiscard]] float sum_of(const float* v, std::int64_t n);
+
+// ReLU's backward: dh[i] = a[i] > 0 ? da[i] : 0, a = relu(h) of the forward. Here (compiled
+// with -fno-trapping-math) the select is a vector blend; written inline where a branch was
+// kept, it mispredicted on half the elements (random signs) and cost the step's expert backward
+// more than its four matrix products' difference from the forward.
+void relu_backward(const float* a, const float* da, float* dh, std::int64_t n);
+
 // h[i] = max(h[i], 0) for i in [0, n).
 void relu_inplace(float* h, std::int64_t n);
 // h[i] = gelu(h[i]) * gate[i] for i in [0, n).

@@ -26,6 +26,26 @@ struct AttentionShape {
   bool causal = false;
 };
 
+// Where each head's (rows, k) matrix lies in a row-major buffer: head b (of batch = groups x
+// heads, `heads` per group) starts at col0 + (b % heads) k + (b / heads) rows ld and its rows are
+// ld apart. Contiguous (batch, rows, k) is {ld = k, col0 = 0} with heads = 1; the fused projection
+// of a transformer layer, (sequences L, 3 heads k) holding q | k | v, is {ld = 3 heads k, col0 =
+// 0, heads k or 2 heads k} with the model's heads: the heads are read and written in place, with
+// no split or merge copies (what the step simulation prices: nothing between the products).
+struct HeadMatrix {
+  std::int64_t ld = 0;
+  std::int64_t col0 = 0;
+};
+
+// The operands in place (layouts above, `heads` per group); p (batch, m, n) contiguous. Sizes are
+// the caller's to get right (the vector overloads below check theirs).
+void attention_forward(const AttentionShape& s, std::int64_t heads, const float* q, HeadMatrix lq, const float* kk,
+                       HeadMatrix lk, const float* v, HeadMatrix lv, float* p, float* o, HeadMatrix lo);
+void attention_backward(const AttentionShape& s, std::int64_t heads, const float* q, HeadMatrix lq, const float* kk,
+                        HeadMatrix lk, const float* v, HeadMatrix lv, const float* p, const float* o, HeadMatrix lo,
+                        const float* d_o, HeadMatrix ldo, float* dp, float* dq, HeadMatrix ldq, float* dk,
+                        HeadMatrix ldk, float* dv, HeadMatrix ldv);
+
 // q (batch, m, k), kk (batch, n, k), v (batch, n, k) -> o (batch, m, k); p (batch, m, n) kept
 // for the backward.
 void attention_forward(const AttentionShape& s, const std::vector<float>& q, const std::vector<float>& kk,

@@ -120,27 +120,6 @@ void add(const Vec& a, const Vec& b, Vec& out) {
   for (std::size_t i = 0; i < a.size(); ++i) out[i] = a[i] + b[i];
 }
 
-// (S L, cols) with heads' columns at [col0 + h dk, ...) <-> (S heads, L, dk).
-void split_heads(const Vec& x, std::int64_t cols, std::int64_t col0, std::int64_t S, std::int64_t L, std::int64_t H,
-                 std::int64_t dk, Vec& out) {
-  out.resize(sz(S * H * L * dk));
-  for (std::int64_t s = 0; s < S; ++s)
-    for (std::int64_t h = 0; h < H; ++h)
-      for (std::int64_t i = 0; i < L; ++i) {
-        const float* src = x.data() + (s * L + i) * cols + col0 + h * dk;
-        std::copy(src, src + dk, out.data() + ((s * H + h) * L + i) * dk);
-      }
-}
-void merge_heads(const Vec& heads, std::int64_t cols, std::int64_t col0, std::int64_t S, std::int64_t L,
-                 std::int64_t H, std::int64_t dk, Vec& x) {
-  for (std::int64_t s = 0; s < S; ++s)
-    for (std::int64_t h = 0; h < H; ++h)
-      for (std::int64_t i = 0; i < L; ++i) {
-        const float* src = heads.data() + ((s * H + h) * L + i) * dk;
-        std::copy(src, src + dk, x.data() + (s * L + i) * cols + col0 + h * dk);
-      }
-}
-
 }  // namespace
 
 struct SwitchModelStepCpu::Impl {
@@ -175,10 +154,10 @@ struct SwitchModelStepCpu::Impl {
     // saved
     const Vec* x = nullptr;
     const Vec* kv_src = nullptr;
-    Vec xn, proj, kvproj, q, k, v, p, o, o_flat, y, out;
+    Vec xn, proj, kvproj, p, o_flat, y, out;  // the heads live in proj / kvproj and o_flat
     // backward scratch, kept between steps (a training framework reuses its buffers too: a fresh
     // allocation per step would time the kernel's page faults, not the kernel)
-    Vec d_o_flat, d_o, dp, dq, dkk, dv, d_proj, d_kvproj, dxn, dx_branch;
+    Vec d_o_flat, dp, d_proj, d_kvproj, dxn, dx_branch;
   };
   struct SwitchFfn {
     std::string name;  // "enc0.switch"
@@ -349,23 +328,19 @@ struct SwitchModelStepCpu::Impl {
         gemm(false, false, a.T, 3 * i, d, a.xn.data(), a.w_in.data(), a.proj.data());
       });
     }
-    timed(a.name + ".split_heads.fwd", "unpriced", StepPhase::forward, [&] {
-      if (a.cross) {
-        split_heads(a.proj, i, 0, S, a.L, H, dk, a.q);
-        split_heads(a.kvproj, 2 * i, 0, S, a.Lk, H, dk, a.k);
-        split_heads(a.kvproj, 2 * i, i, S, a.Lk, H, dk, a.v);
-      } else {
-        split_heads(a.proj, 3 * i, 0, S, a.L, H, dk, a.q);
-        split_heads(a.proj, 3 * i, i, S, a.L, H, dk, a.k);
-        split_heads(a.proj, 3 * i, 2 * i, S, a.L, H, dk, a.v);
-      }
-    });
+    // The heads are read from the fused projections and written into o_flat in place (HeadMatrix):
+    // no split or merge copies, as the simulated step prices none.
     const AttentionShape shape{S * H, a.L, a.Lk, dk, a.causal};
-    timed(a.name + ".attention.fwd", "attention", StepPhase::forward,
-          [&] { cpu::attention_forward(shape, a.q, a.k, a.v, a.p, a.o); });
-    timed(a.name + ".merge_heads.fwd", "unpriced", StepPhase::forward, [&] {
-      a.o_flat.resize(sz(a.T * i));
-      merge_heads(a.o, i, 0, S, a.L, H, dk, a.o_flat);
+    a.p.resize(sz(shape.batch * a.L * a.Lk));
+    a.o_flat.resize(sz(a.T * i));
+    timed(a.name + ".attention.fwd", "attention", StepPhase::forward, [&] {
+      if (a.cross) {
+        cpu::attention_forward(shape, H, a.proj.data(), {i, 0}, a.kvproj.data(), {2 * i, 0}, a.kvproj.data(),
+                               {2 * i, i}, a.p.data(), a.o_flat.data(), {i, 0});
+      } else {
+        cpu::attention_forward(shape, H, a.proj.data(), {3 * i, 0}, a.proj.data(), {3 * i, i}, a.proj.data(),
+                               {3 * i, 2 * i}, a.p.data(), a.o_flat.data(), {i, 0});
+      }
     });
     Vec& y = a.y;
     timed(a.name + ".out.fwd", "matmul", StepPhase::forward, [&] {
@@ -380,30 +355,28 @@ struct SwitchModelStepCpu::Impl {
   // a cross block adds K/V's gradient into `d_kv_src`.
   void attention_backward(Attention& a, const Vec& d_out, Vec& dx, Vec* d_kv_src) {
     const std::int64_t d = c.d_model, i = c.inner(), H = c.heads, dk = c.d_kv, S = c.sequences;
-    Vec &d_o_flat = a.d_o_flat, &d_o = a.d_o, &dp = a.dp, &dq = a.dq, &dkk = a.dkk, &dv = a.dv, &d_proj = a.d_proj,
-        &d_kvproj = a.d_kvproj, &dxn = a.dxn, &dx_branch = a.dx_branch;
+    Vec &d_o_flat = a.d_o_flat, &dp = a.dp, &d_proj = a.d_proj, &d_kvproj = a.d_kvproj, &dxn = a.dxn,
+        &dx_branch = a.dx_branch;
     d_o_flat.resize(sz(a.T * i));
     timed(a.name + ".out.dgrad", "matmul", StepPhase::backward,
           [&] { gemm(false, true, a.T, i, d, d_out.data(), a.w_out.data(), d_o_flat.data()); });
     timed(a.name + ".out.wgrad", "matmul", StepPhase::backward,
           [&] { gemm(true, false, i, d, a.T, a.o_flat.data(), d_out.data(), a.dw_out.data()); });
-    timed(a.name + ".merge_heads.bwd", "unpriced", StepPhase::backward,
-          [&] { split_heads(d_o_flat, i, 0, S, a.L, H, dk, d_o); });
     const AttentionShape shape{S * H, a.L, a.Lk, dk, a.causal};
-    timed(a.name + ".attention.bwd", "attention", StepPhase::backward,
-          [&] { cpu::attention_backward(shape, a.q, a.k, a.v, a.p, a.o, d_o, dp, dq, dkk, dv); });
-    timed(a.name + ".split_heads.bwd", "unpriced", StepPhase::backward, [&] {
+    dp.resize(sz(shape.batch * a.L * a.Lk));
+    d_proj.resize(sz(a.T * (a.cross ? i : 3 * i)));
+    if (a.cross) d_kvproj.resize(sz(a.Tk * 2 * i));
+    // In place as the forward: dq, dk, dv straight into the fused projections' gradients.
+    timed(a.name + ".attention.bwd", "attention", StepPhase::backward, [&] {
       if (a.cross) {
-        d_proj.resize(sz(a.T * i));
-        d_kvproj.resize(sz(a.Tk * 2 * i));
-        merge_heads(dq, i, 0, S, a.L, H, dk, d_proj);
-        merge_heads(dkk, 2 * i, 0, S, a.Lk, H, dk, d_kvproj);
-        merge_heads(dv, 2 * i, i, S, a.Lk, H, dk, d_kvproj);
+        cpu::attention_backward(shape, H, a.proj.data(), {i, 0}, a.kvproj.data(), {2 * i, 0}, a.kvproj.data(),
+                                {2 * i, i}, a.p.data(), a.o_flat.data(), {i, 0}, d_o_flat.data(), {i, 0}, dp.data(),
+                                d_proj.data(), {i, 0}, d_kvproj.data(), {2 * i, 0}, d_kvproj.data(), {2 * i, i});
       } else {
-        d_proj.resize(sz(a.T * 3 * i));
-        merge_heads(dq, 3 * i, 0, S, a.L, H, dk, d_proj);
-        merge_heads(dkk, 3 * i, i, S, a.L, H, dk, d_proj);
-        merge_heads(dv, 3 * i, 2 * i, S, a.L, H, dk, d_proj);
+        cpu::attention_backward(shape, H, a.proj.data(), {3 * i, 0}, a.proj.data(), {3 * i, i}, a.proj.data(),
+                                {3 * i, 2 * i}, a.p.data(), a.o_flat.data(), {i, 0}, d_o_flat.data(), {i, 0},
+                                dp.data(), d_proj.data(), {3 * i, 0}, d_proj.data(), {3 * i, i}, d_proj.data(),
+                                {3 * i, 2 * i});
       }
     });
     dxn.resize(sz(a.T * d));
@@ -489,12 +462,10 @@ struct SwitchModelStepCpu::Impl {
       for (std::int64_t t = 0; t < U; ++t) {
         const float* z = logits.data() + t * V;
         float* p = probs.data() + t * V;
-        const float mx = *std::max_element(z, z + V);
+        const float mx = max_of(z, V);  // max, exp and sum vectorized (cpu/activation.hpp)
         for (std::int64_t j = 0; j < V; ++j) p[j] = z[j] - mx;
-        exp_nonpositive_inplace(p, V);  // vectorized (cpu/activation.hpp), as the router's softmax
-        float sum = 0.0f;
-        for (std::int64_t j = 0; j < V; ++j) sum += p[j];
-        const float inv = 1.0f / sum;
+        exp_nonpositive_inplace(p, V);
+        const float inv = 1.0f / sum_of(p, V);
         for (std::int64_t j = 0; j < V; ++j) p[j] *= inv;
         loss -= std::log(std::max(1e-30, static_cast<double>(p[targets[sz(t)]])));
       }

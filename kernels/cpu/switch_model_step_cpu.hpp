@@ -21,11 +21,11 @@
 // recomputation), norms, residual adds and the embedding's scatter-add.
 // Optimizer: Adam (optimizer_cpu.hpp) on every parameter tensor, one call per tensor.
 //
-// What the real step does that the simulated step does not price (recorded as category
-// "unpriced"): splitting the fused (T, 3i) projections into per-head (batch, L, d_kv) blocks and
-// merging the heads back (a copy each way, forward and backward). What the simulated step prices
-// that this step does not run: nothing (the two final layer norms' parameters are counted and
-// updated by Adam, but neither side applies them).
+// Attention reads each head in place from the fused (T, 3i) (or (T, i) and (T_k, 2i))
+// projections and writes its output and gradients in place too (attention_cpu.hpp, HeadMatrix):
+// no split or merge copies, which the simulated step does not price. What the simulated step
+// prices that this step does not run: nothing (the two final layer norms' parameters are counted
+// and updated by Adam, but neither side applies them).
 
 #include <cstdint>
 #include <string>
@@ -59,7 +59,7 @@ enum class StepPhase : std::uint8_t { forward, backward, optimizer };
 
 // One timed op of a real step. `category` groups ops both sides price alike: "elementwise"
 // (norms, residuals, embedding lookups, the loss), "matmul" (projections, logits), "attention",
-// "router", "dispatch", "expert_ffn", "combine", "optimizer", or "unpriced" (see above).
+// "router", "dispatch", "expert_ffn", "combine" or "optimizer".
 struct StepOpTime {
   std::string name;  // "enc0.self.qkv.dgrad", as the simulator names its ops
   std::string category;

@@ -80,3 +80,26 @@ TEST_CASE("vectorized exp of non-positive values (the router's softmax)", "[kern
   CHECK(low[0] < 1e-37f);
   CHECK(low[1] == low[0]);
 }
+
+TEST_CASE("max_of, sum_of and relu_backward, with lengths that are not multiples of 8", "[kernels][switch]") {
+  for (const std::int64_t n : {1, 7, 8, 9, 23, 512}) {
+    std::vector<float> v(static_cast<std::size_t>(n)), da(v.size()), dh(v.size(), 99.0f);
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      v[static_cast<std::size_t>(i)] = static_cast<float>(std::sin(0.7 * static_cast<double>(i) + 0.3));
+      da[static_cast<std::size_t>(i)] = static_cast<float>(i + 1);
+      sum += v[static_cast<std::size_t>(i)];
+    }
+    v[static_cast<std::size_t>(n - 1)] = 5.0f;  // the maximum in the tail
+    sum += 5.0 - std::sin(0.7 * static_cast<double>(n - 1) + 0.3);
+    CHECK(cpu::max_of(v.data(), n) == 5.0f);
+    CHECK(cpu::sum_of(v.data(), n) == Approx(sum).margin(1e-5));
+    cpu::relu_backward(v.data(), da.data(), dh.data(), n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto u = static_cast<std::size_t>(i);
+      CHECK(dh[u] == (v[u] > 0.0f ? da[u] : 0.0f));
+    }
+  }
+  const std::vector<float> neg{-3.0f, -1.0f, -2.0f};
+  CHECK(cpu::max_of(neg.data(), 3) == -1.0f);
+}

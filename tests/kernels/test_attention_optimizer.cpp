@@ -159,3 +159,46 @@ TEST_CASE("a calibrated CPU profile prices attention and the optimizer from meas
   CHECK(calibrated->in_measured_range(OpShape{OpKind::attention, 8, 128, 128, 64, 0, Precision::fp32}));
   CHECK(calibrated->in_measured_range(OpShape{OpKind::optimizer, 1, 0, 0, 0, 28ll * (2 << 20), Precision::fp32}));
 }
+
+TEST_CASE("attention in place on a fused qkv buffer equals attention on split heads", "[kernels][attention]") {
+  // 2 sequences x 3 heads, L = 5, d_kv 4: the fused (S L, 3 H k) projection holds q | k | v, the
+  // output and d output are (S L, H k); head b = s H + h. The contiguous kernel on split copies is
+  // the reference (itself tested against float64 above).
+  const std::int64_t S = 2, H = 3, L = 5, k = 4, i = H * k;
+  cpu::AttentionShape s{S * H, L, L, k};
+  s.causal = true;
+  const auto fused = ramp(static_cast<std::size_t>(S * L * 3 * i), 0.41, 0.2);
+  const auto d_o_flat = ramp(static_cast<std::size_t>(S * L * i), 0.77, 0.5);
+  auto split = [&](const std::vector<float>& x, std::int64_t cols, std::int64_t col0) {
+    std::vector<float> out(static_cast<std::size_t>(S * H * L * k));
+    for (std::int64_t sq = 0; sq < S; ++sq)
+      for (std::int64_t h = 0; h < H; ++h)
+        for (std::int64_t r = 0; r < L; ++r)
+          for (std::int64_t c = 0; c < k; ++c)
+            out[static_cast<std::size_t>(((sq * H + h) * L + r) * k + c)] =
+                x[static_cast<std::size_t>((sq * L + r) * cols + col0 + h * k + c)];
+    return out;
+  };
+  const auto q = split(fused, 3 * i, 0), kk = split(fused, 3 * i, i), v = split(fused, 3 * i, 2 * i);
+  const auto d_o = split(d_o_flat, i, 0);
+  std::vector<float> p, o, dp, dq, dk, dv;
+  cpu::attention_forward(s, q, kk, v, p, o);
+  cpu::attention_backward(s, q, kk, v, p, o, d_o, dp, dq, dk, dv);
+
+  std::vector<float> p2(p.size()), o_flat(static_cast<std::size_t>(S * L * i)), dp2(p.size());
+  std::vector<float> d_fused(fused.size(), -7.0f);  // every element must be overwritten
+  cpu::attention_forward(s, H, fused.data(), {3 * i, 0}, fused.data(), {3 * i, i}, fused.data(), {3 * i, 2 * i},
+                         p2.data(), o_flat.data(), {i, 0});
+  cpu::attention_backward(s, H, fused.data(), {3 * i, 0}, fused.data(), {3 * i, i}, fused.data(), {3 * i, 2 * i},
+                          p2.data(), o_flat.data(), {i, 0}, d_o_flat.data(), {i, 0}, dp2.data(), d_fused.data(),
+                          {3 * i, 0}, d_fused.data(), {3 * i, i}, d_fused.data(), {3 * i, 2 * i});
+  auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    for (std::size_t j = 0; j < a.size(); ++j) CHECK(a[j] == Approx(b[j]).margin(1e-6));
+  };
+  same(split(o_flat, i, 0), o);
+  same(p2, p);
+  same(split(d_fused, 3 * i, 0), dq);
+  same(split(d_fused, 3 * i, i), dk);
+  same(split(d_fused, 3 * i, 2 * i), dv);
+}

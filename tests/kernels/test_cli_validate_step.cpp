@@ -60,6 +60,11 @@ TEST_CASE("cli: validate --step --json has every field", "[cli][validate_step]")
     CHECK(j["predicted"]["categories"][cat]["time_source"] == "profile");
   }
   CHECK(j["errors"]["step"].is_number());
+  CHECK(j["errors"]["step_op_medians"].is_number());
+  // The per-op medians' sum is what op_times lists, added up.
+  double sum = 0.0;
+  for (const auto& op : j["op_times"]) sum += op["measured_median_s"].get<double>();
+  CHECK(j["measured"]["step_op_medians_s"].get<double>() == Approx(sum).epsilon(1e-9));
   CHECK(j.contains("not_priced"));
   CHECK(j.contains("not_run"));
   CHECK(j["kind"] == "validate_step");
@@ -105,4 +110,28 @@ TEST_CASE("cli: validate --step --max-error gates; bad input exits 2 with one li
   const Run no_file = run("validate --step --backend cpu --quick --max-error -3 --out " + out + " --profile " + profile);
   CHECK(no_file.status == 2);
   CHECK_FALSE(std::filesystem::exists(out));
+}
+
+TEST_CASE("cli: simulate on cpu-1 prices with the profile; without one exits 2 with one line", "[cli][validate_step]") {
+  const std::string profile = profile_file("simulate.json");
+  const std::string base =
+      "simulate --model " + std::string(SWITCHSIM_SOURCE_DIR) +
+      "/data/examples/switch-tiny-cpu.json --mesh cpu-1 --layout dp=1,ep=1,mp=1 --batch-tokens 1024 --micro-batches 1 "
+      "--moe-impl gather --precision fp32 --optimizer adam";
+  const Run with = run(base + " --json --profile " + profile);
+  REQUIRE(with.status == 0);
+  const auto j = switchsim::json::parse(with.out);
+  // validate --step's simulated side is this very command: the same step time.
+  const Run step = run("validate --step --backend cpu --quick --json --profile " + profile);
+  REQUIRE(step.status == 0);
+  const auto v = switchsim::json::parse(step.out);
+  CHECK(j["step_time_s"].get<double>() == Approx(v["predicted"]["step_s"].get<double>()).epsilon(1e-12));
+  CHECK(v["predicted"]["mesh"] == "cpu-1");
+  CHECK(v["predicted"]["device_kind"] == "cpu");
+
+  const Run without = run(base);
+  CHECK(without.status == 2);
+  CHECK(lines(without.err) == 1);
+  CHECK(without.err.find("--profile") != std::string::npos);
+  CHECK(without.out.empty());
 }

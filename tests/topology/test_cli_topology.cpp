@@ -88,10 +88,11 @@ TEST_CASE("cli: list devices and meshes", "[cli]") {
   const Run d = run("list devices --json");
   REQUIRE(d.status == 0);
   const auto dj = switchsim::json::parse(d.out);
-  CHECK(dj["items"].size() == 10);  // data/devices.json: ten kinds
+  CHECK(dj["items"].size() == 11);  // data/devices.json: ten accelerators and the host cpu
   const Run m = run("list meshes");
   REQUIRE(m.status == 0);
   CHECK(m.out.find("tpuv3-32x32") != std::string::npos);
+  CHECK(m.out.find("cpu-1") != std::string::npos);
 }
 
 TEST_CASE("cli: bad input is one line on stderr and exit status 2", "[cli][errors]") {

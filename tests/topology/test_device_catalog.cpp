@@ -5,10 +5,38 @@
 
 using namespace switchsim::topology;
 
-TEST_CASE("catalog holds the ten devices", "[catalog]") {
+TEST_CASE("catalog holds the ten accelerators and the host cpu", "[catalog]") {
   const auto kinds = device_kinds();
   CHECK(kinds == std::vector<std::string>{"tpuv3", "tpuv4", "a100", "h100", "h200", "h800", "b200", "gb200", "tpuv5p",
-                                          "tpuv5e"});
+                                          "tpuv5e", "cpu"});
+}
+
+TEST_CASE("the cpu device is profile-only: no geometry, no links, placeholders said so", "[catalog][cpu]") {
+  const DeviceSpec& cpu = device_spec("cpu");
+  CHECK(cpu.profile_only());
+  CHECK(cpu.matrix_units == DeviceSpec::MatrixUnits::none);
+  for (int i = 0; i < kNumLinkKinds; ++i) CHECK_FALSE(cpu.has_link(static_cast<LinkKind>(i)));
+  CHECK(cpu.catalog_entry["chip"]["peak_fp32_flops"]["source"].get<std::string>().find("placeholder") !=
+        std::string::npos);
+  for (const auto& kind : device_kinds()) {
+    if (kind != "cpu") CHECK_FALSE(device_spec(kind).profile_only());
+  }
+  auto field_of = [](switchsim::json entry) {
+    switchsim::json doc = {{"devices", switchsim::json::array({entry})}};
+    try {
+      (void)parse_device_catalog(doc);
+    } catch (const switchsim::InputError& e) {
+      return e.field();
+    }
+    return std::string("(no error)");
+  };
+  switchsim::json off = cpu.catalog_entry;
+  off["chip"]["profile_only"]["value"] = false;
+  CHECK(field_of(off) == "devices.json.devices[0].chip.profile_only.value");
+  switchsim::json with_sms = cpu.catalog_entry;
+  with_sms["chip"]["sm_count"] = {{"value", 2}, {"source", "x"}};
+  CHECK(field_of(with_sms) == "devices.json.devices[0].chip.profile_only");
+  CHECK(field_of(cpu.catalog_entry) == "(no error)");
 }
 
 TEST_CASE("TPU v3 per-device figures are half a chip", "[catalog]") {

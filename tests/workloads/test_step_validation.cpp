@@ -15,6 +15,11 @@
 #include "workloads/model.hpp"
 #include "workloads/model_catalog.hpp"
 #include "workloads/step_validation.hpp"
+#include "topology/mesh_catalog.hpp"
+#include "workloads/device_ceilings.hpp"
+#include "workloads/layout.hpp"
+#include "workloads/simulate.hpp"
+#include "workloads/training.hpp"
 
 namespace {
 
@@ -133,8 +138,8 @@ TEST_CASE("the real CPU step: the loss falls under Adam on a fixed batch", "[ste
     CHECK(op.seconds >= 0.0);
     CHECK((op.category == "elementwise" || op.category == "matmul" || op.category == "attention" ||
            op.category == "router" || op.category == "dispatch" || op.category == "expert_ffn" ||
-           op.category == "combine" || op.category == "optimizer" || op.category == "unpriced"));
-    if (op.category != "unpriced" && op.category != "expert_ffn" && op.category != "optimizer") {
+           op.category == "combine" || op.category == "optimizer"));
+    if (op.category != "expert_ffn" && op.category != "optimizer") {
       CHECK(workloads::step_op_category(op.name) == op.category);  // named as the simulator names it
     }
     saw_optimizer = saw_optimizer || op.phase == kernels::cpu::StepPhase::optimizer;
@@ -163,17 +168,15 @@ TEST_CASE("validate_step_cpu: every field, both sides positive", "[step_validati
   }
   CHECK(r["errors"]["categories"].contains("attention"));
   CHECK(r["errors"]["categories"].contains("expert_ffn"));
-  CHECK_FALSE(r["not_priced"]["ops"].empty());
-  // The same op list: every real op but the per-head copies has a simulated counterpart, and the
-  // counterparts' predictions add up to the whole simulated step (each simulated op is matched by
-  // exactly one real op, so none of them lacks a real kernel).
+  // Attention reads and writes the heads in place: no real op the simulator does not price.
+  CHECK(r["not_priced"]["ops"].empty());
+  // The same op list: every real op has a simulated counterpart, and the counterparts' predictions
+  // add up to the whole simulated step (each simulated op is matched by exactly one real op, so
+  // none of them lacks a real kernel).
   double matched = 0.0;
   for (const auto& op : r["op_times"]) {
-    if (op["category"] == "unpriced") {
-      CHECK_FALSE(op.contains("predicted_s"));
-      continue;
-    }
     INFO(op["name"].get<std::string>());
+    CHECK(op["category"] != "unpriced");
     REQUIRE(op.contains("predicted_s"));
     matched += op["predicted_s"].get<double>();
   }
@@ -181,4 +184,63 @@ TEST_CASE("validate_step_cpu: every field, both sides positive", "[step_validati
 
   o.timed_steps = 0;
   CHECK_THROWS_AS(workloads::validate_step_cpu(*cost, o), InputError);
+}
+
+TEST_CASE("simulate on cpu-1 with a profile: the sum of the ops' times, no collectives", "[step_validation][cpu]") {
+  const SwitchModelConfig c = small_config();
+  const auto dir = std::filesystem::temp_directory_path() / "switchsim-test-cpu-1";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "synthetic-cpu.json";
+  {
+    std::ofstream f(path);
+    f << testing::synthetic_cpu_profile().dump();
+  }
+  // The catalog's `cpu` is profile-only: its cost model is the profile's (no catalog geometry).
+  const auto cost = workloads::make_cost_model("cpu", path.string());
+  const topology::Mesh mesh = topology::build_mesh("cpu-1");
+  CHECK(mesh.device_kind == "cpu");
+  CHECK(mesh.topology.num_devices() == 1);
+  CHECK(mesh.topology.num_links() == 0);
+  workloads::StepOptions so;
+  so.training.batch_tokens = c.encoder_tokens();
+  so.training.micro_batches = 1;
+  so.training.moe_impl = workloads::MoeImpl::gather;
+  so.training.precision = workloads::Precision::fp32;
+  so.training.optimizer = workloads::Optimizer::adam;
+  const workloads::StepResult r =
+      workloads::simulate_step(workloads::model_of(c), mesh, workloads::parse_layout("dp=1,ep=1,mp=1"), so, *cost);
+  CHECK(r.exposed_communication_s == 0.0);
+  CHECK(r.overlapped_communication_s == 0.0);
+  // Every op costs work x rate (1e-10 s per FLOP or byte): the step is the rate times the compute
+  // kinds' FLOPs plus the memory kinds' bytes, op after op on the one device.
+  double linear = 0.0;
+  for (const auto& row : r.op_accounting.rows) {
+    const bool memory = row.kind == "dispatch" || row.kind == "combine" || row.kind == "elementwise" ||
+                        row.kind == "optimizer";
+    const bool compute = row.kind == "matmul" || row.kind == "batched_matmul" || row.kind == "router" ||
+                         row.kind == "attention";
+    if (!memory && !compute) {  // a collective: none on one device
+      CHECK(row.count == 0);
+      continue;
+    }
+    linear += (memory ? row.bytes * testing::kSyntheticSecondsPerByte : row.flops * testing::kSyntheticSecondsPerFlop);
+  }
+  CHECK(r.step_time_s == Approx(linear).epsilon(1e-9));
+  CHECK(r.step_time_s == Approx(r.compute_lower_bound_s).epsilon(1e-12));
+  // validate --step's prediction is this simulation, and the optimizer's share is 28 B per parameter.
+  const json p = workloads::predict_step(c, *cost);
+  CHECK(p["step_s"].get<double>() == Approx(r.step_time_s).epsilon(1e-12));
+  CHECK(p["mesh"] == "cpu-1");
+  CHECK(r.model_flops.mfu == 0.0);  // no catalog peak for a profile-only device
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a cpu mesh without a profile: one InputError naming --profile", "[step_validation][cpu]") {
+  try {
+    (void)workloads::make_cost_model("cpu", "");
+    FAIL("priced the cpu without a profile");
+  } catch (const InputError& e) {
+    CHECK(e.field() == "--profile");
+  }
+  CHECK_THROWS_AS(topology::build_mesh("cpu-2"), InputError);
 }
