@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <string_view>
 #include <utility>
 
 #include "common/errors.hpp"
@@ -41,15 +42,17 @@ double OpAccounting::critical_path_s() const {
 namespace {
 
 // The op's name without its layer and pass ("enc1.switch.dispatch.fwd" in layer "enc1" ->
-// "switch.dispatch"), or "" when it is not a Switch layer's op.
-std::string moe_op_name(const sim::Op& op) {
-  std::string n = op.name;
-  if (!op.layer.empty() && n.size() > op.layer.size() && n.compare(0, op.layer.size() + 1, op.layer + ".") == 0) {
-    n = n.substr(op.layer.size() + 1);
+// "switch.dispatch"), or "" when it is not a Switch layer's op. A view into op.name: no copy
+// per op (this runs for every op of every step the planner simulates).
+std::string_view moe_op_name(const sim::Op& op) {
+  std::string_view n = op.name;
+  const std::string_view layer = op.layer;
+  if (!layer.empty() && n.size() > layer.size() && n.substr(0, layer.size()) == layer && n[layer.size()] == '.') {
+    n.remove_prefix(layer.size() + 1);
   }
-  if (n.rfind("switch.", 0) != 0) return "";
+  if (n.rfind("switch.", 0) != 0) return {};
   const std::size_t dot = n.rfind('.');
-  return dot > std::string("switch").size() ? n.substr(0, dot) : n;
+  return dot > std::string_view("switch").size() ? n.substr(0, dot) : n;
 }
 
 }  // namespace
@@ -60,7 +63,7 @@ OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& sch
   std::map<std::pair<int, int>, OpKindRow> rows;
   std::vector<std::pair<int, int>> key_of(static_cast<std::size_t>(graph.num_ops()));
   OpAccounting a;
-  std::map<std::string, std::size_t> moe_index;
+  std::map<std::string, std::size_t, std::less<>> moe_index;
   std::vector<std::int64_t> moe_of(static_cast<std::size_t>(graph.num_ops()), -1);
   for (OpId o = 0; o < graph.num_ops(); ++o) {
     const sim::Op& op = graph.op(o);
@@ -106,11 +109,12 @@ OpAccounting account_ops(const sim::OpGraph& graph, const sim::StepSchedule& sch
       r.bytes += bytes;
     }
     key_of[static_cast<std::size_t>(o)] = key;
-    if (const std::string name = moe_op_name(op); !name.empty()) {
-      auto [it, added] = moe_index.emplace(name, a.moe.size());
-      if (added) {
+    if (const std::string_view name = moe_op_name(op); !name.empty()) {
+      auto it = moe_index.find(name);
+      if (it == moe_index.end()) {
+        it = moe_index.emplace(std::string(name), a.moe.size()).first;
         MoeOpRow row;
-        row.name = name;
+        row.name = std::string(name);
         row.kind = rows[key].kind;
         a.moe.push_back(row);
       }
