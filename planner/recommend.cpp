@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/errors.hpp"
+#include "workloads/routing_memo.hpp"
 
 namespace switchsim::planner {
 namespace {
@@ -19,7 +20,7 @@ using workloads::ExecutionMode;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, std::uint64_t seed,
-                                    sim::CollectiveCache* cache) {
+                                    sim::CollectiveCache* cache, workloads::RoutingMemo* memo = nullptr) {
   workloads::StepOptions so;
   so.training = candidate_setup(o.enumeration.training, c);
   so.capacity_factor = c.mode == ExecutionMode::dropless ? 1.0 : c.capacity_factor;
@@ -27,6 +28,7 @@ workloads::StepOptions step_options(const Candidate& c, const SearchOptions& o, 
   so.mode = c.mode;
   so.seed = seed;
   so.cache = cache;
+  so.routing_memo = memo;  // candidates differing in mapping, stages or schedule route alike
   so.network_model = workloads::NetworkModel::isolated;  // the search; re-ranked afterwards (recommend.hpp)
   so.strict_priority = o.strict_priority;
   return so;
@@ -256,6 +258,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
   // Bounds, then the branch-and-bound order: best bound first, ties in enumeration order.
   const MeshCuts cuts = compute_mesh_cuts(mesh);
   sim::CollectiveCache cache(mesh, network);
+  workloads::RoutingMemo routing_memo;  // workloads/routing_memo.hpp: the same results, sampled once
   std::vector<StepBound> bounds(n);
   std::vector<double> best_possible(n);
   parallel_for(n, res.threads_used, [&](std::size_t i) {
@@ -305,7 +308,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     std::vector<workloads::StepResult> runs(wave.size() * samples);
     parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
       const Candidate& c = cands[wave[t / samples]];
-      runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache), cost);
+      runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache, &routing_memo), cost);
     });
     for (std::size_t w = 0; w < wave.size(); ++w) {
       const std::size_t ci = wave[w];
@@ -376,7 +379,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     std::vector<workloads::StepResult> runs(again.size() * samples);
     parallel_for(runs.size(), res.threads_used, [&](std::size_t t) {
       const Candidate& c = res.evaluated[top[again[t / samples]]].candidate;
-      workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache);
+      workloads::StepOptions so = step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache, &routing_memo);
       so.network_model = workloads::NetworkModel::shared;
       runs[t] = workloads::simulate_step(model, mesh, c.layout, so, cost);
     });

@@ -87,6 +87,7 @@ StepResult simulate_step(const Model& model, const topology::Mesh& mesh, const L
   ro.spec = options.routing;
   ro.mode = options.mode;
   ro.seed = options.seed;
+  ro.memo = options.routing_memo;
   ro.plan = resolve_routing_plan(options.routing_limit, options.dispatch, mesh, layout, model, training.moe_impl,
                                  options.routing);
   const BuiltStep built = build_step(model, layout, training, shape, ro, devices);

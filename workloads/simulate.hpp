@@ -26,6 +26,8 @@
 
 namespace switchsim::workloads {
 
+class RoutingMemo;  // routing_memo.hpp
+
 // How the step's collectives use the network (--network-model).
 //   shared    one discrete-event simulation on one flow network for the whole step:
 //             concurrent collectives share links (sim/shared_step_executor.hpp); the default
@@ -53,6 +55,7 @@ struct StepOptions {
   bool trace_all_devices = false;          // every device its own process, even identical ones
                                            // (sim/step_schedule_trace.hpp: identical ones written once)
   sim::CollectiveCache* cache = nullptr;   // optional shared memo (must belong to the mesh)
+  RoutingMemo* routing_memo = nullptr;     // optional memo of the layers' routing (routing_memo.hpp)
   // The network model of a memo made here (none given): exact by default; `recommend`'s
   // approximations (completion window, load model) on request. A given cache keeps its own.
   sim::NetworkOptions network;

@@ -16,6 +16,7 @@
 #include "workloads/layer_routing.hpp"
 #include "workloads/moe_layer.hpp"
 #include "workloads/pipeline_schedule.hpp"
+#include "workloads/routing_memo.hpp"
 #include "workloads/zero_sharding.hpp"
 
 namespace switchsim::workloads {
@@ -638,8 +639,11 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
     const std::int64_t Tr = rs.tokens;
     const MoeLayerDims md = moe_layer_dims(impl, m, layout, dims, Tr, rs.group_tokens, rs.groups, C, a);
     const bool uneven = md.uneven();
-    LayerRouting lr =
-        route_layer(m, layout, rs.group_tokens, rs.groups, C, ro, stream, static_cast<double>(d) * a, uneven);
+    // The same routing for the same seed, stream and shapes (routing_memo.hpp): from the search's
+    // memo when one is given.
+    const std::shared_ptr<const LayerRouting> routed = route_layer_memoized(
+        ro.memo, m, layout, rs.group_tokens, rs.groups, C, ro, stream, static_cast<double>(d) * a, uneven);
+    const LayerRouting& lr = *routed;
     (decoder ? out.decoder_drops : out.encoder_drops).assignments += lr.drops.assignments;
     (decoder ? out.decoder_drops : out.encoder_drops).dropped += lr.drops.dropped;
     const double padded = md.padded_slots();  // slots per device, padded buffers
@@ -680,8 +684,8 @@ BuiltStep build_step(const Model& m, const Layout& layout, const TrainingSetup& 
         // for m); the combine and the backward dispatch send the transpose, the combine's backward
         // the forward matrix in bf16.
         std::vector<std::shared_ptr<const ByteMatrix>> fwd, fwd_bf16, bwd;
-        for (ByteMatrix& sent : lr.sent) {
-          auto mf = std::make_shared<const ByteMatrix>(std::move(sent));
+        for (const ByteMatrix& sent : lr.sent) {
+          auto mf = std::make_shared<const ByteMatrix>(sent);
           auto mb = std::make_shared<const ByteMatrix>(mf->transposed());
           auto mq = de == a ? mf : std::make_shared<const ByteMatrix>(mf->scaled(de / a));
           for (std::int64_t k = 0; k < etp; ++k) {

@@ -55,12 +55,15 @@
 
 namespace switchsim::workloads {
 
+class RoutingMemo;  // routing_memo.hpp
+
 struct RoutingOptions {
   double capacity_factor = 1.0;
   RoutingSpec spec;
   ExecutionMode mode = ExecutionMode::capacity;
   std::uint64_t seed = 0;
   RoutingPlan plan;  // node- / device-limited routing and the dispatch (limited_routing.hpp)
+  RoutingMemo* memo = nullptr;  // optional: routing shared across steps (routing_memo.hpp)
 };
 
 struct BuiltStep {
