@@ -69,11 +69,23 @@ double out_capacity_Bps(const topology::Topology& t, topology::VertexId v) {
 //     interleaved (p - 1) / (v m + p - 1) (pipeline_schedule.hpp).
 //   communication_s = max over stages of m x its first device's collectives (its stream 0;
 //                the sends have streams of their own).
-// Not counted (a looser but still valid bound): the gradient sync, the optimizer update and
-// the latencies of the sends.
+// Each stage's gradient sync, ZeRO collectives and optimizer update (StageSync) add to its
+// streams and chain (derived in the loop below). Not counted (a looser but still valid bound):
+// the latencies of the sends, backward collectives on the chain.
+// A stage's gradient sync, ZeRO collectives and update (step_lower_bound prices them), seconds.
+struct StageSync {
+  std::int32_t zero = 0;
+  bool fsdp = false;               // ZeRO 3: per-layer gathers and scatters on stream 1
+  double sync_s = 0.0;             // ZeRO 0: all-reduces, 1: reduce-scatters; after the last micro-batch's backward
+  double per_micro_batch_s = 0.0;  // ZeRO 2: the reduce-scatters of every micro-batch
+  double after_update_s = 0.0;     // ZeRO 1, 2: the parameters' all-gathers after the update
+  double own_stream_s = 0.0;       // ZeRO 3: the step's gathers and scatters
+  double update_s = 0.0;           // the optimizer update (compute stream, after the sync)
+};
+
 StepBound pipeline_bound(const workloads::Layout& layout, const workloads::TrainingSetup& setup,
                          const std::vector<FB>& layer_cost, const std::vector<std::vector<double>>& stage_comm,
-                         double forwards, double send_bytes, double device_out_Bps) {
+                         double forwards, double send_bytes, double device_out_Bps, const std::vector<StageSync>& sync) {
   const std::int64_t p = layout.pp, v = layout.vpp, chunks = p * v;
   const auto L = static_cast<std::int64_t>(layer_cost.size());
   const auto mb = static_cast<double>(setup.micro_batches);
@@ -89,6 +101,8 @@ StepBound pipeline_bound(const workloads::Layout& layout, const workloads::Train
   const double p2p = device_out_Bps > 0.0 ? send_bytes / device_out_Bps : 0.0;
   StepBound b;
   double fill = 0.0;
+  double forward_fill = 0.0;  // sum over s' < s of min_c F + p2p: before stage s's first compute op
+  const bool bucketed = setup.grad_sync.kind == workloads::GradSyncKind::bucketed;
   for (std::int64_t s = 0; s < p; ++s) {
     double stage = 0.0;
     double collectives = 0.0;  // the stage's first device's, per micro-batch
@@ -104,7 +118,38 @@ StepBound pipeline_bound(const workloads::Layout& layout, const workloads::Train
     const double forward_comm = mb * collectives * forwards / (forwards + 1.0);
     b.chain_s = std::max(b.chain_s, fill + mb * stage + forward_comm);
     b.communication_s = std::max(b.communication_s, mb * collectives);
+
+    // The stage's gradient sync and update (StageSync). Communication streams: the sync runs on
+    // stream 1 with --grad-sync's separate stream, else on stream 0 after the stage's collectives;
+    // ZeRO 3's gathers and scatters on stream 1.
+    const StageSync& y = sync[static_cast<std::size_t>(s)];
+    const double grads = y.sync_s + mb * y.per_micro_batch_s + y.after_update_s;
+    const double stream1 = (setup.grad_sync.separate_stream ? grads : 0.0) + y.own_stream_s;
+    const double stream0 = mb * collectives + (setup.grad_sync.separate_stream ? 0.0 : grads);
+    b.communication_s = std::max({b.communication_s, stream0, stream1});
+    // Chain: stage s's compute stream runs its actions in stage_actions order, one op at a time,
+    // starting no earlier than forward_fill (its first action needs one model chunk on each stage
+    // before it and s sends); a forward action takes F_j + its forward collectives (idle compute, as
+    // above), a backward one B_j. The update waits for all of the stage's compute and sync, and
+    // ZeRO 1 and 2 all-gather after it, so with `end` = forward_fill + every action:
+    //   step >= end + update + after_update.
+    // The sync of ZeRO 0 and 1 waits for a wgrad of the last micro-batch's backward (buckets are
+    // filled only then; fused: after `end`), so with `start` = forward_fill + the actions before
+    // the stage's first backward action of micro-batch m - 1 (bucketed) or `end` (fused):
+    //   step >= start + sync + update + after_update.
+    double end = forward_fill, start = -1.0;
+    const std::int64_t last_mb = setup.micro_batches - 1;
+    for (const workloads::PipelineAction& act :
+         workloads::stage_actions(setup.pp_schedule, p, v, setup.micro_batches, s)) {
+      const auto j = static_cast<std::size_t>(workloads::model_chunk(p, s, act.chunk));
+      if (act.backward && act.micro_batch == last_mb && start < 0.0) start = end;
+      end += act.backward ? chunk[j].b : chunk[j].f + chunk_comm[j] * forwards / (forwards + 1.0);
+    }
+    if (start < 0.0 || !bucketed) start = end;
+    b.chain_s = std::max(b.chain_s, end + y.update_s + y.after_update_s);
+    if (y.zero <= 1) b.chain_s = std::max(b.chain_s, start + y.sync_s + y.update_s + y.after_update_s);
     fill += min_f + min_b + 2.0 * p2p;
+    forward_fill += min_f + p2p;
   }
   return b;
 }
@@ -168,7 +213,19 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   auto predict = [&](const OpShape& s) { return cost.predict(workloads::linear_in_precision(s, setup)).seconds; };
   // A weighted op runs forward (x forwards), dgrad and wgrad, each with its own product
   // shape (workloads/backward_shapes.hpp), as the step builder emits them.
+  // Weight elements of the weighted ops priced while `sink` is set (per pipeline layer, dense and
+  // expert apart: the step builder splits each stage's gradient bytes by these, step_builder.cpp).
+  struct Weights {
+    double dense = 0.0, expert = 0.0;
+  };
+  Weights* sink = nullptr;
+  auto count_weights = [&](const OpShape& s) {
+    if (sink == nullptr) return;
+    const double w = static_cast<double>(s.batch) * static_cast<double>(s.k) * static_cast<double>(s.n);
+    (s.kind == OpKind::batched_matmul ? sink->expert : sink->dense) += w;
+  };
   auto weighted = [&](const OpShape& s) {
+    count_weights(s);
     const double f = predict(s);
     return FB{f, (forwards - 1.0) * f + predict(workloads::dgrad_shape(s)) + predict(workloads::wgrad_shape(s))};
   };
@@ -180,6 +237,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   const auto* shape_aware = dynamic_cast<const kernels::ShapeAwareCostModel*>(&cost);
   auto weighted_at_mean = [&](const OpShape& s) {
     if (shape_aware == nullptr) return weighted(s);
+    count_weights(s);
     const double u = shape_aware->predict_unpadded(s).seconds;
     return FB{u, (forwards + 1.0) * u};
   };
@@ -257,15 +315,22 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     return layer_cost[static_cast<std::size_t>(std::clamp<std::int64_t>(i, 0, static_cast<std::int64_t>(layer_cost.size()) - 1))];
   };
   FB head;  // the LM head and the loss: with the last layer
+  std::vector<Weights> layer_w(layer_cost.size());
+  auto weights_at = [&](std::int64_t i) {
+    return &layer_w[static_cast<std::size_t>(std::clamp<std::int64_t>(i, 0, static_cast<std::int64_t>(layer_w.size()) - 1))];
+  };
+  Weights attn_w, head_w;
   if (m.decoder_only()) {
     // The builder's decoder-only layers (step_builder.cpp): the same op list.
     at_layer(0) += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
     head += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc) * static_cast<double>(m.vocab / mp) * 4.0);
     const std::int64_t L = m.input_length;
     FB attn = norm(T_enc) + residual(T_enc);
+    sink = &attn_w;
     for (const workloads::Projection& x : workloads::attention_in_projections(m, mp)) attn += weighted(matmul(T_enc, x.in, x.out));
     const workloads::Projection o = workloads::attention_out_projection(m, mp);
     attn += weighted(matmul(T_enc, o.in, o.out));
+    sink = nullptr;
     {
       const OpShape f = matmul(L, workloads::attention_op_dim(m), workloads::causal_keys(L), seqs * heads, OpKind::attention);
       OpShape bwd = f;
@@ -274,15 +339,21 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
       attn += FB{pf, (forwards - 1.0) * pf + predict(bwd)};
     }
     for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
+      sink = weights_at(i);
+      sink->dense += attn_w.dense;
+      sink->expert += attn_w.expert;
       at_layer(i) += attn + ffn(T_enc, shape.group_tokens, dims.groups, m.is_switch_layer(i));
     }
+    sink = &head_w;
     head += weighted(matmul(T_enc, d, m.vocab / mp));
+    sink = nullptr;
   } else {
     at_layer(0) += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_enc * d) * a);  // embeddings
     at_layer(m.encoder_layers) += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec * d) * a);
     head += memory_op(OpKind::elementwise, 2.0 * static_cast<double>(T_dec) * static_cast<double>(m.vocab / mp) * 4.0);
     for (std::int64_t i = 0; i < m.encoder_layers; ++i) {
       FB& c = at_layer(i);
+      sink = weights_at(i);
       c += norm(T_enc) + residual(T_enc);
       c += weighted(matmul(T_enc, d, 3 * inner)) + attention(m.input_length, m.input_length) +
            weighted(matmul(T_enc, inner, d));
@@ -290,6 +361,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     }
     for (std::int64_t i = 0; i < m.decoder_layers; ++i) {
       FB& c = at_layer(m.encoder_layers + i);
+      sink = weights_at(m.encoder_layers + i);
       c += 2.0 * (norm(T_dec) + residual(T_dec));
       c += weighted(matmul(T_dec, d, 3 * inner)) + attention(m.target_length, m.target_length) +
            weighted(matmul(T_dec, inner, d));
@@ -297,9 +369,13 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
            attention(m.target_length, m.input_length) + weighted(matmul(T_dec, inner, d));
       c += ffn(T_dec, shape.decoder_group_tokens, dims.decoder_groups, m.is_switch_layer(i));
     }
+    sink = &head_w;
     head += weighted(matmul(T_dec, d, m.vocab / mp));
+    sink = nullptr;
   }
   at_layer(L_pipe - 1) += head;
+  weights_at(L_pipe - 1)->dense += head_w.dense;
+  weights_at(L_pipe - 1)->expert += head_w.expert;
   double compute = 0.0;
   for (const FB& c : layer_cost) compute += c.total();
   b.compute_s = compute * static_cast<double>(setup.micro_batches);
@@ -388,7 +464,68 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
       collect();
       stage_comm.push_back(layer_comm);
     }
-    return pipeline_bound(layout, setup, layer_cost, stage_comm, forwards, static_cast<double>(T_enc * d) * a, dev_Bps);
+    // Each stage's gradient sync, ZeRO collectives and optimizer update, as emit_pipeline
+    // (step_builder.cpp) emits them: the stage's gradient bytes of a kind are the device's local
+    // bytes of that kind times the stage's share of the kind's weight elements (layer_w, counted
+    // from the same weighted ops); each collective over the stage's first device's group priced
+    // as max(line rate, the cache's duration of the whole bytes) -- buckets, chunks and layers
+    // split it into parts that take at least that together (the ZeRO argument below, pp = 1).
+    const workloads::ParamCount pcs = workloads::count_params(m);
+    const double gb = setup.optimizer == workloads::Optimizer::adam ? 2.0 : 4.0;
+    const double per_element = setup.optimizer == workloads::Optimizer::adam ? 28.0 : 12.0;
+    const double dense_local = pcs.non_expert() / static_cast<double>(mp) * gb;
+    const double expert_local = m.is_moe() ? pcs.experts / static_cast<double>(layout.ep * layout.expert_tp()) * gb : 0.0;
+    const std::int64_t chunks = layout.pp * layout.vpp;
+    const std::int32_t zero = setup.zero_stage;
+    const bool has_rep = m.is_moe() && layout.replicas() > 1;
+    const bool fsdp = zero >= 3 && (layout.dp > 1 || has_rep);
+    Weights total;
+    for (const Weights& w : layer_w) {
+      total.dense += w.dense;
+      total.expert += w.expert;
+    }
+    std::vector<StageSync> sync(static_cast<std::size_t>(layout.pp));
+    for (std::int64_t st = 0; st < layout.pp; ++st) {
+      Weights w;
+      for (std::int64_t j = st; j < chunks; j += layout.pp) {
+        for (std::int64_t i = workloads::chunk_first_layer(L_pipe, chunks, j); i < workloads::chunk_first_layer(L_pipe, chunks, j + 1); ++i) {
+          w.dense += layer_w[static_cast<std::size_t>(i)].dense;
+          w.expert += layer_w[static_cast<std::size_t>(i)].expert;
+        }
+      }
+      const double bytes_d = total.dense > 0.0 ? dense_local * w.dense / total.dense : 0.0;
+      const double bytes_x = total.expert > 0.0 ? expert_local * w.expert / total.expert : 0.0;
+      StageSync& y = sync[static_cast<std::size_t>(st)];
+      y.zero = zero;
+      y.fsdp = fsdp;
+      const std::vector<std::int32_t> dp_g = layout.dp > 1 ? layout.dp_groups(st).front() : std::vector<std::int32_t>{};
+      const std::vector<std::int32_t> xr_g = has_rep ? layout.expert_replica_groups(st).front() : std::vector<std::int32_t>{};
+      for (const auto& [bytes, group] : {std::pair{bytes_d, &dp_g}, std::pair{bytes_x, &xr_g}}) {
+        const auto n = static_cast<std::int64_t>(group->size());
+        if (bytes <= 0.0 || n <= 1) continue;
+        auto price = [&](sim::CollectiveOp op) { return std::max(by_device(bytes, n), exact(op, *group, bytes)); };
+        if (zero == 0) {
+          y.sync_s += price(sim::CollectiveOp::all_reduce);
+        } else if (zero == 1) {
+          y.sync_s += price(sim::CollectiveOp::reduce_scatter);
+          y.after_update_s += price(sim::CollectiveOp::all_gather);
+        } else if (zero == 2) {
+          y.per_micro_batch_s += price(sim::CollectiveOp::reduce_scatter);
+          y.after_update_s += price(sim::CollectiveOp::all_gather);
+        } else {
+          y.own_stream_s += price(sim::CollectiveOp::reduce_scatter) + price(sim::CollectiveOp::all_gather);
+        }
+      }
+      OpShape update;
+      update.kind = OpKind::optimizer;
+      const double elements = zero >= 1 ? workloads::shard_elements(bytes_d / gb, layout.dp) +
+                                              workloads::shard_elements(bytes_x / gb, m.is_moe() ? layout.replicas() : 1)
+                                        : (bytes_d + bytes_x) / gb;
+      update.bytes = static_cast<std::int64_t>(elements * per_element);
+      y.update_s = predict(update);
+    }
+    return pipeline_bound(layout, setup, layer_cost, stage_comm, forwards, static_cast<double>(T_enc * d) * a, dev_Bps,
+                          sync);
   }
   double comm = 0.0;
   for (double c : layer_comm) comm += c;

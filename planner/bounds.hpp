@@ -55,7 +55,9 @@
 // summed per model chunk; compute_s is the busiest stage's, chain_s the fill and drain of the
 // schedule (the bubble: (m + p - 1) / m for gpipe and 1f1b, (v m + p - 1) / (v m) interleaved,
 // with equal stages) plus stage 0's forward collectives, communication_s stage 0's collectives;
-// the gradient sync and the update are not counted (bounds.cpp, pipeline_bound, derives it).
+// each stage's gradient sync, ZeRO collectives and update are added to its streams and, after its
+// compute (ZeRO 0, 1: after the start of its last micro-batch's backward), to its chain
+// (bounds.cpp, pipeline_bound and StageSync, derive it).
 
 #include <cstdint>
 #include <vector>

@@ -33,8 +33,8 @@
 //   bubble) and the simulation decide.
 // ZeRO with pp > 1: the same stage loop as pp = 1 (candidates.cpp): `--zero auto` takes the lowest
 //   stage at which the busiest pipeline stage fits (pipeline_memory.hpp divides each stage's state
-//   over its own data-parallel groups), `all` every stage, N only N. The pipeline bound leaves the
-//   ZeRO collectives out, as it leaves the gradient sync out: still a lower bound.
+//   over its own data-parallel groups), `all` every stage, N only N. The pipeline bound prices
+//   each stage's gradient sync, ZeRO collectives and update (bounds.cpp, StageSync).
 // TODO(etp): expert tensor parallelism (`etp=` in the layout) is not enumerated; when the layout
 //   has it, enumerate etp | mp x ep here beside vpp (one more loop in pipeline_variants).
 

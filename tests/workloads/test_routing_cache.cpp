@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "topology/mesh_catalog.hpp"
+#include "workloads/device_ceilings.hpp"
+#include "workloads/model_catalog.hpp"
 #include "workloads/routing_cache.hpp"
 #include "workloads/simulate.hpp"
 #include "workloads/step_request.hpp"
@@ -109,4 +112,30 @@ TEST_CASE("routing cache: over its byte limit it samples without storing, same r
   CHECK(full.stored_bytes() == 0);
   CHECK(full.hits() == 0);
   CHECK(full.samples() > 0);
+}
+
+TEST_CASE("routing cache: a pipelined top-8 step simulated with the cache equals the step without it", "[workloads][routing]") {
+  const workloads::Model m = workloads::load_model("olmoe-1b-7b");
+  const topology::Mesh mesh = topology::build_mesh("dgx-h100-2");
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  workloads::Layout layout;
+  layout.dp = 8;
+  layout.ep = 8;
+  layout.pp = 2;
+  workloads::StepOptions so;
+  so.training.batch_tokens = 16 * m.input_length;
+  so.training.micro_batches = 2;
+  so.mode = workloads::ExecutionMode::dropless;
+  so.network_model = workloads::NetworkModel::isolated;
+  const workloads::StepResult plain = workloads::simulate_step(m, mesh, layout, so, *cost);
+  workloads::RoutingCache memo;
+  so.routing_cache = &memo;
+  const workloads::StepResult first = workloads::simulate_step(m, mesh, layout, so, *cost);
+  const workloads::StepResult second = workloads::simulate_step(m, mesh, layout, so, *cost);
+  CHECK(memo.samples() > 0);
+  CHECK(memo.hits() == memo.samples());  // the second step drew nothing itself
+  CHECK(first.step_time_s == plain.step_time_s);
+  CHECK(second.step_time_s == plain.step_time_s);
+  CHECK(second.max_expert_load_ratio == plain.max_expert_load_ratio);
+  CHECK(second.drop_fraction == plain.drop_fraction);
 }
