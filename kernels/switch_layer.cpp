@@ -38,8 +38,10 @@ SwitchLayerConfig config_from_json(const json& j, const std::string& where) {
     c.activation = Activation::relu;
   } else if (act == "geglu") {
     c.activation = Activation::geglu;
+  } else if (act == "swiglu") {
+    c.activation = Activation::swiglu;
   } else {
-    throw InputError(where + ".activation", "must be relu or geglu");
+    throw InputError(where + ".activation", "must be relu, geglu or swiglu");
   }
   if (j.contains("dropless")) {
     if (!j["dropless"].is_boolean()) throw InputError(where + ".dropless", "must be true or false");
@@ -79,7 +81,7 @@ SwitchLayerProblem make_random_problem(const SwitchLayerConfig& config, std::uin
   fill(p.x, T * d, 1.0);
   fill(p.weights.router, d * E, router_scale / std::sqrt(static_cast<double>(d)));
   fill(p.weights.wi, E * d * f, 1.0 / std::sqrt(static_cast<double>(d)));
-  if (config.activation == Activation::geglu) fill(p.weights.wi_gate, E * d * f, 1.0 / std::sqrt(static_cast<double>(d)));
+  if (config.gated()) fill(p.weights.wi_gate, E * d * f, 1.0 / std::sqrt(static_cast<double>(d)));
   fill(p.weights.wo, E * f * d, 1.0 / std::sqrt(static_cast<double>(f)));
   return p;
 }
@@ -105,7 +107,7 @@ std::vector<std::pair<std::string, OpShape>> switch_layer_ops(const SwitchLayerC
   } else {
     ffn = OpShape{OpKind::batched_matmul, c.experts * products, c.slots_per_expert(), c.d_ff, c.d_model, 0, precision};
   }
-  if (c.activation == Activation::geglu) ffn.activation_elements = c.buffer_rows() * c.d_ff;
+  if (c.gated()) ffn.activation_elements = c.buffer_rows() * c.d_ff;
   ops.emplace_back("expert_ffn", ffn);
   ops.emplace_back("combine", OpShape{OpKind::combine, 1, 0, 0, 0,
                                       static_cast<std::int64_t>((rows * d + T * d) * e), precision});

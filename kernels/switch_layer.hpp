@@ -22,6 +22,9 @@
 //                   relu:  out = relu(in . Wi) . Wo
 //                   geglu: out = (gelu(in . Wi) * (in . Wi_gate)) . Wo, gelu in
 //                          its tanh form 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))
+//                   swiglu: out = (silu(in . Wi) * (in . Wi_gate)) . Wo, silu(x) =
+//                          x sigmoid(x) = x / (1 + e^-x) (Shazeer 2020, "GLU Variants
+//                          Improve Transformer"; Mixtral, DeepSeek-V3, Qwen3-MoE, OLMoE)
 //   combine         y[t] = sum over kept choices j of gate[t, j] * out[slot(t, j)];
 //                   a dropped token gets zero expert output (the residual
 //                   connection, outside this layer, carries it).
@@ -51,7 +54,7 @@
 
 namespace switchsim::kernels {
 
-enum class Activation : std::uint8_t { relu, geglu };
+enum class Activation : std::uint8_t { relu, geglu, swiglu };
 [[nodiscard]] const char* to_string(Activation a);
 
 struct SwitchLayerConfig {
@@ -77,8 +80,10 @@ struct SwitchLayerConfig {
   [[nodiscard]] std::int64_t slots_per_expert() const { return groups() * capacity(); }
   // Rows of the dispatch buffer: E S (capacity mode) or T k (dropless: every choice, packed).
   [[nodiscard]] std::int64_t buffer_rows() const { return dropless ? tokens * top_k : experts * slots_per_expert(); }
-  // Number of (E, d_model, d_ff)-sized input projections: 1 (relu) or 2 (geglu).
-  [[nodiscard]] std::int64_t input_projections() const { return activation == Activation::geglu ? 2 : 1; }
+  // Gated FFN (geglu, swiglu): a second input projection Wi_gate multiplies the activation.
+  [[nodiscard]] bool gated() const { return activation != Activation::relu; }
+  // Number of (E, d_model, d_ff)-sized input projections: 1 (relu) or 2 (geglu, swiglu).
+  [[nodiscard]] std::int64_t input_projections() const { return gated() ? 2 : 1; }
 };
 
 [[nodiscard]] nlohmann::ordered_json to_json(const SwitchLayerConfig& c);
@@ -88,7 +93,7 @@ struct SwitchLayerConfig {
 struct SwitchLayerWeights {
   std::vector<float> router;   // (d_model, E)
   std::vector<float> wi;       // (E, d_model, d_ff)
-  std::vector<float> wi_gate;  // (E, d_model, d_ff), geglu only (empty for relu)
+  std::vector<float> wi_gate;  // (E, d_model, d_ff), geglu / swiglu only (empty for relu)
   std::vector<float> wo;       // (E, d_ff, d_model)
 };
 
@@ -144,7 +149,7 @@ inline constexpr SwitchKernel kAllSwitchKernels[] = {SwitchKernel::router, Switc
 //   dispatch:   {dispatch, bytes = 2 * E*S*d_model*e}
 //   expert_ffn: {batched_matmul, batch = E * (input_projections + 1), m = S,
 //               k = d_model, n = d_ff}: the FFN's FLOPs as one batched product
-//               of equal calls; GEGLU: activation_elements = E * S * d_ff
+//               of equal calls; GEGLU and SwiGLU: activation_elements = E * S * d_ff
 //   combine:    {combine, bytes = (E*S*d_model + T*d_model)*e}
 [[nodiscard]] std::vector<std::pair<std::string, OpShape>> switch_layer_ops(const SwitchLayerConfig& config,
                                                                            Precision precision);

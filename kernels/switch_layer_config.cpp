@@ -12,7 +12,14 @@
 
 namespace switchsim::kernels {
 
-const char* to_string(Activation a) { return a == Activation::geglu ? "geglu" : "relu"; }
+const char* to_string(Activation a) {
+  switch (a) {
+    case Activation::relu: return "relu";
+    case Activation::geglu: return "geglu";
+    case Activation::swiglu: return "swiglu";
+  }
+  return "unknown";
+}
 
 const char* to_string(SwitchKernel k) {
   switch (k) {

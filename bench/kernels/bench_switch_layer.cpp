@@ -11,7 +11,7 @@
 //
 // usage: bench_switch_layer --backend cpu|cuda [--tokens T] [--d-model D]
 //        [--d-ff F] [--experts E] [--top-k K] [--capacity-factor X]
-//        [--group-size G] [--geglu] [--repeats R]
+//        [--group-size G] [--geglu | --swiglu] [--repeats R]
 
 #include <cmath>
 #include <iostream>
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   c.d_ff = 1024;
   c.experts = 8;
   c.capacity_factor = 1.25;
-  bool geglu = false;
+  bool geglu = false, swiglu = false;
   int repeats = 20;
   app.add_option("--backend", backend_name);
   app.add_option("--tokens", c.tokens);
@@ -47,9 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--capacity-factor", c.capacity_factor);
   app.add_option("--group-size", c.group_size);
   app.add_flag("--geglu", geglu);
+  app.add_flag("--swiglu", swiglu)->excludes("--geglu");
   app.add_option("--repeats", repeats);
   CLI11_PARSE(app, argc, argv);
   if (geglu) c.activation = Activation::geglu;
+  if (swiglu) c.activation = Activation::swiglu;
   try {
     auto backend = make_backend(backend_name);
     backend->load(make_random_problem(c, 1));

@@ -34,9 +34,21 @@ inline float gelu_tanh(float v) {
   return 0.5f * v * (1.0f + tanh_fast(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
 }
 
+// SiLU: v sigmoid(v), sigmoid from e = exp(-min(|v|, 87)) <= 1 (activation.hpp): every arm
+// computed, then selected, so that the loop vectorizes. Below -87 the sigmoid is taken as 0 (the
+// clamped e would leave |v| * 1.6e-38, which is ~5 at v = -3e38).
+inline float silu(float v) {
+  const float magnitude = std::abs(v);
+  const float a = magnitude < 87.0f ? magnitude : 87.0f;
+  const float e = exp_small_negative(-a);
+  const float numerator = v >= 0.0f ? 1.0f : (magnitude < 87.0f ? e : 0.0f);
+  return v * (numerator / (1.0f + e));
+}
+
 }  // namespace
 
 float gelu_tanh_fast(float v) { return gelu_tanh(v); }
+float silu_fast(float v) { return silu(v); }
 
 void exp_nonpositive_inplace(float* v, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
@@ -82,6 +94,10 @@ void relu_inplace(float* h, std::int64_t n) {
 
 void geglu_inplace(float* h, const float* gate, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) h[i] = gelu_tanh(h[i]) * gate[i];
+}
+
+void swiglu_inplace(float* h, const float* gate, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) h[i] = silu(h[i]) * gate[i];
 }
 
 }  // namespace switchsim::kernels::cpu

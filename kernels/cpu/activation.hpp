@@ -12,6 +12,13 @@
 // 1.2e-7). Absolute error of tanh <= 2e-7: glibc's tanhf gives the same
 // results to ~1 ulp, but is a call per element that does not vectorize
 // (~20 ns per element here against ~1 ns).
+//
+// silu (SwiGLU's activation): silu(v) = v sigmoid(v), with
+// sigmoid(v) = 1 / (1 + e) for v >= 0 and e / (1 + e) for v < 0, e = exp(-min(|v|, 87))
+// (the same exp; never overflows), and sigmoid(v) = 0 for v <= -87. For |v| >= 87, sigmoid(v)
+// is 1 within 1e-38 or below 1.7e-38, so silu(v) = v, or -0 where the true value is below
+// |v| 1.7e-38 (1.5e-36 at v = -87, and exp(-v) makes it vanish further out). Relative error of
+// sigmoid: exp's ~2e-7 times e / (1 + e) <= 1/2, plus the division: <= ~3e-7.
 
 #include <cstdint>
 
@@ -19,6 +26,8 @@ namespace switchsim::kernels::cpu {
 
 // tanh-form GELU of one value (the formula above).
 [[nodiscard]] float gelu_tanh_fast(float v);
+// SiLU of one value (the formula above).
+[[nodiscard]] float silu_fast(float v);
 
 // v[i] = exp(v[i]) for v[i] <= 0 (the router's softmax, after subtracting
 // each row's maximum): the exp above with y clamped to >= -87 (exp(-87) =
@@ -43,5 +52,7 @@ void relu_backward(const float* a, const float* da, float* dh, std::int64_t n);
 void relu_inplace(float* h, std::int64_t n);
 // h[i] = gelu(h[i]) * gate[i] for i in [0, n).
 void geglu_inplace(float* h, const float* gate, std::int64_t n);
+// h[i] = silu(h[i]) * gate[i] for i in [0, n) (SwiGLU).
+void swiglu_inplace(float* h, const float* gate, std::int64_t n);
 
 }  // namespace switchsim::kernels::cpu

@@ -25,6 +25,18 @@ void gelu_and_derivative(float h, float& gelu, float& derivative) {
   derivative = static_cast<float>(0.5 * (1.0 + th) + 0.5 * v * (1.0 - th * th) * c * (1.0 + 3.0 * b * v * v));
 }
 
+// SiLU and its derivative, in float64 then rounded (as the GELU above):
+//   silu(h) = h s,  s = sigmoid(h) = 1 / (1 + e^-h)
+//   silu'(h) = s + h s (1 - s) = s (1 + h (1 - s))      (sigmoid' = s (1 - s))
+// s from e^-|h| <= 1 (never overflows): s = 1 / (1 + e^-|h|) for h >= 0, e^-|h| / (1 + e^-|h|) below.
+void silu_and_derivative(float h, float& silu, float& derivative) {
+  const double v = h;
+  const double e = std::exp(-std::abs(v));
+  const double sig = (v >= 0.0 ? 1.0 : e) / (1.0 + e);
+  silu = static_cast<float>(v * sig);
+  derivative = static_cast<float>(sig * (1.0 + v * (1.0 - sig)));
+}
+
 // sum_i a_i b_i in float, in 8 independent partial sums so that the compiler vectorizes it (a
 // single accumulator, as a float64 one was, is a serial chain of ~4 cycles per element: at
 // d = 64 that made combine_backward twice the time of its memory traffic).
@@ -68,14 +80,14 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
                      const std::vector<float>& in, SwitchLayerBackwardScratch& s, SwitchLayerGrads& g,
                      const std::vector<float>* relu_hidden) {
   const std::int64_t E = c.experts, rows = c.buffer_rows(), d = c.d_model, f = c.d_ff;
-  const bool geglu = c.activation == Activation::geglu;
-  if (relu_hidden != nullptr && (geglu || relu_hidden->size() != sz(rows * f))) {
+  const bool gated = c.gated();  // geglu, swiglu: u = in Wg multiplies the activation
+  if (relu_hidden != nullptr && (gated || relu_hidden->size() != sz(rows * f))) {
     throw InputError("relu_hidden", "only for a ReLU layer, of buffer_rows x d_ff values");
   }
   s.h.resize(sz(rows * f));
   s.da.resize(sz(rows * f));
   s.act.resize(sz(rows * f));
-  if (geglu) s.u.resize(sz(rows * f));
+  if (gated) s.u.resize(sz(rows * f));
   // Every expert's block is written whole by the products below (beta = 0), so only what no block
   // covers is zeroed: the weight gradients of an expert without rows, and buffer rows past the last
   // block (none in capacity mode, where the blocks tile the E x S rows). Zeroing everything first
@@ -85,19 +97,19 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
   std::fill(s.d_in.begin() + covered * d, s.d_in.end(), 0.0f);
   g.d_wi.resize(sz(E * d * f));
   g.d_wo.resize(sz(E * f * d));
-  if (geglu) g.d_wi_gate.resize(sz(E * d * f));
+  if (gated) g.d_wi_gate.resize(sz(E * d * f));
   for (std::int64_t e = 0; e < E; ++e) {
     const std::int64_t off = a.expert_offsets[sz(e)], n = a.expert_offsets[sz(e + 1)] - off;
     if (n == 0) {  // no rows: zero weight gradients
       std::fill_n(g.d_wi.begin() + e * d * f, d * f, 0.0f);
       std::fill_n(g.d_wo.begin() + e * f * d, f * d, 0.0f);
-      if (geglu) std::fill_n(g.d_wi_gate.begin() + e * d * f, d * f, 0.0f);
+      if (gated) std::fill_n(g.d_wi_gate.begin() + e * d * f, d * f, 0.0f);
       continue;
     }
     const float* in_e = in.data() + off * d;
     const float* d_out_e = s.d_out.data() + off * d;
     float* h = s.h.data() + off * f;
-    float* u = geglu ? s.u.data() + off * f : nullptr;
+    float* u = gated ? s.u.data() + off * f : nullptr;
     float* da = s.da.data() + off * f;
     float* act = s.act.data() + off * f;
     const float* wi = w.wi.data() + e * d * f;
@@ -108,7 +120,7 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, in_e,
                   blas_int(d), wi, blas_int(f), 0.0f, h, blas_int(f));
     }
-    if (geglu) {
+    if (gated) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, in_e,
                   blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, u, blas_int(f));
     }
@@ -116,13 +128,19 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
                 blas_int(d), wo, blas_int(d), 0.0f, da, blas_int(f));
     // a, and d h (into h) and d u (into u). The forward's relu(h), when given, is a itself.
     const float* a_fwd = relu_hidden != nullptr ? h_fwd : act;
-    if (geglu) {
+    // Gated (a = phi(h) u, phi = gelu or silu): d h = d a u phi'(h), d u = d a phi(h).
+    if (gated) {
+      const bool swiglu = c.activation == Activation::swiglu;
       for (std::int64_t i = 0; i < n * f; ++i) {
-        float gl = 0.0f, dgl = 0.0f;
-        gelu_and_derivative(h[i], gl, dgl);
-        act[i] = gl * u[i];
-        h[i] = da[i] * u[i] * dgl;
-        u[i] = da[i] * gl;
+        float phi = 0.0f, dphi = 0.0f;
+        if (swiglu) {
+          silu_and_derivative(h[i], phi, dphi);
+        } else {
+          gelu_and_derivative(h[i], phi, dphi);
+        }
+        act[i] = phi * u[i];
+        h[i] = da[i] * u[i] * dphi;
+        u[i] = da[i] * phi;
       }
     } else {
       if (relu_hidden == nullptr) {  // recomputed h -> a = relu(h) into act
@@ -140,7 +158,7 @@ void expert_backward(const SwitchLayerConfig& c, const SwitchLayerWeights& w, co
     float* d_in_e = s.d_in.data() + off * d;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(n), blas_int(d), blas_int(f), 1.0f, h, blas_int(f), wi,
                 blas_int(f), 0.0f, d_in_e, blas_int(d));
-    if (geglu) {
+    if (gated) {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(d), blas_int(f), blas_int(n), 1.0f, in_e,
                   blas_int(d), u, blas_int(f), 0.0f, g.d_wi_gate.data() + e * d * f, blas_int(f));
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(n), blas_int(d), blas_int(f), 1.0f, u, blas_int(f),

@@ -6,7 +6,7 @@
 //
 // Forward, per kept (token t, choice j), e = expert[t, j], r its buffer row:
 //   p_t = softmax(x_t Wr),  g_tj = p_t[e]
-//   h_r = x_t Wi_e,  u_r = x_t Wg_e (GEGLU),  a_r = relu(h_r) | gelu(h_r) * u_r
+//   h_r = x_t Wi_e,  u_r = x_t Wg_e (GEGLU, SwiGLU),  a_r = relu(h_r) | gelu(h_r) * u_r | silu(h_r) * u_r
 //   o_r = a_r Wo_e,  y_t = sum_j g_tj o_r
 //   aux = alpha E sum_i f_i P_i,  P_i = (1/T) sum_t p_t[i]
 // Loss L = <dy, y> + aux (the aux loss is the layer's own term of the loss).
@@ -19,10 +19,12 @@
 //                        d a = d o Wo_e^T,        dWo_e = a^T d o
 //                        relu:  d h = d a * [h > 0]
 //                        geglu: d h = d a * u * gelu'(h),  d u = d a * gelu(h)
+//                        swiglu: d h = d a * u * silu'(h),  d u = d a * silu(h)
 //                        dWi_e = in^T d h,  dWg_e = in^T d u
 //                        d in  = d h Wi_e^T (+ d u Wg_e^T)
 //                      gelu'(h) = 0.5 (1 + tanh z) + 0.5 h (1 - tanh^2 z) c (1 + 3 b h^2),
 //                      z = c (h + b h^3), c = sqrt(2/pi), b = 0.044715
+//                      silu'(h) = s (1 + h (1 - s)), s = sigmoid(h) (d/dh of h s, s' = s (1 - s))
 //   dispatch_backward: dx_t = sum over kept j of d in_r (padding rows get none)
 //   router_backward:   d p_t[i] = sum_{j: expert[t,j] = i, kept} d g_tj + alpha E f_i / T
 //                      d z_t = p_t * (d p_t - <p_t, d p_t>)      (softmax backward)
@@ -39,7 +41,7 @@ struct SwitchLayerGrads {
   std::vector<float> dx;         // (T, d_model): expert path + router path
   std::vector<float> d_router;   // (d_model, E)
   std::vector<float> d_wi;       // (E, d_model, d_ff)
-  std::vector<float> d_wi_gate;  // (E, d_model, d_ff), GEGLU only
+  std::vector<float> d_wi_gate;  // (E, d_model, d_ff), GEGLU and SwiGLU only
   std::vector<float> d_wo;       // (E, d_ff, d_model)
 };
 

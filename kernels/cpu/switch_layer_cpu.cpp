@@ -189,9 +189,9 @@ void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const C
                 const std::vector<float>& in, std::vector<float>& hidden, std::vector<float>& gate_hidden,
                 std::vector<float>& out) {
   const std::int64_t E = c.experts, rows = c.buffer_rows(), d = c.d_model, f = c.d_ff;
-  const bool geglu = c.activation == Activation::geglu;
+  const bool gated = c.gated();  // geglu, swiglu: a second input projection
   hidden.resize(sz(rows * f));
-  if (geglu) gate_hidden.resize(sz(rows * f));
+  if (gated) gate_hidden.resize(sz(rows * f));
   out.resize(sz(rows * d));
   // Expert e owns rows [off_e, off_e + n_e): S padded rows each in capacity mode, its real load in
   // dropless mode (the grouped GEMM: a loop of per-expert products over the real row counts).
@@ -205,7 +205,7 @@ void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const C
     const float* x_e = in.data() + off * d;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, x_e,
                 blas_int(d), w.wi.data() + e * d * f, blas_int(f), 0.0f, hidden.data() + off * f, blas_int(f));
-    if (geglu) {
+    if (gated) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(f), blas_int(d), 1.0f, x_e,
                   blas_int(d), w.wi_gate.data() + e * d * f, blas_int(f), 0.0f, gate_hidden.data() + off * f,
                   blas_int(f));
@@ -213,13 +213,15 @@ void expert_ffn(const SwitchLayerConfig& c, const SwitchLayerWeights& w, const C
   }
   // 2. activation over all rows at once (cpu/activation.hpp, vectorized).
   // Threads only where each gets enough work: relu is a memory pass (~0.1 ns
-  // per element), the GELU ~2 ns per element; a thread start costs tens of us
+  // per element), the GELU and SiLU ~1-2 ns per element; a thread start costs tens of us
   // idle and milliseconds on a loaded box (see dispatch()).
   float* h = hidden.data();
-  const float* g = geglu ? gate_hidden.data() : nullptr;
-  parallel_for(rows * f, geglu ? (1 << 18) : (1 << 20), [&](std::int64_t b, std::int64_t en) {
-    if (geglu) {
+  const float* g = gated ? gate_hidden.data() : nullptr;
+  parallel_for(rows * f, gated ? (1 << 18) : (1 << 20), [&](std::int64_t b, std::int64_t en) {
+    if (c.activation == Activation::geglu) {
       geglu_inplace(h + b, g + b, en - b);
+    } else if (c.activation == Activation::swiglu) {
+      swiglu_inplace(h + b, g + b, en - b);
     } else {
       relu_inplace(h + b, en - b);
     }

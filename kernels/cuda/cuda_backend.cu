@@ -122,7 +122,7 @@ class CudaBackend final : public SwitchLayerBackend {
     upload_bf16(x_, problem.x, stream_);
     upload(router_w_, problem.weights.router.data(), problem.weights.router.size(), stream_);
     upload_bf16(wi_, problem.weights.wi, stream_);
-    if (c.activation == Activation::geglu) upload_bf16(wi_gate_, problem.weights.wi_gate, stream_);
+    if (c.gated()) upload_bf16(wi_gate_, problem.weights.wi_gate, stream_);
     upload_bf16(wo_, problem.weights.wo, stream_);
     probs_.resize(sz(Ti * Ei));
     expert_.resize(sz(Ti * ki));
@@ -138,7 +138,7 @@ class CudaBackend final : public SwitchLayerBackend {
     expert_load_.resize(sz(c.groups() * Ei));
     buffer_.resize(sz(Ei * Si * c.d_model));
     hidden_.resize(sz(Ei * Si * c.d_ff));
-    if (c.activation == Activation::geglu) gate_hidden_.resize(sz(Ei * Si * c.d_ff));
+    if (c.gated()) gate_hidden_.resize(sz(Ei * Si * c.d_ff));
     expert_out_.resize(sz(Ei * Si * c.d_model));
     y_.resize(sz(Ti * c.d_model));
     SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -379,9 +379,13 @@ class CudaBackend final : public SwitchLayerBackend {
         break;
       case SwitchKernel::expert_ffn:
         batched_gemm(buffer_.get(), wi_.get(), hidden_.get(), E, S, d, f);  // (E, S, d_ff)
-        if (c.activation == Activation::geglu) {
+        if (c.gated()) {
           batched_gemm(buffer_.get(), wi_gate_.get(), gate_hidden_.get(), E, S, d, f);
-          cuda::launch_geglu(hidden_.get(), gate_hidden_.get(), E * S * f, stream_);
+          if (c.activation == Activation::swiglu) {
+            cuda::launch_swiglu(hidden_.get(), gate_hidden_.get(), E * S * f, stream_);
+          } else {
+            cuda::launch_geglu(hidden_.get(), gate_hidden_.get(), E * S * f, stream_);
+          }
         } else {
           cuda::launch_relu(hidden_.get(), E * S * f, stream_);
         }

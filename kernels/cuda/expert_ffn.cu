@@ -13,6 +13,11 @@ __device__ __forceinline__ float gelu_tanh(float v) {
   return 0.5f * v * (1.0f + tanhf(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
 }
 
+// SiLU: v sigmoid(v) = v / (1 + e^-v). For v < -88, expf(-v) overflows to +inf and the IEEE
+// division gives v / inf = -0 (the true value is below 1e-36 in magnitude): no NaN. expf, not
+// the __expf intrinsic, as the GELU uses tanhf: the kernel is memory-bound either way.
+__device__ __forceinline__ float silu(float v) { return v / (1.0f + expf(-v)); }
+
 __global__ void relu_kernel(bf16* __restrict__ h, std::int64_t n) {
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -24,6 +29,13 @@ __global__ void geglu_kernel(bf16* __restrict__ h, const bf16* __restrict__ g, s
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     h[i] = __float2bfloat16(gelu_tanh(__bfloat162float(h[i])) * __bfloat162float(g[i]));
+  }
+}
+
+__global__ void swiglu_kernel(bf16* __restrict__ h, const bf16* __restrict__ g, std::int64_t n) {
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    h[i] = __float2bfloat16(silu(__bfloat162float(h[i])) * __bfloat162float(g[i]));
   }
 }
 
@@ -60,6 +72,12 @@ void launch_geglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream) {
   require(n > 0, "geglu: n must be positive");
   geglu_kernel<<<grid_for(n), 256, 0, stream>>>(h, g, n);
   SWITCHSIM_CUDA_CHECK_LAUNCH("geglu_kernel");
+}
+
+void launch_swiglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream) {
+  require(n > 0, "swiglu: n must be positive");
+  swiglu_kernel<<<grid_for(n), 256, 0, stream>>>(h, g, n);
+  SWITCHSIM_CUDA_CHECK_LAUNCH("swiglu_kernel");
 }
 
 void launch_float_to_bf16(const float* src, bf16* dst, std::int64_t n, cudaStream_t stream) {

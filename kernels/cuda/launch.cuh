@@ -43,9 +43,10 @@ void launch_dispatch(const bf16* x, const std::int32_t* row_source, bf16* buffer
 void launch_combine(const bf16* expert_out, const std::int32_t* expert, const float* gate, const std::int32_t* slot,
                     bf16* y, std::int64_t T, std::int64_t k, std::int64_t S, std::int64_t d, cudaStream_t stream);
 
-// h = relu(h) in place, or h = gelu(h) * g (geglu), n elements.
+// h = relu(h) in place, or h = gelu(h) * g (geglu), or h = silu(h) * g (swiglu), n elements.
 void launch_relu(bf16* h, std::int64_t n, cudaStream_t stream);
 void launch_geglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream);
+void launch_swiglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream);
 
 // fp32 host values -> bf16 device (round to nearest even), n elements.
 void launch_float_to_bf16(const float* src, bf16* dst, std::int64_t n, cudaStream_t stream);

@@ -1,5 +1,5 @@
 // The CPU expert FFN's vectorized activations (kernels/cpu/activation.hpp)
-// against the tanh-form GELU computed in double precision.
+// against the tanh-form GELU and the SiLU computed in double precision.
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +14,9 @@ using namespace switchsim::kernels;
 
 namespace {
 double gelu_reference(double v) { return 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
+// silu(v) = v / (1 + e^-v), straight from the definition (std::exp in double; e^-v overflows to
+// inf below v = -709, where v / inf = 0 is the correct limit).
+double silu_reference(double v) { return v / (1.0 + std::exp(-v)); }
 }  // namespace
 
 TEST_CASE("fast GELU agrees with the double-precision formula", "[kernels][switch]") {
@@ -35,6 +38,35 @@ TEST_CASE("fast GELU agrees with the double-precision formula", "[kernels][switc
   CHECK(cpu::gelu_tanh_fast(1.5f) == Approx(cpu::gelu_tanh(1.5f)).epsilon(1e-6));
 }
 
+TEST_CASE("fast SiLU agrees with the double-precision formula", "[kernels][switch]") {
+  // sigmoid's relative error <= ~3e-7 (activation.hpp: exp's Taylor remainder 1.2e-7, weighted by
+  // e / (1 + e) <= 1/2, plus two float roundings), then one more rounding in v * sigmoid: relative
+  // error of silu <= 5e-7, checked on [-20, 20] step 1e-3 (silu(-20) = -4e-8: a relative bound
+  // still, because both factors are computed to relative accuracy).
+  double worst = 0.0;
+  for (int i = -20000; i <= 20000; ++i) {
+    const float v = static_cast<float>(i) * 1e-3f;
+    if (i == 0) continue;
+    const double ref = silu_reference(v);
+    worst = std::max(worst, std::abs(static_cast<double>(cpu::silu_fast(v)) / ref - 1.0));
+  }
+  CHECK(worst < 5e-7);
+  // Exact values and limits: silu(0) = 0 * 1/2 = 0; silu(v) = v where e^-v rounds away against 1
+  // (v >= 17: e^-17 = 4e-8 < 2^-24); sigmoid is 0 from -87 down (silu(-100) is -3.7e-42 in
+  // double, silu(-3e38) underflows to -0): zero, never NaN (no inf * 0) and not |v| times the
+  // clamped exp (which would be ~5 at -3e38). Just above -87 it is still the formula's tiny value.
+  CHECK(cpu::silu_fast(0.0f) == 0.0f);
+  CHECK(cpu::silu_fast(30.0f) == 30.0f);
+  CHECK(cpu::silu_fast(1e30f) == 1e30f);
+  CHECK(cpu::silu_fast(-100.0f) == 0.0f);
+  CHECK(cpu::silu_fast(-3e38f) == 0.0f);
+  CHECK(cpu::silu_fast(-86.0f) < 0.0f);
+  CHECK(cpu::silu_fast(-86.0f) == Approx(silu_reference(-86.0)).epsilon(1e-4));
+  // sigmoid(1) = 1 / (1 + e^-1): a value away from every limit, against the closed form.
+  CHECK(cpu::silu_fast(1.0f) == Approx(1.0 / (1.0 + std::exp(-1.0))).epsilon(5e-7));
+  CHECK(cpu::silu_fast(-1.0f) == Approx(-std::exp(-1.0) / (1.0 + std::exp(-1.0))).epsilon(5e-7));
+}
+
 TEST_CASE("relu and geglu over a buffer", "[kernels][switch]") {
   // 1001 elements: not a multiple of the vector width, so the scalar tail runs too.
   std::vector<float> h(1001), gate(1001);
@@ -49,6 +81,21 @@ TEST_CASE("relu and geglu over a buffer", "[kernels][switch]") {
   for (std::size_t i = 0; i < h.size(); ++i) {
     REQUIRE(r[i] == (h[i] > 0.0f ? h[i] : 0.0f));
     REQUIRE(g[i] == cpu::gelu_tanh_fast(h[i]) * gate[i]);
+  }
+}
+
+TEST_CASE("swiglu over a buffer: silu(h) * gate, tail included", "[kernels][switch]") {
+  std::vector<float> h(1001), gate(1001);
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    h[i] = static_cast<float>(static_cast<int>(i) - 500) * 0.02f;  // -10 .. 10
+    gate[i] = -1.5f + static_cast<float>(i % 5);
+  }
+  std::vector<float> s = h;
+  cpu::swiglu_inplace(s.data(), gate.data(), static_cast<std::int64_t>(s.size()));
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    REQUIRE(s[i] == cpu::silu_fast(h[i]) * gate[i]);
+    // and against the definition in double: relative 5e-7 of silu plus one rounding of the product.
+    REQUIRE(s[i] == Approx(silu_reference(h[i]) * gate[i]).epsilon(1e-6).margin(1e-30));
   }
 }
 

@@ -76,6 +76,17 @@ TEST_CASE("the GEGLU expert FFN op carries its GELU elements", "[kernels][calibr
   CHECK(geglu.activation_elements == 2048);
   // ... and it survives the profile's JSON.
   CHECK(op_shape_to_json(geglu)["activation_elements"] == 2048);
+  // swiglu: the same three calls and the same E * S * d_ff activated values (SiLU priced with the
+  // GELU's per-element term: docs/kernels.md); the config round-trips through a profile's JSON.
+  c.activation = Activation::swiglu;
+  auto swiglu = switch_layer_ops(c, Precision::fp32)[2].second;
+  CHECK(swiglu.batch == 12);
+  CHECK(swiglu.activation_elements == 2048);
+  CHECK(to_json(c)["activation"] == "swiglu");
+  CHECK(config_from_json(to_json(c), "config").activation == Activation::swiglu);
+  auto bad = to_json(c);
+  bad["activation"] = "silu";
+  CHECK_THROWS_WITH(config_from_json(bad, "config"), Catch::Contains("config.activation"));
 }
 
 TEST_CASE("roofline profiles load as roofline models", "[kernels][calibration]") {

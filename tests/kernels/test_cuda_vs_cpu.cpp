@@ -118,6 +118,10 @@ TEST_CASE("CUDA equals CPU: top-2 geglu, several groups, odd d_model (scalar pat
   compare_backends(config(384, 36, 72, 6, 2, 1.25, 96, Activation::geglu));
 }
 
+TEST_CASE("CUDA equals CPU: top-2 swiglu, several groups, odd d_model (scalar paths)", "[kernels][cuda]") {
+  compare_backends(config(384, 36, 72, 6, 2, 1.25, 96, Activation::swiglu));
+}
+
 TEST_CASE("CUDA equals CPU: many experts, tight capacity, groups not multiples of 32", "[kernels][cuda]") {
   compare_backends(config(1200, 64, 128, 40, 1, 0.75, 300, Activation::relu));
 }

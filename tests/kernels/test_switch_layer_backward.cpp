@@ -1,7 +1,7 @@
 // The CPU backward of the Switch layer (kernels/cpu/switch_layer_backward_cpu.hpp) against
 // central finite differences of a float64 recomputation of the forward with the routing
 // decisions held fixed (top-k choices, kept/dropped, f_i): the float64 gradient of the
-// function the backward differentiates. Sampled entries of every gradient, ReLU and GEGLU,
+// function the backward differentiates. Sampled entries of every gradient, ReLU, GEGLU and SwiGLU,
 // top-1 and top-2, capacity mode with drops and dropless mode.
 #include <catch2/catch.hpp>
 
@@ -47,7 +47,7 @@ std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.en
 // L = <dy, y> + alpha E sum_i f_i P_i with the choices and the kept mask of the fp32 forward.
 double loss64(const SwitchLayerConfig& c, const Params64& w, const Forward& fixed, const std::vector<double>& dy) {
   const std::int64_t T = c.tokens, d = c.d_model, f = c.d_ff, E = c.experts, k = c.top_k;
-  const bool geglu = c.activation == Activation::geglu;
+  const bool gated = c.gated();
   std::vector<double> mean_p(sz(E), 0.0);
   double loss = 0.0;
   for (std::int64_t t = 0; t < T; ++t) {
@@ -66,10 +66,15 @@ double loss64(const SwitchLayerConfig& c, const Params64& w, const Forward& fixe
         double h = 0.0, u = 0.0;
         for (std::int64_t i = 0; i < d; ++i) {
           h += w.x[sz(t * d + i)] * w.wi[sz((e * d + i) * f + q)];
-          if (geglu) u += w.x[sz(t * d + i)] * w.wg[sz((e * d + i) * f + q)];
+          if (gated) u += w.x[sz(t * d + i)] * w.wg[sz((e * d + i) * f + q)];
         }
-        act[sz(q)] = geglu ? 0.5 * h * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (h + 0.044715 * h * h * h))) * u
-                           : std::max(h, 0.0);
+        switch (c.activation) {
+          case Activation::geglu:
+            act[sz(q)] = 0.5 * h * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (h + 0.044715 * h * h * h))) * u;
+            break;
+          case Activation::swiglu: act[sz(q)] = h / (1.0 + std::exp(-h)) * u; break;  // silu(h) u
+          case Activation::relu: act[sz(q)] = std::max(h, 0.0); break;
+        }
       }
       for (std::int64_t o = 0; o < d; ++o) {
         double out = 0.0;
@@ -96,7 +101,7 @@ double fd_error(const SwitchLayerConfig& c, Params64 w, std::vector<double> Para
 
 TEST_CASE("backward: every gradient matches float64 finite differences", "[kernels][switch][backward]") {
   for (const bool dropless : {false, true}) {
-    for (const Activation act : {Activation::relu, Activation::geglu}) {
+    for (const Activation act : {Activation::relu, Activation::geglu, Activation::swiglu}) {
       for (const std::int64_t k : {1, 2}) {
         SwitchLayerConfig c;
         c.tokens = 24;
@@ -127,7 +132,7 @@ TEST_CASE("backward: every gradient matches float64 finite differences", "[kerne
         CHECK(fd_error(c, w, &Params64::wr, g.d_router, fwd, dy64, 32) < 1e-4);
         CHECK(fd_error(c, w, &Params64::wi, g.d_wi, fwd, dy64, 48) < 1e-4);
         CHECK(fd_error(c, w, &Params64::wo, g.d_wo, fwd, dy64, 48) < 1e-4);
-        if (act == Activation::geglu) CHECK(fd_error(c, w, &Params64::wg, g.d_wi_gate, fwd, dy64, 48) < 1e-4);
+        if (c.gated()) CHECK(fd_error(c, w, &Params64::wg, g.d_wi_gate, fwd, dy64, 48) < 1e-4);
       }
     }
   }

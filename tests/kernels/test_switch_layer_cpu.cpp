@@ -205,11 +205,13 @@ std::vector<double> reference_layer(const SwitchLayerProblem& p) {
       for (std::int64_t q = 0; q < f; ++q) {
         for (std::int64_t i = 0; i < d; ++i) {
           h[q] += double(p.x[t * d + i]) * double(p.weights.wi[(e * d + i) * f + q]);
-          if (c.activation == Activation::geglu) g[q] += double(p.x[t * d + i]) * double(p.weights.wi_gate[(e * d + i) * f + q]);
+          if (c.gated()) g[q] += double(p.x[t * d + i]) * double(p.weights.wi_gate[(e * d + i) * f + q]);
         }
         if (c.activation == Activation::geglu) {
           const double v = h[q];
           h[q] = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))) * g[q];
+        } else if (c.activation == Activation::swiglu) {
+          h[q] = h[q] / (1.0 + std::exp(-h[q])) * g[q];  // silu(h) u = h sigmoid(h) u
         } else {
           h[q] = std::max(h[q], 0.0);
         }
@@ -237,7 +239,7 @@ double relative_rms_error(const std::vector<float>& y, const std::vector<double>
 }  // namespace
 
 TEST_CASE("CPU backend matches a float64 recomputation of the whole layer", "[kernels][switch]") {
-  for (const Activation act : {Activation::relu, Activation::geglu}) {
+  for (const Activation act : {Activation::relu, Activation::geglu, Activation::swiglu}) {
     for (const std::int64_t k : {1, 2}) {
       SwitchLayerConfig c = small_config(96, 6, k, 1.0, 32);
       c.d_model = 24;
@@ -319,7 +321,7 @@ TEST_CASE("backend selection", "[kernels][switch]") {
 }
 
 TEST_CASE("dropless: the grouped GEMM over real expert loads matches float64, nothing dropped", "[kernels][switch][dropless]") {
-  for (const Activation act : {Activation::relu, Activation::geglu}) {
+  for (const Activation act : {Activation::relu, Activation::geglu, Activation::swiglu}) {
     for (const std::int64_t k : {1, 2}) {
       SwitchLayerConfig c = small_config(96, 6, k, 1.0, 32);
       c.d_model = 24;
