@@ -9,6 +9,7 @@
 #include "planner/bounds.hpp"
 #include "planner/candidates.hpp"
 #include "planner/pipeline_search.hpp"
+#include "tests/planner/candidate_oracle.hpp"
 #include "planner/recommend.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/model_catalog.hpp"
@@ -16,6 +17,8 @@
 #include "workloads/simulate.hpp"
 
 using namespace switchsim;
+using switchsim::planner::test::candidate_bound;
+using switchsim::planner::test::simulate_candidate;
 
 namespace {
 
@@ -44,24 +47,6 @@ planner::SearchOptions search_options(std::int64_t batch_tokens) {
   o.top = 3;
   o.network_model = workloads::NetworkModel::isolated;
   return o;
-}
-
-planner::StepBound bound_of(const workloads::Model& m, const planner::EnumerationOptions& o, const planner::Candidate& c,
-                            const kernels::CostModel& cost, const planner::MeshCuts& cuts, sim::CollectiveCache* cache) {
-  const workloads::TrainingSetup setup = planner::candidate_setup(o.training, c);
-  const workloads::StepShape shape = workloads::derive_step_shape(setup, m, c.layout);
-  return planner::step_lower_bound(m, c.layout, setup, shape, c.capacity_factor, c.mode, cost, cuts, cache);
-}
-
-workloads::StepResult simulate(const workloads::Model& m, const topology::Mesh& mesh, const planner::EnumerationOptions& o,
-                               const planner::Candidate& c, const kernels::CostModel& cost, sim::CollectiveCache* cache) {
-  workloads::StepOptions so;
-  so.training = planner::candidate_setup(o.training, c);
-  so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
-  so.mode = c.mode;
-  so.cache = cache;
-  so.network_model = workloads::NetworkModel::isolated;
-  return workloads::simulate_step(m, mesh, c.layout, so, cost);
 }
 
 }  // namespace
@@ -160,8 +145,8 @@ TEST_CASE("planner pipelines: the bound includes the bubble and stays below the 
     for (std::size_t i = 0; i < piped.size(); i += stride) {
       const planner::Candidate& c = piped[i];
       seen[static_cast<int>(c.schedule)] = true;
-      const planner::StepBound b = bound_of(m, o, c, *cost, cuts, &cache);
-      const workloads::StepResult r = simulate(m, mesh, o, c, *cost, &cache);
+      const planner::StepBound b = candidate_bound(m, o.training, c, *cost, cuts, &cache);
+      const workloads::StepResult r = simulate_candidate(m, mesh, o.training, c, *cost, &cache);
       INFO(name << " " << c.label());
       CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
       CHECK(b.compute_s <= r.compute_lower_bound_s * (1.0 + 1e-9));
@@ -186,12 +171,12 @@ TEST_CASE("planner pipelines: the interleaved schedule's bound has the smaller b
   c.micro_batches = 4;
   c.moe_impl = workloads::MoeImpl::gather;
   c.schedule = workloads::PipelineSchedule::one_f_one_b;
-  const planner::StepBound one = bound_of(m, o, c, *cost, cuts, nullptr);
+  const planner::StepBound one = candidate_bound(m, o.training, c, *cost, cuts, nullptr);
   c.schedule = workloads::PipelineSchedule::interleaved;
   c.layout.vpp = 2;
-  const planner::StepBound two = bound_of(m, o, c, *cost, cuts, nullptr);
+  const planner::StepBound two = candidate_bound(m, o.training, c, *cost, cuts, nullptr);
   c.layout.vpp = 4;
-  const planner::StepBound four = bound_of(m, o, c, *cost, cuts, nullptr);
+  const planner::StepBound four = candidate_bound(m, o.training, c, *cost, cuts, nullptr);
   CHECK(one.compute_s == Approx(two.compute_s).epsilon(1e-12));  // the same ops per device
   CHECK(two.chain_s < one.chain_s);
   CHECK(four.chain_s < two.chain_s);

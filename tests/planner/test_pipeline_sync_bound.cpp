@@ -10,34 +10,15 @@
 #include "planner/bounds.hpp"
 #include "planner/candidates.hpp"
 #include "planner/pipeline_search.hpp"
+#include "tests/planner/candidate_oracle.hpp"
 #include "topology/mesh_catalog.hpp"
 #include "workloads/device_ceilings.hpp"
 #include "workloads/model_catalog.hpp"
 #include "workloads/simulate.hpp"
 
 using namespace switchsim;
-
-namespace {
-
-planner::StepBound bound_of(const workloads::Model& m, const workloads::TrainingSetup& training, const planner::Candidate& c,
-                            const kernels::CostModel& cost, const planner::MeshCuts& cuts, sim::CollectiveCache* cache) {
-  const workloads::TrainingSetup setup = planner::candidate_setup(training, c);
-  const workloads::StepShape shape = workloads::derive_step_shape(setup, m, c.layout);
-  return planner::step_lower_bound(m, c.layout, setup, shape, c.capacity_factor, c.mode, cost, cuts, cache);
-}
-
-workloads::StepResult simulate(const workloads::Model& m, const topology::Mesh& mesh, const workloads::TrainingSetup& training,
-                               const planner::Candidate& c, const kernels::CostModel& cost, sim::CollectiveCache* cache) {
-  workloads::StepOptions so;
-  so.training = planner::candidate_setup(training, c);
-  so.capacity_factor = c.mode == workloads::ExecutionMode::dropless ? 1.0 : c.capacity_factor;
-  so.mode = c.mode;
-  so.cache = cache;
-  so.network_model = workloads::NetworkModel::isolated;
-  return workloads::simulate_step(m, mesh, c.layout, so, cost);
-}
-
-}  // namespace
+using switchsim::planner::test::candidate_bound;
+using switchsim::planner::test::simulate_candidate;
 
 TEST_CASE("planner pipelines: the bound with the stages' gradient sync stays below the simulated step",
           "[planner][pipeline]") {
@@ -69,8 +50,8 @@ TEST_CASE("planner pipelines: the bound with the stages' gradient sync stays bel
     for (std::size_t i = static_cast<std::size_t>(variant); i < piped.size(); i += stride) {
       const planner::Candidate& c = piped[i];
       zero_seen[c.zero] = true;
-      const planner::StepBound b = bound_of(m, training, c, *cost, cuts, &cache);
-      const workloads::StepResult r = simulate(m, mesh, training, c, *cost, &cache);
+      const planner::StepBound b = candidate_bound(m, training, c, *cost, cuts, &cache);
+      const workloads::StepResult r = simulate_candidate(m, mesh, training, c, *cost, &cache);
       INFO(workloads::to_string(training.grad_sync) << " separate=" << training.grad_sync.separate_stream << " "
                                                     << c.label() << " bound " << b.step_time_s() << " chain " << b.chain_s
                                                     << " comm " << b.communication_s << " step " << r.step_time_s);
@@ -104,8 +85,8 @@ TEST_CASE("planner pipelines: the stages' gradient sync tightens the bound where
   c.schedule = workloads::PipelineSchedule::one_f_one_b;
   for (std::int32_t zero : {0, 2}) {
     c.zero = zero;
-    const planner::StepBound b = bound_of(m, training, c, *cost, cuts, &cache);
-    const workloads::StepResult r = simulate(m, mesh, training, c, *cost, &cache);
+    const planner::StepBound b = candidate_bound(m, training, c, *cost, cuts, &cache);
+    const workloads::StepResult r = simulate_candidate(m, mesh, training, c, *cost, &cache);
     INFO("zero " << zero << " bound " << b.step_time_s() << " compute " << b.compute_s << " step " << r.step_time_s);
     CHECK(b.step_time_s() <= r.step_time_s * (1.0 + 1e-9));
     // The sync is most of the step here: the bound is within 25% of it, well above the compute and the bubble (1f1b, 2 stages, 4 micro-batches: 1.25 x the compute with free sends).

@@ -1,9 +1,26 @@
 #include <catch2/catch.hpp>
 
+#include <string>
+
 #include "common/errors.hpp"
 #include "topology/device_catalog.hpp"
 
 using namespace switchsim::topology;
+
+namespace {
+
+// The field a one-entry catalog's parse error names, or "(no error)".
+std::string field_of(const switchsim::json& entry) {
+  const switchsim::json doc = {{"devices", switchsim::json::array({entry})}};
+  try {
+    (void)parse_device_catalog(doc);
+  } catch (const switchsim::InputError& e) {
+    return e.field();
+  }
+  return "(no error)";
+}
+
+}  // namespace
 
 TEST_CASE("catalog holds the ten accelerators and the host cpu", "[catalog]") {
   const auto kinds = device_kinds();
@@ -21,15 +38,6 @@ TEST_CASE("the cpu device is profile-only: no geometry, no links, placeholders s
   for (const auto& kind : device_kinds()) {
     if (kind != "cpu") CHECK_FALSE(device_spec(kind).profile_only());
   }
-  auto field_of = [](switchsim::json entry) {
-    switchsim::json doc = {{"devices", switchsim::json::array({entry})}};
-    try {
-      (void)parse_device_catalog(doc);
-    } catch (const switchsim::InputError& e) {
-      return e.field();
-    }
-    return std::string("(no error)");
-  };
   switchsim::json off = cpu.catalog_entry;
   off["chip"]["profile_only"]["value"] = false;
   CHECK(field_of(off) == "devices.json.devices[0].chip.profile_only.value");
@@ -113,15 +121,6 @@ TEST_CASE("catalog matrix-unit geometry: one family, whole numbers, sourced", "[
     CHECK(d.large_gemm_efficiency <= 1.0);
     CHECK(d.launch_overhead_s > 0.0);
   }
-  auto field_of = [](switchsim::json entry) {
-    switchsim::json doc = {{"devices", switchsim::json::array({entry})}};
-    try {
-      (void)parse_device_catalog(doc);
-    } catch (const switchsim::InputError& e) {
-      return e.field();
-    }
-    return std::string("(no error)");
-  };
   const switchsim::json h100 = device_spec("h100").catalog_entry;
   switchsim::json both = h100;
   both["chip"]["mxu_dim"] = {{"value", 128}, {"source", "x"}};
