@@ -80,32 +80,13 @@ PipelinePlans plan_pipeline_micro_batches(const workloads::Model& model, const w
                                           double capacity_factor, double device_memory_bytes, double headroom,
                                           std::int64_t max_micro_batches) {
   using Outcome = workloads::MicroBatchPlan::Outcome;
-  const double limit = headroom * device_memory_bytes;
-  const double factor = mode == workloads::ExecutionMode::dropless ? 1.0 : capacity_factor;
   PipelinePlans out;
   out.failed.outcome = Outcome::activations;
-  // One count: its shape and busiest-stage memory; false when the batch does not split.
+  // One count (workloads/micro_batches.hpp); false when the batch does not split.
   auto plan_at = [&](std::int64_t mb, workloads::MicroBatchPlan& plan) {
-    workloads::TrainingSetup s = setup;
-    s.micro_batches = mb;
-    try {
-      plan.shape = workloads::derive_step_shape(s, model, layout);
-    } catch (const InputError& e) {
-      plan.divisibility_error = e.what();
-      return false;
-    }
-    const double enc = workloads::planned_received_slots(model, layout, plan.shape.group_tokens,
-                                                         plan.shape.groups_per_device, factor, mode, setup.moe_impl);
-    const double dec = workloads::planned_received_slots(model, layout, plan.shape.decoder_group_tokens,
-                                                         plan.shape.decoder_groups_per_device, factor, mode,
-                                                         setup.moe_impl);
-    plan.micro_batches = mb;
-    plan.memory = workloads::estimate_pipeline_memory(model, layout, s, plan.shape, enc, dec, device_memory_bytes).memory;
-    const workloads::MemoryEstimate& m = plan.memory;
-    plan.outcome = m.parameters_bytes + m.gradients_bytes + m.optimizer_bytes > limit ? Outcome::static_too_large
-                   : m.total_bytes() <= limit                                        ? Outcome::fits
-                                                                                     : Outcome::activations;
-    return true;
+    plan = workloads::plan_micro_batch_count(model, layout, setup, mode, capacity_factor, device_memory_bytes,
+                                             headroom, mb);
+    return plan.outcome != Outcome::divisibility;
   };
   std::int64_t m0 = 0;
   for (std::int64_t mb = layout.pp; mb <= max_micro_batches; mb *= 2) {

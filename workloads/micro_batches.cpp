@@ -22,44 +22,54 @@ double planned_received_slots(const Model& model, const Layout& layout, std::int
   return static_cast<double>(model.experts * groups * c);
 }
 
+MicroBatchPlan plan_micro_batch_count(const Model& model, const Layout& layout, const TrainingSetup& setup,
+                                      ExecutionMode mode, double capacity_factor, double device_memory_bytes,
+                                      double headroom, std::int64_t micro_batches) {
+  const double limit = headroom * device_memory_bytes;
+  const double factor = mode == ExecutionMode::dropless ? 1.0 : capacity_factor;
+  MicroBatchPlan plan;
+  TrainingSetup s = setup;
+  s.micro_batches = micro_batches;
+  try {
+    plan.shape = derive_step_shape(s, model, layout);
+  } catch (const InputError& e) {
+    plan.outcome = MicroBatchPlan::Outcome::divisibility;
+    plan.divisibility_error = e.what();
+    return plan;
+  }
+  const double enc = planned_received_slots(model, layout, plan.shape.group_tokens, plan.shape.groups_per_device,
+                                            factor, mode, setup.moe_impl);
+  const double dec = planned_received_slots(model, layout, plan.shape.decoder_group_tokens,
+                                            plan.shape.decoder_groups_per_device, factor, mode, setup.moe_impl);
+  plan.micro_batches = micro_batches;
+  // The busiest pipeline stage's device (pipeline_memory.hpp; with pp = 1, estimate_memory).
+  plan.memory = estimate_pipeline_memory(model, layout, s, plan.shape, enc, dec, device_memory_bytes).memory;
+  const MemoryEstimate& m = plan.memory;
+  plan.outcome = m.parameters_bytes + m.gradients_bytes + m.optimizer_bytes > limit ? MicroBatchPlan::Outcome::static_too_large
+                 : m.total_bytes() <= limit ? MicroBatchPlan::Outcome::fits
+                                            : MicroBatchPlan::Outcome::activations;
+  return plan;
+}
+
 MicroBatchPlan plan_micro_batches(const Model& model, const Layout& layout, const TrainingSetup& setup,
                                   ExecutionMode mode, double capacity_factor, double device_memory_bytes,
                                   double headroom, std::int64_t max_micro_batches) {
-  const double limit = headroom * device_memory_bytes;
-  const double factor = mode == ExecutionMode::dropless ? 1.0 : capacity_factor;
   MicroBatchPlan plan;
   plan.outcome = MicroBatchPlan::Outcome::activations;
   // A pipeline needs at least pp micro-batches: pp, 2 pp, 4 pp, ... (pp = 1: 1, 2, 4, ...).
   const std::int64_t first = std::max<std::int64_t>(1, layout.pp);
   for (std::int64_t mb = first; mb <= max_micro_batches; mb *= 2) {
-    TrainingSetup s = setup;
-    s.micro_batches = mb;
-    StepShape shape;
-    try {
-      shape = derive_step_shape(s, model, layout);
-    } catch (const InputError& e) {
+    MicroBatchPlan at = plan_micro_batch_count(model, layout, setup, mode, capacity_factor, device_memory_bytes,
+                                               headroom, mb);
+    if (at.outcome == MicroBatchPlan::Outcome::divisibility) {
       if (mb == first) {
-        plan.outcome = MicroBatchPlan::Outcome::divisibility;
-        plan.divisibility_error = e.what();
+        plan.outcome = at.outcome;
+        plan.divisibility_error = std::move(at.divisibility_error);
       }
       return plan;  // more micro-batches than the batch splits into: the last count tried stands
     }
-    const double enc = planned_received_slots(model, layout, shape.group_tokens, shape.groups_per_device, factor, mode,
-                                              setup.moe_impl);
-    const double dec = planned_received_slots(model, layout, shape.decoder_group_tokens,
-                                              shape.decoder_groups_per_device, factor, mode, setup.moe_impl);
-    plan.micro_batches = mb;
-    plan.shape = shape;
-    // The busiest pipeline stage's device (pipeline_memory.hpp; with pp = 1, estimate_memory).
-    plan.memory = estimate_pipeline_memory(model, layout, s, shape, enc, dec, device_memory_bytes).memory;
-    if (plan.memory.parameters_bytes + plan.memory.gradients_bytes + plan.memory.optimizer_bytes > limit) {
-      plan.outcome = MicroBatchPlan::Outcome::static_too_large;
-      return plan;
-    }
-    if (plan.memory.total_bytes() <= limit) {
-      plan.outcome = MicroBatchPlan::Outcome::fits;
-      return plan;
-    }
+    plan = std::move(at);
+    if (plan.outcome != MicroBatchPlan::Outcome::activations) return plan;  // fits, or static_too_large
   }
   return plan;
 }

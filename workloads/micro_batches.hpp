@@ -61,6 +61,14 @@ struct MicroBatchPlan {
   [[nodiscard]] bool fits() const { return outcome == Outcome::fits; }
 };
 
+// One count: its shape and the busiest stage's memory, and the outcome at that count (fits,
+// static_too_large, activations; divisibility, with derive_step_shape's message, when the batch
+// does not split into `micro_batches`). Shared with the planner's pipeline search.
+[[nodiscard]] MicroBatchPlan plan_micro_batch_count(const Model& model, const Layout& layout,
+                                                    const TrainingSetup& setup, ExecutionMode mode,
+                                                    double capacity_factor, double device_memory_bytes,
+                                                    double headroom, std::int64_t micro_batches);
+
 // `setup.micro_batches` is ignored; every other field of `setup` is used as given.
 [[nodiscard]] MicroBatchPlan plan_micro_batches(const Model& model, const Layout& layout, const TrainingSetup& setup,
                                                 ExecutionMode mode, double capacity_factor, double device_memory_bytes,
