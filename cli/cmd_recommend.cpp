@@ -4,7 +4,7 @@
 //  [--moe-impl auto|einsum|gather|grouped] [--precision P] [--fp8-dispatch]
 //  [--optimizer O] [--remat] [--profile P] [--threads N] [--exhaustive] [--force] [--network-tolerance EPS] [--load-model-above N]
 //  [--network-model shared|isolated] [--rerank N] [--grad-sync auto|fused|bucketed[:BYTES]] [--comm-priority none|all-to-all] [--pp auto|all|N] [--pp-schedule auto|all|gpipe|1f1b|interleaved]
-//  [--zero auto|all|0|1|2|3] [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
+//  [--zero auto|all|0|1|2|3] [--etp auto|all|N] [--progress | --no-progress] [--json] [--out F] [--out-dir D]`:
 // the best layouts and capacity factors for a model on a mesh (planner/recommend.hpp).
 // Defaults: Switch-Base on tpuv3-4x4 (the paper's 32 TPU v3 cores).
 
@@ -118,6 +118,9 @@ CommandAction add_recommend_command(CLI::App& app) {
   app.add_option("--pp-schedule", opt->request.pp_schedule,
                  "Pipeline schedules searched with pp > 1: auto (default: 1f1b and interleaved with vpp 2 or 4) | all "
                  "(gpipe too) | gpipe | 1f1b | interleaved");
+  app.add_option("--etp", opt->request.etp,
+                 "Expert tensor-parallel degrees: auto (default: beside each tp > 1 layout, its etp = 1 folded layouts "
+                 "on GPU meshes) | all (every etp dividing tp, any mesh) | N (only layouts whose experts run at etp = N)");
   app.add_option("--out-dir", opt->out_dir, "Write recommend.json into this folder (created) and print its path");
   app.add_flag("--progress", opt->progress, "Progress lines on stderr (default: only when stderr is a terminal)");
   app.add_flag("--no-progress", opt->no_progress, "No progress lines, even on a terminal");

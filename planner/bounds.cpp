@@ -8,6 +8,7 @@
 #include "topology/metrics.hpp"
 #include "workloads/backward_shapes.hpp"
 #include "workloads/decoder_layer.hpp"
+#include "workloads/expert_tensor_parallel.hpp"
 #include "workloads/fp8.hpp"
 #include "workloads/layer_dims.hpp"
 #include "workloads/moe_layer.hpp"
@@ -207,6 +208,9 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   const std::int64_t T_dec = dims.decoder_tokens, E = dims.experts;
   const double a = setup.activation_bytes();
   const double forwards = setup.rematerialize ? 2.0 : 1.0;  // forward passes per micro-batch
+  // Folded layouts (etp != mp): each device routes T / s tokens, s = mp / etp token slices
+  // (workloads/expert_tensor_parallel.hpp); 1 otherwise.
+  const std::int64_t slices = layout.token_slices();
 
   // --precision fp8: every product priced at the fp8 rate (the builder keeps the output layer
   // and the einsum dispatch products in bf16, so this stays a lower bound; workloads/fp8.hpp).
@@ -289,7 +293,9 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
              memory_op(OpKind::elementwise, static_cast<double>(nm * T * dff) * a) + weighted(matmul(T, dff, d)) +
              residual(T);
     }
-    OpShape router = matmul(T, d, E, 1, OpKind::router);
+    // A folded layout's device routes its token slice (expert_tensor_parallel.hpp), as the builder.
+    const workloads::RouteSplit rs = workloads::split_routing(T, groups, G, slices);
+    OpShape router = matmul(rs.tokens, d, E, 1, OpKind::router);
     router.precision = kernels::Precision::fp32;
     FB s = norm(T) + weighted(router) + residual(T);
     if (dims.shared_d_ff > 0) {  // shared experts (decoder-only), as the builder emits them
@@ -298,10 +304,10 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
            weighted(matmul(T, sff, d));
     }
     const workloads::MoeLayerDims md = workloads::moe_layer_dims(
-        impl, m, layout, dims, T, G, groups,
-        workloads::expert_capacity(dropless ? 1.0 : capacity_factor, m.top_k, G, E), a);
-    s += moe_ops(workloads::moe_dispatch_ops(md)) + moe_ops(workloads::moe_expert_ops(md, slots(G, groups))) +
-         moe_ops(workloads::moe_combine_ops(md));
+        impl, m, layout, dims, rs.tokens, rs.group_tokens, rs.groups,
+        workloads::expert_capacity(dropless ? 1.0 : capacity_factor, m.top_k, rs.group_tokens, E), a);
+    s += moe_ops(workloads::moe_dispatch_ops(md)) +
+         moe_ops(workloads::moe_expert_ops(md, slots(rs.group_tokens, rs.groups))) + moe_ops(workloads::moe_combine_ops(md));
     return s;
   };
 
@@ -399,6 +405,10 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   // pp > 1 each stage's first device in turn (below): its groups are the first of its stage.
   auto ep_group = layout.ep > 1 ? layout.ep_groups().front() : std::vector<std::int32_t>{};
   auto mp_group = mp > 1 ? layout.mp_groups().front() : std::vector<std::int32_t>{};
+  // Folded layouts (etp != mp): the expert output's etp group and the token slices' group.
+  const bool folded_moe = m.is_moe() && layout.folded();
+  auto etp_group = folded_moe ? layout.etp_groups().front() : std::vector<std::int32_t>{};
+  auto slice_group = folded_moe ? layout.token_slice_groups().front() : std::vector<std::int32_t>{};
   auto exact = [&](sim::CollectiveOp op, const std::vector<std::int32_t>& group, double bytes) {
     if (cache == nullptr || group.size() <= 1) return 0.0;
     const std::vector<topology::VertexId> members(group.begin(), group.end());
@@ -431,23 +441,37 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
         const bool sw = m.is_switch_layer(i);
         double& comm = layer_comm[static_cast<std::size_t>(
             std::clamp<std::int64_t>(dec ? m.encoder_layers + i : i, 0, static_cast<std::int64_t>(layer_comm.size()) - 1))];
+        // The rows a device's experts process: its routed slice's (folded layouts: T / s tokens).
+        const workloads::RouteSplit rs = sw ? workloads::split_routing(T, groups, G, slices) : workloads::RouteSplit{};
+        const double expert_rows = sw ? static_cast<double>(slots(rs.group_tokens, rs.groups)) : 0.0;
         if (sw && layout.ep > 1) {
           // Per forward pass a dispatch (de bytes per element: 1 with --fp8-dispatch) and a combine
           // (a); backward both in a (workloads/fp8.hpp).
-          const double elements = static_cast<double>(slots(G, groups)) * static_cast<double>(d);
+          const double elements = expert_rows * static_cast<double>(d);
           const double de = workloads::dispatch_element_bytes(setup);
           comm += forwards * (all_to_all(elements * de) + all_to_all(elements * a)) + 2.0 * all_to_all(elements * a);
         }
         if (mp > 1) {
           const double attn_blocks = dec ? 2.0 : 1.0;
           const double act = static_cast<double>(T) * static_cast<double>(d) * a;
-          const double ffn_bytes = sw ? static_cast<double>(slots(G, groups)) * static_cast<double>(d) * a : act;
-          auto reduce = [&](double bytes) {
-            return std::max(by_device(bytes, mp), exact(sim::CollectiveOp::all_reduce, mp_group, bytes));
+          const double ffn_bytes = sw ? expert_rows * static_cast<double>(d) * a : act;
+          auto reduce_over = [&](const std::vector<std::int32_t>& group, double bytes) {
+            const auto n = static_cast<std::int64_t>(group.size());
+            return std::max(by_device(bytes, n), exact(sim::CollectiveOp::all_reduce, group, bytes));
           };
           // Decoder-only MoE layers with shared experts: one more all-reduce of the tokens.
-          const double shared = sw && m.shared_experts > 0 ? reduce(act) : 0.0;
-          comm += (forwards + 1.0) * (attn_blocks * reduce(act) + reduce(ffn_bytes) + shared);
+          const double shared = sw && m.shared_experts > 0 ? reduce_over(mp_group, act) : 0.0;
+          // The expert output's all-reduce: over the mp group, or (folded) over the etp group,
+          // followed by the all-gather of the s token slices (T d a bytes; its by_device form is not
+          // used: it would price what the device receives at its out rate); forward and backward.
+          double expert_side = 0.0;
+          if (!sw || !layout.folded()) {
+            expert_side = reduce_over(mp_group, ffn_bytes);
+          } else {
+            if (etp_group.size() > 1) expert_side += reduce_over(etp_group, ffn_bytes);
+            if (slice_group.size() > 1) expert_side += exact(sim::CollectiveOp::all_gather, slice_group, act);
+          }
+          comm += (forwards + 1.0) * (attn_blocks * reduce_over(mp_group, act) + expert_side + shared);
         }
       }
     }
@@ -460,6 +484,10 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     for (std::int64_t st = 1; st < layout.pp; ++st) {
       if (layout.ep > 1) ep_group = layout.ep_groups(st).front();
       if (mp > 1) mp_group = layout.mp_groups(st).front();
+      if (folded_moe) {
+        etp_group = layout.etp_groups(st).front();
+        slice_group = layout.token_slice_groups(st).front();
+      }
       ep_on_chip = layout.ep;
       collect();
       stage_comm.push_back(layer_comm);
@@ -537,7 +565,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
   double chain_grads = 0.0;  // the part of grad_comm on device 0's compute chain
   const std::int32_t zero = setup.zero_stage;
   const double dense_bytes = pc.non_expert() / static_cast<double>(mp) * grad_bytes;
-  const double expert_bytes = m.is_moe() ? pc.experts / static_cast<double>(layout.ep * mp) * grad_bytes : 0.0;
+  const double expert_bytes = m.is_moe() ? pc.experts / static_cast<double>(layout.ep * layout.expert_tp()) * grad_bytes : 0.0;
   if (zero == 0) {
     if (layout.dp > 1) {
       grad_comm += std::max(by_device(dense_bytes, layout.dp),
@@ -586,7 +614,7 @@ StepBound step_lower_bound(const workloads::Model& m, const workloads::Layout& l
     OpShape update;
     update.kind = OpKind::optimizer;
     const double dense_local = pc.non_expert() / static_cast<double>(mp);
-    const double expert_local = pc.experts / static_cast<double>(layout.ep * mp);
+    const double expert_local = pc.experts / static_cast<double>(layout.ep * layout.expert_tp());
     const double local = zero >= 1 ? workloads::shard_elements(dense_local, layout.dp) +
                                          workloads::shard_elements(expert_local, m.is_moe() ? layout.replicas() : 1)
                                    : dense_local + expert_local;

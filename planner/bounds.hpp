@@ -44,6 +44,10 @@
 //   duration the executor will take for device 0's group (the same cache call it
 //   makes: memoized, so the later simulation reuses it): exact under the
 //   executor's model.
+// Folded layouts (etp != mp, workloads/expert_tensor_parallel.hpp): the router, the MoE ops and
+//   the all-to-alls use the device's token slice (T / s tokens, its split routing groups), as the
+//   builder emits them; the expert output's all-reduce runs over the etp group, and the all-gather
+//   of the s token slices is priced by the cache alone (forward and backward).
 // chain_s: the compute stream runs in op-id order, every forward op is on one
 //   dependency chain and the gradient all-reduces wait for all compute and
 //   precede the update, so a forward collective leaves device 0's compute

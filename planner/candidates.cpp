@@ -100,7 +100,57 @@ std::vector<Layout> enumerate_layouts(const workloads::Model& model, std::int64_
   return out;
 }
 
+std::int64_t parse_etp_search(const std::string& text, const std::string& field) {
+  if (text == "auto") return kEtpAuto;
+  if (text == "all") return kEtpEvery;
+  const std::string msg = "must be 'auto' (etp = 1 folded layouts on GPU meshes), 'all' or a positive degree (got '" +
+                          text + "')";
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError(field, msg);
+  }
+  const std::int64_t n = std::stoll(text);
+  if (n < 1) throw InputError(field, msg);
+  return n;
+}
+
+std::string etp_search_to_string(std::int64_t etp) {
+  return etp == kEtpAuto ? "auto" : etp == kEtpEvery ? "all" : std::to_string(etp);
+}
+
+std::vector<Layout> enumerate_expert_layouts(const workloads::Model& model, std::int64_t devices, std::int64_t etp_search,
+                                             bool gpu_mesh) {
+  const std::vector<Layout> unfolded = enumerate_layouts(model, devices);
+  if (!model.is_moe()) return unfolded;
+  std::vector<Layout> out;
+  // The folded layouts of tp degree mp (candidates.hpp): etp | mp below mp, ep x etp | mp x dp.
+  auto add_folded = [&](std::int64_t mp) {
+    const std::int64_t dp = devices / mp;
+    for (std::int64_t etp = 1; etp < mp; ++etp) {
+      if (mp % etp != 0 || model.expert_width() % etp != 0) continue;
+      const bool wanted = etp_search == kEtpEvery || etp_search == etp || (etp_search == kEtpAuto && gpu_mesh && etp == 1);
+      if (!wanted) continue;
+      for (std::int64_t ep = 1; ep <= model.experts; ++ep) {
+        if (model.experts % ep != 0 || devices % (ep * etp) != 0) continue;
+        Layout l;
+        l.dp = dp;
+        l.ep = ep;
+        l.mp = mp;
+        l.etp = etp;
+        out.push_back(l);
+      }
+    }
+  };
+  for (std::size_t i = 0; i < unfolded.size(); ++i) {
+    const Layout& l = unfolded[i];
+    if (etp_search <= 0 || l.mp == etp_search) out.push_back(l);
+    const bool last_of_mp = i + 1 == unfolded.size() || unfolded[i + 1].mp != l.mp;
+    if (last_of_mp && l.mp > 1) add_folded(l.mp);
+  }
+  return out;
+}
+
 std::vector<Layout> enumerate_mappings(const Layout& layout) {
+  if (layout.folded()) return {layout};  // device ids do not depend on the order (layout.hpp)
   // The default order first, then the other permutations in a fixed order.
   static constexpr std::array<std::array<Axis, 3>, 6> kOrders{{
       {Axis::mp, Axis::ep, Axis::rep},
@@ -229,8 +279,11 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
     }
   };
 
+  if (options.etp == 0 || options.etp < kEtpEvery) throw InputError("--etp", "must be 'auto', 'all' or a positive degree");
+  const bool gpu = !mesh.is_tpu();
   const bool without_pipelines = options.pp == kPpAuto || options.pp == kPpEvery || options.pp == 1;
-  const std::vector<Layout> layouts = without_pipelines ? enumerate_layouts(model, devices) : std::vector<Layout>{};
+  const std::vector<Layout> layouts =
+      without_pipelines ? enumerate_expert_layouts(model, devices, options.etp, gpu) : std::vector<Layout>{};
   out.layouts = static_cast<std::int64_t>(layouts.size());
   for (const Layout& base : layouts) {
     const std::vector<Layout> mappings = enumerate_mappings(base);
@@ -285,7 +338,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
     }
     std::string no_variant;
     const std::vector<PipelineVariant> variants = pipeline_variants(model, pp, options.pp_schedule, no_variant);
-    for (Layout base : enumerate_layouts(model, devices / pp)) {
+    for (Layout base : enumerate_expert_layouts(model, devices / pp, options.etp, gpu)) {
       base.pp = pp;
       const std::vector<Layout> mappings = enumerate_mappings(base);
       ++out.layouts;

@@ -30,6 +30,20 @@
 // again after the evaluation).
 // Pipelines (EnumerationOptions::pp, pp_schedule): pipeline_search.hpp; pp > 1 candidates come
 // after every pp = 1 one, so a search without pipelines lists the same candidates as before.
+// Expert tensor parallelism (EnumerationOptions::etp; folded layouts, workloads/layout.hpp and
+// expert_tensor_parallel.hpp): beside each unfolded (dp, ep, mp) layout with mp > 1 the search
+// adds folded ones, the expert layers at etp < mp over the same devices (Megatron-Core's MoE
+// parallel folding): for each such etp (etp | mp, etp | the expert width) every ep with
+// ep | experts and ep x etp | mp x dp (ep may exceed dp: the expert grid spans the tp ranks).
+//   auto (default)  etp = 1 folded layouts on GPU meshes (where parallel folding is deployed: its
+//                   reference configurations keep attention at tp > 1 and run the experts at
+//                   etp = 1, Liu et al. 2025), none on TPU meshes;
+//   all             every etp | mp below mp, on any mesh;
+//   N               only layouts whose experts run at etp = N (unfolded ones with mp = N, folded
+//                   ones with N | mp and N < mp).
+// A folded layout has one mapping (its device ids do not depend on the axis order: layout.hpp).
+// Its routing must split into mp / etp token slices (expert_tensor_parallel.hpp); where the batch's
+// routing groups do not, the layout is a "divisibility" rejection naming --layout.etp.
 
 #include <cstdint>
 #include <string>
@@ -88,6 +102,13 @@ inline constexpr std::int32_t kZeroEvery = -2;   // "all": every stage that fits
 [[nodiscard]] std::int32_t parse_zero_search(const std::string& text, const std::string& field = "--zero");
 [[nodiscard]] std::string zero_search_to_string(std::int32_t zero);
 
+// EnumerationOptions::etp: a degree N > 0, or one of these searches.
+inline constexpr std::int64_t kEtpAuto = -1;   // "auto": etp = 1 folded layouts on GPU meshes
+inline constexpr std::int64_t kEtpEvery = -2;  // "all": every etp below mp
+// "auto", "all" or a positive count; InputError(field) otherwise (0 included).
+[[nodiscard]] std::int64_t parse_etp_search(const std::string& text, const std::string& field = "--etp");
+[[nodiscard]] std::string etp_search_to_string(std::int64_t etp);
+
 struct EnumerationOptions {
   workloads::TrainingSetup training;  // micro_batches is chosen per candidate
   std::vector<double> factors{1.0, 1.25, 1.5, 2.0};
@@ -97,6 +118,7 @@ struct EnumerationOptions {
   std::int32_t zero = kZeroLowest;  // training.zero_stage is set per candidate
   std::int64_t pp = kPpAuto;                 // pipeline stages to search (pipeline_search.hpp)
   std::int32_t pp_schedule = kScheduleAuto;  // schedules to search; training.pp_schedule is set per candidate
+  std::int64_t etp = kEtpAuto;               // expert tensor-parallel degrees to search (above)
 };
 
 struct Enumeration {
@@ -110,7 +132,12 @@ struct Enumeration {
 
 // The (dp, ep, mp) triples, mp ascending then ep ascending, default order.
 [[nodiscard]] std::vector<workloads::Layout> enumerate_layouts(const workloads::Model& model, std::int64_t devices);
-// The orders of `layout` that differ in device placement, the default first.
+// enumerate_layouts with the folded layouts of `etp_search` (above; `gpu_mesh` resolves auto): per
+// mp ascending, its unfolded layouts, then its folded ones (etp ascending, ep ascending); with
+// etp_search = N only those whose experts run at etp = N.
+[[nodiscard]] std::vector<workloads::Layout> enumerate_expert_layouts(const workloads::Model& model, std::int64_t devices,
+                                                                      std::int64_t etp_search, bool gpu_mesh);
+// The orders of `layout` that differ in device placement, the default first (a folded layout: itself).
 [[nodiscard]] std::vector<workloads::Layout> enumerate_mappings(const workloads::Layout& layout);
 
 // The training setup a candidate runs with: `options` with the candidate's micro-batches and

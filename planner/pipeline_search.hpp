@@ -35,8 +35,8 @@
 //   stage at which the busiest pipeline stage fits (pipeline_memory.hpp divides each stage's state
 //   over its own data-parallel groups), `all` every stage, N only N. The pipeline bound prices
 //   each stage's gradient sync, ZeRO collectives and update (bounds.cpp, StageSync).
-// TODO(etp): expert tensor parallelism (`etp=` in the layout) is not enumerated; when the layout
-//   has it, enumerate etp | mp x ep here beside vpp (one more loop in pipeline_variants).
+// Expert tensor parallelism: each stage's (dp, ep, mp) layouts include the folded ones of
+//   EnumerationOptions::etp (candidates.hpp, enumerate_expert_layouts), as for pp = 1.
 
 #include <cstdint>
 #include <string>

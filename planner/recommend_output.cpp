@@ -17,8 +17,9 @@ json spread_json(const workloads::Spread& s) {
 json layout_json(const workloads::Layout& l) {
   Candidate c;
   c.layout = l;
-  return json{{"dp", l.dp}, {"ep", l.ep}, {"mp", l.mp}, {"pp", l.pp}, {"vpp", l.vpp}, {"mapping", c.mapping()},
-              {"text", l.to_string()}};
+  // etp: the expert layers' tensor-parallel degree (= mp unless the layout is folded).
+  return json{{"dp", l.dp}, {"ep", l.ep}, {"mp", l.mp}, {"etp", l.expert_tp()}, {"pp", l.pp}, {"vpp", l.vpp},
+              {"mapping", c.mapping()}, {"text", l.to_string()}};
 }
 
 json factor_json(double factor, workloads::ExecutionMode mode) {
@@ -110,6 +111,7 @@ json to_json(const RecommendResult& r) {
   in["pipelines_searched"] = r.pipelines;
   in["rerank"] = o.rerank;
   in["zero"] = zero_search_to_string(o.enumeration.zero);
+  in["etp"] = etp_search_to_string(o.enumeration.etp);
   j["inputs"] = std::move(in);
   json recs = json::array();
   for (const Recommendation& rec : r.recommendations) {

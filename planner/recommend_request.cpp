@@ -43,6 +43,7 @@ SearchOptions search_options(const RecommendRequest& r, const FieldName& field) 
   so.enumeration.zero = parse_zero_search(r.zero, field("zero"));
   so.enumeration.pp = parse_pp_search(r.pp, field("pp"));
   so.enumeration.pp_schedule = parse_schedule_search(r.pp_schedule, field("pp_schedule"));
+  so.enumeration.etp = parse_etp_search(r.etp, field("etp"));
   so.routing = workloads::parse_routing(r.routing, field("routing"));
   so.samples = r.samples;
   so.seed = r.seed;

@@ -44,6 +44,7 @@ struct RecommendRequest {
   std::string zero = "auto";
   std::string pp = "auto";
   std::string pp_schedule = "auto";
+  std::string etp = "auto";
 };
 
 // The name an error gives a field, from its key ("max_drop"): "--max-drop" on the

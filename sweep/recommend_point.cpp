@@ -36,7 +36,8 @@ const std::map<std::string, Type>& key_types() {
       {"remat", Type::boolean},         {"profile", Type::string},       {"exhaustive", Type::boolean},
       {"network_tolerance", Type::number}, {"load_model_above", Type::integer}, {"network_model", Type::string},
       {"rerank", Type::integer},        {"grad_sync", Type::string},     {"comm_priority", Type::string},
-      {"zero", Type::string},           {"pp", Type::string},            {"pp_schedule", Type::string}};
+      {"zero", Type::string},           {"pp", Type::string},            {"pp_schedule", Type::string},
+      {"etp", Type::string}};
   return types;
 }
 
@@ -78,6 +79,7 @@ planner::RecommendRequest read_request(const json& inputs) {
     else if (key == "zero") r.zero = v.get<std::string>();
     else if (key == "pp") r.pp = v.get<std::string>();
     else if (key == "pp_schedule") r.pp_schedule = v.get<std::string>();
+    else if (key == "etp") r.etp = v.get<std::string>();
   }
   return r;
 }
@@ -94,7 +96,7 @@ void check_recommend_keys(const json& obj, const std::string& where) {
                       "routing", "memory_headroom", "max_micro_batches", "batch_tokens", "group_tokens", "moe_impl",
                       "precision", "fp8_dispatch", "optimizer", "remat", "profile", "exhaustive", "network_tolerance",
                       "load_model_above", "network_model", "rerank", "grad_sync", "comm_priority", "zero", "pp",
-                      "pp_schedule"},
+                      "pp_schedule", "etp"},
                      where);
 }
 

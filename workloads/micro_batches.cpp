@@ -30,20 +30,23 @@ MicroBatchPlan plan_micro_batch_count(const Model& model, const Layout& layout, 
   MicroBatchPlan plan;
   TrainingSetup s = setup;
   s.micro_batches = micro_batches;
+  // The batch splits over the layout's devices and micro-batches (derive_step_shape), and a folded
+  // layout's routing groups into its token slices (split_routing in the memory estimate); either
+  // failing is a divisibility outcome naming the field.
   try {
     plan.shape = derive_step_shape(s, model, layout);
+    const double enc = planned_received_slots(model, layout, plan.shape.group_tokens, plan.shape.groups_per_device,
+                                              factor, mode, setup.moe_impl);
+    const double dec = planned_received_slots(model, layout, plan.shape.decoder_group_tokens,
+                                              plan.shape.decoder_groups_per_device, factor, mode, setup.moe_impl);
+    // The busiest pipeline stage's device (pipeline_memory.hpp; with pp = 1, estimate_memory).
+    plan.memory = estimate_pipeline_memory(model, layout, s, plan.shape, enc, dec, device_memory_bytes).memory;
   } catch (const InputError& e) {
     plan.outcome = MicroBatchPlan::Outcome::divisibility;
     plan.divisibility_error = e.what();
     return plan;
   }
-  const double enc = planned_received_slots(model, layout, plan.shape.group_tokens, plan.shape.groups_per_device,
-                                            factor, mode, setup.moe_impl);
-  const double dec = planned_received_slots(model, layout, plan.shape.decoder_group_tokens,
-                                            plan.shape.decoder_groups_per_device, factor, mode, setup.moe_impl);
   plan.micro_batches = micro_batches;
-  // The busiest pipeline stage's device (pipeline_memory.hpp; with pp = 1, estimate_memory).
-  plan.memory = estimate_pipeline_memory(model, layout, s, plan.shape, enc, dec, device_memory_bytes).memory;
   const MemoryEstimate& m = plan.memory;
   plan.outcome = m.parameters_bytes + m.gradients_bytes + m.optimizer_bytes > limit ? MicroBatchPlan::Outcome::static_too_large
                  : m.total_bytes() <= limit ? MicroBatchPlan::Outcome::fits

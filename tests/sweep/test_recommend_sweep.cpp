@@ -123,7 +123,7 @@ TEST_CASE("recommend sweep: its keys are recommend's; simulate's and unknown one
       "memory_headroom": 0.8, "max_micro_batches": 4, "batch_tokens": 32768, "group_tokens": 0, "moe_impl": "auto",
       "precision": "bf16", "fp8_dispatch": false, "optimizer": "adam", "remat": true, "profile": "",
       "exhaustive": false, "network_tolerance": 0.01, "load_model_above": 64, "network_model": "isolated",
-      "rerank": 2, "grad_sync": "auto", "comm_priority": "none", "zero": "auto", "pp": "auto", "pp_schedule": "1f1b"})");
+      "rerank": 2, "grad_sync": "auto", "comm_priority": "none", "zero": "auto", "pp": "auto", "pp_schedule": "1f1b", "etp": "auto"})");
   CHECK_NOTHROW(sweep::parse_spec(doc));
   json bad = recommend_doc();
   bad["base"]["batch_token"] = 4;
