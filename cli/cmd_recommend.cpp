@@ -53,7 +53,8 @@ void print_progress(const planner::SearchProgress& p, planner::Objective objecti
                              objective == planner::Objective::effective_throughput ? "processed " : "");
   }
   const std::string end = !p.finished                  ? ""
-                          : p.examined < p.candidates ? fmt::format(" (done: {} pruned)", p.candidates - p.examined)
+                          : p.examined < p.candidates || p.pruned_after_first_seed > 0
+                              ? fmt::format(" (done: {} pruned)", p.candidates - p.examined + p.pruned_after_first_seed)
                                                       : " (done)";
   const std::string line = fmt::format("recommend: {} of {} candidates examined, {} simulated{}, {:.1f} s{}",
                                        p.examined, p.candidates, p.evaluated, best, p.elapsed_s, end);

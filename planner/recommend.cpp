@@ -302,6 +302,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     p.candidates = static_cast<std::int64_t>(n);
     p.examined = static_cast<std::int64_t>(pos);
     p.evaluated = static_cast<std::int64_t>(done.size());
+    p.pruned_after_first_seed = res.pruned_after_first_seed;
     p.finished = finished;
     p.has_best = !eligible_values.empty();
     p.best_objective = p.has_best ? eligible_values.front() : 0.0;
@@ -325,19 +326,51 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     if (wave.empty()) break;  // every remaining candidate is pruned
     const auto samples = static_cast<std::size_t>(o.samples);
     std::vector<workloads::StepResult> runs(wave.size() * samples);
-    std::vector<double> weight(runs.size());
-    std::vector<double> run_wall(runs.size());
-    for (std::size_t t = 0; t < runs.size(); ++t) weight[t] = expected_step_work(cands[wave[t / samples]]);
-    const std::vector<std::size_t> run_order = heaviest_first(weight);
-    parallel_for(runs.size(), res.threads_used, [&](std::size_t p) {
-      const std::size_t t = run_order[p];
-      const Candidate& c = cands[wave[t / samples]];
-      const auto start = std::chrono::steady_clock::now();
-      runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache, &routing), cost);
-      run_wall[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    });
+    std::vector<double> run_wall(runs.size(), 0.0);
+    // Simulates the runs t = w * samples + seed index of `which`, heaviest first, into their slots.
+    auto simulate_runs = [&](const std::vector<std::size_t>& which) {
+      std::vector<double> weight(which.size());
+      for (std::size_t q = 0; q < which.size(); ++q) weight[q] = expected_step_work(cands[wave[which[q] / samples]]);
+      const std::vector<std::size_t> run_order = heaviest_first(weight);
+      parallel_for(which.size(), res.threads_used, [&](std::size_t p) {
+        const std::size_t t = which[run_order[p]];
+        const Candidate& c = cands[wave[t / samples]];
+        const auto start = std::chrono::steady_clock::now();
+        runs[t] = workloads::simulate_step(model, mesh, c.layout, step_options(c, o, o.seed + static_cast<std::uint64_t>(t % samples), &cache, &routing), cost);
+        run_wall[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      });
+    };
+    // Every candidate's first seed, then the other seeds of those that can still enter the top K.
+    // Each seed's step is at least the candidate's bound (bounds.hpp: a bound of every seed's step),
+    // so its tokens/s is at most batch / bound = best_possible, and the mean over the seeds of
+    //   throughput            tokens/s                   <= (v0 + (S - 1) best_possible) / S,
+    //   effective-throughput  tokens/s x (1 - drops)     <= (v0 + (S - 1) best_possible) / S,
+    // v0 the first seed's value. Below the K-th best (the same incumbent as the bound pruning), the
+    // candidate cannot enter the top K: its other seeds are not simulated (exact, as the pruning;
+    // it is counted in `pruned_after_first_seed`). The memory objective does not use the steps.
+    std::vector<std::size_t> first, rest;
+    for (std::size_t w = 0; w < wave.size(); ++w) first.push_back(w * samples);
+    simulate_runs(first);
+    std::vector<char> cut(wave.size(), 0);
+    for (std::size_t w = 0; w < wave.size(); ++w) {
+      const std::size_t ci = wave[w];
+      if (o.prune && samples > 1 && o.objective != Objective::memory && eligible_values.size() >= K) {
+        const workloads::StepResult& r0 = runs[w * samples];
+        const double v0 = o.objective == Objective::throughput ? r0.tokens_per_s : r0.tokens_per_s * (1.0 - r0.drop_fraction);
+        const double S = static_cast<double>(samples);
+        const double best_mean = (v0 + (S - 1.0) * best_possible[ci]) / S;
+        cut[w] = best_mean < eligible_values[K - 1] ? 1 : 0;
+      }
+      if (cut[w] != 0) {
+        ++res.pruned_after_first_seed;
+        continue;
+      }
+      for (std::size_t k = 1; k < samples; ++k) rest.push_back(w * samples + k);
+    }
+    simulate_runs(rest);
     for (std::size_t t = 0; t < runs.size(); ++t) search_wall[wave[t / samples]] += run_wall[t];
     for (std::size_t w = 0; w < wave.size(); ++w) {
+      if (cut[w] != 0) continue;
       const std::size_t ci = wave[w];
       std::vector<workloads::StepResult> mine(std::make_move_iterator(runs.begin() + static_cast<std::ptrdiff_t>(w * samples)),
                                               std::make_move_iterator(runs.begin() + static_cast<std::ptrdiff_t>((w + 1) * samples)));
@@ -369,7 +402,7 @@ RecommendResult recommend(const workloads::Model& model, const topology::Mesh& m
     if (pos < n && !pruned_from(pos)) report_progress(false);  // else the final report follows
   }
   report_progress(true);
-  res.pruned = static_cast<std::int64_t>(n - pos);
+  res.pruned = static_cast<std::int64_t>(n - pos) + res.pruned_after_first_seed;
 
   // Evaluated candidates in enumeration order (independent of the evaluation order).
   std::vector<std::size_t> perm(done.size());

@@ -20,7 +20,10 @@
 //    the completion window `network_tolerance` (default 0.01; 0 = exact).
 // 3. Each evaluated candidate runs workloads::simulate_step for `samples`
 //    routing seeds seed, seed+1, ... (the same seeds for every candidate:
-//    common random numbers, so candidates compare on the same routing). The
+//    common random numbers, so candidates compare on the same routing). A wave
+//    runs every candidate's first seed, then the other seeds only for those
+//    whose mean could still reach the incumbent with every other seed at its
+//    bound (exact as the pruning: recommend.cpp; `pruned_after_first_seed`). The
 //    (candidate, seed) runs of a wave go to a pool of `threads` std::threads
 //    sharing one sim::CollectiveCache; results land in fixed slots, and the
 //    waves and the pruning do not depend on the thread count, so neither does
@@ -66,6 +69,7 @@ struct SearchProgress {
   std::int64_t candidates = 0;  // feasible candidates (enumeration)
   std::int64_t examined = 0;    // taken from the bound order so far (evaluated or rejected by simulated memory)
   std::int64_t evaluated = 0;   // simulated and kept
+  std::int64_t pruned_after_first_seed = 0;  // examined, simulated at the first seed only (step 3)
   bool finished = false;        // the rest is pruned or none is left
   bool has_best = false;        // an eligible candidate has been evaluated
   double best_objective = 0.0;  // its objective value: tokens/s, or -bytes per device for memory
@@ -160,6 +164,7 @@ struct RecommendResult {
   std::vector<std::size_t> pareto;           // indices into evaluated, by tokens/s descending
   std::vector<Rejection> rejected;
   std::int64_t pruned = 0;
+  std::int64_t pruned_after_first_seed = 0;  // of `pruned`: simulated at the first seed only (step 3)
   std::int64_t reranked = 0;              // candidates simulated again on the shared network
   std::int64_t rerank_reused = 0;         // of those, reused from the search (Evaluation::collectives_alone)
   bool rerank_changed_top = false;        // the best layout differs from the isolated search's

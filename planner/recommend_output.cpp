@@ -147,6 +147,7 @@ json to_json(const RecommendResult& r) {
   j["candidates"] = r.candidates;
   j["evaluated"] = static_cast<std::int64_t>(r.evaluated.size());
   j["pruned"] = r.pruned;
+  j["pruned_after_first_seed"] = r.pruned_after_first_seed;
   j["reranked"] = r.reranked;
   if (r.reranked > 0) {
     j["rerank"] = {{"isolated_top", r.isolated_top}, {"top_changed", r.rerank_changed_top},
@@ -230,11 +231,12 @@ std::string to_text(const RecommendResult& r) {
   }
   if (caveat != nullptr) s += "NOTE (" + caveated + "): " + caveat + "\n";
   std::snprintf(buf, sizeof buf,
-                "search: %lld layouts, %lld mappings, %lld feasible candidates: %zu evaluated, %lld pruned; %zu "
-                "rejected; Pareto front %zu; %.2f s\n",
+                "search: %lld layouts, %lld mappings, %lld feasible candidates: %zu evaluated, %lld pruned "
+                "(%lld after their first seed); %zu rejected; Pareto front %zu; %.2f s\n",
                 static_cast<long long>(r.layouts), static_cast<long long>(r.mappings),
-                static_cast<long long>(r.candidates), r.evaluated.size(), static_cast<long long>(r.pruned),
-                r.rejected.size(), r.pareto.size(), r.wall_s);
+                static_cast<long long>(r.candidates), r.evaluated.size(),
+                static_cast<long long>(r.pruned),
+                static_cast<long long>(r.pruned_after_first_seed), r.rejected.size(), r.pareto.size(), r.wall_s);
   s += buf;
   if (r.reranked > 0) {
     s += "network: searched with collectives alone (isolated), best " + std::to_string(r.reranked) +
