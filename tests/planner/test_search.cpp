@@ -299,3 +299,40 @@ TEST_CASE("planner: a dropless layout on a TPU mesh carries the platform caveat,
   for (const json& e : gj.at("recommendations")) CHECK_FALSE(e.contains("platform_caveat"));
   CHECK(planner::to_text(g).find("NOTE (#") == std::string::npos);
 }
+
+TEST_CASE("planner: the first-seed cut fires and keeps the exhaustive top K", "[planner]") {
+  // OLMoE (top-8 of 64 experts) on one DGX H100, 4 seeds, top 2: many mappings and modes sit far
+  // below the best, so some are cut after their first seed (recommend.hpp, step 3); the top two are
+  // those of the exhaustive search, with the same numbers.
+  const workloads::Model m = workloads::load_model("olmoe-1b-7b");
+  const topology::Mesh mesh = topology::build_mesh("dgx-h100-1");
+  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
+  for (planner::Objective obj : {planner::Objective::throughput, planner::Objective::effective_throughput}) {
+    planner::SearchOptions o;
+    o.enumeration.training.batch_tokens = 16 * m.input_length;
+    o.enumeration.factors = {1.0, 1.25};
+    o.samples = 4;
+    o.top = 2;
+    o.threads = 2;
+    o.objective = obj;
+    o.network_model = workloads::NetworkModel::isolated;
+    o.prune = false;
+    const planner::RecommendResult all = planner::recommend(m, mesh, o, *cost);
+    o.prune = true;
+    const planner::RecommendResult cut = planner::recommend(m, mesh, o, *cost);
+    INFO(planner::to_string(obj) << ": " << cut.evaluated.size() << " evaluated, " << cut.pruned << " pruned, "
+                                 << cut.pruned_after_first_seed << " after the first seed");
+    CHECK(all.pruned_after_first_seed == 0);
+    CHECK(cut.pruned_after_first_seed > 0);
+    CHECK(cut.pruned_after_first_seed <= cut.pruned);
+    CHECK(static_cast<std::int64_t>(cut.evaluated.size()) + cut.pruned == cut.candidates);
+    REQUIRE(cut.recommendations.size() == all.recommendations.size());
+    for (std::size_t i = 0; i < all.recommendations.size(); ++i) {
+      const planner::Evaluation& a = all.evaluated[all.recommendations[i].evaluation];
+      const planner::Evaluation& b = cut.evaluated[cut.recommendations[i].evaluation];
+      CHECK(key(a) == key(b));
+      CHECK(a.tokens_per_s.mean == b.tokens_per_s.mean);
+      CHECK(a.effective_tokens_per_s == b.effective_tokens_per_s);
+    }
+  }
+}
