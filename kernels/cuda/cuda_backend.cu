@@ -12,6 +12,7 @@
 
 #include "common/errors.hpp"
 #include "kernels/cuda/cuda_util.cuh"
+#include "kernels/cuda/grouped_gemm.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/host_info.hpp"
 
@@ -100,17 +101,12 @@ class CudaBackend final : public SwitchLayerBackend {
   void load(const SwitchLayerProblem& problem) override {
     const auto& c = problem.config;
     c.validate();
-    if (c.dropless) {
-      throw InputError("dropless", "the CUDA backend has no dropless (grouped GEMM) kernels yet; the CPU backend has them");
-    }
     const double T = static_cast<double>(c.tokens), d = static_cast<double>(c.d_model);
     const double f = static_cast<double>(c.d_ff), E = static_cast<double>(c.experts);
-    const double S = static_cast<double>(c.slots_per_expert()), k = static_cast<double>(c.top_k);
+    const double R = static_cast<double>(c.buffer_rows()), k = static_cast<double>(c.top_k);
     const double p = static_cast<double>(c.input_projections());
-    const double need = 2.0 * (2 * T * d + (p + 1) * E * d * f + 2 * E * S * d + p * E * S * f) + 4.0 * (d * E + T * E) +
-                        16.0 * T * k + 4.0 * E * S +
-                        4.0 * static_cast<double>(cuda::capacity_scratch_entries(c.groups(), c.group_tokens(),
-                                                                                 c.top_k, c.experts));
+    const double need = 2.0 * (2 * T * d + (p + 1) * E * d * f + 2 * R * d + p * R * f) + 4.0 * (d * E + T * E) +
+                        16.0 * T * k + 4.0 * R + 8.0 * (E + 1) + 4.0 * static_cast<double>(scratch_entries(c));
     std::size_t free_bytes = 0, total_bytes = 0;
     SWITCHSIM_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     if (need > 0.9 * static_cast<double>(free_bytes)) {
@@ -118,7 +114,7 @@ class CudaBackend final : public SwitchLayerBackend {
                                     std::to_string(static_cast<double>(free_bytes) / 1073741824.0) + " GiB free");
     }
     config_ = c;
-    const std::int64_t Ti = c.tokens, Ei = c.experts, ki = c.top_k, Si = c.slots_per_expert();
+    const std::int64_t Ti = c.tokens, Ei = c.experts, ki = c.top_k, Ri = c.buffer_rows();
     upload_bf16(x_, problem.x, stream_);
     upload(router_w_, problem.weights.router.data(), problem.weights.router.size(), stream_);
     upload_bf16(wi_, problem.weights.wi, stream_);
@@ -132,14 +128,21 @@ class CudaBackend final : public SwitchLayerBackend {
     partial_count_.resize(sz(partials * Ei));
     prob_sum_.resize(sz(Ei));
     argmax_count_.resize(sz(Ei));
-    chunk_counts_.resize(sz(cuda::capacity_scratch_entries(c.groups(), c.group_tokens(), ki, Ei)));
+    chunk_counts_.resize(sz(scratch_entries(c)));
     slot_.resize(sz(Ti * ki));
-    row_source_.resize(sz(Ei * Si));
+    row_source_.resize(sz(Ri));
     expert_load_.resize(sz(c.groups() * Ei));
-    buffer_.resize(sz(Ei * Si * c.d_model));
-    hidden_.resize(sz(Ei * Si * c.d_ff));
-    if (c.gated()) gate_hidden_.resize(sz(Ei * Si * c.d_ff));
-    expert_out_.resize(sz(Ei * Si * c.d_model));
+    offsets_.resize(sz(Ei + 1));
+    host_offsets_.clear();
+    if (!c.dropless) {  // capacity mode: block e is rows [e S, (e + 1) S), fixed
+      const std::int64_t S = c.slots_per_expert();
+      for (std::int64_t e = 0; e <= Ei; ++e) host_offsets_.push_back(e * S);
+      upload(offsets_, host_offsets_.data(), host_offsets_.size(), stream_);
+    }
+    buffer_.resize(sz(Ri * c.d_model));
+    hidden_.resize(sz(Ri * c.d_ff));
+    if (c.gated()) gate_hidden_.resize(sz(Ri * c.d_ff));
+    expert_out_.resize(sz(Ri * c.d_model));
     y_.resize(sz(Ti * c.d_model));
     SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream_));
     loaded_ = true;
@@ -158,6 +161,7 @@ class CudaBackend final : public SwitchLayerBackend {
     upload(expert_, routing.expert.data(), n, stream_);
     upload(gate_, routing.gate.data(), n, stream_);
     SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    if (config_.dropless) host_offsets_.clear();  // stale until assign_capacity runs again
   }
 
   double run(SwitchKernel kernel) override {
@@ -193,12 +197,11 @@ class CudaBackend final : public SwitchLayerBackend {
   [[nodiscard]] CapacityAssignment assignment() const override {
     require_loaded();
     CapacityAssignment a;
-    a.capacity = config_.capacity();
+    a.capacity = config_.dropless ? 0 : config_.capacity();
     a.slot = download(slot_, stream_);
     a.row_source = download(row_source_, stream_);
     a.expert_load = download(expert_load_, stream_);
-    const std::int64_t S = config_.slots_per_expert();
-    for (std::int64_t e = 0; e <= config_.experts; ++e) a.expert_offsets.push_back(e * S);  // every block S rows
+    a.expert_offsets = download(offsets_, stream_);
     a.dropped = std::count(a.slot.begin(), a.slot.end(), -1);
     return a;
   }
@@ -328,6 +331,49 @@ class CudaBackend final : public SwitchLayerBackend {
     if (!loaded_) throw InputError("backend", "no problem loaded");
   }
 
+  static std::int64_t scratch_entries(const SwitchLayerConfig& c) {
+    return c.dropless ? cuda::dropless_scratch_entries(c.tokens, c.top_k, c.experts)
+                      : cuda::capacity_scratch_entries(c.groups(), c.group_tokens(), c.top_k, c.experts);
+  }
+
+  // Expert e's block: rows [off, off + n) of the buffer (host_offsets_, set by load in capacity
+  // mode and by assign_capacity in dropless mode).
+  std::pair<std::int64_t, std::int64_t> block(std::int64_t e) const {
+    return {host_offsets_[sz(e)], host_offsets_[sz(e + 1)] - host_offsets_[sz(e)]};
+  }
+
+  // Dropless expert FFN: a grouped GEMM over each expert's real rows (grouped_gemm.cuh). The input
+  // projections (Wi and, gated, Wi_gate) of every expert go in one grouped call, the output
+  // projection in a second; experts with no rows are skipped (their block is empty).
+  void dropless_ffn() {
+    const auto& c = config_;
+    const std::int64_t E = c.experts, d = c.d_model, f = c.d_ff;
+    if (host_offsets_.size() != sz(E + 1)) throw InputError("backend", "dropless expert_ffn needs assign_capacity first");
+    std::vector<cuda::GemmProblem> in_proj, out_proj;
+    for (std::int64_t e = 0; e < E; ++e) {
+      const auto [off, n] = block(e);
+      if (n == 0) continue;
+      in_proj.push_back({buffer_.get() + off * d, wi_.get() + e * d * f, hidden_.get() + off * f, n, f, d});
+      if (c.gated()) {
+        in_proj.push_back({buffer_.get() + off * d, wi_gate_.get() + e * d * f, gate_hidden_.get() + off * f, n, f, d});
+      }
+      out_proj.push_back({hidden_.get() + off * f, wo_.get() + e * f * d, expert_out_.get() + off * d, n, d, f});
+    }
+    grouped_.run(blas_, stream_, gemm_method_, in_proj);
+    activation(c.buffer_rows() * f);
+    grouped_.run(blas_, stream_, gemm_method_, out_proj);
+  }
+
+  void activation(std::int64_t n) {
+    if (config_.activation == Activation::swiglu) {
+      cuda::launch_swiglu(hidden_.get(), gate_hidden_.get(), n, stream_);
+    } else if (config_.activation == Activation::geglu) {
+      cuda::launch_geglu(hidden_.get(), gate_hidden_.get(), n, stream_);
+    } else {
+      cuda::launch_relu(hidden_.get(), n, stream_);
+    }
+  }
+
   void flush_l2() {
     SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(l2_flush_.get(), 0, l2_flush_.size(), stream_));
   }
@@ -371,29 +417,37 @@ class CudaBackend final : public SwitchLayerBackend {
                                   prob_sum_.get(), argmax_count_.get(), stream_);
         break;
       case SwitchKernel::assign_capacity:
-        cuda::launch_assign_capacity(expert_.get(), T, k, c.group_tokens(), E, c.capacity(), chunk_counts_.get(),
-                                     slot_.get(), row_source_.get(), expert_load_.get(), stream_);
+        if (c.dropless) {
+          cuda::launch_assign_dropless(expert_.get(), T, k, c.group_tokens(), E, chunk_counts_.get(), slot_.get(),
+                                       row_source_.get(), expert_load_.get(), offsets_.get(), stream_);
+          // The grouped GEMM is sized on the host (cuBLAS takes host size arrays): the loads come
+          // back here, so assign_capacity's time includes this small copy and its sync, and
+          // expert_ffn's does not (as MegaBlocks' host-side batch sizes).
+          host_offsets_.resize(sz(E + 1));
+          SWITCHSIM_CUDA_CHECK(cudaMemcpyAsync(host_offsets_.data(), offsets_.get(), sz(E + 1) * sizeof(std::int64_t),
+                                               cudaMemcpyDeviceToHost, stream_));
+          SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        } else {
+          cuda::launch_assign_capacity(expert_.get(), T, k, c.group_tokens(), E, c.capacity(), chunk_counts_.get(),
+                                       slot_.get(), row_source_.get(), expert_load_.get(), stream_);
+        }
         break;
       case SwitchKernel::dispatch:
-        cuda::launch_dispatch(x_.get(), row_source_.get(), buffer_.get(), E * S, d, stream_);
+        cuda::launch_dispatch(x_.get(), row_source_.get(), buffer_.get(), c.buffer_rows(), d, stream_);
         break;
       case SwitchKernel::expert_ffn:
-        batched_gemm(buffer_.get(), wi_.get(), hidden_.get(), E, S, d, f);  // (E, S, d_ff)
-        if (c.gated()) {
-          batched_gemm(buffer_.get(), wi_gate_.get(), gate_hidden_.get(), E, S, d, f);
-          if (c.activation == Activation::swiglu) {
-            cuda::launch_swiglu(hidden_.get(), gate_hidden_.get(), E * S * f, stream_);
-          } else {
-            cuda::launch_geglu(hidden_.get(), gate_hidden_.get(), E * S * f, stream_);
-          }
-        } else {
-          cuda::launch_relu(hidden_.get(), E * S * f, stream_);
+        if (c.dropless) {
+          dropless_ffn();
+          break;
         }
+        batched_gemm(buffer_.get(), wi_.get(), hidden_.get(), E, S, d, f);  // (E, S, d_ff)
+        if (c.gated()) batched_gemm(buffer_.get(), wi_gate_.get(), gate_hidden_.get(), E, S, d, f);
+        activation(E * S * f);
         batched_gemm(hidden_.get(), wo_.get(), expert_out_.get(), E, S, f, d);  // (E, S, d_model)
         break;
       case SwitchKernel::combine:
-        cuda::launch_combine(expert_out_.get(), expert_.get(), gate_.get(), slot_.get(), y_.get(), T, k, S, d,
-                             stream_);
+        cuda::launch_combine(expert_out_.get(), expert_.get(), gate_.get(), slot_.get(), offsets_.get(), y_.get(), T,
+                             k, d, stream_);
         break;
     }
   }
@@ -416,12 +470,16 @@ class CudaBackend final : public SwitchLayerBackend {
   DeviceBuffer<std::int32_t> argmax_count_;  // (E)
   DeviceBuffer<std::int32_t> chunk_counts_;  // (groups, chunks, E)
   DeviceBuffer<std::int32_t> slot_;          // (T, k)
-  DeviceBuffer<std::int32_t> row_source_;    // (E, S)
+  DeviceBuffer<std::int32_t> row_source_;    // (buffer rows)
+  DeviceBuffer<std::int64_t> offsets_;       // (E + 1) first buffer row of each expert's block
+  std::vector<std::int64_t> host_offsets_;   // its host copy (empty in dropless mode until assign_capacity)
+  cuda::GroupedGemm grouped_;                // dropless products
+  cuda::GroupedGemmMethod gemm_method_ = cuda::GroupedGemmMethod::grouped;
   DeviceBuffer<std::int32_t> expert_load_;   // (groups, E)
   DeviceBuffer<char> l2_flush_;               // 2 x L2, written before each timed run
-  DeviceBuffer<bf16> buffer_;                // (E, S, d_model)
-  DeviceBuffer<bf16> hidden_, gate_hidden_;  // (E, S, d_ff)
-  DeviceBuffer<bf16> expert_out_;            // (E, S, d_model)
+  DeviceBuffer<bf16> buffer_;                // (buffer rows, d_model)
+  DeviceBuffer<bf16> hidden_, gate_hidden_;  // (buffer rows, d_ff)
+  DeviceBuffer<bf16> expert_out_;            // (buffer rows, d_model)
   DeviceBuffer<bf16> y_;                     // (T, d_model)
 };
 

@@ -5,7 +5,9 @@
 // accumulation everywhere. Kernels: cuda/router.cu, cuda/capacity.cu,
 // cuda/dispatch_combine.cu, cuda/expert_ffn.cu (cuBLAS strided-batched).
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "kernels/switch_layer.hpp"
 
@@ -16,5 +18,15 @@ namespace switchsim::kernels {
 
 // Throws UnavailableError when no CUDA device is present.
 [[nodiscard]] std::unique_ptr<SwitchLayerBackend> make_cuda_backend();
+
+// Test hook for the dropless grouped GEMM (cuda/grouped_gemm.cuh): expert e owns the next
+// rows_per_expert[e] rows of `in` (sum of rows, kdim) and of the result (sum of rows, n);
+// out_e = in_e . w_e, w (experts, kdim, n). Inputs are rounded to bf16, products run on device 0
+// in bf16 with fp32 accumulation, by one cublasGemmGroupedBatchedEx (grouped = true) or a loop of
+// cublasGemmEx calls; returns the result as fp32. *grouped_used says which method ran.
+[[nodiscard]] std::vector<float> cuda_grouped_gemm_for_test(const std::vector<std::int64_t>& rows_per_expert,
+                                                            std::int64_t kdim, std::int64_t n,
+                                                            const std::vector<float>& in, const std::vector<float>& w,
+                                                            bool grouped, bool* grouped_used);
 
 }  // namespace switchsim::kernels

@@ -36,12 +36,24 @@ void launch_assign_capacity(const std::int32_t* expert, std::int64_t T, std::int
                             std::int64_t E, std::int64_t C, std::int32_t* chunk_counts, std::int32_t* slot,
                             std::int32_t* row_source, std::int32_t* expert_load, cudaStream_t stream);
 
-// x (T, d) -> buffer (E*S, d): row r gets x[row_source[r]] or zeros.
+// Dropless assignment (see capacity.cu): every (token, choice) packed into its expert's block,
+// blocks in expert order, each in rank-major order. scratch: dropless_scratch_entries(T, k, E)
+// int32; slot (T, k) = position within the block; row_source (T k); expert_load (T/G groups, E);
+// offsets (E + 1) int64, the first row of each block.
+[[nodiscard]] std::int64_t dropless_scratch_entries(std::int64_t T, std::int64_t k, std::int64_t E);
+void launch_assign_dropless(const std::int32_t* expert, std::int64_t T, std::int64_t k, std::int64_t G, std::int64_t E,
+                            std::int32_t* scratch, std::int32_t* slot, std::int32_t* row_source,
+                            std::int32_t* expert_load, std::int64_t* offsets, cudaStream_t stream);
+
+// x (T, d) -> buffer (rows, d): row r gets x[row_source[r]] or zeros.
 void launch_dispatch(const bf16* x, const std::int32_t* row_source, bf16* buffer, std::int64_t rows, std::int64_t d,
                      cudaStream_t stream);
-// y[t] = sum_j gate[t,j] * expert_out[expert[t,j] * S + slot[t,j]] over kept j; (T, d) bf16 out.
+// y[t] = sum_j gate[t,j] * expert_out[offsets[expert[t,j]] + slot[t,j]] over kept j (slot >= 0);
+// (T, d) bf16 out. offsets (E + 1) int64 device: e S in capacity mode, the packed blocks in dropless
+// mode; a row outside [offsets[e], offsets[e + 1]) is skipped (a guard: it cannot happen).
 void launch_combine(const bf16* expert_out, const std::int32_t* expert, const float* gate, const std::int32_t* slot,
-                    bf16* y, std::int64_t T, std::int64_t k, std::int64_t S, std::int64_t d, cudaStream_t stream);
+                    const std::int64_t* offsets, bf16* y, std::int64_t T, std::int64_t k, std::int64_t d,
+                    cudaStream_t stream);
 
 // h = relu(h) in place, or h = gelu(h) * g (geglu), or h = silu(h) * g (swiglu), n elements.
 void launch_relu(bf16* h, std::int64_t n, cudaStream_t stream);
