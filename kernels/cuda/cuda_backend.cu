@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,8 @@ class CudaBackend final : public SwitchLayerBackend {
                                     std::to_string(static_cast<double>(free_bytes) / 1073741824.0) + " GiB free");
     }
     config_ = c;
+    backward_ready_ = false;
+    backward_stage_ = 0;
     const std::int64_t Ti = c.tokens, Ei = c.experts, ki = c.top_k, Ri = c.buffer_rows();
     upload_bf16(x_, problem.x, stream_);
     upload(router_w_, problem.weights.router.data(), problem.weights.router.size(), stream_);
@@ -176,6 +179,90 @@ class CudaBackend final : public SwitchLayerBackend {
     return static_cast<double>(ms) * 1e-3;
   }
 
+  // ---- backward (backward.cu for the elementwise and gather kernels, cuBLAS for the products) ----
+  // ReLU takes a = relu(h) from the forward (expert_ffn's hidden_), GEGLU and SwiGLU recompute h and
+  // u from the dispatch buffer (the CPU backend does the same). Weight gradients are bf16 (cuBLAS
+  // output), dx, d gates, d logits and dWr fp32. The router path uses f_i from the router's own
+  // argmax counts, so the backward follows a forward whose routing the router chose.
+  [[nodiscard]] bool has_backward() const override { return true; }
+
+  void set_output_gradient(const std::vector<float>& dy) override {
+    require_loaded();
+    const auto& c = config_;
+    if (static_cast<std::int64_t>(dy.size()) != c.tokens * c.d_model) {
+      throw InputError("dy", "must have tokens*d_model entries");
+    }
+    const double T = static_cast<double>(c.tokens), d = static_cast<double>(c.d_model);
+    const double f = static_cast<double>(c.d_ff), E = static_cast<double>(c.experts);
+    const double R = static_cast<double>(c.buffer_rows()), k = static_cast<double>(c.top_k);
+    const double p = static_cast<double>(c.input_projections());
+    const double need = 2.0 * (T * d + 2 * R * d + 4 * R * f + (p + 1) * E * d * f) + 4.0 * (T * k + 2 * T * d + T * E + d * E);
+    std::size_t free_bytes = 0, total_bytes = 0;
+    SWITCHSIM_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const std::size_t held = dy_.size() * 2 + d_out_.size() * 2 + d_in_.size() * 2 + bh_.size() * 2 + bu_.size() * 2 +
+                             bda_.size() * 2 + bact_.size() * 2 + d_wi_.size() * 2 + d_wg_.size() * 2 +
+                             d_wo_.size() * 2 + (d_gate_.size() + x_f32_.size() + dx_.size() + dz_.size() +
+                                                 d_router_.size()) * 4;
+    if (need > 0.9 * static_cast<double>(free_bytes + held)) {
+      throw InputError("shape", "the backward needs about " + std::to_string(need / 1073741824.0) +
+                                    " GiB more GPU memory, " +
+                                    std::to_string(static_cast<double>(free_bytes) / 1073741824.0) + " GiB free");
+    }
+    const std::int64_t Ti = c.tokens, Ei = c.experts, Ri = c.buffer_rows();
+    upload_bf16(dy_, dy, stream_);
+    d_out_.resize(sz(Ri * c.d_model));
+    d_in_.resize(sz(Ri * c.d_model));
+    d_gate_.resize(sz(Ti * c.top_k));
+    bda_.resize(sz(Ri * c.d_ff));
+    if (c.gated()) {
+      bh_.resize(sz(Ri * c.d_ff));
+      bu_.resize(sz(Ri * c.d_ff));
+      bact_.resize(sz(Ri * c.d_ff));
+      d_wg_.resize(sz(Ei * c.d_model * c.d_ff));
+    }
+    d_wi_.resize(sz(Ei * c.d_model * c.d_ff));
+    d_wo_.resize(sz(Ei * c.d_ff * c.d_model));
+    x_f32_.resize(sz(Ti * c.d_model));
+    cuda::launch_bf16_to_float(x_.get(), x_f32_.get(), Ti * c.d_model, stream_);  // exact: x is bf16
+    dx_.resize(sz(Ti * c.d_model));
+    dz_.resize(sz(Ti * Ei));
+    d_router_.resize(sz(c.d_model * Ei));
+    SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    backward_ready_ = true;
+    backward_stage_ = 0;
+  }
+
+  double run_backward(SwitchBackwardKernel kernel) override {
+    require_loaded();
+    if (!backward_ready_) throw InputError("backend", "set_output_gradient before the backward");
+    const int index = static_cast<int>(kernel);
+    if (index > backward_stage_) {
+      throw InputError("backend", std::string("run the backward kernels in order: ") + to_string(kernel) +
+                                      " needs the ones before it");
+    }
+    flush_l2();
+    SWITCHSIM_CUDA_CHECK(cudaEventRecord(start_, stream_));
+    enqueue_backward(kernel);
+    SWITCHSIM_CUDA_CHECK(cudaEventRecord(stop_, stream_));
+    SWITCHSIM_CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0.0f;
+    SWITCHSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    backward_stage_ = std::max(backward_stage_, index + 1);
+    return static_cast<double>(ms) * 1e-3;
+  }
+
+  [[nodiscard]] SwitchLayerGradients gradients() const override {
+    require_loaded();
+    if (backward_stage_ < 4) throw InputError("backend", "run the four backward kernels before gradients()");
+    SwitchLayerGradients g;
+    g.dx = download(dx_, stream_);
+    g.d_router = download(d_router_, stream_);
+    g.d_wi = to_float(d_wi_);
+    g.d_wo = to_float(d_wo_);
+    if (config_.gated()) g.d_wi_gate = to_float(d_wg_);
+    return g;
+  }
+
   [[nodiscard]] RouterOutput router_output() const override {
     require_loaded();
     RouterOutput r;
@@ -208,9 +295,7 @@ class CudaBackend final : public SwitchLayerBackend {
 
   [[nodiscard]] std::vector<float> output() const override {
     require_loaded();
-    DeviceBuffer<float> tmp(y_.size());
-    cuda::launch_bf16_to_float(y_.get(), tmp.get(), static_cast<std::int64_t>(y_.size()), stream_);
-    return download(tmp, stream_);
+    return to_float(y_);
   }
 
   [[nodiscard]] nlohmann::ordered_json identity() const override {
@@ -374,6 +459,94 @@ class CudaBackend final : public SwitchLayerBackend {
     }
   }
 
+  [[nodiscard]] std::vector<float> to_float(const DeviceBuffer<bf16>& src) const {
+    DeviceBuffer<float> tmp(src.size());
+    if (src.size() > 0) cuda::launch_bf16_to_float(src.get(), tmp.get(), static_cast<std::int64_t>(src.size()), stream_);
+    return download(tmp, stream_);
+  }
+
+  void enqueue_backward(SwitchBackwardKernel kernel) {
+    const auto& c = config_;
+    const std::int64_t T = c.tokens, E = c.experts, k = c.top_k, d = c.d_model;
+    switch (kernel) {
+      case SwitchBackwardKernel::combine_backward:
+        cuda::launch_combine_backward(dy_.get(), expert_out_.get(), expert_.get(), gate_.get(), slot_.get(),
+                                      offsets_.get(), d_out_.get(), d_gate_.get(), T, k, E, c.buffer_rows(), d,
+                                      stream_);
+        break;
+      case SwitchBackwardKernel::expert_backward: expert_backward(); break;
+      case SwitchBackwardKernel::dispatch_backward:
+        cuda::launch_dispatch_backward(d_in_.get(), expert_.get(), slot_.get(), offsets_.get(), dx_.get(), T, k, E, d,
+                                       stream_);
+        break;
+      case SwitchBackwardKernel::router_backward: {
+        cuda::launch_router_backward(probs_.get(), expert_.get(), slot_.get(), offsets_.get(), d_gate_.get(),
+                                     argmax_count_.get(), c.aux_loss_alpha, dz_.get(), T, E, k, stream_);
+        // Row-major dWr (d, E) = x^T dz and dx (T, d) += dz Wr^T, fp32 (cublasSgemm, column-major:
+        // each row-major matrix is its transpose). dWr^T (E, d) = dz^T-view (E, T) . x-view^T (T, d);
+        // dx^T (d, T) = Wr-view^T (d, E) . dz^T-view (E, T).
+        const float one = 1.0f, zero = 0.0f;
+        const int Ti = static_cast<int>(T), Ei = static_cast<int>(E), di = static_cast<int>(d);
+        SWITCHSIM_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, Ei, di, Ti, &one, dz_.get(), Ei,
+                                         x_f32_.get(), di, &zero, d_router_.get(), Ei));
+        SWITCHSIM_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, di, Ti, Ei, &one, router_w_.get(), Ei,
+                                         dz_.get(), Ei, &one, dx_.get(), di));
+        break;
+      }
+    }
+  }
+
+  // Per expert over its block (maths: kernels/cpu/switch_layer_backward_cpu.hpp). Products by kind
+  // (all experts' h, then all u, ...), so that capacity mode's equal blocks form one batched group:
+  //   1. (gated) h = in Wi, u = in Wg recomputed;  d a = d o Wo^T
+  //   2. elementwise: relu mask, or a = phi(h) u, d h, d u
+  //   3. dWo = a^T d o, dWi = in^T d h, dWg = in^T d u, d in = d h Wi^T;  4. (gated) d in += d u Wg^T
+  void expert_backward() {
+    const auto& c = config_;
+    const std::int64_t E = c.experts, d = c.d_model, f = c.d_ff, R = c.buffer_rows();
+    const bool gated = c.gated();
+    if (host_offsets_.size() != sz(E + 1)) throw InputError("backend", "expert_backward needs assign_capacity first");
+    std::vector<cuda::GemmProblem> recompute_h, recompute_u, da, dwo, dwi, dwg, din, din_gate;
+    for (std::int64_t e = 0; e < E; ++e) {
+      const auto [off, n] = block(e);
+      if (n == 0) {  // no rows: zero weight gradients
+        SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(d_wi_.get() + e * d * f, 0, sz(d * f) * sizeof(bf16), stream_));
+        SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(d_wo_.get() + e * f * d, 0, sz(f * d) * sizeof(bf16), stream_));
+        if (gated) SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(d_wg_.get() + e * d * f, 0, sz(d * f) * sizeof(bf16), stream_));
+        continue;
+      }
+      const bf16* in_e = buffer_.get() + off * d;
+      const bf16* d_out_e = d_out_.get() + off * d;
+      const bf16* wi_e = wi_.get() + e * d * f;
+      bf16* dh_e = (gated ? bh_.get() : bda_.get()) + off * f;  // relu: d h in place of d a
+      const bf16* a_e = (gated ? bact_.get() : hidden_.get()) + off * f;
+      if (gated) {
+        recompute_h.push_back({in_e, wi_e, bh_.get() + off * f, n, f, d});
+        recompute_u.push_back({in_e, wi_gate_.get() + e * d * f, bu_.get() + off * f, n, f, d});
+        dwg.push_back({in_e, bu_.get() + off * f, d_wg_.get() + e * d * f, d, f, n, true, false});
+        din_gate.push_back({bu_.get() + off * f, wi_gate_.get() + e * d * f, d_in_.get() + off * d, n, d, f, false, true});
+      }
+      da.push_back({d_out_e, wo_.get() + e * f * d, bda_.get() + off * f, n, f, d, false, true});
+      dwo.push_back({a_e, d_out_e, d_wo_.get() + e * f * d, f, d, n, true, false});
+      dwi.push_back({in_e, dh_e, d_wi_.get() + e * d * f, d, f, n, true, false});
+      din.push_back({dh_e, wi_e, d_in_.get() + off * d, n, d, f, false, true});
+    }
+    auto join = [](std::initializer_list<const std::vector<cuda::GemmProblem>*> parts) {
+      std::vector<cuda::GemmProblem> all;
+      for (const auto* p : parts) all.insert(all.end(), p->begin(), p->end());
+      return all;
+    };
+    grouped_.run(blas_, stream_, gemm_method_, join({&recompute_h, &recompute_u, &da}));
+    if (gated) {
+      cuda::launch_gated_backward(c.activation == Activation::swiglu, bh_.get(), bu_.get(), bda_.get(), bact_.get(),
+                                  R * f, stream_);
+    } else {
+      cuda::launch_relu_backward(hidden_.get(), bda_.get(), R * f, stream_);
+    }
+    grouped_.run(blas_, stream_, gemm_method_, join({&dwo, &dwi, &dwg, &din}));
+    if (gated) grouped_.run(blas_, stream_, gemm_method_, din_gate, 1.0f, 1.0f);
+  }
+
   void flush_l2() {
     SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(l2_flush_.get(), 0, l2_flush_.size(), stream_));
   }
@@ -481,6 +654,18 @@ class CudaBackend final : public SwitchLayerBackend {
   DeviceBuffer<bf16> hidden_, gate_hidden_;  // (buffer rows, d_ff)
   DeviceBuffer<bf16> expert_out_;            // (buffer rows, d_model)
   DeviceBuffer<bf16> y_;                     // (T, d_model)
+  // Backward (sized by set_output_gradient).
+  bool backward_ready_ = false;
+  int backward_stage_ = 0;                  // backward kernels run so far, in order
+  DeviceBuffer<bf16> dy_;                   // (T, d_model)
+  DeviceBuffer<bf16> d_out_, d_in_;         // (buffer rows, d_model)
+  DeviceBuffer<float> d_gate_;              // (T, k)
+  DeviceBuffer<bf16> bh_, bu_, bda_, bact_; // (buffer rows, d_ff): h -> d h, u -> d u, d a (relu: -> d h), a
+  DeviceBuffer<bf16> d_wi_, d_wg_, d_wo_;   // weight gradients
+  DeviceBuffer<float> x_f32_;               // (T, d_model), x as fp32 for dWr
+  DeviceBuffer<float> dx_;                  // (T, d_model)
+  DeviceBuffer<float> dz_;                  // (T, E) d logits
+  DeviceBuffer<float> d_router_;            // (d_model, E)
 };
 
 }  // namespace

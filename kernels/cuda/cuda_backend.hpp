@@ -3,7 +3,8 @@
 // Storage bf16 (activations, expert weights, expert buffers), fp32 router
 // (weights, logits, softmax, as the paper's selective precision), fp32
 // accumulation everywhere. Kernels: cuda/router.cu, cuda/capacity.cu,
-// cuda/dispatch_combine.cu, cuda/expert_ffn.cu (cuBLAS strided-batched).
+// cuda/dispatch_combine.cu, cuda/expert_ffn.cu (cuBLAS strided-batched), cuda/grouped_gemm.cu
+// (dropless and the backward's products), cuda/backward.cu (the backward's own kernels).
 
 #include <cstdint>
 #include <memory>

@@ -49,10 +49,32 @@ void GroupedGemm::run(cublasHandle_t blas, cudaStream_t stream, GroupedGemmMetho
     lda_[i] = as_int(p.trans_b ? p.k : p.n, "grouped gemm: ldb must fit int");
     ldb_[i] = as_int(p.trans_a ? p.m : p.k, "grouped gemm: lda must fit int");
     ldc_[i] = m_[i];
-    group_size_[i] = 1;  // every problem its own group: the sizes differ per expert
     host_pointers_[i] = const_cast<bf16*>(p.b);  // cuBLAS only reads A and B
     host_pointers_[count + i] = const_cast<bf16*>(p.a);
     host_pointers_[2 * count + i] = p.c;
+  }
+  // Groups: runs of consecutive problems of one shape (capacity mode: all E experts in one group,
+  // a batched GEMM; dropless: mostly one problem per group, the loads differ). Group g's sizes
+  // are entry g of the size arrays, compacted in place.
+  int groups = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const bool same = groups > 0 && op_a_[i] == op_a_[groups - 1] && op_b_[i] == op_b_[groups - 1] &&
+                      m_[i] == m_[groups - 1] && n_[i] == n_[groups - 1] && k_[i] == k_[groups - 1] &&
+                      lda_[i] == lda_[groups - 1] && ldb_[i] == ldb_[groups - 1] && ldc_[i] == ldc_[groups - 1];
+    if (same) {
+      ++group_size_[groups - 1];
+      continue;
+    }
+    const auto g = static_cast<std::size_t>(groups++);
+    op_a_[g] = op_a_[i];
+    op_b_[g] = op_b_[i];
+    m_[g] = m_[i];
+    n_[g] = n_[i];
+    k_[g] = k_[i];
+    lda_[g] = lda_[i];
+    ldb_[g] = ldb_[i];
+    ldc_[g] = ldc_[i];
+    group_size_[g] = 1;
   }
   if (method == GroupedGemmMethod::grouped && !grouped_unsupported_) {
     device_pointers_.resize(std::max(device_pointers_.size(), 3 * count));
@@ -63,9 +85,8 @@ void GroupedGemm::run(cublasHandle_t blas, cudaStream_t stream, GroupedGemmMetho
     void* const* dev = device_pointers_.get();
     const cublasStatus_t status = cublasGemmGroupedBatchedEx(
         blas, op_a_.data(), op_b_.data(), m_.data(), n_.data(), k_.data(), alpha_.data(), dev, CUDA_R_16BF,
-        lda_.data(), dev + count, CUDA_R_16BF, ldb_.data(), beta_.data(),
-        dev + 2 * count, CUDA_R_16BF, ldc_.data(),
-        static_cast<int>(count), group_size_.data(), CUBLAS_COMPUTE_32F);
+        lda_.data(), dev + count, CUDA_R_16BF, ldb_.data(), beta_.data(), dev + 2 * count, CUDA_R_16BF, ldc_.data(),
+        groups, group_size_.data(), CUBLAS_COMPUTE_32F);
     if (status == CUBLAS_STATUS_SUCCESS) {
       used_ = GroupedGemmMethod::grouped;
       return;
@@ -74,11 +95,15 @@ void GroupedGemm::run(cublasHandle_t blas, cudaStream_t stream, GroupedGemmMetho
     grouped_unsupported_ = true;  // from now on the loop, without asking again
   }
   used_ = GroupedGemmMethod::loop;
-  for (std::size_t i = 0; i < count; ++i) {
-    SWITCHSIM_CUDA_CHECK(cublasGemmEx(blas, op_a_[i], op_b_[i], m_[i], n_[i], k_[i], &alpha, host_pointers_[i],
-                                      CUDA_R_16BF, lda_[i], host_pointers_[count + i], CUDA_R_16BF, ldb_[i], &beta,
-                                      host_pointers_[2 * count + i], CUDA_R_16BF, ldc_[i],
-                                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  std::size_t i = 0;
+  for (int g = 0; g < groups; ++g) {
+    const auto q = static_cast<std::size_t>(g);
+    for (int member = 0; member < group_size_[q]; ++member, ++i) {
+      SWITCHSIM_CUDA_CHECK(cublasGemmEx(blas, op_a_[q], op_b_[q], m_[q], n_[q], k_[q], &alpha, host_pointers_[i],
+                                        CUDA_R_16BF, lda_[q], host_pointers_[count + i], CUDA_R_16BF, ldb_[q], &beta,
+                                        host_pointers_[2 * count + i], CUDA_R_16BF, ldc_[q], CUBLAS_COMPUTE_32F,
+                                        CUBLAS_GEMM_DEFAULT));
+    }
   }
 }
 

@@ -5,7 +5,8 @@
 // cublasGemmGroupedBatchedEx (cuBLAS 12.5+; the toolkit here is CUDA 13.0, cublas_api.h) takes
 // bf16 A, B and C with CUBLAS_COMPUTE_32F and fp32 alpha/beta, the combination every other
 // product of this backend uses (cuBLAS documentation, cublasGemmGroupedBatchedEx, "supported
-// data types"). Each expert is one group of one problem (the sizes differ per expert). Sizes,
+// data types"). Consecutive problems of one shape form one group (capacity mode's experts: one
+// batched product); a dropless expert is mostly a group of its own (the loads differ). Sizes,
 // transposes, leading dimensions and alpha/beta are host arrays; the operand pointers are a
 // device array, uploaded on the stream before the call (stream order keeps reuse safe). When
 // the library answers CUBLAS_STATUS_NOT_SUPPORTED (an older libcublas at run time, an unsupported

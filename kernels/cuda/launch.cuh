@@ -60,6 +60,27 @@ void launch_relu(bf16* h, std::int64_t n, cudaStream_t stream);
 void launch_geglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream);
 void launch_swiglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream);
 
+// Backward (see backward.cu). combine_backward zeroes d_out (rows, d) and writes the kept rows'
+// d o = g dy and d_gate (T, k) = <dy, o> (0 for dropped choices).
+void launch_combine_backward(const bf16* dy, const bf16* expert_out, const std::int32_t* expert, const float* gate,
+                             const std::int32_t* slot, const std::int64_t* offsets, bf16* d_out, float* d_gate,
+                             std::int64_t T, std::int64_t k, std::int64_t E, std::int64_t rows, std::int64_t d,
+                             cudaStream_t stream);
+// d a -> d h in place where relu(h) = act is not positive, n elements.
+void launch_relu_backward(const bf16* act, bf16* da, std::int64_t n, cudaStream_t stream);
+// GEGLU (swiglu false) or SwiGLU: h -> d h, u -> d u in place, a = phi(h) u into act, n elements.
+void launch_gated_backward(bool swiglu, bf16* h, bf16* u, const bf16* da, bf16* act, std::int64_t n,
+                           cudaStream_t stream);
+// dx (T, d) fp32 = sum over kept choices of d_in rows (overwrites dx).
+void launch_dispatch_backward(const bf16* d_in, const std::int32_t* expert, const std::int32_t* slot,
+                              const std::int64_t* offsets, float* dx, std::int64_t T, std::int64_t k, std::int64_t E,
+                              std::int64_t d, cudaStream_t stream);
+// dz (T, E) = p (d p - <p, d p>), d p = kept choices' d gates + alpha E f_e / T, f_e = argmax_count[e] / T.
+void launch_router_backward(const float* probs, const std::int32_t* expert, const std::int32_t* slot,
+                            const std::int64_t* offsets, const float* d_gate, const std::int32_t* argmax_count,
+                            double alpha, float* dz, std::int64_t T, std::int64_t E, std::int64_t k,
+                            cudaStream_t stream);
+
 // fp32 host values -> bf16 device (round to nearest even), n elements.
 void launch_float_to_bf16(const float* src, bf16* dst, std::int64_t n, cudaStream_t stream);
 void launch_bf16_to_float(const bf16* src, float* dst, std::int64_t n, cudaStream_t stream);

@@ -271,3 +271,77 @@ TEST_CASE("CUDA grouped GEMM equals a per-expert loop of cuBLAS products and a f
     CHECK(std::sqrt(err2 / ref2) < 1e-2);  // one bf16 rounding of the output: ~0.2% in L2
   }
 }
+
+namespace {
+
+double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  double err2 = 0.0, ref2 = 0.0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    err2 += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    ref2 += double(want[i]) * want[i];
+  }
+  return ref2 > 0.0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
+}
+
+// The CUDA backward against the CPU backend's (itself tested against float64 finite differences,
+// test_switch_layer_backward.cpp) on the same bf16-exact problem and dy.
+void compare_backward(const SwitchLayerConfig& c) {
+  CAPTURE(c.tokens, c.d_model, c.d_ff, c.experts, c.top_k, c.capacity_factor, to_string(c.activation), c.dropless);
+  const auto problem = untied_problem(c);
+  std::vector<float> dy(static_cast<std::size_t>(c.tokens * c.d_model));
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = round_to_bf16(static_cast<float>(std::sin(0.37 * double(i))));
+  auto cpu_backend = make_backend("cpu");
+  auto gpu_backend = make_backend("cuda");
+  REQUIRE(gpu_backend->has_backward());
+  for (auto* b : {cpu_backend.get(), gpu_backend.get()}) {
+    b->load(problem);
+    run_switch_layer(*b);
+    b->set_output_gradient(dy);
+    for (const SwitchBackwardKernel k : kAllSwitchBackwardKernels) CHECK(b->run_backward(k) >= 0.0);
+  }
+  REQUIRE(gpu_backend->assignment().slot == cpu_backend->assignment().slot);  // same routing, same drops
+  const auto want = cpu_backend->gradients();
+  const auto got = gpu_backend->gradients();
+  REQUIRE(got.dx.size() == want.dx.size());
+  REQUIRE(got.d_router.size() == want.d_router.size());
+  REQUIRE(got.d_wi.size() == want.d_wi.size());
+  REQUIRE(got.d_wo.size() == want.d_wo.size());
+  REQUIRE(got.d_wi_gate.size() == want.d_wi_gate.size());
+  // bf16 storage of d o, d a, d h, d u, d in and the weight gradients (2^-9 relative each), fp32
+  // accumulation: a few tenths of a percent in L2; 3% leaves room, a wrong transpose, sign or
+  // missing term is O(1).
+  CHECK(relative_l2(got.dx, want.dx) < 3e-2);
+  CHECK(relative_l2(got.d_router, want.d_router) < 3e-2);
+  CHECK(relative_l2(got.d_wi, want.d_wi) < 3e-2);
+  CHECK(relative_l2(got.d_wo, want.d_wo) < 3e-2);
+  if (c.gated()) CHECK(relative_l2(got.d_wi_gate, want.d_wi_gate) < 3e-2);
+}
+
+}  // namespace
+
+TEST_CASE("CUDA backward equals CPU backward: capacity mode with drops, every activation", "[kernels][cuda][backward]") {
+  for (const Activation act : {Activation::relu, Activation::geglu, Activation::swiglu}) {
+    compare_backward(config(384, 64, 128, 8, 2, 0.75, 96, act));
+  }
+  compare_backward(config(384, 36, 72, 6, 1, 1.0, 0, Activation::relu));  // odd d_model, top-1
+}
+
+TEST_CASE("CUDA backward equals CPU backward: dropless, every activation, empty experts", "[kernels][cuda][backward]") {
+  for (const Activation act : {Activation::relu, Activation::geglu, Activation::swiglu}) {
+    compare_backward(config(384, 64, 128, 8, 2, 1.0, 96, act, true));
+  }
+  compare_backward(config(48, 64, 128, 40, 1, 1.0, 0, Activation::swiglu, true));  // some experts get no token
+}
+
+TEST_CASE("CUDA backward: order and input checks", "[kernels][cuda][backward]") {
+  const auto c = config(256, 64, 128, 8, 1, 1.0, 0, Activation::relu);
+  auto gpu_backend = make_backend("cuda");
+  gpu_backend->load(make_random_problem(c, 3, true));
+  CHECK_THROWS_AS(gpu_backend->run_backward(SwitchBackwardKernel::combine_backward), InputError);  // no dy yet
+  CHECK_THROWS_AS(gpu_backend->set_output_gradient(std::vector<float>(5)), InputError);
+  gpu_backend->set_output_gradient(std::vector<float>(static_cast<std::size_t>(c.tokens * c.d_model), 1.0f));
+  CHECK_THROWS_AS(gpu_backend->run_backward(SwitchBackwardKernel::expert_backward), InputError);  // order
+  CHECK_THROWS_AS(gpu_backend->gradients(), InputError);
+  CHECK(run_switch_layer_backward(*gpu_backend) > 0.0);
+  CHECK(gpu_backend->gradients().dx.size() == static_cast<std::size_t>(c.tokens * c.d_model));
+}
