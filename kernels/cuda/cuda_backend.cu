@@ -6,12 +6,14 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "common/errors.hpp"
+#include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/cuda_util.cuh"
 #include "kernels/cuda/grouped_gemm.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -169,14 +171,64 @@ class CudaBackend final : public SwitchLayerBackend {
 
   double run(SwitchKernel kernel) override {
     require_loaded();
-    flush_l2();
-    SWITCHSIM_CUDA_CHECK(cudaEventRecord(start_, stream_));
-    enqueue(kernel);
-    SWITCHSIM_CUDA_CHECK(cudaEventRecord(stop_, stream_));
-    SWITCHSIM_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0.0f;
-    SWITCHSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return static_cast<double>(ms) * 1e-3;
+    // Dropless assign_capacity copies the loads to the host and waits: it cannot be batched.
+    const bool batchable = !(config_.dropless && kernel == SwitchKernel::assign_capacity);
+    return time_sample([&] { enqueue(kernel); }, batchable);
+  }
+
+  // Plain attention forward and backward (cuda/attention.cuh) over `batch` heads, random bf16
+  // operands; each sample by time_sample (batched launches when short). The backward overwrites
+  // P's bf16 copy with dS, so its repeated runs read dS where the first read P: the same work.
+  std::optional<AttentionTiming> time_attention(std::int64_t batch, std::int64_t m, std::int64_t n, std::int64_t k,
+                                                int repeats) override {
+    if (batch <= 0 || m <= 0 || n <= 0 || k <= 0) throw InputError("attention", "every dimension must be positive");
+    const cuda::AttentionDims s{batch, m, n, k};
+    const double bm = static_cast<double>(batch), md = static_cast<double>(m), nd = static_cast<double>(n);
+    const double kd = static_cast<double>(k);
+    require_fits(2.0 * (4 * bm * md * kd + 4 * bm * nd * kd) + 10.0 * bm * md * nd, "attention");
+    cuda::AttentionBuffers b;
+    b.resize(s);
+    upload_bf16(b.q, random_values(b.q.size(), 3), stream_);
+    upload_bf16(b.kk, random_values(b.kk.size(), 4), stream_);
+    upload_bf16(b.v, random_values(b.v.size(), 5), stream_);
+    upload_bf16(b.d_o, random_values(b.d_o.size(), 6), stream_);
+    std::vector<double> fwd, bwd;
+    for (int i = -1; i < repeats; ++i) {
+      const double f = time_sample([&] { cuda::attention_forward(blas_, stream_, s, b); }, true);
+      const double g = time_sample([&] { cuda::attention_backward(blas_, stream_, s, b); }, true);
+      if (i >= 0) {
+        fwd.push_back(f);
+        bwd.push_back(g);
+      }
+    }
+    return AttentionTiming{percentiles(fwd), percentiles(bwd)};
+  }
+
+  // One fused Adam update of `params` fp32 parameters (cuda/attention.cuh), 28 B per parameter.
+  std::optional<Percentiles> time_adam(std::int64_t params, int repeats) override {
+    if (params <= 0) throw InputError("optimizer", "params must be positive");
+    require_fits(16.0 * static_cast<double>(params), "optimizer");
+    DeviceBuffer<float> g, w, m(sz(params)), v(sz(params));
+    auto grad = random_values(sz(params), 7);
+    for (auto& x : grad) x *= 1e-3f;
+    upload(g, grad.data(), grad.size(), stream_);
+    const auto weights = random_values(sz(params), 8);
+    upload(w, weights.data(), weights.size(), stream_);
+    SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(m.get(), 0, sz(params) * sizeof(float), stream_));
+    SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(v.get(), 0, sz(params) * sizeof(float), stream_));
+    SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the host vectors die after this scope's uploads
+    const float b1 = 0.9f, b2 = 0.999f;
+    std::vector<double> times;
+    for (int i = -1; i < repeats; ++i) {
+      const double t = static_cast<double>(i + 2);  // Adam's step, from 1
+      const auto c1 = static_cast<float>(1.0 / (1.0 - std::pow(b1, t)));
+      const auto c2 = static_cast<float>(1.0 / (1.0 - std::pow(b2, t)));
+      const double seconds = time_sample(
+          [&] { cuda::launch_adam(g.get(), w.get(), m.get(), v.get(), params, 1e-3f, b1, b2, 1e-8f, c1, c2, stream_); },
+          true);
+      if (i >= 0) times.push_back(seconds);
+    }
+    return percentiles(times);
   }
 
   // ---- backward (backward.cu for the elementwise and gather kernels, cuBLAS for the products) ----
@@ -196,13 +248,13 @@ class CudaBackend final : public SwitchLayerBackend {
     const double f = static_cast<double>(c.d_ff), E = static_cast<double>(c.experts);
     const double R = static_cast<double>(c.buffer_rows()), k = static_cast<double>(c.top_k);
     const double p = static_cast<double>(c.input_projections());
-    const double need = 2.0 * (T * d + 2 * R * d + 4 * R * f + (p + 1) * E * d * f) + 4.0 * (T * k + 2 * T * d + T * E + d * E);
+    const double need = 2.0 * (T * d + 2 * R * d + 4 * R * f + (p + 1) * E * d * f) + 4.0 * (T * k + 3 * T * d + T * E + d * E);
     std::size_t free_bytes = 0, total_bytes = 0;
     SWITCHSIM_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     const std::size_t held = dy_.size() * 2 + d_out_.size() * 2 + d_in_.size() * 2 + bh_.size() * 2 + bu_.size() * 2 +
                              bda_.size() * 2 + bact_.size() * 2 + d_wi_.size() * 2 + d_wg_.size() * 2 +
-                             d_wo_.size() * 2 + (d_gate_.size() + x_f32_.size() + dx_.size() + dz_.size() +
-                                                 d_router_.size()) * 4;
+                             d_wo_.size() * 2 + (d_gate_.size() + x_f32_.size() + dx_.size() + dx_expert_.size() +
+                                                 dz_.size() + d_router_.size()) * 4;
     if (need > 0.9 * static_cast<double>(free_bytes + held)) {
       throw InputError("shape", "the backward needs about " + std::to_string(need / 1073741824.0) +
                                     " GiB more GPU memory, " +
@@ -225,6 +277,7 @@ class CudaBackend final : public SwitchLayerBackend {
     x_f32_.resize(sz(Ti * c.d_model));
     cuda::launch_bf16_to_float(x_.get(), x_f32_.get(), Ti * c.d_model, stream_);  // exact: x is bf16
     dx_.resize(sz(Ti * c.d_model));
+    dx_expert_.resize(sz(Ti * c.d_model));
     dz_.resize(sz(Ti * Ei));
     d_router_.resize(sz(c.d_model * Ei));
     SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -240,15 +293,9 @@ class CudaBackend final : public SwitchLayerBackend {
       throw InputError("backend", std::string("run the backward kernels in order: ") + to_string(kernel) +
                                       " needs the ones before it");
     }
-    flush_l2();
-    SWITCHSIM_CUDA_CHECK(cudaEventRecord(start_, stream_));
-    enqueue_backward(kernel);
-    SWITCHSIM_CUDA_CHECK(cudaEventRecord(stop_, stream_));
-    SWITCHSIM_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0.0f;
-    SWITCHSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    const double seconds = time_sample([&] { enqueue_backward(kernel); }, true);  // each kernel is idempotent
     backward_stage_ = std::max(backward_stage_, index + 1);
-    return static_cast<double>(ms) * 1e-3;
+    return seconds;
   }
 
   [[nodiscard]] SwitchLayerGradients gradients() const override {
@@ -412,6 +459,17 @@ class CudaBackend final : public SwitchLayerBackend {
   }
 
  private:
+  // InputError("shape") when `bytes` more would not fit the free GPU memory (with 10% to spare).
+  static void require_fits(double bytes, const char* what) {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    SWITCHSIM_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    if (bytes > 0.9 * static_cast<double>(free_bytes)) {
+      throw InputError("shape", std::string(what) + " needs about " + std::to_string(bytes / 1073741824.0) +
+                                    " GiB of GPU memory, " +
+                                    std::to_string(static_cast<double>(free_bytes) / 1073741824.0) + " GiB free");
+    }
+  }
+
   void require_loaded() const {
     if (!loaded_) throw InputError("backend", "no problem loaded");
   }
@@ -476,8 +534,8 @@ class CudaBackend final : public SwitchLayerBackend {
         break;
       case SwitchBackwardKernel::expert_backward: expert_backward(); break;
       case SwitchBackwardKernel::dispatch_backward:
-        cuda::launch_dispatch_backward(d_in_.get(), expert_.get(), slot_.get(), offsets_.get(), dx_.get(), T, k, E, d,
-                                       stream_);
+        cuda::launch_dispatch_backward(d_in_.get(), expert_.get(), slot_.get(), offsets_.get(), dx_expert_.get(), T, k,
+                                       E, d, stream_);
         break;
       case SwitchBackwardKernel::router_backward: {
         cuda::launch_router_backward(probs_.get(), expert_.get(), slot_.get(), offsets_.get(), d_gate_.get(),
@@ -487,6 +545,10 @@ class CudaBackend final : public SwitchLayerBackend {
         // dx^T (d, T) = Wr-view^T (d, E) . dz^T-view (E, T).
         const float one = 1.0f, zero = 0.0f;
         const int Ti = static_cast<int>(T), Ei = static_cast<int>(E), di = static_cast<int>(d);
+        // dx = the expert path's dx + the router path's: copied first, so that the kernel can be
+        // run again (timed back to back) without accumulating.
+        SWITCHSIM_CUDA_CHECK(cudaMemcpyAsync(dx_.get(), dx_expert_.get(), dx_.size() * sizeof(float),
+                                             cudaMemcpyDeviceToDevice, stream_));
         SWITCHSIM_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, Ei, di, Ti, &one, dz_.get(), Ei,
                                          x_f32_.get(), di, &zero, d_router_.get(), Ei));
         SWITCHSIM_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, di, Ti, Ei, &one, router_w_.get(), Ei,
@@ -545,6 +607,46 @@ class CudaBackend final : public SwitchLayerBackend {
     }
     grouped_.run(blas_, stream_, gemm_method_, join({&dwo, &dwi, &dwg, &din}));
     if (gated) grouped_.run(blas_, stream_, gemm_method_, din_gate, 1.0f, 1.0f);
+  }
+
+  // ---- timing protocol ----
+  // One sample of the GPU time of the work `enqueue` puts on the stream. First one run between two
+  // events after an L2 flush (the flush, twice the L2, evicts the previous run's operands, and the
+  // GPU is still busy with it while the host enqueues the events and the launches). When that run
+  // is short (< 200 us), where the host's launch latency between several launches would show, and
+  // `batchable` (no host synchronisation inside `enqueue`), N = ceil(2 ms / t) (2..64) (flush,
+  // run) pairs go back to back between one pair of events, the same N flushes alone are timed the
+  // same way, and the sample is (pairs - flushes) / N: every run still starts with a cold L2, and
+  // the queue never drains, so no launch latency is counted.
+  template <class F>
+  double time_sample(F&& enqueue, bool batchable) {
+    const double single = time_events([&] { enqueue(); });
+    if (!batchable || single >= 200e-6) return single;
+    const int n = std::clamp(static_cast<int>(std::ceil(2e-3 / std::max(single, 1e-7))), 2, 64);
+    const double pairs = time_events([&] {
+      for (int i = 0; i < n; ++i) {
+        if (i > 0) flush_l2();
+        enqueue();
+      }
+    });
+    const double flushes = time_events([&] {
+      for (int i = 1; i < n; ++i) flush_l2();
+    });
+    return std::max(pairs - flushes, 0.0) / n;
+  }
+
+  // Seconds between two events around `enqueue`, after an untimed L2 flush that keeps the GPU busy
+  // while the host enqueues.
+  template <class F>
+  double time_events(F&& enqueue) {
+    flush_l2();
+    SWITCHSIM_CUDA_CHECK(cudaEventRecord(start_, stream_));
+    enqueue();
+    SWITCHSIM_CUDA_CHECK(cudaEventRecord(stop_, stream_));
+    SWITCHSIM_CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0.0f;
+    SWITCHSIM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return static_cast<double>(ms) * 1e-3;
   }
 
   void flush_l2() {
@@ -664,6 +766,7 @@ class CudaBackend final : public SwitchLayerBackend {
   DeviceBuffer<bf16> d_wi_, d_wg_, d_wo_;   // weight gradients
   DeviceBuffer<float> x_f32_;               // (T, d_model), x as fp32 for dWr
   DeviceBuffer<float> dx_;                  // (T, d_model)
+  DeviceBuffer<float> dx_expert_;           // (T, d_model), the expert path's part
   DeviceBuffer<float> dz_;                  // (T, E) d logits
   DeviceBuffer<float> d_router_;            // (d_model, E)
 };

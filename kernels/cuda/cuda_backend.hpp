@@ -30,4 +30,17 @@ namespace switchsim::kernels {
                                                             const std::vector<float>& in, const std::vector<float>& w,
                                                             bool grouped, bool* grouped_used);
 
+// Test hooks for cuda/attention.cuh: the plain attention forward and backward on device 0 for
+// contiguous q (batch, m, k), kk and v (batch, n, k), d_o (batch, m, k), inputs rounded to bf16;
+// results as fp32. And one Adam update (fp32) of weight, m and v in place at step `step`.
+struct CudaAttentionResult {
+  std::vector<float> o, dq, dk, dv;
+};
+[[nodiscard]] CudaAttentionResult cuda_attention_for_test(std::int64_t batch, std::int64_t m, std::int64_t n,
+                                                          std::int64_t k, const std::vector<float>& q,
+                                                          const std::vector<float>& kk, const std::vector<float>& v,
+                                                          const std::vector<float>& d_o);
+void cuda_adam_for_test(float lr, float beta1, float beta2, float eps, std::int64_t step, const std::vector<float>& grad,
+                        std::vector<float>& weight, std::vector<float>& m, std::vector<float>& v);
+
 }  // namespace switchsim::kernels
