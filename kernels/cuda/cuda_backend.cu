@@ -614,15 +614,16 @@ class CudaBackend final : public SwitchLayerBackend {
   // events after an L2 flush (the flush, twice the L2, evicts the previous run's operands, and the
   // GPU is still busy with it while the host enqueues the events and the launches). When that run
   // is short (< 200 us), where the host's launch latency between several launches would show, and
-  // `batchable` (no host synchronisation inside `enqueue`), N = ceil(2 ms / t) (2..64) (flush,
-  // run) pairs go back to back between one pair of events, the same N flushes alone are timed the
-  // same way, and the sample is (pairs - flushes) / N: every run still starts with a cold L2, and
-  // the queue never drains, so no launch latency is counted.
+  // `batchable` (no host synchronisation inside `enqueue`), N = ceil(1 ms / t) (2..32) (flush,
+  // run) pairs go back to back between one pair of events, the N - 1 flushes between them alone are
+  // timed the same way, and the sample is (pairs - flushes) / N: every run still starts with a cold
+  // L2, and the queue never drains, so no launch latency is counted. (A sample then costs up to
+  // ~3 ms of GPU time: calibrate's 200 repeats of a shape's short kernels stay within seconds.)
   template <class F>
   double time_sample(F&& enqueue, bool batchable) {
     const double single = time_events([&] { enqueue(); });
     if (!batchable || single >= 200e-6) return single;
-    const int n = std::clamp(static_cast<int>(std::ceil(2e-3 / std::max(single, 1e-7))), 2, 64);
+    const int n = std::clamp(static_cast<int>(std::ceil(1e-3 / std::max(single, 1e-7))), 2, 32);
     const double pairs = time_events([&] {
       for (int i = 0; i < n; ++i) {
         if (i > 0) flush_l2();
