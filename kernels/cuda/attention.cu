@@ -59,7 +59,8 @@ __global__ void softmax_backward_rows_kernel(const float* __restrict__ p, const 
   if (r >= rows) return;
   const int lane = threadIdx.x % 32;
   float delta = 0.0f;
-  for (std::int64_t c = lane; c < k; c += 32) delta = fmaf(__bfloat162float(d_o[r * k + c]), __bfloat162float(o[r * k + c]), delta);
+  for (std::int64_t c = lane; c < k; c += 32)
+    delta = fmaf(__bfloat162float(d_o[r * k + c]), __bfloat162float(o[r * k + c]), delta);
   delta = warp_sum(delta);
   for (std::int64_t j = lane; j < n; j += 32) ds[r * n + j] = __float2bfloat16(p[r * n + j] * (dp[r * n + j] - delta));
 }
@@ -118,7 +119,7 @@ void attention_forward(cublasHandle_t blas, cudaStream_t stream, const Attention
   gemm(blas, false, true, s.m, s.n, s.k, scale, b.q.get(), CUDA_R_16BF, b.kk.get(), CUDA_R_16BF, 0.0f, b.p.get(),
        CUDA_R_32F, s.batch);
   softmax_rows_kernel<<<row_blocks(s.batch * s.m), kWarpsPerBlock * 32, 0, stream>>>(b.p.get(), b.p16.get(),
-                                                                                      s.batch * s.m, s.n);
+                                                                                     s.batch * s.m, s.n);
   SWITCHSIM_CUDA_CHECK_LAUNCH("softmax_rows_kernel");
   // O (m, k) = P (m, n) V (n, k).
   gemm(blas, false, false, s.m, s.k, s.n, 1.0f, b.p16.get(), CUDA_R_16BF, b.v.get(), CUDA_R_16BF, 0.0f, b.o.get(),
@@ -150,7 +151,7 @@ void launch_adam(const float* g, float* w, float* m, float* v, std::int64_t n, f
   require(n > 0, "adam: n must be positive");
   const std::int64_t blocks = (n + 255) / 256;
   adam_kernel<<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), 256, 0, stream>>>(g, w, m, v, n, lr, beta1,
-                                                                                         beta2, eps, c1, c2);
+                                                                                          beta2, eps, c1, c2);
   SWITCHSIM_CUDA_CHECK_LAUNCH("adam_kernel");
 }
 
@@ -160,9 +161,12 @@ namespace switchsim::kernels {
 
 namespace {
 
+// Copies are stream-ordered (cudaMemcpyAsync on the session's non-blocking stream, which does not
+// synchronise with the legacy default stream that plain cudaMemcpy uses).
 void to_device_bf16(const std::vector<float>& src, cuda::DeviceBuffer<cuda::bf16>& dst, cudaStream_t stream) {
   cuda::DeviceBuffer<float> tmp(src.size());
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(tmp.get(), src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice));
+  SWITCHSIM_CUDA_CHECK(
+      cudaMemcpyAsync(tmp.get(), src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice, stream));
   cuda::launch_float_to_bf16(tmp.get(), dst.get(), static_cast<std::int64_t>(src.size()), stream);
   SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream));  // tmp dies here
 }
@@ -172,7 +176,9 @@ std::vector<float> to_host(const cuda::DeviceBuffer<cuda::bf16>& src, cudaStream
   cuda::launch_bf16_to_float(src.get(), tmp.get(), static_cast<std::int64_t>(src.size()), stream);
   SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
   std::vector<float> out(src.size());
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(out.data(), tmp.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  SWITCHSIM_CUDA_CHECK(
+      cudaMemcpyAsync(out.data(), tmp.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost, stream));
+  SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
   return out;
 }
 
@@ -226,27 +232,32 @@ CudaAttentionResult cuda_attention_for_test(std::int64_t batch, std::int64_t m, 
           to_host(b.dv, session.stream)};
 }
 
-void cuda_adam_for_test(float lr, float beta1, float beta2, float eps, std::int64_t step, const std::vector<float>& grad,
-                        std::vector<float>& weight, std::vector<float>& m, std::vector<float>& v) {
+void cuda_adam_for_test(float lr, float beta1, float beta2, float eps, std::int64_t step,
+                        const std::vector<float>& grad, std::vector<float>& weight, std::vector<float>& m,
+                        std::vector<float>& v) {
   const std::size_t n = grad.size();
   if (weight.size() != n || m.size() != n || v.size() != n || n == 0 || step < 1) {
     throw std::invalid_argument("cuda_adam_for_test: sizes must match and be positive, step >= 1");
   }
   Session session;
   cuda::DeviceBuffer<float> g(n), w(n), dm(n), dv(n);
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(g.get(), grad.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(w.get(), weight.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(dm.get(), m.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(dv.get(), v.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  SWITCHSIM_CUDA_CHECK(
+      cudaMemcpyAsync(g.get(), grad.data(), n * sizeof(float), cudaMemcpyHostToDevice, session.stream));
+  SWITCHSIM_CUDA_CHECK(
+      cudaMemcpyAsync(w.get(), weight.data(), n * sizeof(float), cudaMemcpyHostToDevice, session.stream));
+  SWITCHSIM_CUDA_CHECK(cudaMemcpyAsync(dm.get(), m.data(), n * sizeof(float), cudaMemcpyHostToDevice, session.stream));
+  SWITCHSIM_CUDA_CHECK(cudaMemcpyAsync(dv.get(), v.data(), n * sizeof(float), cudaMemcpyHostToDevice, session.stream));
   const double t = static_cast<double>(step);
   const auto c1 = static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(beta1), t)));
   const auto c2 = static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(beta2), t)));
   cuda::launch_adam(g.get(), w.get(), dm.get(), dv.get(), static_cast<std::int64_t>(n), lr, beta1, beta2, eps, c1, c2,
                     session.stream);
   SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(session.stream));
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(weight.data(), w.get(), n * sizeof(float), cudaMemcpyDeviceToHost));
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(m.data(), dm.get(), n * sizeof(float), cudaMemcpyDeviceToHost));
-  SWITCHSIM_CUDA_CHECK(cudaMemcpy(v.data(), dv.get(), n * sizeof(float), cudaMemcpyDeviceToHost));
+  SWITCHSIM_CUDA_CHECK(
+      cudaMemcpyAsync(weight.data(), w.get(), n * sizeof(float), cudaMemcpyDeviceToHost, session.stream));
+  SWITCHSIM_CUDA_CHECK(cudaMemcpyAsync(m.data(), dm.get(), n * sizeof(float), cudaMemcpyDeviceToHost, session.stream));
+  SWITCHSIM_CUDA_CHECK(cudaMemcpyAsync(v.data(), dv.get(), n * sizeof(float), cudaMemcpyDeviceToHost, session.stream));
+  SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(session.stream));
 }
 
 }  // namespace switchsim::kernels

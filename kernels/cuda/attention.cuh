@@ -25,8 +25,8 @@ struct AttentionDims {
 struct AttentionBuffers {
   void resize(const AttentionDims& s);
   DeviceBuffer<bf16> q, kk, v, o, d_o, dq, dk, dv;  // (batch, m | n, k)
-  DeviceBuffer<float> p, dp;                         // (batch, m, n): P, then dP / scratch
-  DeviceBuffer<bf16> p16;                            // (batch, m, n): P, then dS, as bf16
+  DeviceBuffer<float> p, dp;                        // (batch, m, n): P, then dP / scratch
+  DeviceBuffer<bf16> p16;                           // (batch, m, n): P, then dS, as bf16
 };
 
 // S = Q K^T / sqrt(k), P = softmax_rows(S), O = P V.

@@ -99,8 +99,9 @@ __global__ void gated_backward_kernel(bf16* __restrict__ h, bf16* __restrict__ u
 }
 
 __global__ void dispatch_backward_kernel(const bf16* __restrict__ d_in, const std::int32_t* __restrict__ expert,
-                                         const std::int32_t* __restrict__ slot, const std::int64_t* __restrict__ offsets,
-                                         float* __restrict__ dx, std::int64_t T, int k, std::int64_t E, std::int64_t d) {
+                                         const std::int32_t* __restrict__ slot,
+                                         const std::int64_t* __restrict__ offsets, float* __restrict__ dx,
+                                         std::int64_t T, int k, std::int64_t E, std::int64_t d) {
   const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (t >= T) return;
   const int lane = threadIdx.x % 32;

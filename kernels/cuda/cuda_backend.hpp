@@ -40,7 +40,8 @@ struct CudaAttentionResult {
                                                           std::int64_t k, const std::vector<float>& q,
                                                           const std::vector<float>& kk, const std::vector<float>& v,
                                                           const std::vector<float>& d_o);
-void cuda_adam_for_test(float lr, float beta1, float beta2, float eps, std::int64_t step, const std::vector<float>& grad,
-                        std::vector<float>& weight, std::vector<float>& m, std::vector<float>& v);
+void cuda_adam_for_test(float lr, float beta1, float beta2, float eps, std::int64_t step,
+                        const std::vector<float>& grad, std::vector<float>& weight, std::vector<float>& m,
+                        std::vector<float>& v);
 
 }  // namespace switchsim::kernels

@@ -7,7 +7,6 @@
 
 #include "kernels/cuda/grouped_gemm.cuh"
 
-
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -84,9 +83,9 @@ void GroupedGemm::run(cublasHandle_t blas, cudaStream_t stream, GroupedGemmMetho
                                          cudaMemcpyHostToDevice, stream));
     void* const* dev = device_pointers_.get();
     const cublasStatus_t status = cublasGemmGroupedBatchedEx(
-        blas, op_a_.data(), op_b_.data(), m_.data(), n_.data(), k_.data(), alpha_.data(), dev, CUDA_R_16BF,
-        lda_.data(), dev + count, CUDA_R_16BF, ldb_.data(), beta_.data(), dev + 2 * count, CUDA_R_16BF, ldc_.data(),
-        groups, group_size_.data(), CUBLAS_COMPUTE_32F);
+        blas, op_a_.data(), op_b_.data(), m_.data(), n_.data(), k_.data(), alpha_.data(), dev, CUDA_R_16BF, lda_.data(),
+        dev + count, CUDA_R_16BF, ldb_.data(), beta_.data(), dev + 2 * count, CUDA_R_16BF, ldc_.data(), groups,
+        group_size_.data(), CUBLAS_COMPUTE_32F);
     if (status == CUBLAS_STATUS_SUCCESS) {
       used_ = GroupedGemmMethod::grouped;
       return;
@@ -112,13 +111,14 @@ void GroupedGemm::run(cublasHandle_t blas, cudaStream_t stream, GroupedGemmMetho
 namespace switchsim::kernels {
 
 std::vector<float> cuda_grouped_gemm_for_test(const std::vector<std::int64_t>& rows_per_expert, std::int64_t kdim,
-                                              std::int64_t n, const std::vector<float>& in,
-                                              const std::vector<float>& w, bool grouped, bool* grouped_used) {
+                                              std::int64_t n, const std::vector<float>& in, const std::vector<float>& w,
+                                              bool grouped, bool* grouped_used) {
   using cuda::bf16;
   std::int64_t rows = 0;
   for (const std::int64_t r : rows_per_expert) rows += r;
   const auto experts = static_cast<std::int64_t>(rows_per_expert.size());
-  if (static_cast<std::int64_t>(in.size()) != rows * kdim || static_cast<std::int64_t>(w.size()) != experts * kdim * n) {
+  if (static_cast<std::int64_t>(in.size()) != rows * kdim ||
+      static_cast<std::int64_t>(w.size()) != experts * kdim * n) {
     throw std::invalid_argument("cuda_grouped_gemm_for_test: in must be (rows, kdim), w (experts, kdim, n)");
   }
   SWITCHSIM_CUDA_CHECK(cudaSetDevice(0));
@@ -131,8 +131,10 @@ std::vector<float> cuda_grouped_gemm_for_test(const std::vector<std::int64_t>& r
     SWITCHSIM_CUDA_CHECK(cublasSetStream(blas, stream));
     cuda::DeviceBuffer<float> in_f(in.size()), w_f(w.size()), out_f(out.size());
     cuda::DeviceBuffer<bf16> in_b(in.size()), w_b(w.size()), out_b(out.size());
-    SWITCHSIM_CUDA_CHECK(cudaMemcpy(in_f.get(), in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice));
-    SWITCHSIM_CUDA_CHECK(cudaMemcpy(w_f.get(), w.data(), w.size() * sizeof(float), cudaMemcpyHostToDevice));
+    SWITCHSIM_CUDA_CHECK(
+        cudaMemcpyAsync(in_f.get(), in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice, stream));
+    SWITCHSIM_CUDA_CHECK(
+        cudaMemcpyAsync(w_f.get(), w.data(), w.size() * sizeof(float), cudaMemcpyHostToDevice, stream));
     cuda::launch_float_to_bf16(in_f.get(), in_b.get(), static_cast<std::int64_t>(in.size()), stream);
     cuda::launch_float_to_bf16(w_f.get(), w_b.get(), static_cast<std::int64_t>(w.size()), stream);
     SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(out_b.get(), 0, out.size() * sizeof(bf16), stream));
@@ -140,7 +142,8 @@ std::vector<float> cuda_grouped_gemm_for_test(const std::vector<std::int64_t>& r
     std::int64_t off = 0;
     for (std::int64_t e = 0; e < experts; ++e) {
       const std::int64_t r = rows_per_expert[static_cast<std::size_t>(e)];
-      if (r > 0) problems.push_back({in_b.get() + off * kdim, w_b.get() + e * kdim * n, out_b.get() + off * n, r, n, kdim});
+      if (r > 0)
+        problems.push_back({in_b.get() + off * kdim, w_b.get() + e * kdim * n, out_b.get() + off * n, r, n, kdim});
       off += r;
     }
     cuda::GroupedGemm gemm;
@@ -148,7 +151,9 @@ std::vector<float> cuda_grouped_gemm_for_test(const std::vector<std::int64_t>& r
     if (grouped_used != nullptr) *grouped_used = gemm.method_used() == cuda::GroupedGemmMethod::grouped;
     cuda::launch_bf16_to_float(out_b.get(), out_f.get(), static_cast<std::int64_t>(out.size()), stream);
     SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
-    SWITCHSIM_CUDA_CHECK(cudaMemcpy(out.data(), out_f.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    SWITCHSIM_CUDA_CHECK(
+        cudaMemcpyAsync(out.data(), out_f.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost, stream));
+    SWITCHSIM_CUDA_CHECK(cudaStreamSynchronize(stream));
   } catch (...) {
     if (blas != nullptr) cublasDestroy(blas);
     cudaStreamDestroy(stream);

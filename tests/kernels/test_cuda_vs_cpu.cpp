@@ -190,7 +190,8 @@ TEST_CASE("CUDA equals CPU in dropless mode: top-2 swiglu and geglu, several gro
   compare_backends(config(384, 36, 72, 6, 2, 1.25, 96, Activation::geglu, true));
 }
 
-TEST_CASE("CUDA equals CPU in dropless mode: more experts than some loads, empty experts", "[kernels][cuda][dropless]") {
+TEST_CASE("CUDA equals CPU in dropless mode: more experts than some loads, empty experts",
+          "[kernels][cuda][dropless]") {
   // 48 tokens over 40 experts, top-1: several experts get no token, so their blocks are empty
   // and the grouped GEMM skips them.
   const auto c = config(48, 64, 128, 40, 1, 1.0, 0, Activation::relu, true);
@@ -258,7 +259,8 @@ TEST_CASE("CUDA grouped GEMM equals a per-expert loop of cuBLAS products and a f
         for (std::int64_t j = 0; j < n; ++j) {
           double ref = 0.0;
           for (std::int64_t q = 0; q < kdim; ++q) {
-            ref += double(in[static_cast<std::size_t>(r * kdim + q)]) * w[static_cast<std::size_t>((e * kdim + q) * n + j)];
+            ref += double(in[static_cast<std::size_t>(r * kdim + q)]) *
+                   w[static_cast<std::size_t>((e * kdim + q) * n + j)];
           }
           const auto i = static_cast<std::size_t>(r * n + j);
           // Both round an fp32 sum to bf16: at most a rounding step apart (2^-8 relative) when
@@ -321,7 +323,8 @@ void compare_backward(const SwitchLayerConfig& c) {
 
 }  // namespace
 
-TEST_CASE("CUDA backward equals CPU backward: capacity mode with drops, every activation", "[kernels][cuda][backward]") {
+TEST_CASE("CUDA backward equals CPU backward: capacity mode with drops, every activation",
+          "[kernels][cuda][backward]") {
   for (const Activation act : {Activation::relu, Activation::geglu, Activation::swiglu}) {
     compare_backward(config(384, 64, 128, 8, 2, 0.75, 96, act));
   }
@@ -349,8 +352,8 @@ TEST_CASE("CUDA backward: order and input checks", "[kernels][cuda][backward]") 
 }
 
 TEST_CASE("CUDA plain attention forward and backward equal the CPU's", "[kernels][cuda][attention]") {
-  for (const auto& shape : {cpu::AttentionShape{3, 16, 16, 8}, cpu::AttentionShape{2, 40, 72, 64},
-                            cpu::AttentionShape{4, 128, 128, 64}}) {
+  for (const auto& shape :
+       {cpu::AttentionShape{3, 16, 16, 8}, cpu::AttentionShape{2, 40, 72, 64}, cpu::AttentionShape{4, 128, 128, 64}}) {
     CAPTURE(shape.batch, shape.m, shape.n, shape.k);
     const auto qo = static_cast<std::size_t>(shape.batch * shape.m * shape.k);
     const auto kv = static_cast<std::size_t>(shape.batch * shape.n * shape.k);
@@ -399,8 +402,8 @@ TEST_CASE("CUDA Adam update equals the CPU's", "[kernels][cuda][optimizer]") {
     max_update_error = std::max(max_update_error, std::abs(double(w[i]) - w_cpu[i]));
     max_update = std::max(max_update, std::abs(double(w_cpu[i]) - std::cos(0.05 * double(i))));
   }
-  CHECK(max_update > 1e-5);            // the update happened (~lr m / sqrt(v), here up to ~1e-4)
-  CHECK(max_update_error < 1e-6);      // w ~ 1 keeps ~6e-8 resolution; rounding of m, v moves it less
+  CHECK(max_update > 1e-5);        // the update happened (~lr m / sqrt(v), here up to ~1e-4)
+  CHECK(max_update_error < 1e-6);  // w ~ 1 keeps ~6e-8 resolution; rounding of m, v moves it less
 }
 
 TEST_CASE("CUDA backend times attention and Adam, so calibrate covers every op kind", "[kernels][cuda][attention]") {
