@@ -367,6 +367,12 @@ class CudaBackend final : public SwitchLayerBackend {
     j["driver_version"] = driver;
     j["runtime_version"] = runtime;
     j["host_cpu"] = cpu_model_name();
+    if (config_.dropless && loaded_) {  // how the last grouped product ran (cuda/grouped_gemm.cuh)
+      j["grouped_gemm"] = grouped_.method_used() == cuda::GroupedGemmMethod::grouped
+                              ? std::string("cublasGemmGroupedBatchedEx")
+                              : "cublasGemmEx per expert (cublasGemmGroupedBatchedEx status " +
+                                    std::to_string(grouped_.last_grouped_status()) + ")";
+    }
     return j;
   }
 

@@ -86,12 +86,18 @@ void GroupedGemm::run(cublasHandle_t blas, cudaStream_t stream, GroupedGemmMetho
         blas, op_a_.data(), op_b_.data(), m_.data(), n_.data(), k_.data(), alpha_.data(), dev, CUDA_R_16BF, lda_.data(),
         dev + count, CUDA_R_16BF, ldb_.data(), beta_.data(), dev + 2 * count, CUDA_R_16BF, ldc_.data(), groups,
         group_size_.data(), CUBLAS_COMPUTE_32F);
+    last_grouped_status_ = static_cast<int>(status);
     if (status == CUBLAS_STATUS_SUCCESS) {
       used_ = GroupedGemmMethod::grouped;
       return;
     }
-    if (status != CUBLAS_STATUS_NOT_SUPPORTED) check(status, "cublasGemmGroupedBatchedEx", __FILE__, __LINE__);
-    grouped_unsupported_ = true;  // from now on the loop, without asking again
+    // NOT_SUPPORTED: this library or device has no such kernel; INVALID_VALUE: a restriction of the
+    // grouped call (e.g. operand alignment) that cublasGemmEx does not have. Either way the loop
+    // below runs the same products, and reports any real argument error itself.
+    if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_INVALID_VALUE) {
+      check(status, "cublasGemmGroupedBatchedEx", __FILE__, __LINE__);
+    }
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED) grouped_unsupported_ = true;  // do not ask again
   }
   used_ = GroupedGemmMethod::loop;
   std::size_t i = 0;

@@ -10,8 +10,9 @@
 // transposes, leading dimensions and alpha/beta are host arrays; the operand pointers are a
 // device array, uploaded on the stream before the call (stream order keeps reuse safe). When
 // the library answers CUBLAS_STATUS_NOT_SUPPORTED (an older libcublas at run time, an unsupported
-// device), the same products run as a loop of cublasGemmEx calls, one per problem, and
-// method_used() says so. The per-problem loop is also selectable, so tests can compare the two.
+// device; then for good) or CUBLAS_STATUS_INVALID_VALUE (a restriction of the grouped call, e.g.
+// alignment; for that call), the same products run as a loop of cublasGemmEx calls, one per
+// problem, and method_used() says so. The per-problem loop is also selectable, so tests can compare the two.
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -44,10 +45,13 @@ class GroupedGemm {
            float alpha = 1.0f, float beta = 0.0f);
   // The method of the last run: grouped, or loop when asked for or when grouped was not supported.
   [[nodiscard]] GroupedGemmMethod method_used() const { return used_; }
+  // The cublasStatus_t of the last grouped call (-1: none yet), for reports.
+  [[nodiscard]] int last_grouped_status() const { return last_grouped_status_; }
 
  private:
   GroupedGemmMethod used_ = GroupedGemmMethod::grouped;
   bool grouped_unsupported_ = false;
+  int last_grouped_status_ = -1;
   std::vector<void*> host_pointers_;  // cuBLAS's A..., B..., C... (3 x problems)
   DeviceBuffer<void*> device_pointers_;
   std::vector<cublasOperation_t> op_a_, op_b_;
