@@ -49,7 +49,12 @@ std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bo
                                                  : std::vector<std::int64_t>{512, 1024, 2048};
     for (auto d : dims)
       for (auto T : tokens) out.push_back(shape(T, d, d >= 2048 ? 16 : 64));
-    if (!quick) out.push_back(shape(8192, 1024, 32, 2, Activation::geglu));
+    if (!quick) {
+      out.push_back(shape(8192, 1024, 32, 2, Activation::geglu));
+      // Dropless: the grouped GEMM (cuda/grouped_gemm.cuh) over the real loads, top-2.
+      out.push_back(dropless(shape(8192, 1024, 64, 2)));
+      out.push_back(dropless(shape(8192, 1024, 32, 2, Activation::swiglu)));
+    }
     return out;
   }
   const std::vector<std::int64_t> tokens = quick ? std::vector<std::int64_t>{128, 1024}
@@ -67,7 +72,7 @@ std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bo
     out.push_back(shape(128, 96, 8, 2, Activation::geglu));
     out.push_back(shape(1024, 64, 16, 2));
     out.push_back(shape(1024, 32, 32));
-    // Dropless (CPU only: the CUDA backend has no grouped GEMM yet): its expert FFN is one
+    // Dropless: its expert FFN is one
     // product of p + 1 matrices over all T k rows (switch_layer_ops), a shape the padded
     // sweep does not give.
     out.push_back(dropless(shape(1024, 64, 16, 2)));
@@ -79,7 +84,8 @@ std::vector<SwitchLayerConfig> calibration_shapes(const std::string& backend, bo
 std::vector<SwitchLayerConfig> validation_shapes(const std::string& backend, bool quick) {
   if (backend == "cuda") {
     if (quick) return {shape(4096, 768, 64)};
-    return {shape(4096, 768, 64), shape(16384, 768, 32), shape(8192, 1536, 16), shape(16384, 1024, 64, 2)};
+    return {shape(4096, 768, 64), shape(16384, 768, 32), shape(8192, 1536, 16), shape(16384, 1024, 64, 2),
+            dropless(shape(16384, 768, 32, 2))};
   }
   if (quick) return {shape(256, 48, 8)};
   // The SwiGLU shape is the GEGLU one with SiLU: no SwiGLU is calibrated, the model prices its

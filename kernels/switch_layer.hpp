@@ -49,6 +49,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/errors.hpp"
 #include "kernels/cost_model.hpp"
 #include "kernels/host_info.hpp"
 
@@ -142,6 +143,25 @@ inline constexpr SwitchKernel kAllSwitchKernels[] = {SwitchKernel::router, Switc
                                                      SwitchKernel::combine};
 [[nodiscard]] const char* to_string(SwitchKernel k);
 
+// The layer's backward as four kernels (kernels/cpu/switch_layer_backward_cpu.hpp has the maths):
+// combine_backward (d expert outputs, d gates), expert_backward (dgrad and wgrad of every expert,
+// with the activation's backward), dispatch_backward (dx of the expert path), router_backward
+// (softmax backward with the aux-loss term, dWr, dx of the router path). Run in this order.
+enum class SwitchBackwardKernel : std::uint8_t { combine_backward, expert_backward, dispatch_backward, router_backward };
+inline constexpr SwitchBackwardKernel kAllSwitchBackwardKernels[] = {
+    SwitchBackwardKernel::combine_backward, SwitchBackwardKernel::expert_backward,
+    SwitchBackwardKernel::dispatch_backward, SwitchBackwardKernel::router_backward};
+[[nodiscard]] const char* to_string(SwitchBackwardKernel k);
+
+// The gradients of the loss <dy, y> + aux_loss with the routing decisions held fixed, as fp32.
+struct SwitchLayerGradients {
+  std::vector<float> dx;         // (T, d_model): expert path + router path
+  std::vector<float> d_router;   // (d_model, E)
+  std::vector<float> d_wi;       // (E, d_model, d_ff)
+  std::vector<float> d_wi_gate;  // (E, d_model, d_ff), GEGLU and SwiGLU only
+  std::vector<float> d_wo;       // (E, d_ff, d_model)
+};
+
 // The cost-model ops of one Switch layer forward pass on one device, with
 // the conventions of cost_model.hpp (e = bytes per element of `precision`):
 //   router:     {router, m = T, k = d_model, n = E}, precision fp32; capacity
@@ -207,11 +227,29 @@ class SwitchLayerBackend {
   [[nodiscard]] virtual std::optional<Percentiles> time_adam(std::int64_t /*params*/, int /*repeats*/) {
     return std::nullopt;
   }
+
+  // The backward kernels, on the loaded problem after a forward pass (run_switch_layer), with the
+  // routing the router chose. Optional: a backend without them answers false to has_backward()
+  // and the three calls below throw UnavailableError.
+  [[nodiscard]] virtual bool has_backward() const { return false; }
+  // Sets the upstream gradient dy (T, d_model); InputError("dy", ...) for another size.
+  virtual void set_output_gradient(const std::vector<float>& /*dy*/) { throw UnavailableError(no_backward()); }
+  // Runs one backward kernel; returns its duration in seconds (as run()).
+  virtual double run_backward(SwitchBackwardKernel /*kernel*/) { throw UnavailableError(no_backward()); }
+  // The gradients after the four kernels ran, copied back as fp32.
+  [[nodiscard]] virtual SwitchLayerGradients gradients() const { throw UnavailableError(no_backward()); }
+
+ private:
+  [[nodiscard]] std::string no_backward() const {
+    return "the " + name() + " backend has no backward kernels";
+  }
 };
 
 // Runs router, assign_capacity, dispatch, expert_ffn and combine in order;
 // returns the total seconds.
 double run_switch_layer(SwitchLayerBackend& backend);
+// Runs the four backward kernels in order (set_output_gradient first); returns the total seconds.
+double run_switch_layer_backward(SwitchLayerBackend& backend);
 
 // "cpu" or "cuda". InputError("--backend", ...) for another name;
 // UnavailableError when CUDA was not built, its module (libswitchsim_cuda.so,

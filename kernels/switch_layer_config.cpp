@@ -32,6 +32,16 @@ const char* to_string(SwitchKernel k) {
   return "unknown";
 }
 
+const char* to_string(SwitchBackwardKernel k) {
+  switch (k) {
+    case SwitchBackwardKernel::combine_backward: return "combine_backward";
+    case SwitchBackwardKernel::expert_backward: return "expert_backward";
+    case SwitchBackwardKernel::dispatch_backward: return "dispatch_backward";
+    case SwitchBackwardKernel::router_backward: return "router_backward";
+  }
+  return "unknown";
+}
+
 void SwitchLayerConfig::validate() const {
   auto positive = [](std::int64_t v, const char* field) {
     if (v <= 0) throw InputError(field, "must be positive (got " + std::to_string(v) + ")");
@@ -77,6 +87,12 @@ float round_to_bf16(float v) {
 double run_switch_layer(SwitchLayerBackend& backend) {
   double total = 0.0;
   for (SwitchKernel k : kAllSwitchKernels) total += backend.run(k);
+  return total;
+}
+
+double run_switch_layer_backward(SwitchLayerBackend& backend) {
+  double total = 0.0;
+  for (SwitchBackwardKernel k : kAllSwitchBackwardKernels) total += backend.run_backward(k);
   return total;
 }
 

@@ -8,10 +8,14 @@
 //   dispatch:   2 * E * S * d_model * e bytes (read token rows, write buffer)
 //   combine:    (E * S + T) * d_model * e bytes
 //   dispatch/combine ceiling: the measured copy bandwidth (bytes read + written)
+//   expert backward (--backward; R buffer rows): ReLU reuses relu(h): d a, dWo,
+//     dWi, d in = 8 R d_model d_ff FLOPs; GEGLU / SwiGLU recompute h and u and
+//     have a second input projection: 16 R d_model d_ff FLOPs
 //
 // usage: bench_switch_layer --backend cpu|cuda [--tokens T] [--d-model D]
 //        [--d-ff F] [--experts E] [--top-k K] [--capacity-factor X]
-//        [--group-size G] [--geglu | --swiglu] [--repeats R]
+//        [--group-size G] [--geglu | --swiglu] [--dropless] [--backward]
+//        [--repeats R]
 
 #include <cmath>
 #include <iostream>
@@ -36,7 +40,7 @@ int main(int argc, char** argv) {
   c.d_ff = 1024;
   c.experts = 8;
   c.capacity_factor = 1.25;
-  bool geglu = false, swiglu = false;
+  bool geglu = false, swiglu = false, backward = false;
   int repeats = 20;
   app.add_option("--backend", backend_name);
   app.add_option("--tokens", c.tokens);
@@ -48,6 +52,8 @@ int main(int argc, char** argv) {
   app.add_option("--group-size", c.group_size);
   app.add_flag("--geglu", geglu);
   app.add_flag("--swiglu", swiglu)->excludes("--geglu");
+  app.add_flag("--dropless", c.dropless, "Grouped GEMM over the real expert loads, no capacity");
+  app.add_flag("--backward", backward, "Also time the four backward kernels (where the backend has them)");
   app.add_option("--repeats", repeats);
   CLI11_PARSE(app, argc, argv);
   if (geglu) c.activation = Activation::geglu;
@@ -94,6 +100,36 @@ int main(int argc, char** argv) {
     out["dispatch_vs_copy"] = dispatch_bytes / percentiles(dispatch).median / copy_Bps;  // target (H200) >= 0.7
     out["combine_vs_copy"] = combine_bytes / percentiles(combine).median / copy_Bps;
     out["drops"] = backend->assignment().dropped;
+    if (backward) {
+      if (!backend->has_backward()) throw UnavailableError("the " + backend->name() + " backend has no backward kernels");
+      std::vector<float> dy(static_cast<std::size_t>(c.tokens * c.d_model));
+      std::uint64_t state = 17;
+      for (auto& v : dy) {  // uniform in [-1, 1), bf16-exact
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        v = round_to_bf16(static_cast<float>(static_cast<double>(state >> 40) / 16777216.0 * 2.0 - 1.0));
+      }
+      backend->set_output_gradient(dy);
+      (void)run_switch_layer_backward(*backend);  // warm-up, and every kernel's inputs exist
+      std::vector<double> total, comb, expert, disp, route;
+      for (int r = 0; r < repeats; ++r) {
+        comb.push_back(backend->run_backward(SwitchBackwardKernel::combine_backward));
+        expert.push_back(backend->run_backward(SwitchBackwardKernel::expert_backward));
+        disp.push_back(backend->run_backward(SwitchBackwardKernel::dispatch_backward));
+        route.push_back(backend->run_backward(SwitchBackwardKernel::router_backward));
+        total.push_back(comb.back() + expert.back() + disp.back() + route.back());
+      }
+      const double rows = static_cast<double>(c.buffer_rows());
+      const double bwd_flops = (c.gated() ? 16.0 : 8.0) * rows * static_cast<double>(c.d_model) *
+                               static_cast<double>(c.d_ff);
+      const double expert_s = percentiles(expert).median;
+      out["backward_median_s"] = {{"layer", percentiles(total).median},
+                                  {"combine_backward", percentiles(comb).median},
+                                  {"expert_backward", expert_s},
+                                  {"dispatch_backward", percentiles(disp).median},
+                                  {"router_backward", percentiles(route).median}};
+      out["expert_backward_flops"] = bwd_flops;
+      out["expert_backward_vs_dense"] = bwd_flops / expert_s / dense_rate;
+    }
     std::cout << dump_json(out);
   } catch (const InputError& e) {
     std::cerr << "bench_switch_layer: " << e.what() << "\n";

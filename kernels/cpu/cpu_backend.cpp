@@ -12,6 +12,7 @@
 #include "kernels/cpu/parallel.hpp"
 #include "kernels/cpu/attention_cpu.hpp"
 #include "kernels/cpu/optimizer_cpu.hpp"
+#include "kernels/cpu/switch_layer_backward_cpu.hpp"
 #include "kernels/cpu/switch_layer_cpu.hpp"
 #include "kernels/host_info.hpp"
 
@@ -56,6 +57,9 @@ class CpuBackend final : public SwitchLayerBackend {
     problem_ = problem;
     routing_ = RouterOutput{};
     assignment_ = CapacityAssignment{};
+    dy_.clear();
+    scratch_ = cpu::SwitchLayerBackwardScratch{};
+    grads_ = SwitchLayerGradients{};
     // Size every buffer now so that timed runs do not allocate.
     const auto& c = problem_.config;
     probs_.assign(static_cast<std::size_t>(c.tokens * c.experts), 0.0f);
@@ -95,6 +99,53 @@ class CpuBackend final : public SwitchLayerBackend {
     }
     return seconds_since(start);
   }
+
+  // The backward: the cpu:: functions of switch_layer_backward_cpu.hpp on this backend's forward
+  // state. ReLU uses the forward's relu(h) (expert_ffn's hidden), GEGLU and SwiGLU recompute h and u
+  // from the dispatch buffer, as the CUDA backend does.
+  [[nodiscard]] bool has_backward() const override { return true; }
+
+  void set_output_gradient(const std::vector<float>& dy) override {
+    require_loaded();
+    if (static_cast<std::int64_t>(dy.size()) != problem_.config.tokens * problem_.config.d_model) {
+      throw InputError("dy", "must have tokens*d_model entries");
+    }
+    dy_ = dy;
+  }
+
+  double run_backward(SwitchBackwardKernel kernel) override {
+    require_loaded();
+    const auto& c = problem_.config;
+    const auto rows = static_cast<std::size_t>(c.buffer_rows());
+    auto need = [](bool ok, const char* what) {
+      if (!ok) throw InputError("backend", what);
+    };
+    need(dy_.size() == static_cast<std::size_t>(c.tokens * c.d_model), "set_output_gradient before the backward");
+    const auto start = Clock::now();
+    switch (kernel) {
+      case SwitchBackwardKernel::combine_backward:
+        cpu::combine_backward(c, routing_.gate, routing_.expert, assignment_, expert_out_, dy_, scratch_);
+        break;
+      case SwitchBackwardKernel::expert_backward:
+        need(scratch_.d_out.size() == rows * static_cast<std::size_t>(c.d_model), "combine_backward first");
+        cpu::expert_backward(c, problem_.weights, assignment_, buffer_, scratch_, grads_, c.gated() ? nullptr : &hidden_);
+        break;
+      case SwitchBackwardKernel::dispatch_backward:
+        need(scratch_.d_in.size() == rows * static_cast<std::size_t>(c.d_model), "expert_backward first");
+        cpu::dispatch_backward(c, routing_.expert, assignment_, scratch_, grads_);
+        break;
+      case SwitchBackwardKernel::router_backward:
+        need(grads_.dx.size() == static_cast<std::size_t>(c.tokens * c.d_model) &&
+                 scratch_.d_gate.size() == static_cast<std::size_t>(c.tokens * c.top_k),
+             "combine_backward and dispatch_backward first");
+        cpu::router_backward(c, problem_.x.data(), problem_.weights.router.data(), probs_, routing_, assignment_,
+                             scratch_, grads_);
+        break;
+    }
+    return seconds_since(start);
+  }
+
+  [[nodiscard]] SwitchLayerGradients gradients() const override { return grads_; }
 
   [[nodiscard]] RouterOutput router_output() const override { return routing_; }
   [[nodiscard]] CapacityAssignment assignment() const override { return assignment_; }
@@ -208,6 +259,9 @@ class CpuBackend final : public SwitchLayerBackend {
   RouterOutput routing_;
   CapacityAssignment assignment_;
   std::vector<float> probs_, buffer_, hidden_, gate_hidden_, expert_out_, y_;
+  std::vector<float> dy_;                    // (T, d_model), set_output_gradient
+  cpu::SwitchLayerBackwardScratch scratch_;  // between the backward kernels
+  SwitchLayerGradients grads_;
 };
 
 }  // namespace

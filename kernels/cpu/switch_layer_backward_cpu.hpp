@@ -37,13 +37,7 @@
 
 namespace switchsim::kernels::cpu {
 
-struct SwitchLayerGrads {
-  std::vector<float> dx;         // (T, d_model): expert path + router path
-  std::vector<float> d_router;   // (d_model, E)
-  std::vector<float> d_wi;       // (E, d_model, d_ff)
-  std::vector<float> d_wi_gate;  // (E, d_model, d_ff), GEGLU and SwiGLU only
-  std::vector<float> d_wo;       // (E, d_ff, d_model)
-};
+using SwitchLayerGrads = SwitchLayerGradients;  // kernels/switch_layer.hpp
 
 // Scratch of the backward: gradients that flow between its kernels.
 struct SwitchLayerBackwardScratch {

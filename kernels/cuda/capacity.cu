@@ -13,6 +13,11 @@
 //   3. place:  position = prefix[g][c][e] + rank among equal experts of lower
 //              lanes; kept when position < C (row g*C + position), else -1.
 // Integer sums in a fixed order: the result does not depend on scheduling.
+//
+// Dropless mode (launch_assign_dropless) runs count and scan over ONE group of
+// all T tokens (the global rank-major order of the CPU backend), then turns the
+// experts' loads into offsets (E + 1) and places entry i at buffer row
+// offsets[e] + position; nothing is dropped.
 
 #include "kernels/cuda/cuda_util.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -103,6 +108,55 @@ __global__ void capacity_place_kernel(const std::int32_t* __restrict__ expert, s
   }
 }
 
+// Dropless, after count and scan over one group of all T tokens: offsets (E + 1) = exclusive
+// prefix sums of the experts' loads (int64). One thread: E is at most a few thousand, and the
+// serial sum in expert order is deterministic.
+__global__ void dropless_offsets_kernel(const std::int32_t* __restrict__ load, std::int64_t E,
+                                        std::int64_t* __restrict__ offsets) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  std::int64_t running = 0;
+  offsets[0] = 0;
+  for (std::int64_t e = 0; e < E; ++e) {
+    running += load[e];
+    offsets[e + 1] = running;
+  }
+}
+
+// Dropless placement: position = rank of the entry among the entries of its expert in the global
+// rank-major order (prefix over chunks + rank among equal experts of lower lanes); slot = position,
+// buffer row = offsets[e] + position. Every entry is kept.
+__global__ void dropless_place_kernel(const std::int32_t* __restrict__ expert, std::int64_t T, std::int64_t k,
+                                      std::int64_t E, std::int64_t chunks, const std::int32_t* __restrict__ prefix,
+                                      const std::int64_t* __restrict__ offsets, std::int32_t* __restrict__ slot,
+                                      std::int32_t* __restrict__ row_source) {
+  const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  if (c >= chunks) return;
+  const int lane = threadIdx.x % 32;
+  std::int64_t t = 0;
+  int j = 0;
+  const std::int32_t e = entry_expert(expert, 0, c * 32 + lane, T, k, k * T, &t, &j);
+  const unsigned same = __match_any_sync(0xffffffffu, e);
+  if (e < 0 || e >= E) return;
+  const unsigned lower = (1u << lane) - 1u;
+  const std::int64_t position = prefix[c * E + e] + __popc(same & lower);
+  const std::int64_t row = offsets[e] + position;
+  if (row < offsets[e + 1]) {  // always true when the counts are consistent; guards the write
+    slot[t * k + j] = static_cast<std::int32_t>(position);
+    row_source[row] = static_cast<std::int32_t>(t);
+  }
+}
+
+// Per-group loads (groups, E) for the statistics: one thread per (token, choice), integer atomics
+// (the totals do not depend on their order).
+__global__ void group_load_kernel(const std::int32_t* __restrict__ expert, std::int64_t T, std::int64_t k,
+                                  std::int64_t G, std::int64_t E, std::int32_t* __restrict__ expert_load) {
+  const std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= T * k) return;
+  const std::int32_t e = expert[i];
+  if (e < 0 || e >= E) return;
+  atomicAdd(expert_load + (i / k / G) * E + e, 1);
+}
+
 }  // namespace
 
 std::int64_t capacity_scratch_entries(std::int64_t groups, std::int64_t G, std::int64_t k, std::int64_t E) {
@@ -133,6 +187,47 @@ void launch_assign_capacity(const std::int32_t* expert, std::int64_t T, std::int
   capacity_place_kernel<<<grid, kWarpsPerBlock * 32, 0, stream>>>(expert, G, k, E, C, S, chunks, chunk_counts, slot,
                                                                   row_source);
   SWITCHSIM_CUDA_CHECK_LAUNCH("capacity_place_kernel");
+}
+
+}  // namespace switchsim::kernels::cuda
+
+namespace switchsim::kernels::cuda {
+
+std::int64_t dropless_scratch_entries(std::int64_t T, std::int64_t k, std::int64_t E) {
+  return capacity_scratch_entries(1, T, k, E) + E;  // chunk counts of one group, then the experts' loads
+}
+
+void launch_assign_dropless(const std::int32_t* expert, std::int64_t T, std::int64_t k, std::int64_t G, std::int64_t E,
+                            std::int32_t* scratch, std::int32_t* slot, std::int32_t* row_source,
+                            std::int32_t* expert_load, std::int64_t* offsets, cudaStream_t stream) {
+  require(T > 0 && k > 0 && G > 0 && E > 0, "assign_dropless: sizes must be positive");
+  require(T % G == 0, "assign_dropless: G must divide T");
+  require(T * k < (1ll << 31), "assign_dropless: T * k must fit int32");
+  const std::int64_t chunks = (k * T + 31) / 32;
+  const std::int64_t blocks = (chunks + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  require(blocks < (1ll << 31), "assign_dropless: too many tokens");
+  const std::int64_t groups = T / G;
+  std::int32_t* counts = scratch;                  // (chunks, E)
+  std::int32_t* total = scratch + chunks * E;      // (E)
+  SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(counts, 0, static_cast<std::size_t>(chunks * E) * sizeof(std::int32_t), stream));
+  SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(expert_load, 0, static_cast<std::size_t>(groups * E) * sizeof(std::int32_t), stream));
+  SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(row_source, 0xff, static_cast<std::size_t>(T * k) * sizeof(std::int32_t), stream));
+  SWITCHSIM_CUDA_CHECK(cudaMemsetAsync(slot, 0xff, static_cast<std::size_t>(T * k) * sizeof(std::int32_t), stream));
+  // One group of all T tokens: the global rank-major order (all first choices, then all second ...).
+  capacity_count_kernel<<<dim3(static_cast<unsigned>(blocks), 1), kWarpsPerBlock * 32, 0, stream>>>(expert, T, k, E,
+                                                                                                   chunks, counts);
+  SWITCHSIM_CUDA_CHECK_LAUNCH("capacity_count_kernel (dropless)");
+  capacity_scan_kernel<<<dim3(static_cast<unsigned>((E + 31) / 32), 1), dim3(32, 32), 0, stream>>>(counts, E, chunks,
+                                                                                                  total);
+  SWITCHSIM_CUDA_CHECK_LAUNCH("capacity_scan_kernel (dropless)");
+  dropless_offsets_kernel<<<1, 1, 0, stream>>>(total, E, offsets);
+  SWITCHSIM_CUDA_CHECK_LAUNCH("dropless_offsets_kernel");
+  dropless_place_kernel<<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(expert, T, k, E, chunks,
+                                                                                            counts, offsets, slot,
+                                                                                            row_source);
+  SWITCHSIM_CUDA_CHECK_LAUNCH("dropless_place_kernel");
+  group_load_kernel<<<static_cast<unsigned>((T * k + 255) / 256), 256, 0, stream>>>(expert, T, k, G, E, expert_load);
+  SWITCHSIM_CUDA_CHECK_LAUNCH("group_load_kernel");
 }
 
 }  // namespace switchsim::kernels::cuda

@@ -1,4 +1,4 @@
-// Dispatch (token rows -> padded expert buffer) and combine (expert rows ->
+// Dispatch (token rows -> expert buffer, padded or packed) and combine (expert rows ->
 // tokens, weighted by the gate). Memory-bound: one warp per row, 16-byte
 // vector accesses (8 bf16) when d_model % 8 == 0.
 // napkin math: dispatch reads up to E*S*d and writes E*S*d bf16 (2 bytes
@@ -44,7 +44,8 @@ __global__ void dispatch_kernel(const bf16* __restrict__ x, const std::int32_t* 
 template <bool kVector>
 __global__ void combine_kernel(const bf16* __restrict__ expert_out, const std::int32_t* __restrict__ expert,
                                const float* __restrict__ gate, const std::int32_t* __restrict__ slot,
-                               bf16* __restrict__ y, std::int64_t T, int k, std::int64_t S, std::int64_t d) {
+                               const std::int64_t* __restrict__ offsets, bf16* __restrict__ y, std::int64_t T, int k,
+                               std::int64_t d) {
   const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (t >= T) return;
   const int lane = threadIdx.x % 32;
@@ -52,7 +53,9 @@ __global__ void combine_kernel(const bf16* __restrict__ expert_out, const std::i
   float g[8];
   for (int j = 0; j < k; ++j) {
     const std::int32_t s = slot[t * k + j];
-    row_offset[j] = s < 0 ? -1 : (static_cast<std::int64_t>(expert[t * k + j]) * S + s) * d;
+    const std::int32_t e = expert[t * k + j];
+    const std::int64_t row = s < 0 ? -1 : offsets[e] + s;
+    row_offset[j] = (s < 0 || row >= offsets[e + 1]) ? -1 : row * d;
     g[j] = gate[t * k + j];
   }
   if constexpr (kVector) {
@@ -108,17 +111,18 @@ void launch_dispatch(const bf16* x, const std::int32_t* row_source, bf16* buffer
 }
 
 void launch_combine(const bf16* expert_out, const std::int32_t* expert, const float* gate, const std::int32_t* slot,
-                    bf16* y, std::int64_t T, std::int64_t k, std::int64_t S, std::int64_t d, cudaStream_t stream) {
-  require(T > 0 && S > 0 && d > 0, "combine: T, S, d must be positive");
+                    const std::int64_t* offsets, bf16* y, std::int64_t T, std::int64_t k, std::int64_t d,
+                    cudaStream_t stream) {
+  require(T > 0 && d > 0, "combine: T and d must be positive");
   require(k >= 1 && k <= 8, "combine: 1 <= k <= 8");
   const std::int64_t blocks = (T + kWarpsPerBlock - 1) / kWarpsPerBlock;
   require(blocks < (1ll << 31), "combine: too many tokens");
   if (d % 8 == 0 && aligned16(expert_out) && aligned16(y)) {
     combine_kernel<true><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(
-        expert_out, expert, gate, slot, y, T, static_cast<int>(k), S, d);
+        expert_out, expert, gate, slot, offsets, y, T, static_cast<int>(k), d);
   } else {
     combine_kernel<false><<<static_cast<unsigned>(blocks), kWarpsPerBlock * 32, 0, stream>>>(
-        expert_out, expert, gate, slot, y, T, static_cast<int>(k), S, d);
+        expert_out, expert, gate, slot, offsets, y, T, static_cast<int>(k), d);
   }
   SWITCHSIM_CUDA_CHECK_LAUNCH("combine_kernel");
 }

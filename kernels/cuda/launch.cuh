@@ -36,17 +36,50 @@ void launch_assign_capacity(const std::int32_t* expert, std::int64_t T, std::int
                             std::int64_t E, std::int64_t C, std::int32_t* chunk_counts, std::int32_t* slot,
                             std::int32_t* row_source, std::int32_t* expert_load, cudaStream_t stream);
 
-// x (T, d) -> buffer (E*S, d): row r gets x[row_source[r]] or zeros.
+// Dropless assignment (see capacity.cu): every (token, choice) packed into its expert's block,
+// blocks in expert order, each in rank-major order. scratch: dropless_scratch_entries(T, k, E)
+// int32; slot (T, k) = position within the block; row_source (T k); expert_load (T/G groups, E);
+// offsets (E + 1) int64, the first row of each block.
+[[nodiscard]] std::int64_t dropless_scratch_entries(std::int64_t T, std::int64_t k, std::int64_t E);
+void launch_assign_dropless(const std::int32_t* expert, std::int64_t T, std::int64_t k, std::int64_t G, std::int64_t E,
+                            std::int32_t* scratch, std::int32_t* slot, std::int32_t* row_source,
+                            std::int32_t* expert_load, std::int64_t* offsets, cudaStream_t stream);
+
+// x (T, d) -> buffer (rows, d): row r gets x[row_source[r]] or zeros.
 void launch_dispatch(const bf16* x, const std::int32_t* row_source, bf16* buffer, std::int64_t rows, std::int64_t d,
                      cudaStream_t stream);
-// y[t] = sum_j gate[t,j] * expert_out[expert[t,j] * S + slot[t,j]] over kept j; (T, d) bf16 out.
+// y[t] = sum_j gate[t,j] * expert_out[offsets[expert[t,j]] + slot[t,j]] over kept j (slot >= 0);
+// (T, d) bf16 out. offsets (E + 1) int64 device: e S in capacity mode, the packed blocks in dropless
+// mode; a row outside [offsets[e], offsets[e + 1]) is skipped (a guard: it cannot happen).
 void launch_combine(const bf16* expert_out, const std::int32_t* expert, const float* gate, const std::int32_t* slot,
-                    bf16* y, std::int64_t T, std::int64_t k, std::int64_t S, std::int64_t d, cudaStream_t stream);
+                    const std::int64_t* offsets, bf16* y, std::int64_t T, std::int64_t k, std::int64_t d,
+                    cudaStream_t stream);
 
 // h = relu(h) in place, or h = gelu(h) * g (geglu), or h = silu(h) * g (swiglu), n elements.
 void launch_relu(bf16* h, std::int64_t n, cudaStream_t stream);
 void launch_geglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream);
 void launch_swiglu(bf16* h, const bf16* g, std::int64_t n, cudaStream_t stream);
+
+// Backward (see backward.cu). combine_backward zeroes d_out (rows, d) and writes the kept rows'
+// d o = g dy and d_gate (T, k) = <dy, o> (0 for dropped choices).
+void launch_combine_backward(const bf16* dy, const bf16* expert_out, const std::int32_t* expert, const float* gate,
+                             const std::int32_t* slot, const std::int64_t* offsets, bf16* d_out, float* d_gate,
+                             std::int64_t T, std::int64_t k, std::int64_t E, std::int64_t rows, std::int64_t d,
+                             cudaStream_t stream);
+// d a -> d h in place where relu(h) = act is not positive, n elements.
+void launch_relu_backward(const bf16* act, bf16* da, std::int64_t n, cudaStream_t stream);
+// GEGLU (swiglu false) or SwiGLU: h -> d h, u -> d u in place, a = phi(h) u into act, n elements.
+void launch_gated_backward(bool swiglu, bf16* h, bf16* u, const bf16* da, bf16* act, std::int64_t n,
+                           cudaStream_t stream);
+// dx (T, d) fp32 = sum over kept choices of d_in rows (overwrites dx).
+void launch_dispatch_backward(const bf16* d_in, const std::int32_t* expert, const std::int32_t* slot,
+                              const std::int64_t* offsets, float* dx, std::int64_t T, std::int64_t k, std::int64_t E,
+                              std::int64_t d, cudaStream_t stream);
+// dz (T, E) = p (d p - <p, d p>), d p = kept choices' d gates + alpha E f_e / T, f_e = argmax_count[e] / T.
+void launch_router_backward(const float* probs, const std::int32_t* expert, const std::int32_t* slot,
+                            const std::int64_t* offsets, const float* d_gate, const std::int32_t* argmax_count,
+                            double alpha, float* dz, std::int64_t T, std::int64_t E, std::int64_t k,
+                            cudaStream_t stream);
 
 // fp32 host values -> bf16 device (round to nearest even), n elements.
 void launch_float_to_bf16(const float* src, bf16* dst, std::int64_t n, cudaStream_t stream);

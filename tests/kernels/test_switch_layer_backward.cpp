@@ -204,3 +204,73 @@ TEST_CASE("backward: the forward's relu(h) gives the recomputation's gradients e
   const std::vector<float> short_hidden(3, 0.0f);
   CHECK_THROWS_AS(cpu::expert_backward(c, p.weights, f.a, f.buffer, s2, g2, &short_hidden), switchsim::InputError);
 }
+
+TEST_CASE("backward through the backend interface: the CPU backend's gradients are the cpu:: functions'",
+          "[kernels][switch][backward]") {
+  for (const Activation act : {Activation::relu, Activation::geglu, Activation::swiglu}) {
+    for (const bool dropless : {false, true}) {
+      SwitchLayerConfig c;
+      c.tokens = 48;
+      c.d_model = 8;
+      c.d_ff = 12;
+      c.experts = 4;
+      c.top_k = 2;
+      c.capacity_factor = 0.75;  // capacity mode drops some choices
+      c.activation = act;
+      c.dropless = dropless;
+      CAPTURE(to_string(act), dropless);
+      const SwitchLayerProblem p = make_random_problem(c, 11, false, 4.0);
+      auto backend = make_backend("cpu");
+      REQUIRE(backend->has_backward());
+      CHECK_THROWS_AS(backend->set_output_gradient({}), switchsim::InputError);  // nothing loaded
+      backend->load(p);
+      CHECK_THROWS_AS(backend->run_backward(SwitchBackwardKernel::combine_backward), switchsim::InputError);  // no dy
+      std::vector<float> dy(sz(c.tokens * c.d_model));
+      for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(std::sin(0.3 * static_cast<double>(i)));
+      CHECK_THROWS_AS(backend->set_output_gradient(std::vector<float>(3)), switchsim::InputError);
+      backend->set_output_gradient(dy);
+      CHECK_THROWS_AS(backend->run_backward(SwitchBackwardKernel::dispatch_backward), switchsim::InputError);  // order
+      CHECK(run_switch_layer_backward(*backend) >= 0.0);
+      const SwitchLayerGradients got = backend->gradients();
+
+      // The same gradients from the cpu:: functions on a forward of our own (recomputing h for
+      // every activation: the backend reuses relu(h), which gives the same values exactly).
+      const Forward f = run_forward(p);
+      if (!dropless) REQUIRE(f.a.dropped > 0);
+      cpu::SwitchLayerBackwardScratch s;
+      cpu::SwitchLayerGrads want;
+      cpu::switch_layer_backward(c, p, f.probs, f.routing, f.a, f.buffer, f.out, dy, s, want);
+      CHECK(got.dx == want.dx);
+      CHECK(got.d_router == want.d_router);
+      CHECK(got.d_wi == want.d_wi);
+      CHECK(got.d_wo == want.d_wo);
+      CHECK(got.d_wi_gate == want.d_wi_gate);
+      double norm = 0.0;
+      for (float v : got.d_wo) norm += std::abs(v);
+      CHECK(norm > 0.0);
+    }
+  }
+}
+
+TEST_CASE("backward through the backend interface: a backend without it says so", "[kernels][switch][backward]") {
+  // A minimal backend that implements only the forward: the defaults answer "not available".
+  struct ForwardOnly final : SwitchLayerBackend {
+    std::string name() const override { return "forward-only"; }
+    Precision precision() const override { return Precision::fp32; }
+    void load(const SwitchLayerProblem&) override {}
+    void set_routing(const RouterOutput&) override {}
+    double run(SwitchKernel) override { return 0.0; }
+    RouterOutput router_output() const override { return {}; }
+    CapacityAssignment assignment() const override { return {}; }
+    std::vector<float> output() const override { return {}; }
+    nlohmann::ordered_json identity() const override { return {}; }
+    std::string device_kind() const override { return "cpu"; }
+    MeasuredCeilings measure_ceilings(bool) override { return {}; }
+    Percentiles time_copy(std::int64_t, int) override { return {}; }
+    Percentiles time_matmul(std::int64_t, std::int64_t, std::int64_t, int) override { return {}; }
+  } backend;
+  CHECK_FALSE(backend.has_backward());
+  CHECK_THROWS_AS(backend.set_output_gradient({1.0f}), switchsim::UnavailableError);
+  CHECK_THROWS_AS(run_switch_layer_backward(backend), switchsim::UnavailableError);
+  CHECK_THROWS_AS(backend.gradients(), switchsim::UnavailableError);
+}
