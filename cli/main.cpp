@@ -4,11 +4,16 @@
 //   1  unexpected failure (a bug: please report it).
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <map>
 
 #include <malloc.h>
+
+#ifdef SWITCHSIM_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include <CLI/CLI.hpp>
 
@@ -36,10 +41,24 @@ int main(int argc, char** argv) {
   // glibc's defaults, blocks that large are mmap'ed and returned on free, so every step faults
   // its pages in again (about 37,000 minor faults in the default recommend, ~5% of its time).
   // Keep blocks up to 32 MiB in the heap and up to 256 MiB of freed memory for reuse instead.
+  // (Where the build links mimalloc, cli/CMakeLists.txt, it serves every allocation and these
+  // settings of glibc's allocator have nothing to act on.)
   (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
   (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#ifdef SWITCHSIM_MIMALLOC
+  // Freed pages go back to the OS after 1 s instead of mimalloc's default 25 ms: the next step
+  // reuses them rather than faulting them in again (system time of the Mixtral 8x7B search on
+  // dgx-h100-8 at pp = 4: 8.7 s -> 4.2 s, peak memory +6%). MIMALLOC_DECOMMIT_DELAY overrides it.
+  if (std::getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) mi_option_set(mi_option_decommit_delay, 1000);
+  // mi_version() also keeps libmimalloc a dependency under --as-needed linking.
+  const int v = mi_version();  // 209 = 2.0.9
+  const std::string allocator = " (allocator: mimalloc " + std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) +
+                                "." + std::to_string(v % 10) + ")";
+#else
+  const std::string allocator = " (allocator: glibc malloc)";
+#endif
   CLI::App app{"switchsim: simulate and plan Mixture-of-Experts training on TPU and GPU meshes"};
-  app.set_version_flag("--version", std::string("switchsim ") + kVersion);
+  app.set_version_flag("--version", std::string("switchsim ") + kVersion + allocator);
   app.require_subcommand(1);
   app.fallthrough(false);
 
