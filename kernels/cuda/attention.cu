@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_backend.hpp"
+#include "kernels/cuda/warp.cuh"
 
 namespace switchsim::kernels::cuda {
 
@@ -19,14 +20,6 @@ namespace {
 
 constexpr int kWarpsPerBlock = 8;
 
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 
 // One warp per row of n scores: p = softmax(s) in place (fp32) and as bf16.
 __global__ void softmax_rows_kernel(float* __restrict__ s, bf16* __restrict__ p16, std::int64_t rows, std::int64_t n) {
@@ -34,21 +27,8 @@ __global__ void softmax_rows_kernel(float* __restrict__ s, bf16* __restrict__ p1
   if (r >= rows) return;
   const int lane = threadIdx.x % 32;
   float* row = s + r * n;
-  float mx = -FLT_MAX;
-  for (std::int64_t j = lane; j < n; j += 32) mx = fmaxf(mx, row[j]);
-  mx = warp_max(mx);
-  float sum = 0.0f;
-  for (std::int64_t j = lane; j < n; j += 32) {
-    const float e = expf(row[j] - mx);
-    row[j] = e;
-    sum += e;
-  }
-  const float inv = 1.0f / warp_sum(sum);
-  for (std::int64_t j = lane; j < n; j += 32) {
-    const float p = row[j] * inv;
-    row[j] = p;
-    p16[r * n + j] = __float2bfloat16(p);
-  }
+  warp_softmax_in_place(row, n, lane);
+  for (std::int64_t j = lane; j < n; j += 32) p16[r * n + j] = __float2bfloat16(row[j]);
 }
 
 // One warp per query row: delta = rowsum(dO O) over k, then dS = P (dP - delta) as bf16.

@@ -11,17 +11,13 @@
 
 #include "kernels/cuda/cuda_util.cuh"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/warp.cuh"
 
 namespace switchsim::kernels::cuda {
 
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 
 // The row of (t, j), or -1 when the choice was dropped.
 __device__ __forceinline__ std::int64_t choice_row(const std::int32_t* expert, const std::int32_t* slot,

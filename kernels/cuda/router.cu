@@ -5,6 +5,7 @@
 
 #include "kernels/cuda/cuda_util.cuh"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/warp.cuh"
 
 namespace switchsim::kernels::cuda {
 
@@ -49,15 +50,6 @@ __global__ void router_logits_kernel(const bf16* __restrict__ x, const float* __
   }
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 // One warp per token; block = 8 warps.
 __global__ void softmax_topk_kernel(float* __restrict__ probs, std::int32_t* __restrict__ expert,
                                     float* __restrict__ gate, std::int64_t T, std::int64_t E, int k) {
@@ -65,18 +57,7 @@ __global__ void softmax_topk_kernel(float* __restrict__ probs, std::int32_t* __r
   const int lane = threadIdx.x % 32;
   if (t >= T) return;  // uniform per warp
   float* p = probs + t * E;
-  float m = -FLT_MAX;
-  for (std::int64_t e = lane; e < E; e += 32) m = fmaxf(m, p[e]);
-  m = warp_max(m);
-  float s = 0.0f;
-  for (std::int64_t e = lane; e < E; e += 32) {
-    const float v = expf(p[e] - m);
-    p[e] = v;
-    s += v;
-  }
-  const float inv = 1.0f / warp_sum(s);
-  for (std::int64_t e = lane; e < E; e += 32) p[e] *= inv;
-  __syncwarp();
+  warp_softmax_in_place(p, E, lane);
   int chosen[8];
   for (int j = 0; j < k; ++j) {
     float best = -1.0f;

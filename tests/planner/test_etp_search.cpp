@@ -118,11 +118,8 @@ TEST_CASE("etp search: a folded layout whose routing groups do not split is a di
 TEST_CASE("etp search: the bound of folded candidates stays below their simulated step", "[planner][etp]") {
   // OLMoE (64 experts, top-8) on two DGX H100 nodes: folded candidates at pp = 1 and pp = 2,
   // capacity (gather) and dropless (grouped), etp 1 and 2.
-  const workloads::Model m = workloads::load_model("olmoe-1b-7b");
-  const topology::Mesh mesh = topology::build_mesh("dgx-h100-2");
-  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
-  const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
-  sim::CollectiveCache cache(mesh);
+  planner::test::BoundFixture f("olmoe-1b-7b", "dgx-h100-2");
+  auto& [m, mesh, cost, cuts, cache] = f;
   planner::EnumerationOptions o;
   o.training.batch_tokens = 32 * m.input_length;
   o.factors = {1.25};

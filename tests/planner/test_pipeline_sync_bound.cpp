@@ -22,11 +22,8 @@ using switchsim::planner::test::simulate_candidate;
 
 TEST_CASE("planner pipelines: the bound with the stages' gradient sync stays below the simulated step",
           "[planner][pipeline]") {
-  const workloads::Model m = workloads::load_model("olmoe-1b-7b");
-  const topology::Mesh mesh = topology::build_mesh("dgx-h100-4");  // stages across nodes at pp = 2
-  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
-  const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
-  sim::CollectiveCache cache(mesh);
+  planner::test::BoundFixture f("olmoe-1b-7b", "dgx-h100-4");  // stages across nodes at pp = 2
+  auto& [m, mesh, cost, cuts, cache] = f;
   planner::EnumerationOptions o;
   o.training.batch_tokens = 32 * m.input_length;
   o.pp = planner::kPpEvery;
@@ -67,11 +64,8 @@ TEST_CASE("planner pipelines: the stages' gradient sync tightens the bound where
   // OLMoE on 4 nodes, pp = 2, dp = 16 per stage with ep = 1: every stage all-reduces (ZeRO 0) or
   // reduce-scatters every micro-batch (ZeRO 2) all of its expert gradients over 16 replicas on
   // two nodes (InfiniBand), which the bubble-only bound (compute, fill and drain) left out.
-  const workloads::Model m = workloads::load_model("olmoe-1b-7b");
-  const topology::Mesh mesh = topology::build_mesh("dgx-h100-4");
-  const auto cost = workloads::make_cost_model(mesh.device_kind, "");
-  const planner::MeshCuts cuts = planner::compute_mesh_cuts(mesh);
-  sim::CollectiveCache cache(mesh);
+  planner::test::BoundFixture f("olmoe-1b-7b", "dgx-h100-4");
+  auto& [m, mesh, cost, cuts, cache] = f;
   workloads::TrainingSetup training;
   training.batch_tokens = 64 * m.input_length;
   training.grad_sync.kind = workloads::GradSyncKind::bucketed;
