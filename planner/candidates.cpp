@@ -316,10 +316,23 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
           });
     }
   }
+  // --etp N that no layout can run (etp | tp, tp | the heads, K/V heads and d_ff, etp | the expert
+  // width): say so rather than report that nothing fits.
+  auto check_etp_found = [&] {
+    if (options.etp > 0 && model.is_moe() && out.layouts == 0) {
+      throw InputError("--etp", "no layout of " + model.name + " on " + mesh.name + " runs its experts at etp=" +
+                                    std::to_string(options.etp) + " (etp divides tp, which divides the " +
+                                    std::to_string(model.heads) + " heads, and etp divides the expert width " +
+                                    std::to_string(model.expert_width()) + ")");
+    }
+  };
   // Pipelines (pipeline_search.hpp): after every pp = 1 candidate.
   out.pipelines = options.pp == kPpEvery || options.pp > 1 ||
                   (options.pp == kPpAuto && (pipelines_by_default(mesh) || out.candidates.empty()));
-  if (!out.pipelines) return out;
+  if (!out.pipelines) {
+    check_etp_found();
+    return out;
+  }
   const std::int64_t layers = workloads::pipeline_layers(model);
   std::vector<std::int64_t> depths = options.pp > 1 ? std::vector<std::int64_t>{options.pp} : pipeline_depths(model, devices);
   for (const std::int64_t pp : depths) {
@@ -387,6 +400,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
       }
     }
   }
+  check_etp_found();
   return out;
 }
 

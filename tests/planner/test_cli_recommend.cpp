@@ -219,7 +219,8 @@ TEST_CASE("cli: invalid recommend inputs exit 2 with one line naming the flag, n
                         Case{"--memory-headroom 0", "--memory-headroom"}, Case{"--top 0", "--top"},
                         Case{"--mesh no-such-mesh", "--mesh"}, Case{"--pp 0", "--pp"},
                         Case{"--pp two", "--pp"}, Case{"--pp-schedule zigzag", "--pp-schedule"},
-                        Case{"--etp 0", "--etp"}, Case{"--etp some", "--etp"}}) {
+                        Case{"--etp 0", "--etp"}, Case{"--etp some", "--etp"},
+                        Case{"--model mixtral-8x7b --mesh dgx-h100-1 --etp 3", "--etp"}}) {
     const Run r = run(c.args + " --out " + out);
     INFO(c.args << " -> " << r.err);
     CHECK(r.status == 2);
