@@ -52,10 +52,8 @@ void print_progress(const planner::SearchProgress& p, planner::Objective objecti
                : fmt::format(", best {:.4g} {}tokens/s", p.best_objective,
                              objective == planner::Objective::effective_throughput ? "processed " : "");
   }
-  const std::string end = !p.finished                  ? ""
-                          : p.examined < p.candidates || p.pruned_after_first_seed > 0
-                              ? fmt::format(" (done: {} pruned)", p.candidates - p.examined + p.pruned_after_first_seed)
-                                                      : " (done)";
+  const std::int64_t pruned = p.candidates - p.examined + p.pruned_after_first_seed;
+  const std::string end = !p.finished ? "" : pruned > 0 ? fmt::format(" (done: {} pruned)", pruned) : " (done)";
   const std::string line = fmt::format("recommend: {} of {} candidates examined, {} simulated{}, {:.1f} s{}",
                                        p.examined, p.candidates, p.evaluated, best, p.elapsed_s, end);
   if (terminal) {

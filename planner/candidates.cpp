@@ -101,21 +101,10 @@ std::vector<Layout> enumerate_layouts(const workloads::Model& model, std::int64_
 }
 
 std::int64_t parse_etp_search(const std::string& text, const std::string& field) {
-  if (text == "auto") return kEtpAuto;
-  if (text == "all") return kEtpEvery;
-  const std::string msg = "must be 'auto' (etp = 1 folded layouts on GPU meshes), 'all' or a positive degree (got '" +
-                          text + "')";
-  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
-    throw InputError(field, msg);
-  }
-  const std::int64_t n = std::stoll(text);
-  if (n < 1) throw InputError(field, msg);
-  return n;
+  return parse_count_search(text, field, "'auto' (etp = 1 folded layouts on GPU meshes), 'all' or a positive degree");
 }
 
-std::string etp_search_to_string(std::int64_t etp) {
-  return etp == kEtpAuto ? "auto" : etp == kEtpEvery ? "all" : std::to_string(etp);
-}
+std::string etp_search_to_string(std::int64_t etp) { return count_search_to_string(etp); }
 
 std::vector<Layout> enumerate_expert_layouts(const workloads::Model& model, std::int64_t devices, std::int64_t etp_search,
                                              bool gpu_mesh) {
@@ -191,7 +180,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
     throw InputError("--memory-headroom", "must be in (0, 1]");
   }
   if (options.max_micro_batches < 1) throw InputError("--max-micro-batches", "must be positive");
-  if (options.pp == 0 || options.pp < kPpEvery) throw InputError("--pp", "must be 'auto', 'all' or a positive stage count");
+  if (!is_count_search(options.pp)) throw InputError("--pp", "must be 'auto', 'all' or a positive stage count");
   if (options.pp_schedule < kScheduleEvery || options.pp_schedule > static_cast<std::int32_t>(workloads::PipelineSchedule::interleaved)) {
     throw InputError("--pp-schedule", "must be auto, all, gpipe, 1f1b or interleaved");
   }
@@ -279,7 +268,7 @@ Enumeration enumerate_candidates(const workloads::Model& model, const topology::
     }
   };
 
-  if (options.etp == 0 || options.etp < kEtpEvery) throw InputError("--etp", "must be 'auto', 'all' or a positive degree");
+  if (!is_count_search(options.etp)) throw InputError("--etp", "must be 'auto', 'all' or a positive degree");
   const bool gpu = !mesh.is_tpu();
   const bool without_pipelines = options.pp == kPpAuto || options.pp == kPpEvery || options.pp == 1;
   const std::vector<Layout> layouts =

@@ -103,8 +103,8 @@ inline constexpr std::int32_t kZeroEvery = -2;   // "all": every stage that fits
 [[nodiscard]] std::string zero_search_to_string(std::int32_t zero);
 
 // EnumerationOptions::etp: a degree N > 0, or one of these searches.
-inline constexpr std::int64_t kEtpAuto = -1;   // "auto": etp = 1 folded layouts on GPU meshes
-inline constexpr std::int64_t kEtpEvery = -2;  // "all": every etp below mp
+inline constexpr std::int64_t kEtpAuto = kCountAuto;    // "auto": etp = 1 folded layouts on GPU meshes
+inline constexpr std::int64_t kEtpEvery = kCountEvery;  // "all": every etp below mp
 // "auto", "all" or a positive count; InputError(field) otherwise (0 included).
 [[nodiscard]] std::int64_t parse_etp_search(const std::string& text, const std::string& field = "--etp");
 [[nodiscard]] std::string etp_search_to_string(std::int64_t etp);

@@ -8,21 +8,11 @@ namespace switchsim::planner {
 using workloads::PipelineSchedule;
 
 std::int64_t parse_pp_search(const std::string& text, const std::string& field) {
-  if (text == "auto") return kPpAuto;
-  if (text == "all") return kPpEvery;
-  const std::string msg = "must be 'auto' (pipelines where they are deployed or needed), 'all' or a positive stage "
-                          "count (got '" + text + "')";
-  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
-    throw InputError(field, msg);
-  }
-  const std::int64_t n = std::stoll(text);
-  if (n < 1) throw InputError(field, msg);
-  return n;
+  return parse_count_search(text, field,
+                            "'auto' (pipelines where they are deployed or needed), 'all' or a positive stage count");
 }
 
-std::string pp_search_to_string(std::int64_t pp) {
-  return pp == kPpAuto ? "auto" : pp == kPpEvery ? "all" : std::to_string(pp);
-}
+std::string pp_search_to_string(std::int64_t pp) { return count_search_to_string(pp); }
 
 std::int32_t parse_schedule_search(const std::string& text, const std::string& field) {
   if (text == "auto") return kScheduleAuto;

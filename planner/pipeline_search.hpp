@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "planner/count_search.hpp"
 #include "topology/mesh.hpp"
 #include "workloads/layout.hpp"
 #include "workloads/micro_batches.hpp"
@@ -51,8 +52,8 @@
 
 namespace switchsim::planner {
 
-inline constexpr std::int64_t kPpAuto = -1;  // "auto"
-inline constexpr std::int64_t kPpEvery = -2; // "all"
+inline constexpr std::int64_t kPpAuto = kCountAuto;    // "auto"
+inline constexpr std::int64_t kPpEvery = kCountEvery;  // "all"
 inline constexpr std::int32_t kScheduleAuto = -1;  // 1f1b and interleaved
 inline constexpr std::int32_t kScheduleEvery = -2; // gpipe too
 inline constexpr std::int64_t kVirtualStages[] = {2, 4};
